@@ -1,0 +1,28 @@
+"""Command line entry point: argument parsing and wiring only.
+
+    fortishell [GLOBAL OPTIONS]                      interactive shell
+    fortishell [GLOBAL OPTIONS] run [--keep-going] [--expect FILE] SCRIPT...
+    fortishell lab-server [--host H] [--port P] [--state-dir DIR] [faults]
+
+Global options go before the subcommand and apply to the REPL and replay alike.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_DEPS = ("lark", "prompt_toolkit", "cryptography", "httpx", "h11", "rich", "pyasn1_modules", "tlslite")
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None and __name__ == "__main__":
+        from fortishell import _bootstrap
+
+        _bootstrap.ensure_venv(_DEPS, ["-m", "fortishell", *sys.argv[1:]])
+    from fortishell.cli_main import run_main
+
+    return run_main(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""First-use set-up from a source checkout, with nothing but the standard library.
+
+``python3 -m fortishell`` (the shell) and ``python3 tests/run.py`` (the test
+suite) call :func:`ensure_venv`.  Unless the running interpreter already has
+what is needed, it creates ``<checkout>/.venv``, installs the project there
+(editable, with the requested extras; again whenever pyproject.toml changes)
+and re-executes the same command with the virtual environment's interpreter.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".fortishell-installed"
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _have(modules: tuple[str, ...]) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def _wanted_stamp(extras: str) -> str:
+    return f"{extras}:{(ROOT / 'pyproject.toml').stat().st_mtime_ns}"
+
+
+def _stamp_covers(extras: str) -> bool:
+    if not STAMP.exists():
+        return False
+    have_extras, _, mtime = STAMP.read_text().strip().partition(":")
+    wanted_extras, _, wanted_mtime = _wanted_stamp(extras).partition(":")
+    return mtime == wanted_mtime and set(wanted_extras.split(",")) <= set(have_extras.split(","))
+
+
+def install(extras: str = "") -> None:
+    """Create .venv if needed and install the project with ``extras`` into it."""
+    py = venv_python()
+    if not py.exists():
+        print("fortishell: first run: creating .venv ...", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    target = f".[{extras}]" if extras else "."
+    print(f"fortishell: installing {target} into .venv (needs the package index once) ...", file=sys.stderr)
+    subprocess.check_call(
+        [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target],
+        cwd=ROOT,
+    )
+    STAMP.write_text(_wanted_stamp(extras))
+
+
+def ensure_venv(modules: tuple[str, ...], argv: list[str], extras: str = "") -> None:
+    """Return if ``modules`` import here; otherwise set up .venv and exec ``argv`` in it.
+
+    ``argv`` are the interpreter arguments to re-run (``["-m", "fortishell", ...]``).
+    """
+    in_venv = Path(sys.prefix).resolve() == VENV.resolve()
+    if _have(modules) and (not in_venv or _stamp_covers(extras)):
+        return
+    if not (ROOT / "pyproject.toml").exists():
+        sys.exit("fortishell: missing dependencies: " + ", ".join(modules))
+    if not _stamp_covers(extras):
+        install(extras)
+    py = venv_python()
+    os.execv(str(py), [str(py), *argv])

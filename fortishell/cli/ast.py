@@ -1,0 +1,208 @@
+"""Typed command nodes: what the grammar makes of a command line.
+
+Two layers:
+
+* :class:`Line` -- the lexical/syntactic result of ``cli.parser``: the command's
+  words (quotes removed, escapes applied, each remembering whether it was
+  quoted and where it started) and its ``| grep`` filters.
+* :class:`Command` subclasses -- built from a Line by ``cli.build.build_command``
+  for the verbs a mode offers, with the verb's unique-prefix abbreviation
+  resolved.  Table paths, attribute names and option values are *not*
+  resolved here (that needs the schema): they stay as the user typed them.
+
+All nodes are frozen dataclasses; handlers never re-split strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str  # value after quote removal and escape processing
+    quoted: bool = False  # written in '...' or "..."
+    col: int = 0  # 0-based column of the word's first character in the source line
+
+    def __str__(self) -> str:  # convenience for messages
+        return self.text
+
+
+@dataclass(frozen=True)
+class Grep:
+    """One ``| grep [-invfcABC] PATTERN`` stage."""
+
+    pattern: str
+    ignore_case: bool = False  # -i
+    line_numbers: bool = False  # -n
+    invert: bool = False  # -v
+    fortinet_context: bool = False  # -f
+    count: bool = False  # -c
+    after: int = 0  # -A NUM
+    before: int = 0  # -B NUM
+    context: int = 0  # -C NUM
+    usage: bool = False  # -h or a malformed option: print the usage text
+
+
+@dataclass(frozen=True)
+class Line:
+    """One logical command line (continuations joined, quotes possibly spanning lines)."""
+
+    words: tuple[Word, ...]
+    filters: tuple[Grep, ...] = ()
+    text: str = ""  # the source text exactly as typed (for transcripts and history)
+    lineno: int = 1  # 1-based line number in a script where the line starts
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.words
+
+
+# ------------------------------------------------------------------ commands
+@dataclass(frozen=True)
+class Command:
+    line: Line = field(compare=False, repr=False, kw_only=True, default=Line(()))
+
+
+@dataclass(frozen=True)
+class Config(Command):
+    path: tuple[Word, ...]  # e.g. (vpn, certificate, local) or (cert,) unresolved
+
+
+@dataclass(frozen=True)
+class Edit(Command):
+    key: Word
+
+
+@dataclass(frozen=True)
+class Delete(Command):
+    key: Word
+
+
+@dataclass(frozen=True)
+class Purge(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Rename(Command):
+    old: Word
+    new: Word
+
+
+@dataclass(frozen=True)
+class Clone(Command):
+    old: Word
+    new: Word
+
+
+@dataclass(frozen=True)
+class Move(Command):
+    key: Word
+    where: str  # "before" | "after"
+    other: Word
+
+
+@dataclass(frozen=True)
+class Set(Command):
+    attr: Word
+    values: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class Unset(Command):
+    attr: Word
+
+
+@dataclass(frozen=True)
+class Append(Command):
+    attr: Word
+    values: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class Select(Command):
+    attr: Word
+    values: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class Unselect(Command):
+    attr: Word
+    values: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class Get(Command):
+    path: tuple[Word, ...] = ()  # words after `get` (table path / entry / attribute)
+
+
+@dataclass(frozen=True)
+class Show(Command):
+    path: tuple[Word, ...] = ()
+    full: bool = False  # `show full-configuration ...`
+
+
+@dataclass(frozen=True)
+class Next(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class End(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Abort(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Exit(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Execute(Command):
+    args: tuple[Word, ...]  # words after `execute`, unresolved
+
+
+@dataclass(frozen=True)
+class Diagnose(Command):
+    args: tuple[Word, ...]  # words after `diagnose`, unresolved
+
+
+@dataclass(frozen=True)
+class Empty(Command):
+    """A blank or comment-only line."""
+
+
+# Verb name -> command class, and the verbs each mode offers (FortiOS order for `?`).
+VERB_HELP: dict[str, str] = {
+    "config": "Configure object.",
+    "get": "Get dynamic and system information.",
+    "show": "Show configuration.",
+    "diagnose": "Diagnose facility.",
+    "execute": "Execute static commands.",
+    "exit": "Exit the CLI.",
+    "edit": "Add/edit a table value.",
+    "delete": "Delete a table value.",
+    "purge": "Purge all the table entries.",
+    "rename": "Rename a table value.",
+    "clone": "Clone an object instance.",
+    "move": "Move an object instance.",
+    "set": "Modify value.",
+    "unset": "Set to default value.",
+    "append": "Append values to a list.",
+    "select": "Select values in a list.",
+    "unselect": "Remove values from a list.",
+    "next": "Configure next table entry.",
+    "end": "End and save last config.",
+    "abort": "End and discard last config.",
+}
+
+ROOT_VERBS: tuple[str, ...] = ("config", "get", "show", "diagnose", "execute", "exit")
+TABLE_VERBS: tuple[str, ...] = ("edit", "delete", "purge", "rename", "clone", "move", "get", "show", "end", "abort")
+ENTRY_VERBS: tuple[str, ...] = ("set", "unset", "append", "select", "unselect", "config", "get", "show", "next", "abort", "end")
+OBJECT_VERBS: tuple[str, ...] = ("set", "unset", "append", "select", "unselect", "config", "get", "show", "end", "abort")

@@ -1,0 +1,138 @@
+"""The one exception tree of fortishell.
+
+Every failure a shell user can see is a :class:`FortiError`. It carries the
+FortiOS-style message lines and, where FortiOS prints one, the return code of
+the final ``Command fail. Return code N`` line.  Foreign exceptions (lark,
+httpx, ssl, cryptography, OSError) are translated into these at the module
+boundary that calls the foreign library; nothing else may reach a user.
+
+Error texts follow ``fortios-cli-facts.md`` section 2.
+"""
+
+from __future__ import annotations
+
+
+class FortiError(Exception):
+    """A failure with FortiOS-style output.
+
+    ``lines`` are printed as they are, then ``Command fail. Return code <rc>``
+    when ``rc`` is not None.
+    """
+
+    rc: int | None = None
+
+    def __init__(self, *lines: str, rc: int | None | type[Ellipsis] = ...) -> None:
+        super().__init__("\n".join(lines))
+        self.lines: list[str] = list(lines)
+        if rc is not ...:
+            self.rc = rc  # type: ignore[assignment]
+
+    def output(self) -> list[str]:
+        """The lines the shell prints for this error."""
+        out = list(self.lines)
+        if self.rc is not None:
+            out.append(f"Command fail. Return code {self.rc}")
+        return out
+
+    @property
+    def return_code(self) -> int:
+        """Non-zero code for scripts and batch logs (``-1`` where FortiOS prints none)."""
+        return self.rc if self.rc is not None else -1
+
+
+# ---------------------------------------------------------------- CLI errors
+class CliError(FortiError):
+    """Any error in reading or applying a command line."""
+
+
+class ParseError(CliError):
+    """``command parse error before 'x'`` / rc -61."""
+
+    rc = -61
+
+    def __init__(self, before: str, *, rc: int | None | type[Ellipsis] = ...) -> None:
+        super().__init__(f"command parse error before '{before}'", rc=rc)
+        self.before = before
+
+
+class UnknownAction(CliError):
+    """``Unknown action 0`` (no Command fail line)."""
+
+    rc = None
+
+    def __init__(self) -> None:
+        super().__init__("Unknown action 0")
+
+
+class IncompleteCommand(CliError):
+    """Missing value: blank line, ``incomplete command in the end``, rc -160."""
+
+    rc = -160
+
+    def __init__(self) -> None:
+        super().__init__("", "incomplete command in the end")
+
+
+class UnmatchedQuote(CliError):
+    """An unterminated quote at the end of a script or stdin."""
+
+    rc = -61
+
+    def __init__(self) -> None:
+        super().__init__("token line: Unmatched double quote.")
+
+
+class ValueParseError(CliError):
+    """A value that does not parse: ``<reason>`` / blank / ``value parse error before 'v'``."""
+
+    def __init__(self, reason: str | None, value: str, rc: int) -> None:
+        lines = ([reason, ""] if reason else []) + [f"value parse error before '{value}'"]
+        super().__init__(*lines, rc=rc)
+        self.value = value
+
+
+class CommitError(CliError):
+    """A commit-time check failed on ``next`` / ``end``; the change is discarded."""
+
+
+class EntryNotFound(CliError):
+    """An entry named by delete/rename/clone/get/show does not exist."""
+
+    rc = -3
+
+
+class EntryInUse(CliError):
+    """``The entry is used by other N entries`` / rc -23."""
+
+    rc = -23
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"The entry is used by other {count} entries")
+
+
+# ---------------------------------------------------------------- EST errors
+class EstError(FortiError):
+    """An EST operation failed; nothing was stored.  rc -1 unless set."""
+
+    rc = -1
+
+
+class TransportError(EstError):
+    """TLS, TCP or HTTP failure talking to an EST server."""
+
+
+class ProtocolError(EstError):
+    """The EST server answered something that does not follow RFC 7030."""
+
+
+# ---------------------------------------------------------------- other
+class ConfigFileError(FortiError):
+    """A configuration file that cannot be read or written."""
+
+    rc = None
+
+
+class LabError(FortiError):
+    """The lab responder or lab network cannot do what was asked."""
+
+    rc = None

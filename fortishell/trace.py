@@ -1,0 +1,122 @@
+"""Debug applications, levels and the bracketed trace lines.
+
+FortiOS daemons print debug output as ``[<source line>] <function>: <text>``
+once ``diagnose debug application <app> <level>`` and ``diagnose debug enable``
+are set.  Producers (the EST engine) emit *events*: a :class:`TracePoint` from
+a catalogue (data, never scattered literals) plus values; the tracer turns
+them into text only when that application is switched on, and hands the lines
+to its sink as they happen (streaming).
+
+This module owns the debug *state* of one emulated device; ``diagnose debug``
+handlers change it, nothing here prints.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import Clock
+
+Sink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TracePoint:
+    """One kind of debug line: source line number, function name, message template.
+
+    The template uses ``str.format`` fields: ``TracePoint(1728, "est_curl_req",
+    "URL: {url}")``.  A template may contain newlines: the continuation lines
+    are printed without a bracket prefix, as FortiOS does for its dumps.
+    """
+
+    line: int
+    func: str
+    template: str
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        return f"[{self.line}] {self.func}: {self.template.format(**values)}"
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    app: str
+    point: TracePoint | None  # None: a raw block without the bracket prefix
+    values: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""  # for raw blocks
+
+    def render(self) -> str:
+        if self.point is None:
+            return self.text
+        return self.point.render(self.values)
+
+
+# Applications ``diagnose debug application`` accepts, with their help text.
+APPLICATIONS: dict[str, str] = {
+    "est": "EST (RFC 7030) certificate enrollment daemon",
+    "scep": "SCEP certificate enrollment",
+    "cmpv2": "CMPv2 certificate enrollment",
+    "acme": "ACME certificate enrollment",
+    "sslvpn": "SSL-VPN daemon",
+    "httpsd": "HTTPS daemon",
+}
+
+
+class Tracer:
+    """Debug state of one device and the place trace events go.
+
+    ``levels`` maps application -> level (0 = off, -1 = everything).  Lines
+    reach the sink only while ``enabled`` and the application's level is
+    non-zero.  Thread-safe: the EST engine may emit from a worker thread.
+    """
+
+    def __init__(self, clock: Clock | None = None, sink: Sink | None = None) -> None:
+        self._lock = threading.RLock()
+        self.clock = clock or Clock()
+        self.enabled = False
+        self.timestamps = False
+        self.levels: dict[str, int] = {}
+        self._sink = sink
+        self.duration_minutes = 30
+
+    # --------------------------------------------------------------- state
+    def set_sink(self, sink: Sink | None) -> None:
+        with self._lock:
+            self._sink = sink
+
+    def set_level(self, app: str, level: int) -> None:
+        with self._lock:
+            self.levels[app] = level
+
+    def reset(self) -> None:
+        """``diagnose debug reset``: every application off, timestamps off, debug disabled."""
+        with self._lock:
+            self.levels.clear()
+            self.enabled = False
+            self.timestamps = False
+
+    def active(self, app: str) -> bool:
+        with self._lock:
+            return self.enabled and self.levels.get(app, 0) != 0 and self._sink is not None
+
+    # --------------------------------------------------------------- output
+    def emit(self, app: str, point: TracePoint, **values: Any) -> None:
+        """Emit one bracketed line (rendered only when ``app`` is active)."""
+        if self.active(app):
+            self._write(TraceEvent(app, point, values).render())
+
+    def raw(self, app: str, text: str) -> None:
+        """Emit a block printed without a bracket prefix (``est_ctx:`` dumps, ``Done.``-less)."""
+        if self.active(app):
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        with self._lock:
+            sink = self._sink
+            stamp = self.clock.now().strftime("%Y-%m-%d %H:%M:%S ") if self.timestamps else ""
+        if sink is None:
+            return
+        for line in text.split("\n"):
+            sink(stamp + line if stamp and line else line)
