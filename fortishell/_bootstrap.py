@@ -56,13 +56,17 @@ def install(extras: str = "") -> None:
     STAMP.write_text(_wanted_stamp(extras))
 
 
-def ensure_venv(modules: tuple[str, ...], argv: list[str], extras: str = "") -> None:
+def ensure_venv(modules: tuple[str, ...], argv: list[str], extras: str = "", *, require_venv: bool = False) -> None:
     """Return if ``modules`` import here; otherwise set up .venv and exec ``argv`` in it.
 
     ``argv`` are the interpreter arguments to re-run (``["-m", "fortishell", ...]``).
+    With ``require_venv`` (the test suite) the checkout's .venv is always used, so
+    that the installed ``fortishell`` command the end-to-end tests run is there.
     """
     in_venv = Path(sys.prefix).resolve() == VENV.resolve()
-    if _have(modules) and (not in_venv or _stamp_covers(extras)):
+    if in_venv and _have(modules) and _stamp_covers(extras):
+        return
+    if not in_venv and not require_venv and _have(modules):
         return
     if not (ROOT / "pyproject.toml").exists():
         sys.exit("fortishell: missing dependencies: " + ", ".join(modules))

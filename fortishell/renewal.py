@@ -1,0 +1,193 @@
+"""Automatic renewal of EST-enrolled local certificates (the guide's Example 2).
+
+The service watches every ``vpn certificate local`` entry with
+``enroll-protocol est`` on the device clock and renews it when
+``now >= valid-to - auto-regenerate-days`` (0 = never).  It writes an event
+log warning once per certificate when ``now >= valid-to -
+auto-regenerate-days-warning``.
+
+It does no I/O itself: ``renew(name)`` (the EST engine) does the work and
+raises a FortiError on failure.  Checks run when :meth:`poll` is called; a
+committed change to a local certificate or a jump of the clock marks the
+service dirty so that the next poll checks at once (replay polls at command
+boundaries, which keeps transcripts deterministic; the REPL also polls from a
+background thread).
+
+Failed renewals keep the old certificate (the engine is all-or-nothing) and
+are retried with back-off on the device clock: 5 min, 15 min, 1 h, 4 h, then
+every 24 h (FortiOS's retry schedule is undocumented; this is our choice).  A
+certificate that is still due right after a successful renewal (e.g.
+auto-regenerate-days larger than the CA's validity period) is not renewed again
+for 24 h, so a misconfiguration cannot make the service loop.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from .clock import Clock
+from .errors import FortiError
+from .eventlog import (
+    LOGID_CERT_EXPIRE_WARNING,
+    LOGID_CERT_RENEW_FAILED,
+    LOGID_CERT_RENEWED,
+    EventLog,
+)
+
+LOCAL = ("vpn", "certificate", "local")
+BACKOFF = (
+    _dt.timedelta(minutes=5),
+    _dt.timedelta(minutes=15),
+    _dt.timedelta(hours=1),
+    _dt.timedelta(hours=4),
+    _dt.timedelta(hours=24),
+)
+HOLD_AFTER_RENEWAL = _dt.timedelta(hours=24)
+_WATCHED = {"auto-regenerate-days", "auto-regenerate-days-warning", "certificate", "enroll-protocol"}
+
+
+@dataclass
+class _Retry:
+    failures: int
+    not_before: _dt.datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    ok: bool
+    lines: tuple[str, ...]
+
+
+class RenewalService:
+    """Decides when certificates are due and calls ``renew`` for them."""
+
+    def __init__(self, cmdb, clock: Clock, renew: Callable[[str], list[str]], log: EventLog) -> None:
+        self._cmdb = cmdb
+        self._clock = clock
+        self._renew = renew
+        self._log = log
+        self._lock = threading.Lock()
+        self._dirty = True
+        self._retry: dict[str, _Retry] = {}
+        self._warned: set[tuple[str, _dt.datetime]] = set()
+        cmdb.on_commit(self._on_commit)
+        clock.on_change(lambda _old, _new: self.mark())
+
+    # ------------------------------------------------------------ triggers
+    def mark(self) -> None:
+        """Something changed: the next :meth:`poll` checks every certificate."""
+        self._dirty = True
+
+    def _on_commit(self, changes) -> None:
+        for change in changes:
+            if tuple(change.path) != LOCAL:
+                continue
+            old = change.old
+            new = change.new
+            if new is None:
+                self._retry.pop(change.key, None)
+                continue
+            if old is None or any(_get(old, a) != _get(new, a) for a in _WATCHED):
+                # an explicit configuration change deserves a fresh attempt
+                if old is None or _get(old, "certificate") == _get(new, "certificate"):
+                    self._retry.pop(change.key, None)
+                self._dirty = True
+
+    # ------------------------------------------------------------ checking
+    def poll(self, *, force: bool = False) -> list[Outcome]:
+        """Check now if something changed (or ``force``); never runs two checks at once."""
+        if not (self._dirty or force):
+            return []
+        if not self._lock.acquire(blocking=False):
+            return []
+        try:
+            self._dirty = False
+            return self._check()
+        finally:
+            self._lock.release()
+
+    def due(self) -> list[str]:
+        """Names of the certificates that are due for renewal now (ignoring back-off)."""
+        now = self._clock.now()
+        return [name for name, entry, cert in self._watched() if _is_due(entry, cert, now)]
+
+    def _watched(self):
+        for name in list(self._cmdb.keys(LOCAL)):
+            entry = self._cmdb.entry(LOCAL, name)
+            if entry is None or _get(entry, "enroll-protocol") != "est":
+                continue
+            pem = _get(entry, "certificate")
+            if not pem:
+                continue
+            try:
+                cert = x509.load_pem_x509_certificate(pem.encode())
+            except ValueError:
+                continue
+            yield name, entry, cert
+
+    def _check(self) -> list[Outcome]:
+        now = self._clock.now()
+        outcomes: list[Outcome] = []
+        for name, entry, cert in list(self._watched()):
+            self._maybe_warn(name, entry, cert, now)
+            if not _is_due(entry, cert, now):
+                continue
+            retry = self._retry.get(name)
+            if retry is not None and now < retry.not_before:
+                continue
+            outcomes.append(self._attempt(name, cert, now))
+        return outcomes
+
+    def _attempt(self, name: str, cert: x509.Certificate, now: _dt.datetime) -> Outcome:
+        try:
+            lines = self._renew(name)
+        except FortiError as err:
+            failures = (self._retry[name].failures if name in self._retry else 0) + 1
+            wait = BACKOFF[min(failures, len(BACKOFF)) - 1]
+            self._retry[name] = _Retry(failures, now + wait)
+            reason = " ".join(line for line in err.lines if line).strip() or "unknown error"
+            self._log.write(
+                LOGID_CERT_RENEW_FAILED, "error", "Certificate renewal failed",
+                f"Failed to renew certificate {name} with EST: {reason}; retry in {int(wait.total_seconds() // 60)} minutes",
+            )
+            return Outcome(name, False, tuple(err.output()))
+        self._retry.pop(name, None)
+        self._log.write(LOGID_CERT_RENEWED, "information", "Certificate renewed", f"Certificate {name} was renewed with EST")
+        renewed = self._cmdb.entry(LOCAL, name)
+        if renewed is not None:
+            try:
+                new_cert = x509.load_pem_x509_certificate(_get(renewed, "certificate").encode())
+            except (ValueError, AttributeError):
+                new_cert = None
+            if new_cert is not None and _is_due(renewed, new_cert, self._clock.now()):
+                self._retry[name] = _Retry(0, self._clock.now() + HOLD_AFTER_RENEWAL)
+        return Outcome(name, True, tuple(lines))
+
+    def _maybe_warn(self, name: str, entry, cert: x509.Certificate, now: _dt.datetime) -> None:
+        days = int(_get(entry, "auto-regenerate-days-warning") or 0)
+        not_after = cert.not_valid_after_utc
+        if days <= 0 or now < not_after - _dt.timedelta(days=days):
+            return
+        if (name, not_after) in self._warned:
+            return
+        self._warned.add((name, not_after))
+        left = max(0, (not_after - now).days)
+        self._log.write(
+            LOGID_CERT_EXPIRE_WARNING, "warning", "Certificate expiring",
+            f"Certificate {name} will expire in {left} days ({not_after:%Y-%m-%d %H:%M:%S} GMT)",
+        )
+
+
+def _get(entry, attr: str):
+    return entry.get(attr)
+
+
+def _is_due(entry, cert: x509.Certificate, now: _dt.datetime) -> bool:
+    days = int(_get(entry, "auto-regenerate-days") or 0)
+    return days > 0 and now >= cert.not_valid_after_utc - _dt.timedelta(days=days)

@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Run the test suite: ``python3 tests/run.py [pytest args]``.
+
+Needs only python3 (3.11+): on first use it creates ``.venv`` in the checkout and
+installs the project with its test extras there, then runs pytest inside it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fortishell import _bootstrap  # noqa: E402  (standard library only)
+
+_bootstrap.ensure_venv(
+    ("lark", "prompt_toolkit", "cryptography", "httpx", "pytest", "hypothesis", "pexpect", "tlslite"),
+    [str(Path(__file__).resolve()), *sys.argv[1:]],
+    extras="test",
+    require_venv=True,
+)
+
+import pytest  # noqa: E402
+
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", str(ROOT / "tests"), *sys.argv[1:]]))
