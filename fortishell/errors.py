@@ -91,6 +91,20 @@ class ValueParseError(CliError):
         self.value = value
 
 
+class ValueTooLong(ValueParseError):
+    """``string value is too long. the size is N, the limit is M`` / ``value parse error before 'v'`` / rc -1.
+
+    Unlike the other value errors FortiOS prints no blank line between the two lines.
+    """
+
+    def __init__(self, value: str, limit: int) -> None:
+        super().__init__(None, value, -1)
+        self.lines = [
+            f"string value is too long. the size is {len(value)}, the limit is {limit}",
+            f"value parse error before '{value}'",
+        ]
+
+
 class CommitError(CliError):
     """A commit-time check failed on ``next`` / ``end``; the change is discarded."""
 

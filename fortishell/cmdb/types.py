@@ -1,0 +1,243 @@
+"""Attribute types: parse CLI words into values, format values for get and show.
+
+Owns value syntax and the FortiOS error texts of ``set`` (facts section 2).
+Values are plain Python values: ``str`` (strings, passwords in clear, options,
+IPs, datasource names, PEM text), ``int`` and ``list[str]`` (multi-value).
+Each type offers ``parse(spec, words, ctx)``, ``format_get(spec, value)`` and
+``format_show(spec, value)``; ``TYPES`` maps the schema's type names to them.
+
+Choices where FortiOS is undocumented:
+* out-of-range integers: ``value <v> out of range (<lo>-<hi>)`` / blank /
+  ``value parse error before '<v>'`` / rc -651 (same code as a bad integer);
+* a bad PEM value: ``invalid <kind>`` / blank / value parse error / rc -1;
+* extra words after a single-valued attribute: ``command parse error before
+  '<word>'`` / rc -61.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import IncompleteCommand, ParseError, ValueParseError, ValueTooLong
+from . import secrets
+from .schema import AttrSpec, Path, resolve_word
+
+try:  # the cli package is written alongside; fall back to the same rules
+    from ..cli.quoting import quote
+except ImportError:  # pragma: no cover - only while cli.quoting does not exist yet
+
+    def quote(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class ParseContext:
+    """What a value parser may ask about the rest of the configuration.
+
+    ``exists(path, key)`` checks datasource references; ``trusted`` is set when
+    reading a configuration file or storing engine results (read-only fields
+    allowed, datasource checks deferred).
+    """
+
+    exists: Callable[[Path, str], bool]
+    trusted: bool = False
+
+
+def _single(words: list[str]) -> str:
+    if not words:
+        raise IncompleteCommand()
+    if len(words) > 1:
+        raise ParseError(words[1])
+    return words[0]
+
+
+class AttrType:
+    name = ""
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        raise NotImplementedError
+
+    def format_get(self, spec: AttrSpec, value: Any) -> str:
+        return str(value)
+
+    def format_show(self, spec: AttrSpec, value: Any) -> str:
+        return str(value)
+
+    def help(self, spec: AttrSpec) -> list[tuple[str, str]]:
+        """``?`` help rows (name, description) for the value position."""
+        return [("<string>", "please input string value")]
+
+
+class StringType(AttrType):
+    name = "string"
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        value = _single(words)
+        if spec.size is not None and len(value) > spec.size:
+            raise ValueTooLong(value, spec.size)
+        return value
+
+    def format_show(self, spec: AttrSpec, value: Any) -> str:
+        return quote(value) if value != "" else "''"
+
+
+class PasswordType(StringType):
+    name = "password"
+
+    def format_show(self, spec: AttrSpec, value: Any) -> str:
+        return secrets.encrypt(value)
+
+    def help(self, spec: AttrSpec) -> list[tuple[str, str]]:
+        return [("<password>", "please input string value")]
+
+
+class IntegerType(AttrType):
+    name = "integer"
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        text = _single(words)
+        if not text.isdigit() or not text.isascii():
+            raise ValueParseError(f"invalid unsigned integer value: {text}", text, -651)
+        value = int(text)
+        if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
+            lo, hi = spec.range
+            raise ValueParseError(f"value {text} out of range ({lo}-{hi})", text, -651)
+        return value
+
+    def help(self, spec: AttrSpec) -> list[tuple[str, str]]:
+        lo, hi = spec.range or (0, 4294967295)
+        return [("<integer>", f"Enter an integer value from <{lo}> to <{hi}> (default = <{spec.default}>).")]
+
+
+class EpochType(IntegerType):
+    name = "epoch"
+
+
+class OptionType(AttrType):
+    """One of ``spec.options``; a unique prefix is accepted (``set enroll-protocol es``)."""
+
+    name = "option"
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        text = _single(words)
+        value = resolve_word(text, spec.option_values)
+        if value is None:
+            raise ValueParseError(None, text, -1)
+        return value
+
+    def help(self, spec: AttrSpec) -> list[tuple[str, str]]:
+        return [(o.value, o.help) for o in spec.options]
+
+
+class MultiOptionType(OptionType):
+    """A list of options; values are kept in the canonical (schema) order.
+
+    ``append`` inserts in canonical order (facts 1.2: ``append allowaccess http``
+    on ``ping https ssh fgfm`` gives ``ping https ssh http fgfm``).
+    """
+
+    name = "multi-option"
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        if not words:
+            raise IncompleteCommand()
+        chosen: list[str] = []
+        for text in words:
+            value = resolve_word(text, spec.option_values)
+            if value is None:
+                raise ValueParseError(None, text, -1)
+            if value not in chosen:
+                chosen.append(value)
+        return self.canonical(spec, chosen)
+
+    @staticmethod
+    def canonical(spec: AttrSpec, values: list[str]) -> list[str]:
+        order = {v: i for i, v in enumerate(spec.option_values)}
+        return sorted(set(values), key=lambda v: order.get(v, len(order)))
+
+    def format_get(self, spec: AttrSpec, value: Any) -> str:
+        return " ".join(value)
+
+    def format_show(self, spec: AttrSpec, value: Any) -> str:
+        return " ".join(value)
+
+
+class Ipv4Type(AttrType):
+    name = "ipv4"
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        text = _single(words)
+        try:
+            return str(ipaddress.IPv4Address(text))
+        except ValueError:
+            raise ValueParseError("invalid ip address", text, -8) from None
+
+    def help(self, spec: AttrSpec) -> list[tuple[str, str]]:
+        return [("<ip>", "please input IP address")]
+
+
+class DatasourceType(StringType):
+    """A name that must exist in one of ``spec.datasource`` (empty clears it)."""
+
+    name = "datasource"
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        value = super().parse(spec, words, ctx)
+        if value and not ctx.trusted and not any(ctx.exists(p, value) for p in spec.datasource):
+            raise ValueParseError("entry not found in datasource", value, -3)
+        return value
+
+
+_PEM_MARKERS = {
+    "certificate": ("-----BEGIN CERTIFICATE-----",),
+    "private-key": ("-----BEGIN ENCRYPTED PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----",
+                    "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----"),
+    "csr": ("-----BEGIN CERTIFICATE REQUEST-----", "-----BEGIN NEW CERTIFICATE REQUEST-----"),
+}
+
+
+class PemType(AttrType):
+    """PEM text (certificate, private key, CSR), multi-line inside one quoted value."""
+
+    name = "pem"
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        text = _single(words)
+        if text == "":
+            return ""
+        text = text.replace("\r\n", "\n").strip("\n")
+        markers = _PEM_MARKERS.get(spec.pem_kind, ())
+        ok = text.lstrip().startswith(markers) and "-----END " in text
+        if ok and spec.pem_kind == "certificate":
+            ok = _loads_certificate(text)
+        if not ok:
+            first = text.split("\n", 1)[0]
+            raise ValueParseError(f"invalid {spec.pem_kind or 'PEM value'}", first, -1)
+        return text
+
+    def format_show(self, spec: AttrSpec, value: Any) -> str:
+        return quote(value) if value != "" else "''"
+
+
+def _loads_certificate(text: str) -> bool:
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificate(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return True
+
+
+TYPES: dict[str, AttrType] = {
+    t.name: t
+    for t in (StringType(), PasswordType(), IntegerType(), EpochType(), OptionType(), MultiOptionType(),
+              Ipv4Type(), DatasourceType(), PemType())
+}
+
+
+def type_of(spec: AttrSpec) -> AttrType:
+    return TYPES[spec.type]

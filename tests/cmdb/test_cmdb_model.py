@@ -1,0 +1,163 @@
+"""Commit / abort, transactions, references, rename / clone / purge, schema completeness."""
+
+from __future__ import annotations
+
+import pytest
+
+from cmdb_helpers import CA, LOCAL
+from fortishell.cmdb.factory import factory_cmdb
+from fortishell.cmdb.model import Cmdb
+from fortishell.cmdb.schema import SCHEMA
+from fortishell.errors import CliError, EntryInUse, EntryNotFound
+
+
+def _new(cmdb, key, **values):
+    buf = cmdb.begin_edit(LOCAL, key)
+    for attr, value in values.items():
+        buf.set(attr.replace("_", "-"), [value])
+    return cmdb.commit(buf)
+
+
+def test_schema_completeness():
+    local = {a.name for a in SCHEMA.table(LOCAL).attrs}
+    assert local >= {
+        "name", "password", "comments", "private-key", "certificate", "csr", "state", "range", "source",
+        "source-ip", "ike-localid-type", "ike-localid", "enroll-protocol", "private-key-retain", "scep-url",
+        "scep-password", "ca-identifier", "cmp-server", "cmp-path", "cmp-server-cert", "cmp-regeneration-method",
+        "acme-ca-url", "acme-domain", "acme-email", "acme-eab-key-id", "acme-eab-key-hmac", "acme-rsa-key-size",
+        "acme-renew-window", "est-server", "est-ca-id", "est-http-username", "est-http-password",
+        "est-client-cert", "est-server-cert", "est-srp-username", "est-srp-password", "est-regeneration-method",
+        "auto-regenerate-days", "auto-regenerate-days-warning", "name-encoding", "last-updated"}
+    ca = {a.name for a in SCHEMA.table(CA).attrs}
+    assert ca >= {"name", "ca", "range", "source", "ssl-inspection-trusted", "scep-url", "est-url",
+                  "auto-update-days", "auto-update-days-warning", "source-ip", "ca-identifier", "obsolete",
+                  "fabric-ca"}
+    setting = SCHEMA.table(("vpn", "certificate", "setting"))
+    assert setting.kind == "object" and setting.subtable("crl-verification") is not None
+    assert {a.name for a in setting.attrs} >= {"cert-expire-warning", "certname-rsa2048", "check-ca-cert",
+                                               "cn-match", "ocsp-status", "proxy-port", "ssl-min-proto-version"}
+    assert SCHEMA.children(("vpn", "certificate")) == ["ca", "local", "setting"]
+    assert SCHEMA.children() == ["system", "vpn"]
+    assert SCHEMA.resolve_path(["vpn", "cert", "loc"]) == LOCAL
+    assert SCHEMA.help(LOCAL) == "Local keys and certificates."
+    assert SCHEMA.table(("system", "console")).attr("output").default == "more"
+
+
+def test_commit_abort_and_new_flag():
+    cmdb = Cmdb()
+    buf = cmdb.begin_edit(LOCAL, "a")
+    assert buf.is_new
+    buf.set("comments", ["x"])
+    assert cmdb.entry(LOCAL, "a") is None  # nothing before commit
+    v = cmdb.version
+    cmdb.commit(buf)
+    assert cmdb.entry(LOCAL, "a").get("comments") == "x" and cmdb.version == v + 1
+    again = cmdb.begin_edit(LOCAL, "a")
+    assert not again.is_new
+    again.set("comments", ["changed"])  # abort = drop the buffer
+    assert cmdb.entry(LOCAL, "a").get("comments") == "x"
+
+
+def test_listeners_fire_with_changes_and_output():
+    cmdb = Cmdb()
+    seen = []
+
+    def listener(changes):
+        seen.extend(changes)
+        return [f"changed {changes[0].key}"]
+
+    cmdb.on_commit(listener)
+    assert _new(cmdb, "a", comments="x") == ["changed a"]
+    assert seen[0].old is None and seen[0].new.get("comments") == "x"
+
+
+def test_transaction_all_or_nothing():
+    cmdb = factory_cmdb()
+    snap = cmdb.snapshot()
+    fired = []
+    cmdb.on_commit(fired.append)
+    with pytest.raises(RuntimeError):
+        with cmdb.transaction() as tx:
+            tx.put(LOCAL, "new", {"certificate": "", "comments": "x"})
+            tx.delete(LOCAL, "Fortinet_Factory")
+            raise RuntimeError("boom")
+    assert cmdb.snapshot() == snap and fired == []
+    with cmdb.transaction() as tx:
+        tx.put(LOCAL, "new", {"comments": "x", "state": "PENDING"})
+        tx.put(LOCAL, "new", {"auto-regenerate-days": 3})
+    assert len(fired) == 1 and len(fired[0]) == 2
+    assert cmdb.entry(LOCAL, "new").get("comments") == "x" and cmdb.entry(LOCAL, "new").get(
+        "auto-regenerate-days") == 3
+    with pytest.raises(CliError), cmdb.transaction() as tx:
+        tx.put(LOCAL, "x", {"no-such-attr": 1})
+    assert cmdb.entry(LOCAL, "x") is None
+
+
+def test_references_delete_and_rename():
+    cmdb = factory_cmdb()
+    # vpn certificate setting certname-rsa2048 refers to Fortinet_SSL_RSA2048 by default
+    with pytest.raises(EntryInUse) as info:
+        cmdb.delete(LOCAL, "Fortinet_SSL_RSA2048")
+    assert info.value.output() == ["The entry is used by other 1 entries", "Command fail. Return code -23"]
+    _new(cmdb, "a")
+    b = cmdb.begin_edit(LOCAL, "b")
+    b.set("est-client-cert", ["a"])
+    cmdb.commit(b)
+    assert cmdb.references(LOCAL, "a") == 1
+    with pytest.raises(EntryInUse):
+        cmdb.delete(LOCAL, "a")
+    cmdb.rename(LOCAL, "a", "a2")
+    assert cmdb.entry(LOCAL, "b").get("est-client-cert") == "a2"
+    assert cmdb.keys(LOCAL).index("a2") == cmdb.keys(LOCAL).index("b") - 1  # keeps its place
+    cmdb.delete(LOCAL, "b")
+    cmdb.delete(LOCAL, "a2")
+    with pytest.raises(EntryNotFound) as info:
+        cmdb.delete(LOCAL, "a2")
+    assert info.value.output()[-1] == "Command fail. Return code -3"
+
+
+def test_clone_and_conflicts():
+    cmdb = Cmdb()
+    _new(cmdb, "a", comments="orig")
+    _new(cmdb, "b")
+    cmdb.clone(LOCAL, "a", "c")
+    assert cmdb.entry(LOCAL, "c").get("comments") == "orig"
+    with pytest.raises(CliError) as info:
+        cmdb.clone(LOCAL, "a", "b")
+    assert info.value.rc == -5
+    with pytest.raises(CliError):
+        cmdb.rename(LOCAL, "a", "x" * 36)
+
+
+def test_purge_refused_when_referenced_then_allowed():
+    cmdb = factory_cmdb()
+    with pytest.raises(EntryInUse):
+        cmdb.purge(LOCAL)
+    assert len(cmdb.keys(LOCAL)) == 14
+    cmdb.purge(CA)
+    assert cmdb.keys(CA) == []
+
+
+def test_nested_buffer_commits_with_parent():
+    cmdb = Cmdb()
+    setting = cmdb.begin_edit(("vpn", "certificate", "setting"), trusted=True)
+    crl = setting.begin_edit("crl-verification")
+    crl.set("leaf", ["rev"])
+    cmdb.commit(crl)
+    assert cmdb.entry(("vpn", "certificate", "setting")).sub("crl-verification").get("leaf-crl-absence") == "ignore"
+    cmdb.commit(setting)
+    assert cmdb.entry(("vpn", "certificate", "setting")).sub("crl-verification").get("leaf-crl-absence") == "revoke"
+
+
+def test_factory_material_is_real():
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cmdb = factory_cmdb()
+    assert cmdb.entry(("system", "global")).get("hostname") == "FortiProxy"
+    entry = cmdb.entry(LOCAL, "Fortinet_SSL_RSA4096")
+    assert entry.get("source") == "factory"
+    cert = x509.load_pem_x509_certificate(entry.get("certificate").encode())
+    key = serialization.load_pem_private_key(entry.get("private-key").encode(), entry.get("password").encode())
+    assert key.key_size == 4096 and cert.public_key().public_numbers() == key.public_key().public_numbers()
+    assert set(cmdb.keys(CA)) >= {"Fortinet_CA", "Fortinet_Sub_CA"}

@@ -1,0 +1,115 @@
+"""Every attribute type's parse errors: exact lines and return codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from cmdb_helpers import LOCAL
+from fortishell.cmdb.model import Cmdb
+from fortishell.cmdb.schema import MULTI_OPTION, AttrSpec, Option
+from fortishell.cmdb.types import ParseContext, type_of
+from fortishell.errors import FortiError, IncompleteCommand, ParseError
+
+
+def _err(buf, attr, words) -> FortiError:
+    before = dict(buf.values)
+    with pytest.raises(FortiError) as info:
+        buf.set(attr, words)
+    assert dict(buf.values) == before  # a failing set leaves the buffer unchanged
+    return info.value
+
+
+@pytest.fixture
+def buf():
+    return Cmdb().begin_edit(LOCAL, "c1")
+
+
+def test_integer_errors(buf):
+    e = _err(buf, "auto-regenerate-days", ["unexist"])
+    assert e.output() == ["invalid unsigned integer value: unexist", "", "value parse error before 'unexist'",
+                          "Command fail. Return code -651"]
+    g = Cmdb().begin_edit(("system", "global"))
+    e = _err(g, "admintimeout", ["500"])
+    assert e.output() == ["value 500 out of range (1-480)", "", "value parse error before '500'",
+                          "Command fail. Return code -651"]
+    g.set("admintimeout", ["480"])
+    assert g.get("admintimeout") == 480
+
+
+def test_string_too_long(buf):
+    e = _err(buf, "est-http-username", ["u" * 64])
+    assert e.output() == ["string value is too long. the size is 64, the limit is 63",
+                          f"value parse error before '{'u' * 64}'", "Command fail. Return code -1"]
+
+
+def test_option_prefix_and_errors(buf):
+    buf.set("enroll-protocol", ["es"])
+    assert buf.get("enroll-protocol") == "est"
+    assert _err(buf, "enroll-protocol", ["bogus"]).output() == ["value parse error before 'bogus'",
+                                                                "Command fail. Return code -1"]
+    buf.set("ike-localid-type", ["a"])
+    assert buf.get("ike-localid-type") == "asn1dn"
+
+
+def test_ipv4_errors(buf):
+    assert _err(buf, "source-ip", ["1.1"]).output() == ["invalid ip address", "", "value parse error before '1.1'",
+                                                        "Command fail. Return code -8"]
+    buf.set("source-ip", ["10.0.0.1"])
+    assert buf.get("source-ip") == "10.0.0.1"
+
+
+def test_datasource_errors(buf):
+    assert _err(buf, "est-client-cert", ["nope"]).output() == [
+        "entry not found in datasource", "", "value parse error before 'nope'", "Command fail. Return code -3"]
+
+
+def test_missing_value_extra_words_unknown_attr(buf):
+    with pytest.raises(IncompleteCommand) as info:
+        buf.set("comments", [])
+    assert info.value.output() == ["", "incomplete command in the end", "Command fail. Return code -160"]
+    with pytest.raises(ParseError) as info:
+        buf.set("comments", ["a", "b"])
+    assert info.value.output() == ["command parse error before 'b'", "Command fail. Return code -61"]
+    with pytest.raises(ParseError) as info:
+        buf.set("ipp", ["x"])
+    assert info.value.output() == ["command parse error before 'ipp'", "Command fail. Return code -61"]
+
+
+def test_readonly_and_conditional_attributes_refused(buf):
+    for attr in ("state", "source", "csr", "last-updated", "scep-url", "name"):
+        with pytest.raises(ParseError):
+            buf.set(attr, ["x"])
+    buf.set("enroll-protocol", ["scep"])
+    buf.set("scep-url", ["http://x/"])
+    assert buf.get("scep-url") == "http://x/"
+
+
+def test_attribute_abbreviation(buf):
+    buf.set("comm", ["hello"])
+    assert buf.get("comments") == "hello"
+    with pytest.raises(ParseError):  # ambiguous: est-server / est-server-cert / est-srp-*
+        buf.set("est-s", ["x"])
+    buf.set("est-server", ["https://a"])  # exact name wins over longer candidates
+    assert buf.get("est-server") == "https://a"
+
+
+def test_pem_validation(buf, cert_pem):
+    e = _err(buf, "certificate", ["-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----"])
+    assert e.output() == ["invalid certificate", "", "value parse error before '-----BEGIN CERTIFICATE-----'",
+                          "Command fail. Return code -1"]
+    buf.set("certificate", [cert_pem])
+    assert buf.get("certificate") == cert_pem.strip()
+
+
+def test_multi_value_canonical_order():
+    spec = AttrSpec("allowaccess", MULTI_OPTION, [], options=tuple(Option(v) for v in
+                                                                 ("ping", "https", "ssh", "http", "fgfm")))
+    t = type_of(spec)
+    ctx = ParseContext(lambda p, k: False)
+    assert t.parse(spec, ["ssh", "pi", "fgfm", "https"], ctx) == ["ping", "https", "ssh", "fgfm"]
+    from fortishell.cmdb.types import MultiOptionType
+    assert MultiOptionType.canonical(spec, ["ping", "https", "ssh", "fgfm", "http"]) == [
+        "ping", "https", "ssh", "http", "fgfm"]
+    with pytest.raises(FortiError) as info:
+        t.parse(spec, ["telnet"], ctx)
+    assert info.value.rc == -1
