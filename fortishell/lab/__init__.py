@@ -1,0 +1,10 @@
+"""The lab: an embedded EST (RFC 7030) responder, its CA and the lab host map.
+
+ca.py       LabCA: the lab root CN=estExampleCA (shipped test material in material/)
+server.py   EstResponder / ResponderConfig / ``fortishell lab-server`` (main)
+estapp.py   request -> reply: routing, auth, PoP, issuing, admin endpoint
+tlsio.py    TLS and TLS-SRP on one port (ClientHello peek)
+faults.py   Faults: fault knobs for tests and exercises
+state.py    LabState: serial counter and issued-certificate index (atomic JSON)
+network.py  LabNetwork: lab host map, lazy in-process responder, ``execute ping``
+"""

@@ -1,0 +1,374 @@
+"""The EST application of the lab responder: one HTTP request in, one reply out.
+
+Owns routing (``/.well-known/est[/<label>]/<op>``), authentication (HTTP Basic
+or Digest, TLS client certificate, TLS-SRP), proof-of-possession (tls-unique in
+challengePassword), CSR checks, issuing, the admin endpoint and how the fault
+knobs shape a reply.  It never touches a socket: the server hands it a
+:class:`Request` and writes the :class:`Reply` it returns.
+
+Reply headers follow the reference test server byte for byte and in order
+(guide, Example 1): ``Status``, ``Content-Type``, ``Content-Transfer-Encoding``,
+``Content-Length``; bodies are base64 in 64-column lines, each ending ``\\n``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import AttributeOID, NameOID
+
+from ..errors import LabError
+from .ca import CsrRejected, LabCA
+from .faults import ENROLL_OPS, Faults
+from .state import LabState
+
+REASONS = {
+    200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
+CT_CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only"
+CT_PKCS7 = "application/pkcs7-mime"
+CT_CSRATTRS = "application/csrattrs"
+REALM = "estrealm"
+POP_OID = "1.2.840.113549.1.9.7"  # challengePassword
+# RFC 7030 section 3.2.2: a label is one path segment; kept to URL-safe characters.
+LABEL_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+OPS = {"cacerts": "GET", "csrattrs": "GET", "simpleenroll": "POST", "simplereenroll": "POST"}
+PREFIX = "/.well-known/est/"
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    headers: list[tuple[str, str]]  # names lower-cased
+    body: bytes
+    peer: tuple[str, int]
+    peer_cert: x509.Certificate | None = None
+    tls_unique: bytes | None = None
+    srp_user: str | None = None
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    delay: float = 0.0
+    mode: str = "normal"  # normal | truncate | drop
+    close: bool = False
+
+    @property
+    def reason(self) -> str:
+        return REASONS.get(self.status, "Unknown")
+
+
+def wrap64(der: bytes) -> bytes:
+    """Base64 in 64-column lines, every line ending with ``\\n`` (as the reference server)."""
+    text = base64.b64encode(der)
+    return b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))
+
+
+def _reply(status: int, ctype: str, body: bytes, *, b64: bool, extra: list[tuple[str, str]] = ()) -> Reply:
+    headers = [("Status", f"{status} {REASONS[status]}"), ("Content-Type", ctype)]
+    if b64:
+        headers.append(("Content-Transfer-Encoding", "base64"))
+    headers += list(extra)
+    headers.append(("Content-Length", str(len(body))))
+    return Reply(status, headers, body)
+
+
+def error(status: int, text: str, extra: list[tuple[str, str]] = ()) -> Reply:
+    return _reply(status, "text/plain", (text + "\n").encode(), b64=False, extra=extra)
+
+
+def decode_b64_body(body: bytes) -> bytes:
+    """RFC 8951: base64 with or without line breaks (any ASCII whitespace)."""
+    compact = b"".join(body.split())
+    if not compact:
+        raise ValueError("empty body")
+    return base64.b64decode(compact, validate=True)
+
+
+def reduced_subject(name: x509.Name) -> list[tuple[str, str]]:
+    return [(a.oid.dotted_string, str(a.value)) for a in name if a.oid in (NameOID.COMMON_NAME, NameOID.SERIAL_NUMBER)]
+
+
+@dataclass
+class EstApp:
+    ca: LabCA
+    state: LabState
+    faults: Faults
+    now: Callable[[], object]
+    users: dict[str, str] = field(default_factory=lambda: {"estuser": "estpwd"})
+    auth: str = "basic"
+    require_pop: bool = False
+    csrattrs_b64: str = ""
+    max_body: int = 65536
+    _nonce_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    # ------------------------------------------------------------ entry point
+    def handle(self, req: Request) -> Reply:
+        path = req.target.split("?", 1)[0]
+        if path == "/.lab/faults":
+            return self._admin(req)
+        op, label_ok = self._route(path)
+        if op is None or not label_ok:
+            return error(404, "Not Found")
+        if req.method != OPS[op]:
+            return error(405, "Method Not Allowed", [("Allow", OPS[op])])
+        faults = self.faults.snapshot()
+        applies = self.faults.applies(op)
+        if op in ENROLL_OPS:
+            reply = self._enroll(req, op)
+        elif op == "cacerts":
+            reply = _reply(200, CT_PKCS7, wrap64(pkcs7.serialize_certificates([self.ca.cert], serialization.Encoding.DER)), b64=True)
+        else:
+            reply = self._csrattrs()
+        if applies:
+            reply = self._shape(reply, faults)
+        return reply
+
+    def _route(self, path: str) -> tuple[str | None, bool]:
+        if not path.startswith(PREFIX):
+            return None, False
+        parts = path[len(PREFIX) :].split("/")
+        if len(parts) == 1 and parts[0] in OPS:
+            return parts[0], True
+        if len(parts) == 2 and parts[1] in OPS:
+            return parts[1], bool(LABEL_RE.match(parts[0])) and parts[0] not in OPS
+        return None, False
+
+    # ------------------------------------------------------------ faults
+    def _shape(self, reply: Reply, f) -> Reply:
+        if f.status_500 and reply.status < 500:
+            reply = error(500, "Internal Server Error")
+        if reply.status == 200:
+            if f.garbage_base64:
+                body = b"!!! this is not base64 @@@\n"
+                reply.headers = [(k, str(len(body)) if k == "Content-Length" else v) for k, v in reply.headers]
+                reply.body = body
+            if f.wrong_content_type:
+                reply.headers = [(k, "text/html" if k == "Content-Type" else v) for k, v in reply.headers]
+            if f.truncate_body:
+                reply.mode = "truncate"
+        if f.drop_connection:
+            reply.mode = "drop"
+        reply.delay = f.delay_seconds
+        return reply
+
+    # ------------------------------------------------------------ csrattrs
+    def _csrattrs(self) -> Reply:
+        der = base64.b64decode(self.csrattrs_b64)
+        if self.require_pop:
+            der = _add_pop_oid(der)
+        return _reply(200, CT_CSRATTRS, wrap64(der), b64=True)
+
+    # ------------------------------------------------------------ enrollment
+    def _enroll(self, req: Request, op: str) -> Reply:
+        f = self.faults.snapshot()
+        applies = self.faults.applies(op)
+        client = self._valid_client_cert(req.peer_cert)
+        if applies and f.reject_auth:
+            return self._challenge()
+        if op == "simplereenroll":
+            if req.peer_cert is None:
+                return error(403, "Re-enrollment needs the TLS client certificate being renewed")
+            if client is None:
+                return error(403, "Client certificate is expired, not yet valid or not issued by this CA")
+        elif not (req.srp_user or client is not None or self._http_auth_ok(req)):
+            return self._challenge()
+        ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/pkcs10":
+            return error(415, "Content-Type must be application/pkcs10")
+        try:
+            csr = _load_csr(req.body)
+        except ValueError as exc:
+            return error(400, f"Malformed CSR: {exc}")
+        if not csr.is_signature_valid:
+            return error(400, "CSR signature is not valid")
+        if self.require_pop and not self._pop_ok(req, csr):
+            return error(400, "CSR challengePassword does not match the TLS channel (tls-unique)")
+        if op == "simplereenroll" and client is not None:
+            if reduced_subject(csr.subject) != reduced_subject(client.subject):
+                return error(400, "CSR subject does not match the certificate being renewed")
+        if applies:
+            secs = self.faults.take_retry()
+            if secs is not None:
+                return error(202, "Request accepted; retry later", [("Retry-After", str(secs))])
+        return self._issue(csr, op, f if applies else None)
+
+    def _issue(self, csr: x509.CertificateSigningRequest, op: str, f) -> Reply:
+        serial = self.state.next_serial()
+        now = self.now()
+        try:
+            if f is not None and f.foreign_ca_cert:
+                cert = _foreign_ca().issue(csr, now=now, serial=serial)
+            elif f is not None and f.wrong_key_cert:
+                other = ec.generate_private_key(ec.SECP256R1()).public_key()
+                cert = self.ca.issue(csr, now=now, serial=serial, public_key=other)
+            else:
+                cert = self.ca.issue(csr, now=now, serial=serial)
+        except CsrRejected as exc:
+            return error(400, " ".join(exc.lines))
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        self.state.record(
+            serial, subject=cert.subject.rfc4514_string(), not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op=op
+        )
+        body = wrap64(pkcs7.serialize_certificates([cert], serialization.Encoding.DER))
+        return _reply(200, CT_CERTS_ONLY, body, b64=True)
+
+    def _valid_client_cert(self, cert: x509.Certificate | None) -> x509.Certificate | None:
+        """The TLS client certificate if the lab CA issued it and it is valid now (responder clock)."""
+        if cert is None or not self.ca.chains_to_me(cert):
+            return None
+        now = self.now()
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:  # type: ignore[operator]
+            return None
+        return cert
+
+    def _pop_ok(self, req: Request, csr: x509.CertificateSigningRequest) -> bool:
+        if req.tls_unique is None:
+            return False
+        try:
+            value = csr.attributes.get_attribute_for_oid(AttributeOID.CHALLENGE_PASSWORD).value
+        except x509.AttributeNotFound:
+            return False
+        return hmac.compare_digest(value.strip(), base64.b64encode(req.tls_unique))
+
+    # ------------------------------------------------------------ HTTP auth
+    def _challenge(self) -> Reply:
+        if self.auth == "digest":
+            nonce = self._nonce()
+            value = f'Digest realm="{REALM}", qop="auth", algorithm=MD5, nonce="{nonce}"'
+        else:
+            value = f'Basic realm="{REALM}"'
+        return error(401, "Unauthorized", [("WWW-Authenticate", value)])
+
+    def _http_auth_ok(self, req: Request) -> bool:
+        header = req.header("authorization")
+        if not header:
+            return False
+        scheme, _, rest = header.partition(" ")
+        if self.auth == "basic" and scheme.lower() == "basic":
+            try:
+                user, _, pwd = base64.b64decode(rest.strip(), validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            return user in self.users and hmac.compare_digest(self.users[user], pwd)
+        if self.auth == "digest" and scheme.lower() == "digest":
+            return self._digest_ok(req.method, _parse_digest(rest))
+        return False
+
+    def _nonce(self) -> str:
+        stamp = str(int(time.time()))
+        mac = hmac.new(self._nonce_key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{stamp}.{mac}"
+
+    def _digest_ok(self, method: str, p: dict[str, str]) -> bool:
+        """RFC 7616 Digest with MD5 (what curl and httpx use by default), qop=auth."""
+        user, nonce, uri = p.get("username", ""), p.get("nonce", ""), p.get("uri", "")
+        if user not in self.users or p.get("realm") != REALM:
+            return False
+        stamp, _, mac = nonce.partition(".")
+        want = hmac.new(self._nonce_key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
+        if not (stamp.isdigit() and hmac.compare_digest(mac, want) and time.time() - int(stamp) < 300):
+            return False
+        algo = p.get("algorithm", "MD5").upper()
+        if algo not in ("MD5", "SHA-256"):
+            return False
+        h = (lambda s: hashlib.md5(s.encode()).hexdigest()) if algo == "MD5" else (lambda s: hashlib.sha256(s.encode()).hexdigest())
+        ha1 = h(f"{user}:{REALM}:{self.users[user]}")
+        ha2 = h(f"{method}:{uri}")
+        if p.get("qop") == "auth":
+            expect = h(f"{ha1}:{nonce}:{p.get('nc', '')}:{p.get('cnonce', '')}:auth:{ha2}")
+        else:
+            expect = h(f"{ha1}:{nonce}:{ha2}")
+        return hmac.compare_digest(expect, p.get("response", ""))
+
+    # ------------------------------------------------------------ admin
+    def _admin(self, req: Request) -> Reply:
+        try:
+            loopback = ipaddress.ip_address(req.peer[0].split("%")[0]).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return error(403, "The fault endpoint is reachable from loopback only")
+        if req.method == "POST":
+            try:
+                knobs = json.loads(req.body or b"{}")
+                if not isinstance(knobs, dict):
+                    raise ValueError("a JSON object is expected")
+                if knobs.pop("clear", False):
+                    self.faults.clear()
+                self.faults.set(**knobs)
+            except (ValueError, LabError) as exc:
+                return error(400, str(exc))
+        elif req.method != "GET":
+            return error(405, "Method Not Allowed", [("Allow", "GET, POST")])
+        body = (json.dumps(self.faults.as_dict(), sort_keys=True) + "\n").encode()
+        return _reply(200, "application/json", body, b64=False)
+
+
+def _parse_digest(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for m in re.finditer(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))', text):
+        out[m.group(1).lower()] = m.group(2) if m.group(2) is not None else m.group(3)
+    return out
+
+
+def _load_csr(body: bytes) -> x509.CertificateSigningRequest:
+    stripped = body.strip()
+    if stripped.startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_csr(stripped)
+    try:
+        der = decode_b64_body(body)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"body is not base64 ({exc})") from None
+    return x509.load_der_x509_csr(der)
+
+
+def _add_pop_oid(der: bytes) -> bytes:
+    """csrattrs with challengePassword appended (pyasn1-modules' RFC 7030 CsrAttrs)."""
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc7030
+
+    attrs, _ = decoder.decode(der, asn1Spec=rfc7030.CsrAttrs())
+    if any(a.getName() == "oid" and str(a["oid"]) == POP_OID for a in attrs):
+        return der
+    item = rfc7030.AttrOrOID()
+    item["oid"] = univ.ObjectIdentifier(POP_OID)
+    attrs.append(item)
+    return encoder.encode(attrs)
+
+
+_FOREIGN: list[LabCA] = []
+
+
+def _foreign_ca() -> LabCA:
+    """A throw-away CA with the same name but another key (the ``foreign_ca_cert`` fault)."""
+    if not _FOREIGN:
+        _FOREIGN.append(LabCA.new())
+    return _FOREIGN[0]

@@ -1,0 +1,138 @@
+"""Fault knobs of the lab responder (tests and lab exercises).
+
+One :class:`Faults` object per responder, thread-safe, settable from Python
+(``faults.set(status_500=True)``), from ``lab-server`` flags and from the admin
+endpoint ``POST /.lab/faults`` (JSON, loopback peers only).  This module only
+holds the knobs; the server decides what each one does:
+
+===================  ===========================================================
+reject_auth          every enrollment answers 401, whatever the credentials
+status_500           500 Internal Server Error
+retry_after          ``(n, seconds)``: the next n enrollments get 202 + Retry-After
+delay_seconds        sleep this long before answering
+truncate_body        announce the full Content-Length, send half, close
+garbage_base64       a body that is not base64 (correct Content-Length)
+wrong_content_type   ``text/html`` instead of the EST media type
+drop_connection      read the request, close without answering
+wrong_key_cert       enroll: a certificate for another public key
+foreign_ca_cert      enroll: a certificate signed by a CA that is not the lab CA
+tls_failure          fatal handshake_failure alert instead of a TLS handshake
+endpoints            operations the HTTP faults apply to (empty = every EST one)
+===================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..errors import LabError
+
+ENROLL_OPS = frozenset({"simpleenroll", "simplereenroll"})
+ALL_OPS = frozenset({"cacerts", "csrattrs", *ENROLL_OPS})
+
+
+@dataclass
+class FaultState:
+    reject_auth: bool = False
+    status_500: bool = False
+    retry_after: tuple[int, int] | None = None
+    delay_seconds: float = 0.0
+    truncate_body: bool = False
+    garbage_base64: bool = False
+    wrong_content_type: bool = False
+    drop_connection: bool = False
+    wrong_key_cert: bool = False
+    foreign_ca_cert: bool = False
+    tls_failure: bool = False
+    endpoints: tuple[str, ...] = field(default_factory=tuple)
+
+
+KNOBS = tuple(f.name for f in fields(FaultState))
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name == "retry_after":
+        if value in (None, False, 0):
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return (value, 1)
+        try:
+            count, secs = (int(v) for v in value)
+        except (TypeError, ValueError):
+            raise LabError(f"retry_after wants (count, seconds), not {value!r}") from None
+        if count < 0 or secs < 0:
+            raise LabError("retry_after values must not be negative")
+        return (count, secs) if count else None
+    if name == "delay_seconds":
+        try:
+            secs = float(value or 0)
+        except (TypeError, ValueError):
+            raise LabError(f"delay_seconds wants a number, not {value!r}") from None
+        if not 0 <= secs <= 600:
+            raise LabError("delay_seconds must be between 0 and 600")
+        return secs
+    if name == "endpoints":
+        ops = (value,) if isinstance(value, str) else tuple(value or ())
+        bad = [op for op in ops if op not in ALL_OPS]
+        if bad:
+            raise LabError(f"unknown endpoint(s) {', '.join(map(str, bad))}")
+        return ops
+    if not isinstance(value, (bool, int)):
+        raise LabError(f"{name} wants true or false, not {value!r}")
+    return bool(value)
+
+
+class Faults:
+    """Thread-safe fault knobs; read a consistent copy with :meth:`snapshot`."""
+
+    def __init__(self, **knobs: Any) -> None:
+        self._lock = threading.Lock()
+        self._state = FaultState()
+        if knobs:
+            self.set(**knobs)
+
+    def set(self, **knobs: Any) -> None:
+        """Change the named knobs (validated; unknown names raise :class:`LabError`)."""
+        unknown = [k for k in knobs if k not in KNOBS]
+        if unknown:
+            raise LabError(f"unknown fault knob(s): {', '.join(unknown)}")
+        values = {k: _coerce(k, v) for k, v in knobs.items()}
+        with self._lock:
+            for k, v in values.items():
+                setattr(self._state, k, v)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._state = FaultState()
+
+    def snapshot(self) -> FaultState:
+        with self._lock:
+            return FaultState(**asdict(self._state))
+
+    def as_dict(self) -> dict[str, Any]:
+        state = asdict(self.snapshot())
+        state["endpoints"] = list(state["endpoints"])
+        if state["retry_after"] is not None:
+            state["retry_after"] = list(state["retry_after"])
+        return state
+
+    def applies(self, op: str) -> bool:
+        """Whether HTTP faults apply to operation ``op``."""
+        with self._lock:
+            return op in ALL_OPS and (not self._state.endpoints or op in self._state.endpoints)
+
+    def take_retry(self) -> int | None:
+        """Consume one 202 reply if ``retry_after`` is armed; returns its Retry-After seconds."""
+        with self._lock:
+            if self._state.retry_after is None:
+                return None
+            count, secs = self._state.retry_after
+            self._state.retry_after = (count - 1, secs) if count > 1 else None
+            return secs
+
+    def __getattr__(self, name: str) -> Any:
+        if name in KNOBS:
+            return getattr(self.snapshot(), name)
+        raise AttributeError(name)

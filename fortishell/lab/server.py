@@ -1,0 +1,377 @@
+"""The lab EST responder: sockets, threads, HTTP framing and the ``lab-server`` CLI.
+
+:class:`EstResponder` listens on one TCP port, accepts in a background thread
+and serves every connection in its own thread (at most ``max_connections`` at
+once).  Each connection is TLS (``ssl``) or TLS-SRP (tlslite-ng), chosen by
+peeking at the ClientHello (see :mod:`.tlsio`); HTTP/1.1 is parsed and framed
+by h11 with header names sent exactly as written (no ``Date``/``Server``);
+what to answer is decided by :class:`.estapp.EstApp`.
+
+Embedding::
+
+    with EstResponder(ResponderConfig(state_dir=tmp)) as lab:
+        lab.url            # "https://127.0.0.1:PORT"
+        lab.faults.set(status_500=True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import h11
+
+from ..clock import Clock
+from ..errors import FortiError, LabError
+from .ca import LabCA
+from .estapp import EstApp, Reply, Request, error
+from .faults import Faults
+from .state import LabState
+from .tlsio import HANDSHAKE_FAILURE_ALERT, Channel, HandshakeError, SrpUsers, make_ssl_context, peek_is_srp, wrap_srp, wrap_ssl
+
+DEFAULT_CSRATTRS = "MCYGBysGAQEBARYGCSqGSIb3DQEJAQYFK4EEACIGCWCGSAFlAwQCAg=="
+
+
+@dataclass
+class ResponderConfig:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = ephemeral
+    state_dir: Path | None = None
+    users: dict[str, str] = field(default_factory=lambda: {"estuser": "estpwd"})
+    auth: Literal["basic", "digest"] = "basic"
+    srp_users: dict[str, str] = field(default_factory=lambda: {"srpuser": "srppwd"})
+    require_pop: bool = False
+    csrattrs_b64: str = DEFAULT_CSRATTRS
+    clock: Clock | None = None
+    ca: LabCA | None = None
+    max_connections: int = 64
+    max_body: int = 65536
+    io_timeout: float = 10.0
+
+
+class EstResponder:
+    """An RFC 7030 responder for the lab (see module docstring)."""
+
+    def __init__(self, config: ResponderConfig | None = None) -> None:
+        self.config = config = config or ResponderConfig()
+        if config.auth not in ("basic", "digest"):
+            raise LabError(f"Unknown HTTP authentication '{config.auth}' (basic or digest)")
+        self.ca = config.ca or LabCA.shipped()
+        self.clock = config.clock or Clock()
+        self.faults = Faults()
+        self.state = LabState(config.state_dir)
+        self.app = EstApp(
+            ca=self.ca,
+            state=self.state,
+            faults=self.faults,
+            now=self.clock.now,
+            users=dict(config.users),
+            auth=config.auth,
+            require_pop=config.require_pop,
+            csrattrs_b64=config.csrattrs_b64,
+            max_body=config.max_body,
+        )
+        self._ssl = make_ssl_context(self.ca, tls12_only=config.require_pop)
+        self._srp = SrpUsers(config.srp_users)
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._slots = threading.BoundedSemaphore(max(1, config.max_connections))
+        self._live: set[socket.socket] = set()
+        self._live_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.host = config.host
+        self.port = config.port
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
+
+    def start(self) -> "EstResponder":
+        if self._listener is not None:
+            return self
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.config.host, self.config.port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise LabError(f"Cannot listen on {self.config.host}:{self.config.port}: {exc.strerror}") from None
+        self._listener = sock
+        self.port = sock.getsockname()[1]
+        self._stopping.clear()
+        self._accept_thread = threading.Thread(target=self._accept_loop, name=f"est-lab-{self.port}", daemon=True)
+        self._accept_thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            listener.close()
+        with self._live_lock:
+            live = list(self._live)
+        for s in live:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._accept_thread is not None:
+            self._accept_thread.join(timeout=5)
+            self._accept_thread = None
+
+    def __enter__(self) -> "EstResponder":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ accept
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        while not self._stopping.is_set():
+            try:
+                conn, peer = listener.accept()
+            except OSError:
+                break
+            self._slots.acquire()
+            if self._stopping.is_set():
+                conn.close()
+                self._slots.release()
+                break
+            with self._live_lock:
+                self._live.add(conn)
+            threading.Thread(target=self._serve, args=(conn, peer[:2]), daemon=True).start()
+
+    def _serve(self, sock: socket.socket, peer: tuple[str, int]) -> None:
+        channel: Channel | None = None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.faults.snapshot().tls_failure:
+                _fail_handshake(sock, self.config.io_timeout)
+                return
+            timeout = self.config.io_timeout
+            if peek_is_srp(sock, timeout):
+                channel = wrap_srp(sock, self._srp, peer, timeout)
+            else:
+                channel = wrap_ssl(sock, self._ssl, peer, timeout)
+            self._http(channel)
+        except (HandshakeError, OSError):
+            pass
+        except Exception:  # never let one connection take the responder down
+            pass
+        finally:
+            if channel is not None:
+                channel.close()
+            try:
+                sock.close()
+            except OSError:
+                pass
+            with self._live_lock:
+                self._live.discard(sock)
+            self._slots.release()
+
+    # ------------------------------------------------------------ HTTP
+    def _http(self, ch: Channel) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
+        while not self._stopping.is_set():
+            try:
+                req = self._read_request(conn, ch)
+            except _TooLarge:
+                self._send(conn, ch, error(413, "Payload Too Large"), close=True)
+                return
+            except h11.RemoteProtocolError:
+                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                    self._send(conn, ch, error(400, "Bad Request"), close=True)
+                return
+            if req is None:
+                return
+            try:
+                reply = self.app.handle(req)
+            except FortiError as exc:
+                reply = error(500, " ".join(exc.lines))
+            if reply.delay:
+                if self._stopping.wait(reply.delay):
+                    return
+            if reply.mode == "drop":
+                return
+            if not self._send(conn, ch, reply):
+                return
+            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+                return
+            try:
+                conn.start_next_cycle()
+            except h11.LocalProtocolError:
+                return
+
+    def _read_request(self, conn: h11.Connection, ch: Channel) -> Request | None:
+        head: h11.Request | None = None
+        body = bytearray()
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = ch.recv(65536)
+                conn.receive_data(data)  # b"" marks EOF
+                continue
+            if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                return None
+            if isinstance(event, h11.Request):
+                head = event
+                for name, value in event.headers:
+                    if name == b"content-length" and int(value) > self.config.max_body:
+                        raise _TooLarge
+            elif isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > self.config.max_body:
+                    raise _TooLarge
+            elif isinstance(event, h11.EndOfMessage):
+                assert head is not None
+                return Request(
+                    method=head.method.decode("ascii", "replace"),
+                    target=head.target.decode("ascii", "replace"),
+                    headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers],
+                    body=bytes(body),
+                    peer=ch.peer,
+                    peer_cert=ch.peer_cert,
+                    tls_unique=ch.tls_unique,
+                    srp_user=ch.srp_user,
+                )
+
+    def _send(self, conn: h11.Connection, ch: Channel, reply: Reply, *, close: bool = False) -> bool:
+        headers = list(reply.headers)
+        try:
+            head = conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reply.reason.encode()))
+            if reply.mode == "truncate":
+                ch.sendall(head + reply.body[: len(reply.body) // 2])
+                return False
+            data = conn.send(h11.Data(data=reply.body)) if reply.body else b""
+            end = conn.send(h11.EndOfMessage())
+            ch.sendall(head + data + end)
+        except (h11.LocalProtocolError, OSError):
+            return False
+        return not close
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _fail_handshake(sock: socket.socket, timeout: float) -> None:
+    """Read the ClientHello, answer a fatal handshake_failure alert, close."""
+    sock.settimeout(timeout)
+    try:
+        sock.recv(16384)
+        sock.sendall(HANDSHAKE_FAILURE_ALERT)
+    except OSError:
+        pass
+
+
+# ================================================================ lab-server CLI
+FAULT_FLAGS = (
+    "reject_auth", "status_500", "truncate_body", "garbage_base64", "wrong_content_type",
+    "drop_connection", "wrong_key_cert", "foreign_ca_cert", "tls_failure",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fortishell lab-server", description="Run the lab EST (RFC 7030) responder.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8443)
+    p.add_argument("--state-dir", type=Path, default=None, help="keep serials and issued certificates here")
+    p.add_argument("--new-ca", action="store_true", help="make a fresh lab CA (saved in the state dir if given)")
+    p.add_argument("--auth", choices=("basic", "digest"), default="basic")
+    p.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD", help="HTTP user (default estuser:estpwd)")
+    p.add_argument("--srp-user", action="append", default=[], metavar="NAME:PASSWORD", help="SRP user (default srpuser:srppwd)")
+    p.add_argument("--require-pop", action="store_true", help="require tls-unique in challengePassword (TLS 1.2)")
+    p.add_argument("--clock", default=None, help="fixed responder time, e.g. '2023-04-06 22:37:34'")
+    for name in FAULT_FLAGS:
+        p.add_argument("--" + name.replace("_", "-"), action="store_true", help="fault: " + name.replace("_", " "))
+    p.add_argument("--retry-after", nargs=2, type=int, metavar=("COUNT", "SECONDS"), help="fault: 202 replies first")
+    p.add_argument("--delay", type=float, default=0.0, metavar="SECONDS", help="fault: slow answers")
+    p.add_argument("--fault-endpoint", action="append", default=[], metavar="OP", help="limit HTTP faults to OP")
+    return p
+
+
+def _pairs(items: list[str], default: dict[str, str]) -> dict[str, str]:
+    if not items:
+        return dict(default)
+    out = {}
+    for item in items:
+        name, sep, pwd = item.partition(":")
+        if not sep or not name:
+            raise LabError(f"'{item}' is not NAME:PASSWORD")
+        out[name] = pwd
+    return out
+
+
+def config_from_args(args: argparse.Namespace) -> ResponderConfig:
+    from ..clock import parse_clock_option
+
+    ca = None
+    if args.new_ca:
+        ca = LabCA.new()
+        if args.state_dir is not None:
+            ca.save(Path(args.state_dir) / "ca")
+    elif args.state_dir is not None and (Path(args.state_dir) / "ca" / "ca.pem").exists():
+        ca = LabCA.load(Path(args.state_dir) / "ca")  # a CA made earlier with --new-ca
+    clock = Clock(fixed=parse_clock_option(args.clock)) if args.clock else None
+    return ResponderConfig(
+        host=args.host,
+        port=args.port,
+        state_dir=args.state_dir,
+        users=_pairs(args.user, {"estuser": "estpwd"}),
+        auth=args.auth,
+        srp_users=_pairs(args.srp_user, {"srpuser": "srppwd"}),
+        require_pop=args.require_pop,
+        clock=clock,
+        ca=ca,
+    )
+
+
+def main(argv: list[str]) -> int:
+    """``fortishell lab-server ...``: serve until interrupted."""
+    args = build_parser().parse_args(argv)
+    try:
+        responder = EstResponder(config_from_args(args))
+        knobs = {n: True for n in FAULT_FLAGS if getattr(args, n)}
+        if args.retry_after:
+            knobs["retry_after"] = tuple(args.retry_after)
+        if args.delay:
+            knobs["delay_seconds"] = args.delay
+        if args.fault_endpoint:
+            knobs["endpoints"] = tuple(args.fault_endpoint)
+        responder.faults.set(**knobs)
+        responder.start()
+    except (FortiError, ValueError, OSError) as exc:
+        lines = exc.lines if isinstance(exc, FortiError) else [str(exc)]
+        print("\n".join(["lab-server: " + lines[0], *lines[1:]]), file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"EST lab responder listening on {responder.url} (CA CN=estExampleCA, serial "
+          f"{responder.ca.cert.serial_number:x}); Ctrl-C stops it", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        responder.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

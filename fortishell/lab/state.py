@@ -1,0 +1,117 @@
+"""Persistent state of the lab responder: serial counter and issued-certificate index.
+
+``state.json`` in the state directory holds ``{"next_serial": N, "issued": {serial: {...}}}``
+and each issued certificate is kept as ``issued/<serial>.pem``.  Every change is
+written atomically (temporary file + ``os.replace``) under a thread lock and an
+advisory file lock, so parallel requests -- and several responder processes sharing
+one directory -- never hand out the same serial.  Without a state directory the
+state lives in memory only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import LabError
+
+FIRST_SERIAL = 476823  # the guide's first issued serial (0x74697)
+
+try:  # POSIX advisory locks; elsewhere the thread lock alone is used
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+
+class LabState:
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self._lock = threading.Lock()
+        self.dir = Path(state_dir) if state_dir is not None else None
+        self._mem: dict[str, Any] = {"next_serial": FIRST_SERIAL, "issued": {}}
+        if self.dir is not None:
+            try:
+                (self.dir / "issued").mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LabError(f"Cannot use lab state directory {self.dir}: {exc.strerror}") from None
+
+    # ------------------------------------------------------------ file helpers
+    @property
+    def path(self) -> Path | None:
+        return self.dir / "state.json" if self.dir else None
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """Hold both locks; yields the current state, writes it back on success."""
+        with self._lock:
+            if self.dir is None:
+                yield self._mem
+                return
+            with open(self.dir / ".lock", "a+") as lockf:
+                if fcntl is not None:
+                    fcntl.flock(lockf.fileno(), fcntl.LOCK_EX)
+                data = self._read()
+                yield data
+                self._write(data)
+
+    def _read(self) -> dict[str, Any]:
+        assert self.path is not None
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {"next_serial": FIRST_SERIAL, "issued": {}}
+        except (OSError, ValueError) as exc:
+            raise LabError(f"Lab state file {self.path} is unreadable: {exc}") from None
+        data.setdefault("next_serial", FIRST_SERIAL)
+        data.setdefault("issued", {})
+        return data
+
+    def _write(self, data: dict[str, Any]) -> None:
+        assert self.dir is not None and self.path is not None
+        _atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+    # ------------------------------------------------------------ API
+    def next_serial(self) -> int:
+        """Allocate the next serial number (persisted before it is returned)."""
+        with self._locked() as data:
+            serial = int(data["next_serial"])
+            data["next_serial"] = serial + 1
+        return serial
+
+    def record(self, serial: int, *, subject: str, not_after: str, pem: str, op: str) -> None:
+        """Add an issued certificate to the index (and its PEM file)."""
+        if self.dir is not None:
+            _atomic_write(self.dir / "issued" / f"{serial}.pem", pem)
+        with self._locked() as data:
+            data["issued"][str(serial)] = {"subject": subject, "not_after": not_after, "op": op}
+
+    def issued(self) -> dict[int, dict[str, str]]:
+        with self._locked() as data:
+            return {int(k): dict(v) for k, v in data["issued"].items()}
+
+    def issued_pem(self, serial: int) -> str | None:
+        if self.dir is None:
+            return None
+        try:
+            return (self.dir / "issued" / f"{serial}.pem").read_text()
+        except FileNotFoundError:
+            return None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,218 @@
+"""TLS for the lab responder: one port, two TLS stacks.
+
+Every accepted TCP connection is first *peeked* at (``MSG_PEEK``, nothing
+consumed): a ClientHello that offers TLS-SRP (the ``srp`` extension, type 12,
+or an SRP cipher suite 0xC01A..0xC022) is handed to tlslite-ng, which does the
+SRP handshake against the responder's verifier database; anything else goes
+to Python's ``ssl`` (OpenSSL) with the lab server certificate.  Both end up as
+a :class:`Channel` the HTTP layer reads and writes without knowing which.
+
+Client certificates (``ssl`` path only): the server asks for one (optional) and
+trusts the lab CA.  OpenSSL's own time check is switched off
+(``X509_V_FLAG_NO_CHECK_TIME``) because validity is judged on the responder's
+*virtual* clock by the EST layer; a certificate that does not chain to the lab
+CA is refused by OpenSSL during the handshake (alert ``unknown_ca``), which is
+what curl or the shell then report.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+
+from .ca import LabCA
+
+X509_V_FLAG_NO_CHECK_TIME = 0x200000
+SRP_EXTENSION = 12
+SRP_SUITES = range(0xC01A, 0xC023)
+# A fatal handshake_failure alert (TLS 1.2 record): the ``tls_failure`` fault.
+HANDSHAKE_FAILURE_ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+_PEEK_MAX = 16384
+
+
+class HandshakeError(Exception):
+    """The TLS handshake did not complete (bad peer, refused certificate, wrong SRP secret)."""
+
+
+@dataclass
+class Channel:
+    """An established TLS connection: bytes in and out plus what the handshake proved."""
+
+    sock: object  # ssl.SSLSocket or tlslite TLSConnection
+    peer: tuple[str, int]
+    kind: str  # "tls" or "srp"
+    tls_version: str = ""
+    peer_cert: x509.Certificate | None = None
+    tls_unique: bytes | None = None
+    srp_user: str | None = None
+    closed: bool = field(default=False)
+
+    def recv(self, n: int) -> bytes:
+        return self.sock.recv(n)  # type: ignore[attr-defined, no-any-return]
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.close()  # type: ignore[attr-defined]
+        except Exception:  # ssl and tlslite raise their own errors on a dead peer
+            pass
+
+
+# ----------------------------------------------------------------- ClientHello
+def client_hello_offers_srp(data: bytes) -> bool | None:
+    """True/False once ``data`` holds a whole first TLS record with a ClientHello;
+    None while more bytes are needed.  Anything that is not a ClientHello -> False."""
+    if len(data) < 5:
+        return None
+    if data[0] != 0x16:
+        return False
+    rec_len = int.from_bytes(data[3:5], "big")
+    if len(data) < 5 + rec_len:
+        return None if len(data) < _PEEK_MAX else False
+    hs = data[5 : 5 + rec_len]
+    if len(hs) < 4 or hs[0] != 0x01:
+        return False
+    body = hs[4:]
+    try:
+        pos = 2 + 32
+        pos += 1 + body[pos]  # session id
+        cs_len = int.from_bytes(body[pos : pos + 2], "big")
+        suites = [int.from_bytes(body[i : i + 2], "big") for i in range(pos + 2, pos + 2 + cs_len, 2)]
+        pos += 2 + cs_len
+        pos += 1 + body[pos]  # compression methods
+        if any(s in SRP_SUITES for s in suites):
+            return True
+        if pos + 2 > len(body):
+            return False
+        end = pos + 2 + int.from_bytes(body[pos : pos + 2], "big")
+        pos += 2
+        while pos + 4 <= min(end, len(body)):
+            ext = int.from_bytes(body[pos : pos + 2], "big")
+            if ext == SRP_EXTENSION:
+                return True
+            pos += 4 + int.from_bytes(body[pos + 2 : pos + 4], "big")
+    except IndexError:
+        return False
+    return False
+
+
+def peek_is_srp(sock: socket.socket, timeout: float) -> bool:
+    """Wait (bounded) for the first record and tell whether it asks for SRP."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        data = sock.recv(_PEEK_MAX, socket.MSG_PEEK)
+        if not data:
+            raise HandshakeError("connection closed before the ClientHello")
+        verdict = client_hello_offers_srp(data)
+        if verdict is not None:
+            return verdict
+        if time.monotonic() >= deadline:
+            raise HandshakeError("incomplete ClientHello")
+        time.sleep(0.002)
+
+
+# ----------------------------------------------------------------- ssl (OpenSSL)
+def make_ssl_context(ca: LabCA, *, tls12_only: bool) -> ssl.SSLContext:
+    """Server context: lab server cert + chain, TLS 1.2+ (exactly 1.2 for tls-unique PoP)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if tls12_only:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    tmp = Path(tempfile.mkdtemp(prefix="fortishell-lab-"))
+    try:
+        chain, key = tmp / "chain.pem", tmp / "key.pem"
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(ca.server_key_pem)
+        chain.write_text(ca.server_cert_pem + ca.cert_pem)
+        ctx.load_cert_chain(chain, key)
+    finally:
+        for p in tmp.iterdir():
+            p.unlink()
+        tmp.rmdir()
+    ctx.load_verify_locations(cadata=ca.cert_pem)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.verify_flags = ctx.verify_flags | X509_V_FLAG_NO_CHECK_TIME  # validity: responder clock
+    return ctx
+
+
+def wrap_ssl(sock: socket.socket, ctx: ssl.SSLContext, peer: tuple[str, int], timeout: float) -> Channel:
+    sock.settimeout(timeout)
+    try:
+        tls = ctx.wrap_socket(sock, server_side=True)
+    except (ssl.SSLError, OSError) as exc:
+        raise HandshakeError(str(exc)) from None
+    cert = None
+    der = tls.getpeercert(binary_form=True)
+    if der:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            cert = None
+    unique = None
+    if tls.version() in ("TLSv1.2", "TLSv1.1", "TLSv1"):
+        try:
+            unique = tls.get_channel_binding("tls-unique")
+        except (ValueError, ssl.SSLError):
+            unique = None
+    return Channel(tls, peer, "tls", tls.version() or "", cert, unique)
+
+
+# ----------------------------------------------------------------- tlslite (SRP)
+class SrpUsers:
+    """The responder's SRP verifier database (tlslite-ng), built lazily (verifiers cost time)."""
+
+    BITS = 2048
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self._users = dict(users)
+        self._db = None
+        self._lock = threading.Lock()
+
+    def db(self):  # -> tlslite VerifierDB
+        with self._lock:
+            if self._db is None:
+                from tlslite.api import VerifierDB
+
+                db = VerifierDB()
+                db.create()
+                for user, pwd in self._users.items():
+                    # tlslite looks users up by the raw bytes of the ClientHello srp extension
+                    db[user.encode()] = VerifierDB.makeVerifier(user.encode(), pwd.encode(), self.BITS)
+                self._db = db
+            return self._db
+
+
+def wrap_srp(sock: socket.socket, users: SrpUsers, peer: tuple[str, int], timeout: float) -> Channel:
+    from tlslite.api import HandshakeSettings, TLSConnection
+
+    sock.settimeout(timeout)
+    conn = TLSConnection(sock)
+    settings = HandshakeSettings()
+    settings.minVersion = (3, 3)  # TLS 1.2 (SRP does not exist in TLS 1.3)
+    settings.maxVersion = (3, 3)
+    settings.versions = [(3, 3)]
+    try:
+        conn.handshakeServer(verifierDB=users.db(), settings=settings)
+    except Exception as exc:  # tlslite raises its own alert classes and socket errors
+        try:
+            conn.sock.close()
+        except OSError:
+            pass
+        raise HandshakeError(f"SRP handshake failed: {exc!r}") from None
+    user = conn.session.srpUsername if conn.session else None
+    return Channel(conn, peer, "srp", "TLSv1.2", None, None, user or None)
