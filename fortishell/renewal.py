@@ -1,10 +1,14 @@
 """Automatic renewal of EST-enrolled local certificates (the guide's Example 2).
 
 The service watches every ``vpn certificate local`` entry with
-``enroll-protocol est`` on the device clock and renews it when
-``now >= valid-to - auto-regenerate-days`` (0 = never).  It writes an event
-log warning once per certificate when ``now >= valid-to -
-auto-regenerate-days-warning``.
+``enroll-protocol est`` on the device clock and renews it when the whole days
+left before ``valid-to`` are at most ``auto-regenerate-days`` (0 = never).
+Counting whole days (the remainder floored) is what the guide's Example 2
+shows: a certificate issued minutes earlier for 365 days has 364 whole days
+left, so ``set auto-regenerate-days 364`` renews it at once, while the renewed
+certificate (365 whole days left) is not due again.  The event log gets one
+warning per certificate when the days left are at most
+``auto-regenerate-days-warning``.
 
 It does no I/O itself: ``renew(name)`` (the EST engine) does the work and
 raises a FortiError on failure.  Checks run when :meth:`poll` is called; a
@@ -172,7 +176,7 @@ class RenewalService:
     def _maybe_warn(self, name: str, entry, cert: x509.Certificate, now: _dt.datetime) -> None:
         days = int(_get(entry, "auto-regenerate-days-warning") or 0)
         not_after = cert.not_valid_after_utc
-        if days <= 0 or now < not_after - _dt.timedelta(days=days):
+        if days <= 0 or _days_left(cert, now) > days:
             return
         if (name, not_after) in self._warned:
             return
@@ -190,4 +194,9 @@ def _get(entry, attr: str):
 
 def _is_due(entry, cert: x509.Certificate, now: _dt.datetime) -> bool:
     days = int(_get(entry, "auto-regenerate-days") or 0)
-    return days > 0 and now >= cert.not_valid_after_utc - _dt.timedelta(days=days)
+    return days > 0 and _days_left(cert, now) <= days
+
+
+def _days_left(cert: x509.Certificate, now: _dt.datetime) -> int:
+    """Whole days until the certificate expires (floored; negative once expired)."""
+    return (cert.not_valid_after_utc - now).days
