@@ -206,3 +206,31 @@ ROOT_VERBS: tuple[str, ...] = ("config", "get", "show", "diagnose", "execute", "
 TABLE_VERBS: tuple[str, ...] = ("edit", "delete", "purge", "rename", "clone", "move", "get", "show", "end", "abort")
 ENTRY_VERBS: tuple[str, ...] = ("set", "unset", "append", "select", "unselect", "config", "get", "show", "next", "abort", "end")
 OBJECT_VERBS: tuple[str, ...] = ("set", "unset", "append", "select", "unselect", "config", "get", "show", "end", "abort")
+
+
+# ------------------------------------------------------------ parser results
+@dataclass(frozen=True)
+class BadLine(Line):
+    """A script line that does not lex or parse (a stray ``(``, an unmatched quote,
+    ``|`` not followed by ``grep`` ...).  ``parse_script`` keeps it in place so that
+    the lines around it still run; ``build_command`` raises ``error`` for it."""
+
+    error: Exception | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Partial:
+    """An unfinished line as seen by ``?`` help and Tab completion (``split_partial``).
+
+    ``words`` are the complete words of the segment being typed (the command, or
+    the current ``| grep`` filter including the word ``grep``); ``current`` is the
+    word under the cursor ("" right after a blank); ``in_quote`` tells that
+    ``current`` is inside an open quote; ``in_grep`` that the cursor is after a
+    ``|``; ``command`` holds the command's words (before the first ``|``).
+    """
+
+    words: tuple[Word, ...]
+    current: str = ""
+    in_quote: bool = False
+    in_grep: bool = False
+    command: tuple[Word, ...] = ()
