@@ -1,0 +1,109 @@
+"""Benchmark: a complete ``generate est`` (ec-secp256r1) against the lab responder on loopback.
+
+Median wall time of fortishell's engine (trace on and trace off) next to ``curl``
+performing the same three requests (GET cacerts, GET csrattrs, POST simpleenroll
+with a pre-made CSR, one connection) against the same responder.  Prints both
+and the ratio (target: fortishell within 2x of curl).
+
+    .venv/bin/python bench/est_generate.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fortishell.clock import Clock  # noqa: E402
+from fortishell.cmdb.model import Cmdb  # noqa: E402
+from fortishell.est import pki  # noqa: E402
+from fortishell.est.args import CA, parse_generate_args  # noqa: E402
+from fortishell.est.engine import EstEngine  # noqa: E402
+from fortishell.lab.ca import LabCA  # noqa: E402
+from fortishell.lab.server import EstResponder, ResponderConfig  # noqa: E402
+from fortishell.trace import Tracer  # noqa: E402
+
+HOST = "testrfc7030.com"
+
+
+class HostMap:
+    def __init__(self, addr: tuple[str, int]) -> None:
+        self.addr = addr
+
+    def resolve(self, host: str, port: int) -> tuple[str, int] | None:
+        return self.addr if host == HOST else None
+
+
+def time_engine(responder: EstResponder, runs: int, trace: bool) -> list[float]:
+    clock = Clock()
+    lines: list[str] = []
+    tracer = Tracer(clock, sink=lines.append)
+    tracer.enabled = trace
+    tracer.set_level("est", -1)
+    cmdb = Cmdb()
+    with cmdb.transaction() as tx:
+        tx.put(CA, "G_CA_Cert_1", {"ca": LabCA.shipped().cert_pem})
+    engine = EstEngine(cmdb, clock, tracer, HostMap((responder.host, responder.port)))
+    url = f"https://{HOST}:{responder.port}"
+    times = []
+    for i in range(runs):
+        words = [f"bench{i}", "ec-secp256r1", url, "CN=bench", "DNS:bench.lab", "estuser", "estpwd"]
+        start = time.perf_counter()
+        engine.generate(parse_generate_args(words, cmdb))
+        times.append(time.perf_counter() - start)
+        lines.clear()
+    return times
+
+
+def time_curl(responder: EstResponder, runs: int, workdir: Path) -> list[float]:
+    ca = workdir / "ca.pem"
+    ca.write_text(LabCA.shipped().cert_pem)
+    key = pki.generate_key(pki.ALGORITHMS["ec-secp256r1"])
+    csr = workdir / "csr.b64"
+    csr.write_text(pki.csr_der_base64(pki.build_csr(key, pki.parse_subject("CN=bench"))) + "\n")
+    base = f"https://{HOST}:{responder.port}/.well-known/est"
+    common = ["--resolve", f"{HOST}:{responder.port}:{responder.host}", "--cacert", str(ca), "-u", "estuser:estpwd",
+              "-s", "-o", "/dev/null", "--tlsv1.2", "--tls-max", "1.2"]
+    cmd = ["curl", *common, f"{base}/cacerts", "--next", *common, f"{base}/csrattrs", "--next", *common,
+           "-H", "Content-Type: application/pkcs10", "--data-binary", f"@{csr}", f"{base}/simpleenroll"]
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    if shutil.which("curl") is None:
+        print("curl is not installed", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        responder = EstResponder(ResponderConfig(state_dir=Path(tmp) / "lab")).start()
+        try:
+            time_engine(responder, 10, True)  # warm-up (imports, first handshakes, lab state)
+            time_engine(responder, 10, False)
+            on = statistics.median(time_engine(responder, args.runs, True))
+            off = statistics.median(time_engine(responder, args.runs, False))
+            curl = statistics.median(time_curl(responder, args.runs, Path(tmp)))
+        finally:
+            responder.stop()
+    print(f"runs per measurement: {args.runs}")
+    print(f"fortishell generate est (trace on):  {on * 1000:8.2f} ms  ratio {on / curl:5.2f}x curl")
+    print(f"fortishell generate est (trace off): {off * 1000:8.2f} ms  ratio {off / curl:5.2f}x curl")
+    print(f"curl cacerts+csrattrs+simpleenroll:  {curl * 1000:8.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

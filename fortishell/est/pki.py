@@ -1,0 +1,479 @@
+"""Keys, subjects, SANs, CSRs, PKCS#7, csrattrs and certificate text for EST.
+
+Pure functions over ``cryptography`` and ``pyasn1`` objects: no I/O, no CMDB,
+no trace.  Parse errors raise :class:`PkiError` (a ``ValueError``) carrying a
+short reason; callers turn it into a FortiOS-style message.  OID names follow
+OpenSSL's long names (what FortiOS prints), ``undefined`` when OpenSSL has none.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Union
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
+from pyasn1.codec.der import decoder as der_decoder
+from pyasn1.error import PyAsn1Error
+from pyasn1_modules import rfc7030
+
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
+
+
+class PkiError(ValueError):
+    """A malformed subject, SAN, CSR attribute set, PKCS#7 body or certificate."""
+
+
+# ------------------------------------------------------------------ algorithms
+@dataclass(frozen=True)
+class Algorithm:
+    name: str  # as typed: rsa-2048, ec-secp384r1
+    rsa_bits: int = 0  # 0 for EC (est_ctx rsa_keysize)
+    curve: str | None = None  # OpenSSL curve name (est_ctx ec_curvename)
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a
+    for a in (
+        Algorithm("rsa-1024", 1024), Algorithm("rsa-1536", 1536), Algorithm("rsa-2048", 2048),
+        Algorithm("rsa-4096", 4096), Algorithm("ec-secp256r1", curve="secp256r1"),
+        Algorithm("ec-secp384r1", curve="secp384r1"), Algorithm("ec-secp521r1", curve="secp521r1"),
+    )
+}
+_CURVES = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}
+_CURVE_HASH = {"secp256r1": hashes.SHA256, "secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512}
+
+
+def generate_key(algorithm: Algorithm) -> PrivateKey:
+    if algorithm.curve:
+        return ec.generate_private_key(_CURVES[algorithm.curve]())
+    return rsa.generate_private_key(public_exponent=65537, key_size=algorithm.rsa_bits)
+
+
+def default_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+    """The CSR signature hash: SHA-256, or the curve's matching hash for P-384/P-521."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return _CURVE_HASH.get(key.curve.name, hashes.SHA256)()
+    return hashes.SHA256()
+
+
+def random_password() -> str:
+    """A key password like FortiOS's ``passwd:`` value (62 hex characters)."""
+    return secrets.token_hex(31)
+
+
+def encrypt_key(key: PrivateKey, password: str) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password.encode()),
+    ).decode()
+
+
+def load_key(pem: str, password: str | None) -> PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password.encode() if password else None)
+    except (ValueError, TypeError) as exc:
+        raise PkiError(f"cannot load the private key: {exc}") from exc
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise PkiError("unsupported private key type")
+    return key
+
+
+# ------------------------------------------------------------------ subjects and SANs
+_SUBJECT_KEYS: dict[str, x509.ObjectIdentifier] = {
+    "cn": NameOID.COMMON_NAME, "c": NameOID.COUNTRY_NAME, "st": NameOID.STATE_OR_PROVINCE_NAME,
+    "l": NameOID.LOCALITY_NAME, "o": NameOID.ORGANIZATION_NAME, "ou": NameOID.ORGANIZATIONAL_UNIT_NAME,
+    "dc": NameOID.DOMAIN_COMPONENT, "emailaddress": NameOID.EMAIL_ADDRESS, "email": NameOID.EMAIL_ADDRESS,
+    "e": NameOID.EMAIL_ADDRESS, "serialnumber": NameOID.SERIAL_NUMBER, "uid": NameOID.USER_ID,
+    "sn": NameOID.SURNAME, "gn": NameOID.GIVEN_NAME, "title": NameOID.TITLE,
+    "street": NameOID.STREET_ADDRESS, "postalcode": NameOID.POSTAL_CODE,
+}
+# OpenSSL short names for printing names (est_print_x509 / csrattrs)
+_SHORT_NAMES: dict[x509.ObjectIdentifier, str] = {
+    NameOID.COMMON_NAME: "CN", NameOID.COUNTRY_NAME: "C", NameOID.STATE_OR_PROVINCE_NAME: "ST",
+    NameOID.LOCALITY_NAME: "L", NameOID.ORGANIZATION_NAME: "O", NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
+    NameOID.DOMAIN_COMPONENT: "DC", NameOID.EMAIL_ADDRESS: "emailAddress",
+    NameOID.SERIAL_NUMBER: "serialNumber", NameOID.USER_ID: "UID", NameOID.SURNAME: "SN",
+    NameOID.GIVEN_NAME: "GN", NameOID.TITLE: "title", NameOID.STREET_ADDRESS: "street",
+    NameOID.POSTAL_CODE: "postalCode",
+}
+
+
+def _split_unescaped(text: str, sep: str = ",") -> list[str]:
+    """Split on ``sep`` except where escaped with a backslash; unescape ``\\,``."""
+    parts, cur, i = [], [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            cur.append(text[i + 1])
+            i += 2
+            continue
+        if ch == sep:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def parse_subject(text: str) -> x509.Name:
+    """``CN=a,DC=local,O=Org`` -> Name (fields in the order given)."""
+    attrs: list[x509.NameAttribute] = []
+    for part in _split_unescaped(text):
+        key, eq, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key or not value:
+            raise PkiError(f"invalid subject field '{part}'")
+        oid = _SUBJECT_KEYS.get(key.lower())
+        if oid is None:
+            raise PkiError(f"unknown subject field '{key}'")
+        if oid == NameOID.COUNTRY_NAME and not re.fullmatch(r"[A-Za-z]{2}", value):
+            raise PkiError(f"invalid country code '{value}'")
+        if len(value) > 64 and oid == NameOID.COMMON_NAME:
+            raise PkiError("common name longer than 64 characters")
+        attrs.append(x509.NameAttribute(oid, value))
+    return x509.Name(attrs)
+
+
+_DNS_RE = re.compile(r"(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?")
+
+
+def parse_san(text: str) -> list[x509.GeneralName]:
+    """``DNS:a.b,IP:1.2.3.4,email:x@y,URI:https://...`` -> general names."""
+    names: list[x509.GeneralName] = []
+    for part in (p.strip() for p in text.split(",")):
+        kind, colon, value = part.partition(":")
+        kind_l = kind.strip().lower()
+        if not colon or not value:
+            raise PkiError(f"invalid subject alternative name '{part}'")
+        if kind_l == "dns":
+            if not _DNS_RE.fullmatch(value):
+                raise PkiError(f"invalid DNS name '{value}'")
+            names.append(x509.DNSName(value))
+        elif kind_l in ("ip", "ip address"):
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(value)))
+            except ValueError as exc:
+                raise PkiError(f"invalid IP address '{value}'") from exc
+        elif kind_l == "email":
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+                raise PkiError(f"invalid email address '{value}'")
+            names.append(x509.RFC822Name(value))
+        elif kind_l == "uri":
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:\S+", value):
+                raise PkiError(f"invalid URI '{value}'")
+            names.append(x509.UniformResourceIdentifier(value))
+        else:
+            raise PkiError(f"unknown subject alternative name type '{kind}'")
+    return names
+
+
+def name_oneline(name: x509.Name) -> str:
+    """``CN=estExampleCA`` style (fields in certificate order, comma separated)."""
+    return ",".join(
+        f"{_SHORT_NAMES.get(a.oid, a.oid.dotted_string)}={a.value}" for a in name  # type: ignore[str-bytes-safe]
+    )
+
+
+# ------------------------------------------------------------------ CSR
+def build_csr(
+    key: PrivateKey,
+    subject: x509.Name,
+    san: list[x509.GeneralName] | None = None,
+    *,
+    challenge_password: str | None = None,
+    extensions: list[x509.Extension] | None = None,
+    hash_alg: hashes.HashAlgorithm | None = None,
+) -> x509.CertificateSigningRequest:
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
+    for ext in extensions or []:
+        if san and ext.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME:
+            continue
+        builder = builder.add_extension(ext.value, ext.critical)
+    if san:
+        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    if challenge_password is not None:
+        builder = builder.add_attribute(AttributeOID.CHALLENGE_PASSWORD, challenge_password.encode())
+    return builder.sign(key, hash_alg or default_hash(key))
+
+
+def csr_from_cert(
+    cert: x509.Certificate, key: PrivateKey, *, challenge_password: str | None = None,
+    hash_alg: hashes.HashAlgorithm | None = None,
+) -> x509.CertificateSigningRequest:
+    """A re-enrollment CSR: the certificate's subject, key and extensions."""
+    return build_csr(key, cert.subject, None, challenge_password=challenge_password,
+                     extensions=list(cert.extensions), hash_alg=hash_alg)
+
+
+def csr_der_base64(csr: x509.CertificateSigningRequest) -> str:
+    """Base64 of the DER CSR wrapped at 64 columns (the compatible form, RFC 8951)."""
+    b64 = base64.b64encode(csr.public_bytes(serialization.Encoding.DER)).decode()
+    return "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
+
+
+def tls_unique_password(tls_unique: bytes) -> str:
+    return base64.b64encode(tls_unique).decode()
+
+
+# ------------------------------------------------------------------ bodies
+def b64decode_body(body: bytes) -> bytes:
+    """Base64 with or without line breaks (RFC 8951); PEM armour tolerated."""
+    text = body.decode("ascii", errors="strict") if isinstance(body, bytes) else body
+    text = re.sub(r"-----(BEGIN|END) [A-Z0-9 ]+-----", "", text)
+    compact = "".join(text.split())
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PkiError("the response is not valid base64") from exc
+
+
+def parse_pkcs7_certs(body: bytes) -> list[x509.Certificate]:
+    try:
+        der = b64decode_body(body)
+    except UnicodeDecodeError as exc:
+        raise PkiError("the response is not valid base64") from exc
+    try:
+        certs = pkcs7.load_der_pkcs7_certificates(der)
+    except ValueError as exc:
+        raise PkiError("the response is not a PKCS#7 certs-only structure") from exc
+    if not certs:
+        raise PkiError("the PKCS#7 structure holds no certificate")
+    return certs
+
+
+# ------------------------------------------------------------------ csrattrs
+OID_NAMES: dict[str, str] = {
+    "1.2.840.113549.1.9.1": "emailAddress", "1.2.840.113549.1.9.7": "challengePassword",
+    "1.2.840.113549.1.9.14": "Extension Request", "2.5.4.3": "commonName", "2.5.4.5": "serialNumber",
+    "2.5.4.6": "countryName", "2.5.4.7": "localityName", "2.5.4.8": "stateOrProvinceName",
+    "2.5.4.10": "organizationName", "2.5.4.11": "organizationalUnitName",
+    "0.9.2342.19200300.100.1.25": "domainComponent", "1.2.840.10045.2.1": "id-ecPublicKey",
+    "1.2.840.10045.3.1.7": "prime256v1", "1.3.132.0.34": "secp384r1", "1.3.132.0.35": "secp521r1",
+    "1.2.840.113549.1.1.1": "rsaEncryption", "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512", "1.3.14.3.2.26": "sha1",
+    "1.2.840.113549.1.1.11": "sha256WithRSAEncryption", "1.2.840.113549.1.1.12": "sha384WithRSAEncryption",
+    "1.2.840.113549.1.1.13": "sha512WithRSAEncryption", "1.2.840.10045.4.3.2": "ecdsa-with-SHA256",
+    "1.2.840.10045.4.3.3": "ecdsa-with-SHA384", "1.2.840.10045.4.3.4": "ecdsa-with-SHA512",
+    "2.5.29.17": "X509v3 Subject Alternative Name", "2.5.29.15": "X509v3 Key Usage",
+    "2.5.29.37": "X509v3 Extended Key Usage", "2.5.29.19": "X509v3 Basic Constraints",
+    "2.5.29.14": "X509v3 Subject Key Identifier", "2.5.29.35": "X509v3 Authority Key Identifier",
+    "2.5.29.31": "X509v3 CRL Distribution Points", "2.5.29.32": "X509v3 Certificate Policies",
+    "1.3.6.1.5.5.7.1.1": "Authority Information Access",
+    "1.3.6.1.5.5.7.3.1": "TLS Web Server Authentication", "1.3.6.1.5.5.7.3.2": "TLS Web Client Authentication",
+}
+_HASH_OIDS = {"2.16.840.1.101.3.4.2.1": hashes.SHA256, "2.16.840.1.101.3.4.2.2": hashes.SHA384,
+              "2.16.840.1.101.3.4.2.3": hashes.SHA512}
+CHALLENGE_PASSWORD_OID = "1.2.840.113549.1.9.7"
+
+
+def oid_name(oid: str) -> str:
+    return OID_NAMES.get(oid, "undefined")
+
+
+@dataclass(frozen=True)
+class CsrAttr:
+    oid: str
+    is_attribute: bool = False  # an Attribute (with values) rather than a bare OID
+    values: tuple[str, ...] = ()  # dotted OIDs among the attribute values, if any
+
+    @property
+    def name(self) -> str:
+        return oid_name(self.oid)
+
+
+def decode_csrattrs(body: bytes) -> list[CsrAttr]:
+    """Decode a base64 ``CsrAttrs`` body (RFC 7030 / 8951)."""
+    der = b64decode_body(body)
+    if not der:
+        return []
+    try:
+        value, rest = der_decoder.decode(der, asn1Spec=rfc7030.CsrAttrs())
+    except PyAsn1Error as exc:
+        raise PkiError("the csrattrs response cannot be decoded") from exc
+    if rest:
+        raise PkiError("trailing data after the csrattrs structure")
+    out: list[CsrAttr] = []
+    for item in value:
+        name = item.getName()
+        if name == "oid":
+            out.append(CsrAttr(str(item["oid"])))
+        else:
+            attr = item["attribute"]
+            vals: list[str] = []
+            for raw in attr["values"]:
+                try:
+                    from pyasn1.type import univ
+
+                    inner, _ = der_decoder.decode(bytes(raw), asn1Spec=univ.ObjectIdentifier())
+                    vals.append(str(inner))
+                except (PyAsn1Error, TypeError):
+                    continue
+            out.append(CsrAttr(str(attr["attrType"]), True, tuple(vals)))
+    return out
+
+
+def hash_from_attrs(attrs: list[CsrAttr]) -> hashes.HashAlgorithm | None:
+    """The signature hash the server asks for (a bare hash OID in csrattrs), if any."""
+    for attr in attrs:
+        if attr.oid in _HASH_OIDS:
+            return _HASH_OIDS[attr.oid]()
+    return None
+
+
+def wants_pop(attrs: list[CsrAttr]) -> bool:
+    return any(a.oid == CHALLENGE_PASSWORD_OID for a in attrs)
+
+
+# ------------------------------------------------------------------ certificates
+def load_cert(pem: str) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
+    except ValueError as exc:
+        raise PkiError("invalid certificate") from exc
+
+
+def cert_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def cert_matches_key(cert: x509.Certificate, key: PrivateKey) -> bool:
+    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    return cert.public_key().public_bytes(der, fmt) == key.public_key().public_bytes(der, fmt)
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def chain_to(cert: x509.Certificate, anchors: list[x509.Certificate], max_depth: int = 8) -> bool:
+    """Whether ``cert`` chains (by signature) to one of ``anchors`` through ``anchors``."""
+    current = cert
+    for _ in range(max_depth):
+        parent = next((a for a in anchors if a != current and issued_by(current, a)), None)
+        if parent is None:
+            return False
+        if parent.subject == parent.issuer:
+            return True
+        current = parent
+    return False
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    return cert.subject == cert.issuer and issued_by(cert, cert)
+
+
+def has_client_auth_usage(cert: x509.Certificate) -> bool:
+    """Whether the key usage / extended key usage allow TLS client authentication."""
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        if x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH not in eku:
+            return False
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
+def serial_colon(serial: int) -> str:
+    """``07:46:a5`` (lower-case colon hex, as FortiOS ``Serial Num:`` and OpenSSL print)."""
+    h = f"{serial:x}"
+    h = h if len(h) % 2 == 0 else "0" + h
+    return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
+
+
+def _hex_upper(data: bytes) -> str:
+    return ":".join(f"{b:02X}" for b in data)
+
+
+_KU_NAMES = (
+    ("digital_signature", "Digital Signature"), ("content_commitment", "Non Repudiation"),
+    ("key_encipherment", "Key Encipherment"), ("data_encipherment", "Data Encipherment"),
+    ("key_agreement", "Key Agreement"), ("key_cert_sign", "Certificate Sign"), ("crl_sign", "CRL Sign"),
+)
+
+
+def _general_name_text(gn: x509.GeneralName) -> str:
+    if isinstance(gn, x509.DNSName):
+        return f"DNS:{gn.value}"
+    if isinstance(gn, x509.IPAddress):
+        return f"IP Address:{gn.value}"
+    if isinstance(gn, x509.RFC822Name):
+        return f"email:{gn.value}"
+    if isinstance(gn, x509.UniformResourceIdentifier):
+        return f"URI:{gn.value}"
+    if isinstance(gn, x509.DirectoryName):
+        return f"DirName:{name_oneline(gn.value)}"
+    return f"othername:<unsupported>"
+
+
+def extension_text(ext: x509.Extension) -> str:
+    """OpenSSL's text for an extension value (the lines under its name)."""
+    v = ext.value
+    if isinstance(v, x509.BasicConstraints):
+        text = "CA:TRUE" if v.ca else "CA:FALSE"
+        return text + (f", pathlen:{v.path_length}" if v.ca and v.path_length is not None else "")
+    if isinstance(v, x509.KeyUsage):
+        names = [label for attr, label in _KU_NAMES if getattr(v, attr)]
+        if v.key_agreement:
+            names += ["Encipher Only"] if v.encipher_only else []
+            names += ["Decipher Only"] if v.decipher_only else []
+        return ", ".join(names)
+    if isinstance(v, x509.SubjectKeyIdentifier):
+        return _hex_upper(v.digest)
+    if isinstance(v, x509.AuthorityKeyIdentifier):
+        return _hex_upper(v.key_identifier) if v.key_identifier else ""
+    if isinstance(v, x509.SubjectAlternativeName):
+        return ", ".join(_general_name_text(g) for g in v)
+    if isinstance(v, x509.ExtendedKeyUsage):
+        return ", ".join(oid_name(o.dotted_string) if o.dotted_string in OID_NAMES else o.dotted_string for o in v)
+    if isinstance(v, x509.UnrecognizedExtension):
+        return _hex_upper(v.value)
+    return str(v)
+
+
+def extension_name(ext: x509.Extension) -> str:
+    return OID_NAMES.get(ext.oid.dotted_string, ext.oid.dotted_string)
+
+
+def x509_text(cert: x509.Certificate) -> str:
+    """The ``est_print_x509`` block (OpenSSL X509_print without header, validity, key, signature).
+
+    Serial numbers that fit a signed long print as ``N (0xN)``; larger ones as
+    colon hex on their own line, as OpenSSL does.  Ends with an empty line.
+    """
+    ind = " " * 8
+    lines = [f"{ind}Version: {cert.version.value + 1} (0x{cert.version.value:x})"]
+    serial = cert.serial_number
+    if 0 <= serial < 2**63:
+        lines.append(f"{ind}Serial Number: {serial} (0x{serial:x})")
+    else:
+        lines += [f"{ind}Serial Number:", f"{ind}    {serial_colon(serial)}"]
+    lines += [f"{ind}Issuer: {name_oneline(cert.issuer)}", f"{ind}Subject: {name_oneline(cert.subject)}"]
+    try:
+        exts = list(cert.extensions)
+    except ValueError:
+        exts = []
+    if exts:
+        lines.append(f"{ind}X509v3 extensions:")
+        for ext in exts:
+            lines.append(f"{ind}    {extension_name(ext)}:{' critical' if ext.critical else ''}")
+            lines.append(f"{ind}        {extension_text(ext)}")
+    return "\n".join(lines) + "\n"
