@@ -1,0 +1,174 @@
+"""``execute`` commands: date, time, factoryreset, ping, vpn certificate local generate est.
+
+Choices where FortiOS behaviour is undocumented:
+
+* ``execute date`` / ``execute time`` without an argument print ``current date
+  is: 2023-04-06`` / ``current time is: 22:37:34``; with one they move the
+  device clock (time of day kept by ``date``, date kept by ``time``).  A value
+  that does not parse prints ``invalid date value: x`` / ``invalid time value: x``,
+  a blank line and ``value parse error before 'x'`` (rc -651, like a bad integer).
+  ``execute time`` accepts ``hh:mm:ss`` and ``hh:mm``.
+* ``execute factoryreset`` asks first; ``y`` restores the factory configuration
+  and returns the session to the root prompt (the real box reboots; the emulator
+  is back at once), ``n`` does nothing.
+* ``execute vpn certificate local generate est <name> ...`` on an existing
+  certificate asks the guide's Example 3 question and re-generates on ``y``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING
+
+from ...cli import ast
+from ...errors import EstError, IncompleteCommand, ValueParseError
+from ..result import Question, Result
+from .tree import Node, extra_words, fixed_args, run
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+LOCAL = ("vpn", "certificate", "local")
+
+_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_TIME = re.compile(r"^(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?$")
+
+
+# ------------------------------------------------------------------ date / time
+def do_date(sess: "Session", rest: list[ast.Word]) -> Result:
+    extra_words(rest, 1)
+    clock = sess.device.clock
+    if not rest:
+        return Result([f"current date is: {clock.now():%Y-%m-%d}"])
+    text = rest[0].text
+    m = _DATE.match(text)
+    try:
+        if not m:
+            raise ValueError(text)
+        day = dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        raise ValueParseError(f"invalid date value: {text}", text, -651) from None
+    now = clock.now()
+    clock.set(now.replace(year=day.year, month=day.month, day=day.day))
+    return Result()
+
+
+def do_time(sess: "Session", rest: list[ast.Word]) -> Result:
+    extra_words(rest, 1)
+    clock = sess.device.clock
+    if not rest:
+        return Result([f"current time is: {clock.now():%H:%M:%S}"])
+    text = rest[0].text
+    m = _TIME.match(text)
+    try:
+        if not m:
+            raise ValueError(text)
+        when = dt.time(int(m[1]), int(m[2]), int(m[3] or 0))
+    except ValueError:
+        raise ValueParseError(f"invalid time value: {text}", text, -651) from None
+    now = clock.now()
+    clock.set(now.replace(hour=when.hour, minute=when.minute, second=when.second, microsecond=0))
+    return Result()
+
+
+# ------------------------------------------------------------------ factoryreset
+FACTORYRESET_QUESTION = ["This operation will reset the system to factory default!",
+                         "Do you want to continue? (y/n)"]
+
+
+def do_factoryreset(sess: "Session", rest: list[ast.Word]) -> Result:
+    extra_words(rest, 0)
+
+    def answer(yes: bool) -> Result:
+        if yes:
+            sess.device.factory_reset()
+            sess.reset()
+        return Result()
+
+    return Result(question=Question(list(FACTORYRESET_QUESTION), sess.guard(answer)))
+
+
+# ------------------------------------------------------------------ ping
+def do_ping(sess: "Session", rest: list[ast.Word]) -> Result:
+    if not rest:
+        raise IncompleteCommand()
+    extra_words(rest, 1)
+    return Result(list(sess.device.network.ping(rest[0].text)))
+
+
+# ------------------------------------------------------------------ generate est
+def regenerate_question(name: str) -> list[str]:
+    return [
+        f"Certificate '{name}' already exists, re-generate will ignore all the options you have provided.",
+        "Are you sure to re-generate the certificate?",
+        "Do you want to continue? (y/n)",
+    ]
+
+
+def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
+    if not rest:
+        raise IncompleteCommand()
+    name = rest[0].text
+    if name and sess.cmdb.entry(LOCAL, name) is not None:
+
+        def answer(yes: bool) -> Result:
+            if not yes:
+                return Result()
+            regenerate = getattr(sess.device.engine, "regenerate", None)
+            if regenerate is None:
+                raise EstError("Re-generating a certificate with EST is not supported.")
+            return Result(list(regenerate(name) or []))
+
+        return Result(question=Question(regenerate_question(name), sess.guard(answer)))
+    from ...est import args as estargs
+
+    req = estargs.parse_generate_args([w.text for w in rest], sess.cmdb)
+    return Result(list(sess.device.engine.generate(req) or []))
+
+
+def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
+    try:
+        from ...est.args import POSITIONS
+    except ImportError:
+        return []
+    i = len(typed)
+    out: list[tuple[str, str]] = []
+    if i < len(POSITIONS):
+        name, help_text = POSITIONS[i]
+        out.append((f"<{name}>" if not str(name).startswith("<") else str(name), help_text))
+        if i == 0:
+            out.extend((k, "local certificate") for k in sess.cmdb.keys(LOCAL))
+    if i >= 3 or (i == 1 and typed and sess.cmdb.entry(LOCAL, typed[0]) is not None):
+        out.append(("<Enter>", ""))
+    return out
+
+
+ALGORITHMS = ("rsa-1024", "rsa-1536", "rsa-2048", "rsa-4096", "ec-secp256r1", "ec-secp384r1", "ec-secp521r1")
+
+TREE = Node("Execute static commands.", {
+    "date": Node("Get/set system date.", handler=do_date,
+                 args=fixed_args([("<yyyy-mm-dd>", "Date.")], optional_from=0)),
+    "factoryreset": Node("Reset to factory default.", handler=do_factoryreset),
+    "ping": Node("Simple ping utility.", handler=do_ping,
+                 args=fixed_args([("<string>", "Hostname or IP address.")])),
+    "time": Node("Get/set system time.", handler=do_time,
+                 args=fixed_args([("<hh:mm:ss>", "Time.")], optional_from=0)),
+    "vpn": Node("VPN commands.", {
+        "certificate": Node("Certificate commands.", {
+            "local": Node("Local certificate.", {
+                "generate": Node("Generate a certificate request.", {
+                    "est": Node("Generate a certificate request and enroll it with EST (RFC 7030).",
+                                handler=do_generate_est, args=_generate_args),
+                }),
+            }),
+        }),
+    }),
+})
+
+
+def do_execute(sess: "Session", cmd: ast.Execute) -> Result:
+    return run(sess, TREE, list(cmd.args))
+
+
+HANDLERS = {ast.Execute: do_execute}

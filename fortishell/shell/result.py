@@ -1,0 +1,37 @@
+"""The value every command handler and :meth:`Session.execute` returns.
+
+``Result`` carries output lines (no trailing blank line: the front end adds
+it), the FortiOS return code, an optional pending ``(y/n)`` :class:`Question`
+and the ``exit`` flag.  Front ends (REPL, replay, SSH, tests) render it; no
+handler prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Question:
+    """A pending confirmation: ``text`` lines, the last one ends with ``(y/n)``."""
+
+    text: list[str]
+    answer: Callable[[bool], "Result"]
+
+
+@dataclass
+class Result:
+    lines: list[str] = field(default_factory=list)
+    rc: int = 0
+    question: Question | None = None
+    exit: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+def parse_answer(text: str) -> bool:
+    """FortiOS accepts ``y``/``Y`` as yes; anything else is no."""
+    return text.strip()[:1] in ("y", "Y")

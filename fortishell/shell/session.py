@@ -1,0 +1,161 @@
+"""One CLI session on a device: the mode stack, the prompt, dispatch, help.
+
+``Session.execute(text)`` parses one logical line with the grammar, builds the
+typed command for the current mode's verbs, runs its handler and returns a
+:class:`Result`.  It never raises and never prints: a FortiError becomes its
+FortiOS lines and return code; anything else becomes a one-line internal error
+(the traceback goes to ``debug.log`` in the state directory).
+
+Root-level parse errors print ``command parse error before 'x'`` WITHOUT the
+``Command fail`` line (as in every real root-level paste, fortios-cli-facts.md
+§2); the return code stays -61 for scripts.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..cli import ast
+from ..errors import FortiError, ParseError
+from . import completion
+from .commands import config as config_cmds
+from .commands import diagnose as diagnose_cmds
+from .commands import execute as execute_cmds
+from .commands import getshow as getshow_cmds
+from .context import ENTRY, OBJECT, Frame
+from .result import Question, Result
+
+if TYPE_CHECKING:
+    from .device import Device
+
+HANDLERS: dict[type, Callable[["Session", Any], Result]] = {
+    **config_cmds.HANDLERS,
+    **getshow_cmds.HANDLERS,
+    **execute_cmds.HANDLERS,
+    **diagnose_cmds.HANDLERS,
+}
+
+INTERNAL_ERROR = "Internal error, the command was not completed (details in debug.log)."
+
+
+class Session:
+    """The state of one admin's CLI on a :class:`Device`."""
+
+    def __init__(self, device: "Device") -> None:
+        self.device = device
+        self.stack: list[Frame] = []
+
+    # ------------------------------------------------------------ mode stack
+    @property
+    def cmdb(self) -> Any:
+        return self.device.cmdb
+
+    @property
+    def frame(self) -> Frame | None:
+        return self.stack[-1] if self.stack else None
+
+    def push(self, frame: Frame) -> None:
+        self.stack.append(frame)
+
+    def pop(self) -> None:
+        if self.stack:
+            self.stack.pop()
+
+    def reset(self) -> None:
+        """Back to the root prompt, pending buffers dropped."""
+        self.stack.clear()
+
+    def top_entry_frame(self) -> Frame:
+        """The outermost entry/object being edited (nested levels belong to it)."""
+        for frame in self.stack:
+            if frame.kind in (ENTRY, OBJECT) and not frame.nested:
+                return frame
+        raise LookupError("no entry is being edited")
+
+    @property
+    def verbs(self) -> tuple[str, ...]:
+        return self.frame.verbs if self.frame else ast.ROOT_VERBS
+
+    @property
+    def prompt(self) -> str:
+        host = self.device.hostname
+        frame = self.frame
+        return f"{host} # " if frame is None else f"{host} ({frame.label}) # "
+
+    # ------------------------------------------------------------ running
+    def execute(self, text: str) -> Result:
+        at_root = self.frame is None
+        return self._guarded(lambda: self._execute(text), at_root=at_root)
+
+    def _execute(self, text: str) -> Result:
+        from ..cli import build, parser
+
+        line = parser.parse_line(text)
+        if line.is_empty and not line.filters:
+            return Result()
+        cmd = build.build_command(line, self.verbs, at_root=self.frame is None)
+        if isinstance(cmd, ast.Empty):
+            return Result()
+        if isinstance(cmd, ast.Exit):
+            return Result(exit=True)
+        handler = HANDLERS.get(type(cmd))
+        if handler is None:
+            raise ParseError(line.words[0].text if line.words else "")
+        result = handler(self, cmd)
+        if line.filters and result.question is None:
+            from ..cli import grep
+
+            result.lines = list(grep.apply_filters(result.lines, line.filters))
+        return result
+
+    def guard(self, answer: Callable[[bool], Result]) -> Callable[[bool], Result]:
+        """Wrap a question's answer callback so it never raises either."""
+        at_root = self.frame is None
+
+        def wrapped(yes: bool) -> Result:
+            return self._guarded(lambda: answer(yes), at_root=at_root)
+
+        return wrapped
+
+    def _guarded(self, work: Callable[[], Result], *, at_root: bool) -> Result:
+        try:
+            result = work()
+            if result.question is not None:  # answers must never raise either
+                q = result.question
+                result.question = Question(q.text, self.guard(q.answer))
+            return result
+        except ParseError as err:
+            lines = err.lines if at_root else err.output()
+            return Result(list(lines), rc=err.return_code if err.rc is not None else -61)
+        except FortiError as err:
+            return Result(err.output(), rc=err.return_code)
+        except Exception:  # noqa: BLE001 - the last line of defence: no traceback reaches a user
+            self.device.log.error("internal error\n%s", traceback.format_exc())
+            return Result([INTERNAL_ERROR, "Command fail. Return code -1"], rc=-1)
+
+    # ------------------------------------------------------------ help
+    def needs_more(self, text: str) -> bool:
+        from ..cli import parser
+
+        try:
+            return bool(parser.needs_more(text))
+        except Exception:  # noqa: BLE001
+            return False
+
+    def complete(self, text: str) -> list[tuple[str, str]]:
+        """Tab candidates (word, description) for the word being typed at the end of ``text``."""
+        try:
+            return completion.complete(self, text)
+        except Exception:  # noqa: BLE001
+            self.device.log.error("completion error\n%s", traceback.format_exc())
+            return []
+
+    def help(self, text: str) -> list[str]:
+        """The ``?`` listing for the partial line ``text`` (FortiOS layout)."""
+        try:
+            return completion.help_lines(self, text)
+        except Exception:  # noqa: BLE001
+            self.device.log.error("help error\n%s", traceback.format_exc())
+            return []

@@ -1,0 +1,72 @@
+"""Device: boot from file or factory defaults, save after each commit, factory reset, emit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+from fortishell.clock import Clock
+from fortishell.shell.device import Device
+from fortishell.shell.session import Session
+
+LAB_TIME = dt.datetime(2023, 4, 6, 22, 37, 34, tzinfo=dt.timezone.utc)
+
+
+def test_fresh_boot_writes_the_file_and_reboot_reads_it(tmp_path: Path) -> None:
+    conf = tmp_path / "box.conf"
+    dev = Device.open(conf, tmp_path / "state", Clock(fixed=LAB_TIME))
+    assert conf.exists() and (conf.stat().st_mode & 0o777) == 0o600
+    sess = Session(dev)
+    for line in ("config system global", "set hostname persisted", "end",
+                 "config vpn certificate local", "edit keep-me", "set comments hi", "end"):
+        assert sess.execute(line).rc == 0
+    dev.close()
+    again = Device.open(conf, tmp_path / "state", Clock(fixed=LAB_TIME))
+    assert again.hostname == "persisted"
+    assert again.cmdb.entry(("vpn", "certificate", "local"), "keep-me").get("comments") == "hi"
+    assert Session(again).prompt == "persisted # "
+
+
+def test_factory_reset_restores_defaults_and_debug_state(device: Device) -> None:
+    sess = Session(device)
+    sess.execute("config system global")
+    sess.execute("set hostname other")
+    sess.execute("end")
+    device.tracer.set_level("est", -1)
+    device.tracer.enabled = True
+    device.factory_reset()
+    assert device.hostname == "FortiProxy"
+    assert not device.tracer.enabled and device.tracer.levels == {}
+    assert "other" not in device.config_path.read_text()
+    # the new CMDB is wired to the file too
+    sess = Session(device)
+    for line in ("config system global", "set hostname after-reset", "end"):
+        sess.execute(line)
+    assert 'set hostname "after-reset"' in device.config_path.read_text()
+
+
+def test_emit_is_thread_safe_and_dropped_without_sink(device: Device) -> None:
+    device.emit("nobody listens")  # no sink: dropped, no error
+    got: list[str] = []
+    device.set_sink(got.append)
+    threads = [threading.Thread(target=lambda i=i: [device.emit(f"{i}-{k}") for k in range(200)]) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 800 and len(set(got)) == 800
+
+
+def test_trace_lines_reach_the_sink_only_when_enabled(device: Device) -> None:
+    from fortishell.trace import TracePoint
+
+    got: list[str] = []
+    device.set_sink(got.append)
+    sess = Session(device)
+    point = TracePoint(1728, "est_curl_req", "URL: {url}")
+    sess.execute("diagnose debug application est -1")
+    device.tracer.emit("est", point, url="u1")
+    sess.execute("diagnose debug enable")
+    device.tracer.emit("est", point, url="u2")
+    assert got == ["[1728] est_curl_req: URL: u2"]

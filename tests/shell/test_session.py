@@ -1,0 +1,148 @@
+"""Session semantics: prompts, mode stack, commit/abort, errors, help and completion."""
+
+from __future__ import annotations
+
+import pytest
+
+from fortishell.shell.session import INTERNAL_ERROR, Session
+
+LOCAL = ("vpn", "certificate", "local")
+
+
+def run(sess: Session, *lines: str):
+    return [sess.execute(line) for line in lines][-1]
+
+
+def test_prompts_follow_the_mode_stack(session: Session) -> None:
+    assert session.prompt == "FortiProxy # "
+    run(session, "conf vpn cert local")
+    assert session.prompt == "FortiProxy (local) # "
+    run(session, "edit est-test101")
+    assert session.prompt == "FortiProxy (est-test101) # "
+    run(session, "next")
+    assert session.prompt == "FortiProxy (local) # "
+    run(session, "end")
+    assert session.prompt == "FortiProxy # "
+    run(session, "config system global")
+    assert session.prompt == "FortiProxy (global) # "
+    run(session, "set hostname lab1", "end")
+    assert session.prompt == "lab1 # "
+
+
+def test_new_entry_message_only_for_new(session: Session) -> None:
+    r = run(session, "config vpn certificate local", "edit e1")
+    assert r.lines == ["new entry 'e1' added"]
+    r = run(session, "next", "edit e1")
+    assert r.lines == [] and r.rc == 0
+
+
+def test_buffered_until_next_and_abort_discards(session: Session) -> None:
+    cmdb = session.device.cmdb
+    run(session, "config vpn certificate local", "edit e1", "set comments hello")
+    assert cmdb.entry(LOCAL, "e1") is None
+    assert "comments            : hello" in run(session, "get").lines
+    run(session, "next")
+    assert cmdb.entry(LOCAL, "e1").get("comments") == "hello"
+    run(session, "edit e1", "set comments changed", "abort")
+    assert session.prompt == "FortiProxy # "
+    assert cmdb.entry(LOCAL, "e1").get("comments") == "hello"
+
+
+def test_commit_saves_the_config_file(session: Session) -> None:
+    path = session.device.config_path
+    before = path.read_text()
+    run(session, "config vpn certificate local", "edit saved1", "set comments persisted", "end")
+    after = path.read_text()
+    assert before != after and "saved1" in after
+
+
+@pytest.mark.parametrize("line", [
+    "set nosuch 1", "set auto-regenerate-days", "set auto-regenerate-days x", "set est-client-cert nope",
+    "set est-http-username " + "u" * 70, "set source-ip 1.2", "bogus",
+])
+def test_bad_input_leaves_cmdb_unchanged(session: Session, line: str) -> None:
+    run(session, "config vpn certificate local", "edit e2")
+    snap = session.device.cmdb.snapshot()
+    r = session.execute(line)
+    assert r.rc != 0 and r.lines
+    run(session, "next")
+    e = session.device.cmdb.entry(LOCAL, "e2")
+    assert e is not None and e.values.get("comments", "") == ""
+    session.device.cmdb.restore(snap)
+
+
+def test_root_parse_error_has_no_command_fail_line(session: Session) -> None:
+    r = session.execute("foo")
+    assert r.lines == ["command parse error before 'foo'"] and r.rc == -61
+    r = session.execute("set x y")
+    assert r.lines == ["Unknown action 0"] and r.rc != 0
+
+
+def test_internal_errors_never_show_a_traceback(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fortishell.shell.commands import system
+
+    def boom(device):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(system, "status_lines", boom)
+    r = session.execute("get system status")
+    assert r.lines == [INTERNAL_ERROR, "Command fail. Return code -1"] and r.rc == -1
+    assert "Traceback" not in "\n".join(r.lines) and "kaboom" not in "\n".join(r.lines)
+    log = session.device.state_dir / "debug.log"
+    assert "RuntimeError: kaboom" in log.read_text()
+
+
+def test_exit_only_at_root(session: Session) -> None:
+    assert session.execute("exit").exit
+    run(session, "config vpn certificate local")
+    r = session.execute("exit")
+    assert not r.exit and r.lines == ["Unknown action 0"]
+
+
+def test_help_layout_root(session: Session) -> None:
+    lines = session.help("")
+    assert lines[0] == "config      Configure object."
+    assert "exit        Exit the CLI." in lines
+
+
+def test_help_partial_word_and_values(session: Session) -> None:
+    assert session.help("con") == ["config    Configure object."]
+    run(session, "config vpn certificate local", "edit h1")
+    lines = session.help("set enroll-protocol ")
+    names = [ln.split()[0] for ln in lines]
+    assert names[:5] == ["none", "scep", "cmpv2", "acme2", "est"]
+    width = len(lines[0]) - len(lines[0][len(names[0]):].lstrip())
+    assert width == max(len(n) for n in names) + 4
+    assert any(ln.startswith("<string>") for ln in session.help("set est-server "))
+    client = session.help("set est-client-cert ")
+    assert any(ln.startswith("Fortinet_Factory") for ln in client)
+
+
+def test_help_config_paths_and_execute(session: Session) -> None:
+    assert [ln.split()[0] for ln in session.help("config ")] == ["system", "vpn"]
+    assert [ln.split()[0] for ln in session.help("config vpn certificate ")] == ["ca", "local", "setting"]
+    names = [ln.split()[0] for ln in session.help("execute ")]
+    assert names == ["date", "factoryreset", "ping", "time", "vpn"]
+    assert session.help("diagnose debug application est ")[0].startswith("<integer>")
+
+
+def test_complete(session: Session) -> None:
+    assert [n for n, _ in session.complete("conf")] == ["config"]
+    assert [n for n, _ in session.complete("config vpn certificate l")] == ["local"]
+    run(session, "config vpn certificate local")
+    names = [n for n, _ in session.complete("edit Fortinet_SSL_E")]
+    assert names and all(n.startswith("Fortinet_SSL_E") for n in names)
+    run(session, "edit c1")
+    assert [n for n, _ in session.complete("set est-http-u")] == ["est-http-username"]
+    assert [n for n, _ in session.complete("set enroll-protocol e")] == ["est"]
+    assert session.complete('set comments "abc') == []
+
+
+def test_nested_object_commits_with_parent(session: Session) -> None:
+    run(session, "config vpn certificate setting", "config crl-verification")
+    assert session.prompt == "FortiProxy (crl-verification) # "
+    run(session, "set expiry revoke", "end")
+    assert session.prompt == "FortiProxy (setting) # "
+    run(session, "end")
+    entry = session.device.cmdb.entry(("vpn", "certificate", "setting"))
+    assert entry.sub("crl-verification").get("expiry") == "revoke"

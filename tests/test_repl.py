@@ -1,0 +1,154 @@
+"""The real REPL through prompt_toolkit's pipe input: typing, Tab, ``?``, a question,
+multi-line input, history masking and background output landing above the prompt."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output.vt100 import Vt100_Output
+
+from fortishell.clock import Clock
+from fortishell.repl import Repl, mask_secrets, run_repl
+from fortishell.shell.device import Device
+
+pytestmark = pytest.mark.timeout(30)
+
+LAB_TIME = dt.datetime(2023, 4, 6, 22, 37, 34, tzinfo=dt.timezone.utc)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r")
+
+
+def plain(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+@pytest.fixture()
+def device(tmp_path: Path):
+    dev = Device.open(tmp_path / "fortishell.conf", tmp_path / "state", Clock(fixed=LAB_TIME))
+    yield dev
+    dev.close()
+
+
+def _output(buf: io.StringIO) -> Vt100_Output:
+    return Vt100_Output(buf, lambda: Size(rows=50, columns=200), term="xterm")
+
+
+def _wait(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+def drive(device: Device, steps: list[str | Callable[[Repl], None]], history=None) -> str:
+    """Run a Repl in this thread; a helper thread types each step once the prompt is up."""
+    buf = io.StringIO()
+    with create_pipe_input() as inp:
+        repl = Repl(device, history=history or InMemoryHistory(), input=inp, output=_output(buf))
+
+        def typist() -> None:
+            for step in steps:
+                _wait(lambda: repl.prompt_session.app.is_running or repl.answer_session.app.is_running)
+                time.sleep(0.05)
+                if callable(step):
+                    step(repl)
+                else:
+                    inp.send_text(step)
+                time.sleep(0.05)
+
+        t = threading.Thread(target=typist, daemon=True)
+        t.start()
+        rc = repl.run()
+        t.join(5)
+    assert rc == 0
+    return plain(buf.getvalue())
+
+
+def test_typing_commands_and_exit(device: Device) -> None:
+    out = drive(device, ["config vpn certificate local\r", "edit est-test101\r", "set auto-regenerate-days 30\r",
+                         "next\r", "end\r", "show vpn certificate local est-test101\r", "exit\r"])
+    assert "new entry 'est-test101' added" in out
+    assert "FortiProxy (local) # " in out and "FortiProxy (est-test101) # " in out
+    assert '    edit "est-test101"\n        set auto-regenerate-days 30\n    next\nend\n' in out
+    assert device.cmdb.entry(("vpn", "certificate", "local"), "est-test101").get("auto-regenerate-days") == 30
+
+
+def test_tab_completion(device: Device) -> None:
+    out = drive(device, ["conf\t", " vpn cert\t", " loc\t", "\r", "get\r", "end\r", "exit\r"])
+    assert "FortiProxy # config vpn certificate local\n" in out  # the words were completed in place
+    assert "FortiProxy (local) # " in out
+    assert "== [ Fortinet_Factory ]" in out
+
+
+def test_question_mark_help_not_echoed(device: Device) -> None:
+    out = drive(device, ["config vpn certificate local\r", "edit x1\r", "set enroll-protocol ?",
+                         "est\r", "abort\r", "exit\r"])
+    # the listing, then the prompt re-shown with the partial line (the `?` itself is not echoed)
+    listing = out[out.index("set enroll-protocol "):]
+    assert re.search(r"^none\s{4,}\S", listing, re.M)
+    assert re.search(r"^est\s{4,}\S", listing, re.M)
+    assert "enroll-protocol ?" not in out
+    assert out.count("FortiProxy (x1) # set enroll-protocol ") >= 2
+
+
+def test_question_answered(device: Device) -> None:
+    out = drive(device, ["config system global\r", "set hostname keepme\r", "end\r",
+                         "execute factoryreset\r", "y\r", "exit\r"])
+    assert "This operation will reset the system to factory default!" in out
+    assert "Do you want to continue? (y/n) y" in out
+    assert device.hostname == "FortiProxy"
+
+
+def test_multiline_quoted_value(device: Device) -> None:
+    out = drive(device, ["config vpn certificate local\r", "edit ml\r", 'set comments "line one\r',
+                         'line two"\r', "next\r", "end\r", "exit\r"])
+    assert device.cmdb.entry(("vpn", "certificate", "local"), "ml").get("comments") == "line one\nline two"
+    assert "command parse error" not in out
+
+
+def test_ctrl_c_clears_and_ctrl_d_exits(device: Device) -> None:
+    out = drive(device, ["config vpn", "\x03", "get system status | grep Version\r", "\x04"])
+    assert "Version: FortiProxy-VM64 v7.6.1" in out
+
+
+def test_background_output_lands_above_prompt(device: Device) -> None:
+    def background(repl: Repl) -> None:
+        t = threading.Thread(target=device.emit, args=("[1728] est_curl_req: URL: background",))
+        t.start()
+        t.join()
+
+    out = drive(device, ["config vpn certificate local\r", "edit bg", background, "\r", "abort\r", "exit\r"])
+    i = out.index("[1728] est_curl_req: URL: background")
+    # after the line, the prompt is redrawn with the partial input intact
+    assert "FortiProxy (local) # edit bg" in out[i:]
+    assert "new entry 'bg' added" in out[i:]
+
+
+def test_history_file_masks_secrets(device: Device, tmp_path: Path) -> None:
+    hist = tmp_path / "history"
+    buf = io.StringIO()
+    with create_pipe_input() as inp:
+        inp.send_text("config vpn certificate local\redit h1\rset est-http-password estpwd\rabort\rexit\r")
+        rc = run_repl(device, history_path=hist, input=inp, output=_output(buf))
+    assert rc == 0
+    text = hist.read_text()
+    assert "estpwd" not in text
+    assert "set est-http-password *" in text
+
+
+def test_mask_secrets() -> None:
+    assert mask_secrets("set est-srp-password s3cret") == "set est-srp-password *"
+    assert mask_secrets("set comments hello") == "set comments hello"
+    masked = mask_secrets("execute vpn certificate local generate est c1 ec-secp256r1 https://h:8443 "
+                          "CN=a DNS:a estuser estpwd ca1 G_CA kpw")
+    assert "estpwd" not in masked and "kpw" not in masked and "estuser" in masked
