@@ -68,7 +68,7 @@ def time_to_prompt(state_dir: Path) -> float | None:
     for attempt in range(2):
         t0 = time.perf_counter()
         child = pexpect.spawn(exe, env=env, encoding="utf-8", timeout=30)
-        child.expect(r"# $")
+        child.expect(r"FortiProxy #")
         elapsed = time.perf_counter() - t0
         child.sendline("exit")
         child.expect(pexpect.EOF)
