@@ -26,6 +26,8 @@ from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.error import PyAsn1Error
 from pyasn1_modules import rfc7030
 
+from ..x509text import extension_name, extension_text, name_compact, serial_colon
+
 PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
 
 
@@ -98,14 +100,6 @@ _SUBJECT_KEYS: dict[str, x509.ObjectIdentifier] = {
     "street": NameOID.STREET_ADDRESS, "postalcode": NameOID.POSTAL_CODE,
 }
 # OpenSSL short names for printing names (est_print_x509 / csrattrs)
-_SHORT_NAMES: dict[x509.ObjectIdentifier, str] = {
-    NameOID.COMMON_NAME: "CN", NameOID.COUNTRY_NAME: "C", NameOID.STATE_OR_PROVINCE_NAME: "ST",
-    NameOID.LOCALITY_NAME: "L", NameOID.ORGANIZATION_NAME: "O", NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
-    NameOID.DOMAIN_COMPONENT: "DC", NameOID.EMAIL_ADDRESS: "emailAddress",
-    NameOID.SERIAL_NUMBER: "serialNumber", NameOID.USER_ID: "UID", NameOID.SURNAME: "SN",
-    NameOID.GIVEN_NAME: "GN", NameOID.TITLE: "title", NameOID.STREET_ADDRESS: "street",
-    NameOID.POSTAL_CODE: "postalCode",
-}
 
 
 def _split_unescaped(text: str, sep: str = ",") -> list[str]:
@@ -179,11 +173,7 @@ def parse_san(text: str) -> list[x509.GeneralName]:
     return names
 
 
-def name_oneline(name: x509.Name) -> str:
-    """``CN=estExampleCA`` style (fields in certificate order, comma separated)."""
-    return ",".join(
-        f"{_SHORT_NAMES.get(a.oid, a.oid.dotted_string)}={a.value}" for a in name  # type: ignore[str-bytes-safe]
-    )
+name_oneline = name_compact  # ``CN=estExampleCA`` (the debug dumps)
 
 
 # ------------------------------------------------------------------ CSR
@@ -390,67 +380,6 @@ def has_client_auth_usage(cert: x509.Certificate) -> bool:
     except x509.ExtensionNotFound:
         return False
     return True
-
-
-def serial_colon(serial: int) -> str:
-    """``07:46:a5`` (lower-case colon hex, as FortiOS ``Serial Num:`` and OpenSSL print)."""
-    h = f"{serial:x}"
-    h = h if len(h) % 2 == 0 else "0" + h
-    return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
-
-
-def _hex_upper(data: bytes) -> str:
-    return ":".join(f"{b:02X}" for b in data)
-
-
-_KU_NAMES = (
-    ("digital_signature", "Digital Signature"), ("content_commitment", "Non Repudiation"),
-    ("key_encipherment", "Key Encipherment"), ("data_encipherment", "Data Encipherment"),
-    ("key_agreement", "Key Agreement"), ("key_cert_sign", "Certificate Sign"), ("crl_sign", "CRL Sign"),
-)
-
-
-def _general_name_text(gn: x509.GeneralName) -> str:
-    if isinstance(gn, x509.DNSName):
-        return f"DNS:{gn.value}"
-    if isinstance(gn, x509.IPAddress):
-        return f"IP Address:{gn.value}"
-    if isinstance(gn, x509.RFC822Name):
-        return f"email:{gn.value}"
-    if isinstance(gn, x509.UniformResourceIdentifier):
-        return f"URI:{gn.value}"
-    if isinstance(gn, x509.DirectoryName):
-        return f"DirName:{name_oneline(gn.value)}"
-    return f"othername:<unsupported>"
-
-
-def extension_text(ext: x509.Extension) -> str:
-    """OpenSSL's text for an extension value (the lines under its name)."""
-    v = ext.value
-    if isinstance(v, x509.BasicConstraints):
-        text = "CA:TRUE" if v.ca else "CA:FALSE"
-        return text + (f", pathlen:{v.path_length}" if v.ca and v.path_length is not None else "")
-    if isinstance(v, x509.KeyUsage):
-        names = [label for attr, label in _KU_NAMES if getattr(v, attr)]
-        if v.key_agreement:
-            names += ["Encipher Only"] if v.encipher_only else []
-            names += ["Decipher Only"] if v.decipher_only else []
-        return ", ".join(names)
-    if isinstance(v, x509.SubjectKeyIdentifier):
-        return _hex_upper(v.digest)
-    if isinstance(v, x509.AuthorityKeyIdentifier):
-        return _hex_upper(v.key_identifier) if v.key_identifier else ""
-    if isinstance(v, x509.SubjectAlternativeName):
-        return ", ".join(_general_name_text(g) for g in v)
-    if isinstance(v, x509.ExtendedKeyUsage):
-        return ", ".join(oid_name(o.dotted_string) if o.dotted_string in OID_NAMES else o.dotted_string for o in v)
-    if isinstance(v, x509.UnrecognizedExtension):
-        return _hex_upper(v.value)
-    return str(v)
-
-
-def extension_name(ext: x509.Extension) -> str:
-    return OID_NAMES.get(ext.oid.dotted_string, ext.oid.dotted_string)
 
 
 def x509_text(cert: x509.Certificate) -> str:
