@@ -123,6 +123,13 @@ class _SrpStream(httpcore.NetworkStream):
             raise httpcore.ReadTimeout(str(exc)) from exc
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        # httpcore writes b"" for an empty body chunk and for the end of every request; tlslite
+        # would turn each into a zero-length application-data record (the ssl module sends
+        # nothing).  A server that answers and closes as soon as the header block is in (as
+        # gnutls-serv does) then finds those stray records unread, resets the connection, and the
+        # next write fails with EPIPE, so an empty write puts nothing on the wire.
+        if not buffer:
+            return
         self._sock.settimeout(timeout)
         try:
             self._conn.sendall(buffer)
