@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 
 import pytest
 
@@ -98,17 +97,10 @@ def _big_config(n_lines: int) -> str:
     return "\n".join(lines + ["end"]) + "\n"
 
 
-def test_loading_is_faster_than_the_regex_parser_of_anyconfig_fortios():
-    backend = pytest.importorskip("anyconfig_fortios_backend.fortios.parser")
+def test_a_large_configuration_loads_completely():
+    # speed is measured against anyconfig-fortios-backend by bench/config_load.py, not here
     text = _big_config(30_000)
-    best_ours = best_theirs = float("inf")
-    for _ in range(2):
-        t = time.perf_counter()
-        cmdb = store.loads(text)
-        best_ours = min(best_ours, time.perf_counter() - t)
-        t = time.perf_counter()
-        list(backend.parse_show_config_itr(text.splitlines()))
-        best_theirs = min(best_theirs, time.perf_counter() - t)
+    cmdb = store.loads(text)
     assert len(cmdb.keys(LOCAL)) == 3750
     assert cmdb.entry(LOCAL, "cert7").get("auto-regenerate-days") == 30
-    assert best_ours < best_theirs, (best_ours, best_theirs)
+    assert cmdb.entry(LOCAL, "cert3749").get("source-ip") == "10.0.0.1"

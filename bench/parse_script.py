@@ -2,7 +2,7 @@
 
 Compares fortishell's one-pass lark parse with the regex parser of the PyPI
 package anyconfig-fortios-backend on the same text, and prints lines/second.
-Run:  .venv/bin/python tests/cli/bench_parse_script.py [LINES]
+Run:  .venv/bin/python bench/parse_script.py [LINES]
 """
 
 from __future__ import annotations
