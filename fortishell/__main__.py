@@ -9,6 +9,7 @@ Global options go before the subcommand and apply to the REPL and replay alike.
 
 from __future__ import annotations
 
+import os
 import sys
 
 _DEPS = ("lark", "prompt_toolkit", "cryptography", "httpx", "h11", "rich", "pyasn1_modules", "tlslite")
@@ -21,7 +22,18 @@ def main(argv: list[str] | None = None) -> int:
         _bootstrap.ensure_venv(_DEPS, ["-m", "fortishell", *sys.argv[1:]])
     from fortishell.cli_main import run_main
 
-    return run_main(sys.argv[1:] if argv is None else argv)
+    try:
+        return run_main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        # `fortishell run script | head`: the reader went away; end quietly like other CLI tools
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay writable for shutdown
+        except OSError:
+            pass
+        return 141
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ class _Job:
     subject: str | None = None
     san: str | None = None
     reconstructed: bool = False
+    stored_client_cert: str | None = None  # the entry's est-client-cert, kept as is on re-enrollment
     need_pop: int = 0
     csr_attrs: bool = False
     hostinfo: bool = True
@@ -329,7 +330,7 @@ class EstEngine:
             "certificate": pki.cert_pem(leaf), "private-key": pki.encrypt_key(key, password),
             "password": password, "enroll-protocol": "est", "est-server": job.url,
             "est-ca-id": job.ca_id or "", "est-http-username": job.http_username or "",
-            "est-http-password": job.http_password or "", "est-client-cert": job.client_cert or "",
+            "est-http-password": job.http_password or "", "est-client-cert": (job.stored_client_cert if job.reconstructed else job.client_cert) or "",
             "est-server-cert": job.server_cert or "", "est-srp-username": job.srp_username or "",
             "est-srp-password": job.srp_password or "", "source": "user", "state": "OK", "range": "global",
             "last-updated": int(self.clock.now().timestamp()) if self.clock is not None else 0,
@@ -372,6 +373,7 @@ class EstEngine:
             srp_password=entry.get("est-srp-password") or None,
             source_ip=(entry.get("source-ip") if entry.get("source-ip") not in ("", "0.0.0.0") else None),
             passwd=entry.get("password") or None, reconstructed=True, hostinfo=False,
+            stored_client_cert=entry.get("est-client-cert") or None,
         )
         return job, entry
 
