@@ -23,6 +23,22 @@ every 24 h (FortiOS's retry schedule is undocumented; this is our choice).  A
 certificate that is still due right after a successful renewal (e.g.
 auto-regenerate-days larger than the CA's validity period) is not renewed again
 for 24 h, so a misconfiguration cannot make the service loop.
+
+Time passing on a running clock makes certificates due without any event, so
+the service also remembers the next instant at which something can change (a
+certificate becoming due, a warning threshold, the end of a back-off) and a
+plain :meth:`poll` checks again once that instant is reached; polling stays
+cheap (no certificate is parsed) in between.
+
+``held(name)`` (set by the device) names certificates that must not be
+renewed now because an edit buffer holds them open: renewing under an open
+``edit`` would let the following ``next`` write the old certificate back.
+They are checked again at the next poll.
+
+With est debugging on, the service prints two lines of its own (FortiOS's
+renewal daemon lines are not in the guide; the catalogue-style points below
+are our choice): the expiry warning and the reason of a failed renewal, which
+then ends the renewal's trace.
 """
 
 from __future__ import annotations
@@ -36,6 +52,7 @@ from cryptography import x509
 
 from .clock import Clock
 from .errors import FortiError
+from .trace import TracePoint
 from .eventlog import (
     LOGID_CERT_EXPIRE_WARNING,
     LOGID_CERT_RENEW_FAILED,
@@ -52,6 +69,13 @@ BACKOFF = (
     _dt.timedelta(hours=24),
 )
 HOLD_AFTER_RENEWAL = _dt.timedelta(hours=24)
+# Trace points of the renewal service (application ``est``); not in the guide.
+TRACE_APP = "est"
+EXPIRY_WARNING = TracePoint(
+    2498, "est_cert_expiry_check", "Certificate {name} will expire in {days} days ({not_after} GMT)")
+RENEWAL_FAILED = TracePoint(
+    2512, "est_auto_regen", "Failed to renew certificate {name}: {reason}. Retry in {minutes} minutes.")
+
 _WATCHED = {"auto-regenerate-days", "auto-regenerate-days-warning", "certificate", "enroll-protocol"}
 
 
@@ -71,13 +95,17 @@ class Outcome:
 class RenewalService:
     """Decides when certificates are due and calls ``renew`` for them."""
 
-    def __init__(self, cmdb, clock: Clock, renew: Callable[[str], list[str]], log: EventLog) -> None:
+    def __init__(self, cmdb, clock: Clock, renew: Callable[[str], list[str]], log: EventLog,
+                 tracer=None) -> None:
         self._cmdb = cmdb
         self._clock = clock
         self._renew = renew
         self._log = log
+        self._tracer = tracer
+        self.held: Callable[[str], bool] = lambda _name: False
         self._lock = threading.Lock()
         self._dirty = True
+        self._next_check: _dt.datetime | None = None
         self._retry: dict[str, _Retry] = {}
         self._warned: set[tuple[str, _dt.datetime]] = set()
         cmdb.on_commit(self._on_commit)
@@ -105,8 +133,11 @@ class RenewalService:
 
     # ------------------------------------------------------------ checking
     def poll(self, *, force: bool = False) -> list[Outcome]:
-        """Check now if something changed (or ``force``); never runs two checks at once."""
-        if not (self._dirty or force):
+        """Check now if something changed, a scheduled instant passed, or ``force``.
+
+        Never runs two checks at once (a concurrent call returns ``[]``).
+        """
+        if not (self._dirty or force or self._time_reached()):
             return []
         if not self._lock.acquire(blocking=False):
             return []
@@ -115,6 +146,10 @@ class RenewalService:
             return self._check()
         finally:
             self._lock.release()
+
+    def _time_reached(self) -> bool:
+        when = self._next_check
+        return when is not None and self._clock.now() >= when
 
     def due(self) -> list[str]:
         """Names of the certificates that are due for renewal now (ignoring back-off)."""
@@ -145,8 +180,26 @@ class RenewalService:
             retry = self._retry.get(name)
             if retry is not None and now < retry.not_before:
                 continue
+            if self.held(name):
+                self._dirty = True  # try again at the next poll
+                continue
             outcomes.append(self._attempt(name, cert, now))
+        self._next_check = self._schedule(self._clock.now())
         return outcomes
+
+    def _schedule(self, now: _dt.datetime) -> _dt.datetime | None:
+        """The earliest future instant at which a check could find something new."""
+        times: list[_dt.datetime] = [r.not_before for r in self._retry.values() if r.not_before > now]
+        for name, entry, cert in self._watched():
+            not_after = cert.not_valid_after_utc
+            for attr in ("auto-regenerate-days", "auto-regenerate-days-warning"):
+                days = int(_get(entry, attr) or 0)
+                if days > 0:
+                    # whole days left <= days  <=>  now > not_after - (days + 1) days
+                    when = not_after - _dt.timedelta(days=days + 1) + _dt.timedelta(microseconds=1)
+                    if when > now:
+                        times.append(when)
+        return min(times) if times else None
 
     def _attempt(self, name: str, cert: x509.Certificate, now: _dt.datetime) -> Outcome:
         try:
@@ -155,7 +208,8 @@ class RenewalService:
             failures = (self._retry[name].failures if name in self._retry else 0) + 1
             wait = BACKOFF[min(failures, len(BACKOFF)) - 1]
             self._retry[name] = _Retry(failures, now + wait)
-            reason = " ".join(line for line in err.lines if line).strip() or "unknown error"
+            reason = _short_reason(err)
+            self._trace(RENEWAL_FAILED, name=name, reason=reason, minutes=int(wait.total_seconds() // 60))
             self._log.write(
                 LOGID_CERT_RENEW_FAILED, "error", "Certificate renewal failed",
                 f"Failed to renew certificate {name} with EST: {reason}; retry in {int(wait.total_seconds() // 60)} minutes",
@@ -182,10 +236,22 @@ class RenewalService:
             return
         self._warned.add((name, not_after))
         left = max(0, (not_after - now).days)
+        self._trace(EXPIRY_WARNING, name=name, days=left, not_after=f"{not_after:%Y-%m-%d %H:%M:%S}")
         self._log.write(
             LOGID_CERT_EXPIRE_WARNING, "warning", "Certificate expiring",
             f"Certificate {name} will expire in {left} days ({not_after:%Y-%m-%d %H:%M:%S} GMT)",
         )
+
+    def _trace(self, point: TracePoint, **values) -> None:
+        if self._tracer is not None:
+            self._tracer.emit(TRACE_APP, point, **values)
+
+
+def _short_reason(err: FortiError) -> str:
+    """The failure reason without the engine's ``EST re-enrollment of ... failed:`` lead-in."""
+    text = " ".join(line for line in err.lines if line).strip()
+    head, sep, tail = text.partition(" failed: ")
+    return (tail if sep and tail else text) or "unknown error"
 
 
 def _get(entry, attr: str):

@@ -78,6 +78,8 @@ def effective_state(entry: Any, now: _dt.datetime) -> str:
         cert = load(pem)
         if cert is not None and now > cert.not_valid_after_utc:
             return "EXPIRED"
+        if stored and str(stored).endswith("FAILED"):
+            return str(stored)  # run-time failure of a renewal (``RENEWAL FAILED``), old cert kept
         return "OK"
     if stored:
         return str(stored)

@@ -111,7 +111,10 @@ class LabCA:
 
     @classmethod
     def new(cls, *, guide_ids: bool = False) -> "LabCA":
-        """A fresh root (``--new-ca``).  ``guide_ids`` gives it the guide's serial and SKI."""
+        """A fresh root (``--new-ca``).  ``guide_ids`` makes it the guide's reference root:
+        the guide's serial and SKI, and Basic Constraints CA:TRUE *not* marked critical
+        (the guide prints ``X509v3 Basic Constraints:`` without ``critical`` for it).
+        Other fresh roots mark it critical, as RFC 5280 asks of a CA certificate."""
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([_name_attr(NameOID.COMMON_NAME, "estExampleCA")])
         ski = (
@@ -127,7 +130,7 @@ class LabCA:
             .serial_number(GUIDE_CA_SERIAL if guide_ids else x509.random_serial_number())
             .not_valid_before(CA_NOT_BEFORE)
             .not_valid_after(CA_NOT_AFTER)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=not guide_ids)
             .add_extension(ski, critical=False)
         )
         ca_cert = _sign(builder, key)

@@ -5,22 +5,48 @@ with it (every committed change is saved atomically through ``cmdb.store``).
 Streaming output (debug trace lines, background renewals) goes through
 :meth:`Device.emit` to whatever sink the front end installed; the device itself
 never prints.
+
+Certificate lifecycle: the device owns the event log (``device.eventlog``,
+what ``execute log display`` shows; ``device.log`` is the internal debug
+logger) and the renewal service (``device.renewal``).  Renewals run
+
+* at command boundaries: every session calls :meth:`Device.after_command`
+  after each command (cheap unless something changed), so in script replay a
+  renewal's trace follows the command that triggered it, deterministically;
+* in the background: :meth:`start_background` starts a daemon thread that
+  polls (the interactive front ends call it; replay never does).
+
+``device.lock`` serialises commands, commits and renewals: a session holds it
+while a command runs, a background poll only runs when it can take it at
+once, so a renewal never runs in the middle of a commit.  A certificate held
+open by an ``edit`` in any session is not renewed until the edit ends.
+
+A failed renewal keeps the old certificate and key (the engine is
+all-or-nothing) and marks the entry's run-time ``state`` as
+``RENEWAL FAILED`` (our choice; FortiOS does not document it) until a renewal
+succeeds.  ``state`` is volatile, so the configuration file is not rewritten
+for it and stays byte-identical.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import traceback
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
-from ..errors import ConfigFileError, FortiError
+from ..errors import ConfigFileError, EstError, FortiError
+from ..eventlog import EventLog
+from ..renewal import LOCAL, Outcome, RenewalService
 from ..trace import Tracer
 
 SYSTEM_GLOBAL = ("system", "global")
 DEFAULT_HOSTNAME = "FortiProxy"
+RENEWAL_FAILED_STATE = "RENEWAL FAILED"
 
 Sink = Callable[[str], None]
 
@@ -47,7 +73,14 @@ class Device:
         self._network: Any = None
         self._engine: Any = None
         self.log = _debug_logger(state_dir)
+        self.lock = threading.RLock()
+        self.eventlog = EventLog(clock)
+        self.log_category = "event"  # `execute log filter category`
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._bg_thread: threading.Thread | None = None
+        self._bg_stop: threading.Event | None = None
         self.cmdb = cmdb
+        self.renewal: RenewalService
         self._wire(cmdb)
 
     # ------------------------------------------------------------ creation
@@ -77,10 +110,12 @@ class Device:
         return dev
 
     def _wire(self, cmdb: Any) -> None:
-        cmdb.on_commit(lambda changes, _c=cmdb: self._on_commit(_c))
+        cmdb.on_commit(lambda changes, _c=cmdb: self._on_commit(_c, changes))
+        self.renewal = RenewalService(cmdb, self.clock, self._renew, self.eventlog, tracer=self.tracer)
+        self.renewal.held = self._held
 
-    def _on_commit(self, cmdb: Any) -> None:
-        if cmdb is self.cmdb:
+    def _on_commit(self, cmdb: Any, changes: Any = ()) -> None:
+        if cmdb is self.cmdb and not all(_runtime_only(c) for c in changes or [None]):
             self.save()
 
     # ------------------------------------------------------------ state
@@ -107,8 +142,9 @@ class Device:
         """Restore the factory-default configuration, debug state and engine."""
         from ..cmdb import factory
 
-        self.cmdb = factory.factory_cmdb()
-        self._wire(self.cmdb)
+        with self.lock:
+            self.cmdb = factory.factory_cmdb()
+            self._wire(self.cmdb)
         self.tracer.reset()
         self._engine = None
         self.save()
@@ -146,13 +182,106 @@ class Device:
             self._engine = EstEngine(self.cmdb, self.clock, self.tracer, self.network)
         return self._engine
 
+    # ------------------------------------------------------------ lifecycle
+    def attach(self, session: Any) -> None:
+        """Register a CLI session (its open edits hold certificates back from renewal)."""
+        self._sessions.add(session)
+
+    def _held(self, name: str) -> bool:
+        for sess in list(self._sessions):
+            for frame in getattr(sess, "stack", ()):
+                if frame.buf is not None and tuple(frame.path) == LOCAL and frame.key == name:
+                    return True
+        return False
+
+    def _renew(self, name: str) -> list[str]:
+        """The renewal service's worker: the engine's renewal; failures mark the run-time state."""
+        try:
+            return self.engine.renew(name)
+        except FortiError:
+            self._set_state(name, RENEWAL_FAILED_STATE)
+            raise
+        except Exception as exc:  # noqa: BLE001 - translated: the service backs off and retries
+            self.log.error("renewal of %s failed\n%s", name, traceback.format_exc())
+            self._set_state(name, RENEWAL_FAILED_STATE)
+            raise EstError(f"EST re-enrollment of certificate '{name}' failed: internal error") from exc
+
+    def _set_state(self, name: str, state: str) -> None:
+        """Store the run-time ``state`` (volatile: the configuration file is not rewritten)."""
+        try:
+            with self.cmdb.transaction() as tx:
+                if tx.get(LOCAL, name) is not None:
+                    tx.put(LOCAL, name, {"state": state})
+        except FortiError:
+            self.log.error("cannot set state of %s\n%s", name, traceback.format_exc())
+
+    def poll_renewals(self, *, force: bool = False, wait: bool = True) -> list[Outcome]:
+        """Run the renewals that are due now; never raises.
+
+        ``wait=False`` (the background thread) gives up at once when a command
+        or another renewal holds the device.
+        """
+        if not self.lock.acquire(blocking=wait):
+            return []
+        try:
+            return self.renewal.poll(force=force)
+        except Exception:  # noqa: BLE001 - no traceback may reach a user
+            self.log.error("renewal poll failed\n%s", traceback.format_exc())
+            return []
+        finally:
+            self.lock.release()
+
+    def after_command(self) -> None:
+        """The command-boundary hook every session calls after a command (or an answer)."""
+        self.poll_renewals()
+
+    def start_background(self, interval: float = 1.0) -> None:
+        """Poll for renewals every ``interval`` seconds on a daemon thread (interactive front ends)."""
+        if self._bg_thread is not None and self._bg_thread.is_alive():
+            return
+        stop = threading.Event()
+        thread = threading.Thread(target=self._background, args=(interval, stop),
+                                  name="fortishell-renewal", daemon=True)
+        self._bg_stop, self._bg_thread = stop, thread
+        thread.start()
+
+    def stop_background(self, timeout: float = 5.0) -> None:
+        stop, thread = self._bg_stop, self._bg_thread
+        self._bg_stop = self._bg_thread = None
+        if stop is not None:
+            stop.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _background(self, interval: float, stop: threading.Event) -> None:
+        while not stop.wait(interval):
+            self.poll_renewals(wait=False)
+
     def close(self) -> None:
+        self.stop_background()
         if self._network is not None:
             try:
                 self._network.close()
             finally:
                 self._network = None
         self.set_sink(None)
+
+
+def _runtime_only(change: Any) -> bool:
+    """True when a committed change touches volatile (run-time) attributes only."""
+    if change is None or change.old is None or change.new is None:
+        return False
+    old, new = change.old, change.new
+    keys = set(old.values) | set(new.values)
+    for key in keys:
+        if old.values.get(key, _MISSING) != new.values.get(key, _MISSING):
+            spec = old.spec.attr(key)
+            if spec is None or not spec.volatile:
+                return False
+    return all(old.sub(s.name) == new.sub(s.name) for s in old.spec.subtables)
+
+
+_MISSING = object()
 
 
 def _debug_logger(state_dir: Path | None) -> logging.Logger:

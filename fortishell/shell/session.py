@@ -9,6 +9,11 @@ FortiOS lines and return code; anything else becomes a one-line internal error
 Root-level parse errors print ``command parse error before 'x'`` WITHOUT the
 ``Command fail`` line (as in every real root-level paste, fortios-cli-facts.md
 §2); the return code stays -61 for scripts.
+
+Command boundary: each command (and each answer to a question) runs under the
+device lock and is followed by ``device.after_command()``, which runs the
+certificate renewals that became due (a committed ``auto-regenerate-days``,
+``execute date``/``time``), so their trace follows the triggering command.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ class Session:
     def __init__(self, device: "Device") -> None:
         self.device = device
         self.stack: list[Frame] = []
+        attach = getattr(device, "attach", None)
+        if attach is not None:
+            attach(self)
 
     # ------------------------------------------------------------ mode stack
     @property
@@ -87,7 +95,17 @@ class Session:
     # ------------------------------------------------------------ running
     def execute(self, text: str) -> Result:
         at_root = self.frame is None
-        return self._guarded(lambda: self._execute(text), at_root=at_root)
+        return self._boundary(lambda: self._guarded(lambda: self._execute(text), at_root=at_root))
+
+    def _boundary(self, work: Callable[[], Result]) -> Result:
+        """Run one command under the device lock, then the command-boundary hook."""
+        lock = getattr(self.device, "lock", None)
+        if lock is None:
+            return work()
+        with lock:
+            result = work()
+            self.device.after_command()
+        return result
 
     def _execute(self, text: str) -> Result:
         from ..cli import build, parser
@@ -115,7 +133,7 @@ class Session:
         at_root = self.frame is None
 
         def wrapped(yes: bool) -> Result:
-            return self._guarded(lambda: answer(yes), at_root=at_root)
+            return self._boundary(lambda: self._guarded(lambda: answer(yes), at_root=at_root))
 
         return wrapped
 

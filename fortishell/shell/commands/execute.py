@@ -1,4 +1,4 @@
-"""``execute`` commands: date, time, factoryreset, ping, vpn certificate local generate est.
+"""``execute`` commands: date, time, factoryreset, log, ping, vpn certificate local generate est.
 
 Choices where FortiOS behaviour is undocumented:
 
@@ -13,6 +13,14 @@ Choices where FortiOS behaviour is undocumented:
   is back at once), ``n`` does nothing.
 * ``execute vpn certificate local generate est <name> ...`` on an existing
   certificate asks the guide's Example 3 question and re-generates on ``y``.
+* ``execute log display`` shows the device event log (certificate expiry
+  warnings, renewals, renewal failures), newest first, in the FortiOS
+  ``N logs found.`` layout.  The emulator records event logs only, so the
+  display filter's category defaults to ``event``; ``execute log filter
+  category event`` (or ``1``, its FortiOS number) is accepted and changes
+  nothing, any other category shows ``0 logs found.``; ``execute log filter
+  reset`` returns to ``event``.  The filter belongs to the device (FortiOS
+  keeps it per CLI session; one filter per box is our simplification).
 """
 
 from __future__ import annotations
@@ -144,12 +152,60 @@ def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+# ------------------------------------------------------------------ log
+LOG_CATEGORIES: dict[str, str] = {
+    "traffic": "0", "event": "1", "utm-virus": "2", "utm-webfilter": "3", "utm-ips": "4",
+    "utm-emailfilter": "5", "anomaly": "7", "voip": "8", "utm-dlp": "9", "utm-app-ctrl": "10",
+    "utm-waf": "11", "utm-dns": "15", "utm-ssh": "16", "utm-ssl": "17", "utm-file-filter": "19",
+}
+
+
+def do_log_display(sess: "Session", rest: list[ast.Word]) -> Result:
+    extra_words(rest, 0)
+    device = sess.device
+    if getattr(device, "log_category", "event") != "event":
+        return Result(["0 logs found.", "0 logs returned."])
+    return Result(list(device.eventlog.display()))
+
+
+def do_log_filter_category(sess: "Session", rest: list[ast.Word]) -> Result:
+    if not rest:
+        raise IncompleteCommand()
+    extra_words(rest, 1)
+    text = rest[0].text.lower()
+    numbers = {num: name for name, num in LOG_CATEGORIES.items()}
+    name = numbers.get(text, text if text in LOG_CATEGORIES else None)
+    if name is None:
+        raise ValueParseError(None, rest[0].text, -651)
+    sess.device.log_category = name
+    return Result()
+
+
+def do_log_filter_reset(sess: "Session", rest: list[ast.Word]) -> Result:
+    extra_words(rest, 0)
+    sess.device.log_category = "event"
+    return Result()
+
+
+def _log_categories(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
+    if typed:
+        return [("<Enter>", "")] if len(typed) == 1 else []
+    return [(name, f"Category {num}.") for name, num in LOG_CATEGORIES.items()]
+
+
 ALGORITHMS = ("rsa-1024", "rsa-1536", "rsa-2048", "rsa-4096", "ec-secp256r1", "ec-secp384r1", "ec-secp521r1")
 
 TREE = Node("Execute static commands.", {
     "date": Node("Get/set system date.", handler=do_date,
                  args=fixed_args([("<yyyy-mm-dd>", "Date.")], optional_from=0)),
     "factoryreset": Node("Reset to factory default.", handler=do_factoryreset),
+    "log": Node("Log commands.", {
+        "display": Node("Display filtered log messages.", handler=do_log_display),
+        "filter": Node("Filter log messages.", {
+            "category": Node("Category.", handler=do_log_filter_category, args=_log_categories),
+            "reset": Node("Reset filter.", handler=do_log_filter_reset),
+        }),
+    }),
     "ping": Node("Simple ping utility.", handler=do_ping,
                  args=fixed_args([("<string>", "Hostname or IP address.")])),
     "time": Node("Get/set system time.", handler=do_time,

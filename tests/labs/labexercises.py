@@ -1,0 +1,118 @@
+"""The training-lab exercises of ``sample-configs/`` as data, and how to run them.
+
+Each exercise is a script, its expected transcript, the configuration it starts
+from (always a fresh copy: the shell saves every change to its ``--config``
+file) and the ``run`` options it needs.  The tests run them through the
+installed ``fortishell`` binary, exactly as ``sample-configs/README.md`` tells
+a trainer to.
+
+    .venv/bin/python tests/labs/labexercises.py --record [NAME...]
+
+re-records the expected transcripts from the current code (review the diff!).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample-configs"
+GUIDE_CLOCK = "2023-04-06 22:37:34"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str  # script stem in sample-configs/
+    config: str  # configuration file in sample-configs/ the exercise starts from
+    run_options: tuple[str, ...] = ()
+    section: str = ""  # guide section in tests/fidelity/guide_trace_lines.txt
+    expect_rc: int = 0  # exit code of a plain run (without --expect)
+
+    @property
+    def script(self) -> Path:
+        return SAMPLES / f"{self.name}.cli"
+
+    @property
+    def expected(self) -> Path:
+        return SAMPLES / f"{self.name}.expected"
+
+
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise("example1-enroll", "lab.conf", section="example1"),
+    Exercise("example2-renew", "lab.conf", section="example2"),
+    Exercise("example3-regenerate", "lab.conf", section="example3"),
+    # The generate fails (rc 1); --keep-going lets the checks after it run.
+    Exercise("exercise-untrusted-ca", "factory.conf", ("--keep-going",), section="failure", expect_rc=1),
+)
+BY_NAME = {e.name: e for e in EXERCISES}
+
+
+def fortishell_binary() -> Path:
+    """The installed console script next to the running interpreter."""
+    return Path(sys.executable).parent / "fortishell"
+
+
+def command(ex: Exercise, config: Path, *, expect: Path | None = None, script: Path | None = None) -> list[str]:
+    argv = [str(fortishell_binary()), "--config", str(config), "--clock", GUIDE_CLOCK, "run", *ex.run_options]
+    if expect is not None:
+        argv += ["--expect", str(expect)]
+    return argv + [str(script or ex.script)]
+
+
+def run_exercise(
+    ex: Exercise, workdir: Path, *, expect: Path | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``ex`` on a fresh copy of its configuration with its own state directory."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / f"{ex.name}.conf"
+    shutil.copyfile(SAMPLES / ex.config, config)
+    env = dict(os.environ, FORTISHELL_STATE_DIR=str(workdir / "state"), NO_COLOR="1")
+    env.pop("FORCE_COLOR", None)
+    return subprocess.run(
+        command(ex, config, expect=expect),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _record(names: list[str]) -> int:
+    import tempfile
+
+    for name in names or list(BY_NAME):
+        ex = BY_NAME[name]
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = run_exercise(ex, Path(tmp))
+        if proc.returncode != ex.expect_rc:
+            print(f"{name}: exit code {proc.returncode}, expected {ex.expect_rc}\n{proc.stderr}", file=sys.stderr)
+            return 1
+        ex.expected.write_text(proc.stdout, encoding="utf-8")
+        print(f"recorded {ex.expected.relative_to(ROOT)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", action="store_true", help="re-record the expected transcripts")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(BY_NAME))
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BY_NAME]
+    if unknown:
+        parser.error(f"unknown exercise: {', '.join(unknown)}")
+    if not args.record:
+        parser.print_help()
+        return 0
+    return _record(args.names)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
