@@ -18,6 +18,8 @@ commands:
   run [--keep-going] [--expect FILE] SCRIPT...
                               replay CLI scripts ('-' = stdin) and print the transcript
   lab-server [options]        serve the lab EST responder (see: fortishell lab-server --help)
+  serve [--host H] [--port P] [--state-dir DIR] [--shared] [--users FILE]
+                              serve the shell over SSH (see: fortishell serve --help)
 """
 
 
@@ -35,7 +37,7 @@ def _global_parser() -> argparse.ArgumentParser:
     p.add_argument("--lab-server", metavar="URL", help="map the lab hosts to this shared EST responder")
     p.add_argument("--clock", metavar="WHEN", help="start the device clock frozen at WHEN (YYYY-MM-DD[ HH:MM:SS])")
     p.add_argument("--version", action="version", version=f"fortishell {__version__}")
-    p.add_argument("command", nargs="?", choices=["run", "lab-server", "shell"], help=argparse.SUPPRESS)
+    p.add_argument("command", nargs="?", choices=["run", "lab-server", "serve", "shell"], help=argparse.SUPPRESS)
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
@@ -56,6 +58,10 @@ def run_main(argv: list[str]) -> int:
         return lab_main(args.rest)
 
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    if args.command == "serve":
+        from .ssh.cli import serve_main
+
+        return serve_main(args.rest, state_dir=state_dir, clock=args.clock, lab_server=args.lab_server)
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path = Path(args.config) if args.config else state_dir / "fortishell.conf"
     try:
@@ -83,6 +89,9 @@ def run_main(argv: list[str]) -> int:
             return 2
         from .repl import run_repl
 
+        # renewals whose time comes while the user sits at the prompt (replay never does this:
+        # there renewals run at command boundaries only, so transcripts are deterministic)
+        device.start_background()
         return run_repl(device, history_path=state_dir / "history")
     finally:
         device.close()

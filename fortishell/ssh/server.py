@@ -1,0 +1,396 @@
+"""``fortishell serve``: the shell over SSH (asyncssh + prompt_toolkit's SSH integration).
+
+Each SSH session runs the very same :meth:`fortishell.repl.Repl.interact` as the
+local terminal (completion, ``?``, history, background output above the
+prompt), with the ``--More--`` pager on.
+
+Devices:
+
+* default: one emulated device per login user, its configuration in
+  ``<state dir>/users/<user>/fortishell.conf`` (several sessions of one user
+  share that user's device, as two SSH logins to one box do);
+* ``--shared``: one device (``<state dir>/fortishell.conf``, the same file the
+  local shell uses) that every admin edits at once; a commit by one session is
+  seen by the others at their next command.
+
+Each session has its own mode stack and edit buffer.  Debug settings
+(``diagnose debug ...``) belong to the device: on a real box they are per CLI
+session, but the emulated device has one tracer; a trace produced by a command
+goes to the session that ran the command, background output (renewals) to
+every session on the device.  That choice is the closest match possible without
+per-session tracers in the shell.
+
+History is per user: ``<state dir>/users/<user>/history`` (secrets masked).
+The host key is generated once: ``<state dir>/ssh_host_ed25519_key``.
+
+On the wire the session behaves like FortiOS: typed input is echoed, lines end
+with ``\\r\\n``, a blank line precedes each prompt, ``exit`` closes the session
+and Ctrl-C abandons a running command.  Key exchange offers
+``diffie-hellman-group-exchange-sha256`` and ``diffie-hellman-group14-sha1``
+among others (netmiko restricts itself to the classic Diffie-Hellman groups).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+from prompt_toolkit.contrib.ssh import PromptToolkitSSHServer, PromptToolkitSSHSession
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.history import History
+
+from ..clock import Clock
+from .hostkey import load_or_create_host_key
+from .users import Users, factory_users
+
+log = logging.getLogger("fortishell.ssh")
+
+KEX_ALGS = [
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp521",
+    "diffie-hellman-group-exchange-sha256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group14-sha256",
+    "diffie-hellman-group14-sha1",  # netmiko's fortinet driver
+]
+DEFAULT_SIZE = Size(rows=24, columns=80)  # a session without a pty (or a 0x0 one)
+
+
+@dataclass
+class ServeOptions:
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 2222  # 0: any free port
+    shared: bool = False
+    users: Users = field(default_factory=factory_users)
+    clock_factory: Callable[[], Clock] = Clock
+    lab_server_url: str | None = None
+
+
+class DeviceRegistry:
+    """The devices being served, opened on first login and kept until the server stops."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self._lock = threading.Lock()
+        self._devices: dict[str, Any] = {}
+        self._histories: dict[str, History] = {}
+        self.connections: set[Any] = set()  # open SSH connections (closed with the server)
+
+    def user_dir(self, user: str) -> Path:
+        return Path(self.options.state_dir) / "users" / _safe_name(user)
+
+    def device_for(self, user: str) -> Any:
+        from ..shell.device import Device
+
+        key = "" if self.options.shared else user
+        with self._lock:
+            device = self._devices.get(key)
+            if device is None:
+                base = Path(self.options.state_dir) if self.options.shared else self.user_dir(user)
+                device = Device.open(base / "fortishell.conf", base, self.options.clock_factory(),
+                                     self.options.lab_server_url)
+                start = getattr(device, "start_background", None)
+                if callable(start):
+                    start()
+                self._devices[key] = device
+            return device
+
+    def history_for(self, user: str) -> History:
+        from ..repl import MaskingFileHistory
+
+        with self._lock:
+            hist = self._histories.get(user)
+            if hist is None:
+                path = self.user_dir(user) / "history"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                hist = self._histories[user] = MaskingFileHistory(str(path))
+            return hist
+
+    @property
+    def devices(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._devices)
+
+    def close(self) -> None:
+        with self._lock:
+            devices, self._devices = list(self._devices.values()), {}
+        for device in devices:
+            try:
+                device.close()
+            except Exception:  # noqa: BLE001 - closing must go on for the others
+                log.exception("closing a device")
+
+
+def _safe_name(user: str) -> str:
+    """A login name as a directory name (no separators, no dot-dot)."""
+    cleaned = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in user)
+    return cleaned.strip(".") or "_"
+
+
+class ShellSession(PromptToolkitSSHSession):
+    """One SSH channel: prompt_toolkit's session plus the login name and Ctrl-C handling."""
+
+    def __init__(self, interact: Any) -> None:
+        super().__init__(interact, enable_cpr=False)
+        self.username = ""
+        self.repl: Any = None
+        self.stdout = _ChannelText(self)  # type: ignore[assignment]
+
+    def connection_made(self, chan: Any) -> None:
+        super().connection_made(chan)
+        self.username = str(chan.get_extra_info("username") or "")
+
+    def _get_size(self) -> Size:
+        size = super()._get_size()
+        return size if size.rows > 0 and size.columns > 0 else DEFAULT_SIZE
+
+    def exec_requested(self, command: str) -> bool:
+        return False  # an interactive shell only, as FortiOS's CLI over SSH
+
+    def data_received(self, data: str, datatype: object) -> None:
+        data = data.replace("\r\n", "\r")  # one Enter, whichever line end the client sends
+        data = _as_pastes(data)
+        repl = self.repl
+        if repl is not None and repl.busy and "\x03" in data:
+            repl.abort()
+            data = data.replace("\x03", "")
+            if not data:
+                return
+        super().data_received(data, datatype)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The client went away: end the session (its prompt sees end of input)."""
+        if self.repl is not None:
+            self.repl.hangup()
+        if self._input is not None:
+            try:
+                self._input.close()
+            except OSError:
+                pass
+
+    def break_received(self, msec: int) -> bool:
+        if self.repl is not None and self.repl.busy:
+            self.repl.abort()
+        return True
+
+
+_PLAIN_RUN = re.compile(r"[^\x00-\x1f\x7f?]{2,}")
+
+
+def _as_pastes(data: str) -> str:
+    """Runs of ordinary characters as bracketed pastes: one key event instead of one per character.
+
+    Automation sends whole lines at once; typed one by one, each character
+    would go through the key processor and the echo separately.  Control
+    keys, Tab, ``?`` and escape sequences stay keys.  The echo is the same.
+    """
+    if "\x1b" in data:  # the client speaks escape sequences itself: leave it alone
+        return data
+    return _PLAIN_RUN.sub(lambda m: f"\x1b[200~{m.group(0)}\x1b[201~", data)
+
+
+class _ChannelText:
+    """The text stream prompt_toolkit writes to: straight onto the channel, ``\n`` sent as ``\r\n``.
+
+    It bypasses asyncssh's line editor (which would translate line ends a
+    second time and track a cursor of its own); the editor is only there
+    because prompt_toolkit's SSH session expects it and switches it off.
+    """
+
+    def __init__(self, session: "ShellSession") -> None:
+        self._session = session
+        self._pending: list[str] = []
+
+    def write(self, data: str) -> None:
+        """Queue ``data``; everything written in one event-loop turn leaves as one SSH packet."""
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._send)
+        self._pending.append(data)
+
+    def _send(self) -> None:
+        data, self._pending = "".join(self._pending), []
+        chan = self._session._chan
+        if chan is None or not data:
+            return
+        raw = getattr(chan, "_orig_chan", chan)
+        try:
+            raw.write(data.replace("\n", "\r\n"))
+        except (BrokenPipeError, OSError, asyncssh.Error):
+            pass  # the channel is closing
+
+    def isatty(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+
+class ShellServer(PromptToolkitSSHServer):
+    """Authentication against the users file; one :class:`ShellSession` per channel."""
+
+    def __init__(self, registry: DeviceRegistry, users: Users) -> None:
+        super().__init__(self._interact, enable_cpr=False)
+        self.registry = registry
+        self.users = users
+        self._conn: Any = None
+
+    def connection_made(self, conn: Any) -> None:
+        self._conn = conn
+        self.registry.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.registry.connections.discard(self._conn)
+
+    def begin_auth(self, username: str) -> bool:
+        user = self.users.get(username)
+        if user is None:
+            return True  # every method will fail
+        if user.authorized_keys and self._conn is not None:
+            try:
+                keys = asyncssh.import_authorized_keys("\n".join(user.authorized_keys) + "\n")
+                self._conn.set_authorized_keys(keys)
+            except (ValueError, asyncssh.KeyImportError):
+                log.warning("bad authorized key for user %s", username)
+        return user.needs_auth
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        user = self.users.get(username)
+        return user is not None and user.check_password(password)
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def session_requested(self) -> ShellSession:
+        return ShellSession(self._interact)
+
+    async def _interact(self, ssh_session: PromptToolkitSSHSession) -> None:
+        from ..repl import Repl
+
+        assert isinstance(ssh_session, ShellSession)
+        user = ssh_session.username
+        try:
+            device = await asyncio.get_running_loop().run_in_executor(None, self.registry.device_for, user)
+        except Exception as exc:  # noqa: BLE001 - a boot failure must not print a traceback
+            log.error("cannot open the device of %s: %s", user, exc)
+            lines = getattr(exc, "output", lambda: [str(exc)])()
+            ssh_session.stdout.write("\n".join(lines) + "\n")
+            return
+        repl = Repl(device, history=self.registry.history_for(user), paging=True, plain=True)
+        ssh_session.repl = repl
+        try:
+            await repl.interact()
+        finally:
+            ssh_session.repl = None
+
+
+class SshServer:
+    """A running server on an event loop: ``port``, ``close()``."""
+
+    def __init__(self, acceptor: Any, registry: DeviceRegistry) -> None:
+        self.acceptor = acceptor
+        self.registry = registry
+
+    @property
+    def port(self) -> int:
+        return int(self.acceptor.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop listening, end every session, close the devices."""
+        self.acceptor.close()
+        await self.acceptor.wait_closed()
+        for conn in list(self.registry.connections):
+            conn.close()
+        for _ in range(100):  # let the sessions see their connection go
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if not pending:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.get_running_loop().run_in_executor(None, self.registry.close)
+
+
+async def start_server(options: ServeOptions) -> SshServer:
+    """Listen on ``options.host``/``options.port`` (host key created on first use)."""
+    # the classic groups netmiko needs are "deprecated" by cryptography: no console noise for that
+    warnings.filterwarnings("ignore", message=".*Diffie-Hellman over finite fields.*")
+    state_dir = Path(options.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    key = load_or_create_host_key(state_dir)
+    registry = DeviceRegistry(options)
+    acceptor = await asyncssh.create_server(
+        lambda: ShellServer(registry, options.users),
+        options.host,
+        options.port,
+        server_host_keys=[key],
+        kex_algs=KEX_ALGS,
+        gss_host=None,
+        x11_forwarding=False,
+        agent_forwarding=False,
+        allow_scp=False,
+        keepalive_interval=0,
+        login_timeout=60,
+    )
+    return SshServer(acceptor, registry)
+
+
+class ServerThread:
+    """The server on its own event loop thread (tests, the benchmark): ``with ServerThread(opts) as s``."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.loop = asyncio.new_event_loop()
+        self.server: SshServer | None = None
+        self._thread = threading.Thread(target=self.loop.run_forever, name="fortishell-ssh", daemon=True)
+
+    def start(self) -> "ServerThread":
+        self._thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(start_server(self.options), self.loop).result(30)
+        return self
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
+
+    @property
+    def registry(self) -> DeviceRegistry:
+        assert self.server is not None
+        return self.server.registry
+
+    def stop(self) -> None:
+        """Close the server, its sessions and devices; stop the loop (idempotent)."""
+        if self.loop.is_closed():
+            return
+        if self.server is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(30)
+            finally:
+                self.server = None
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+    def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
