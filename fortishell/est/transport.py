@@ -13,6 +13,7 @@ translation of ssl / httpx / tlslite / OS errors into curl-style texts
 from __future__ import annotations
 
 import ipaddress
+import re
 import select
 import os
 import socket
@@ -61,6 +62,8 @@ class TransportConfig:
 
 # ------------------------------------------------------------------ errors
 SRP_FAILED = "TLS-SRP handshake failed"
+# h11's text when the peer closes inside a Content-Length body
+_PARTIAL_BODY = re.compile(r"received (\d+) bytes, expected (\d+)")
 
 
 def _chain(exc: BaseException) -> Iterable[BaseException]:
@@ -96,6 +99,10 @@ def curl_error_text(exc: BaseException, cfg: TransportConfig, elapsed_ms: int) -
         if isinstance(cur, (httpx.TimeoutException, httpcore.TimeoutException, socket.timeout, TimeoutError)):
             return f"Operation timed out after {elapsed_ms} milliseconds with 0 bytes received"
         if isinstance(cur, (httpx.RemoteProtocolError, httpcore.RemoteProtocolError, TLSAbruptCloseError)):
+            partial = _PARTIAL_BODY.search(str(cur))
+            if partial:  # curl error 18 (CURLE_PARTIAL_FILE): headers came, the body was cut short
+                missing = int(partial.group(2)) - int(partial.group(1))
+                return f"transfer closed with {missing} bytes remaining to read"
             return "Empty reply from server"
         if isinstance(cur, OSError) and cur.strerror:
             if cur.errno == 99:  # EADDRNOTAVAIL: source-ip not on this host

@@ -46,8 +46,9 @@ CT_PKCS7 = "application/pkcs7-mime"
 CT_CSRATTRS = "application/csrattrs"
 REALM = "estrealm"
 POP_OID = "1.2.840.113549.1.9.7"  # challengePassword
-# RFC 7030 section 3.2.2: a label is one path segment; kept to URL-safe characters.
-LABEL_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+# RFC 7030 section 3.2.2: a label is one path segment; kept to URL-safe characters
+# and never a dot segment ("." / "..", which a client or proxy would resolve away).
+LABEL_RE = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._~-]{1,64}$")
 OPS = {"cacerts": "GET", "csrattrs": "GET", "simpleenroll": "POST", "simplereenroll": "POST"}
 PREFIX = "/.well-known/est/"
 
@@ -274,11 +275,11 @@ class EstApp:
         if self.auth == "basic" and scheme.lower() == "basic":
             try:
                 user, _, pwd = base64.b64decode(rest.strip(), validate=True).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError):  # binascii.Error, or non-ASCII text
                 return False
-            return user in self.users and hmac.compare_digest(self.users[user], pwd)
+            return user in self.users and _same(self.users[user], pwd)
         if self.auth == "digest" and scheme.lower() == "digest":
-            return self._digest_ok(req.method, _parse_digest(rest))
+            return self._digest_ok(req.method, _parse_digest(rest), req.target)
         return False
 
     def _nonce(self) -> str:
@@ -286,14 +287,17 @@ class EstApp:
         mac = hmac.new(self._nonce_key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
         return f"{stamp}.{mac}"
 
-    def _digest_ok(self, method: str, p: dict[str, str]) -> bool:
-        """RFC 7616 Digest with MD5 (what curl and httpx use by default), qop=auth."""
+    def _digest_ok(self, method: str, p: dict[str, str], target: str) -> bool:
+        """RFC 7616 Digest with MD5 (what curl and httpx use by default), qop=auth.
+
+        The ``uri`` parameter must be the request target (RFC 7616 section 3.4.6),
+        else a response captured for one operation would authorise another."""
         user, nonce, uri = p.get("username", ""), p.get("nonce", ""), p.get("uri", "")
-        if user not in self.users or p.get("realm") != REALM:
+        if user not in self.users or p.get("realm") != REALM or uri != target:
             return False
         stamp, _, mac = nonce.partition(".")
         want = hmac.new(self._nonce_key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
-        if not (stamp.isdigit() and hmac.compare_digest(mac, want) and time.time() - int(stamp) < 300):
+        if not (stamp.isascii() and stamp.isdigit() and _same(mac, want) and time.time() - int(stamp) < 300):
             return False
         algo = p.get("algorithm", "MD5").upper()
         if algo not in ("MD5", "SHA-256"):
@@ -305,7 +309,7 @@ class EstApp:
             expect = h(f"{ha1}:{nonce}:{p.get('nc', '')}:{p.get('cnonce', '')}:auth:{ha2}")
         else:
             expect = h(f"{ha1}:{nonce}:{ha2}")
-        return hmac.compare_digest(expect, p.get("response", ""))
+        return _same(expect, p.get("response", ""))
 
     # ------------------------------------------------------------ admin
     def _admin(self, req: Request) -> Reply:
@@ -329,6 +333,11 @@ class EstApp:
             return error(405, "Method Not Allowed", [("Allow", "GET, POST")])
         body = (json.dumps(self.faults.as_dict(), sort_keys=True) + "\n").encode()
         return _reply(200, "application/json", body, b64=False)
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time comparison of header text (``hmac.compare_digest`` refuses non-ASCII str)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogateescape"), b.encode("utf-8", "surrogateescape"))
 
 
 def _parse_digest(text: str) -> dict[str, str]:

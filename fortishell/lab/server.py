@@ -7,6 +7,24 @@ peeking at the ClientHello (see :mod:`.tlsio`); HTTP/1.1 is parsed and framed
 by h11 with header names sent exactly as written (no ``Date``/``Server``);
 what to answer is decided by :class:`.estapp.EstApp`.
 
+Limits (the lab may be shared by a classroom, so one misbehaving client must
+not take it down):
+
+* at most ``max_connections`` connections are served at once; a connection
+  beyond the cap is *refused at once* (closed with a TCP reset, nothing read)
+  rather than left waiting in the listen queue, so a client fails fast with
+  "connection reset" instead of hanging until its own timeout;
+* every phase of a connection -- the TLS handshake, then each request from the
+  first byte waited for to the end of its body -- must complete within
+  ``io_timeout`` seconds in total; a reaper thread shuts the socket of a
+  connection past its deadline, so a slow-loris client trickling one byte at a
+  time is cut off however it paces its bytes (an idle keep-alive connection is
+  closed after ``io_timeout`` as well);
+* a request body larger than ``max_body`` (64 KiB) is answered ``413`` as soon
+  as its ``Content-Length`` (or the running total of a chunked body) says so,
+  without reading the rest; request heads are limited to 16 KiB (``400``);
+* TLS 1.2 or later only (both the OpenSSL and the TLS-SRP stack).
+
 Embedding::
 
     with EstResponder(ResponderConfig(state_dir=tmp)) as lab:
@@ -19,8 +37,10 @@ from __future__ import annotations
 import argparse
 import signal
 import socket
+import struct
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -81,8 +101,10 @@ class EstResponder:
         self._srp = SrpUsers(config.srp_users)
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
+        self._reaper_thread: threading.Thread | None = None
+        self.refused = 0  # connections refused by the cap (a counter for tests and benchmarks)
         self._slots = threading.BoundedSemaphore(max(1, config.max_connections))
-        self._live: set[socket.socket] = set()
+        self._live: set[_Conn] = set()
         self._live_lock = threading.Lock()
         self._stopping = threading.Event()
         self.host = config.host
@@ -111,6 +133,8 @@ class EstResponder:
         self._stopping.clear()
         self._accept_thread = threading.Thread(target=self._accept_loop, name=f"est-lab-{self.port}", daemon=True)
         self._accept_thread.start()
+        self._reaper_thread = threading.Thread(target=self._reap_loop, name=f"est-lab-reaper-{self.port}", daemon=True)
+        self._reaper_thread.start()
         return self
 
     def stop(self) -> None:
@@ -123,15 +147,13 @@ class EstResponder:
                 pass
             listener.close()
         with self._live_lock:
-            live = list(self._live)
-        for s in live:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self._accept_thread is not None:
-            self._accept_thread.join(timeout=5)
-            self._accept_thread = None
+            for conn in self._live:
+                conn.kill()
+        for attr in ("_accept_thread", "_reaper_thread"):
+            thread = getattr(self, attr)
+            if thread is not None:
+                thread.join(timeout=5)
+                setattr(self, attr, None)
 
     def __enter__(self) -> "EstResponder":
         return self.start()
@@ -148,17 +170,31 @@ class EstResponder:
                 conn, peer = listener.accept()
             except OSError:
                 break
-            self._slots.acquire()
             if self._stopping.is_set():
                 conn.close()
-                self._slots.release()
                 break
+            if not self._slots.acquire(blocking=False):
+                self.refused += 1
+                _refuse(conn)
+                continue
+            entry = _Conn(conn, time.monotonic() + self.config.io_timeout)
             with self._live_lock:
-                self._live.add(conn)
-            threading.Thread(target=self._serve, args=(conn, peer[:2]), daemon=True).start()
+                self._live.add(entry)
+            threading.Thread(target=self._serve, args=(entry, peer[:2]), daemon=True).start()
 
-    def _serve(self, sock: socket.socket, peer: tuple[str, int]) -> None:
+    def _reap_loop(self) -> None:
+        """Shut down connections past their deadline (see the module docstring)."""
+        tick = min(0.25, max(0.02, self.config.io_timeout / 5))
+        while not self._stopping.wait(tick):
+            now = time.monotonic()
+            with self._live_lock:
+                for conn in self._live:
+                    if conn.deadline < now:
+                        conn.kill()
+
+    def _serve(self, conn: "_Conn", peer: tuple[str, int]) -> None:
         channel: Channel | None = None
+        sock = conn.sock
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.faults.snapshot().tls_failure:
@@ -169,30 +205,35 @@ class EstResponder:
                 channel = wrap_srp(sock, self._srp, peer, timeout)
             else:
                 channel = wrap_ssl(sock, self._ssl, peer, timeout)
-            self._http(channel)
+                with self._live_lock:
+                    conn.sock = channel.sock  # ssl took over the descriptor
+            self._http(channel, conn)
         except (HandshakeError, OSError):
             pass
         except Exception:  # never let one connection take the responder down
             pass
         finally:
+            with self._live_lock:  # first: the reaper must not touch a closed (reused) descriptor
+                self._live.discard(conn)
             if channel is not None:
                 channel.close()
             try:
                 sock.close()
             except OSError:
                 pass
-            with self._live_lock:
-                self._live.discard(sock)
             self._slots.release()
 
     # ------------------------------------------------------------ HTTP
-    def _http(self, ch: Channel) -> None:
+    def _http(self, ch: Channel, live: "_Conn") -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
+        io_timeout = self.config.io_timeout
         while not self._stopping.is_set():
+            live.deadline = time.monotonic() + io_timeout  # the whole next request, idle wait included
             try:
                 req = self._read_request(conn, ch)
             except _TooLarge:
                 self._send(conn, ch, error(413, "Payload Too Large"), close=True)
+                _linger(ch)
                 return
             except h11.RemoteProtocolError:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
@@ -204,6 +245,9 @@ class EstResponder:
                 reply = self.app.handle(req)
             except FortiError as exc:
                 reply = error(500, " ".join(exc.lines))
+            except Exception:  # a bug answering one request must not cost the client its connection silently
+                reply = error(500, "Internal Server Error")
+            live.deadline = time.monotonic() + reply.delay + io_timeout  # answering (a slow reader is cut off)
             if reply.delay:
                 if self._stopping.wait(reply.delay):
                     return
@@ -231,7 +275,7 @@ class EstResponder:
                 return None
             if isinstance(event, h11.Request):
                 head = event
-                for name, value in event.headers:
+                for name, value in event.headers:  # h11 checked it is digits
                     if name == b"content-length" and int(value) > self.config.max_body:
                         raise _TooLarge
             elif isinstance(event, h11.Data):
@@ -268,6 +312,52 @@ class EstResponder:
 
 class _TooLarge(Exception):
     pass
+
+
+class _Conn:
+    """A live connection as the reaper sees it: the socket to shut down and its deadline."""
+
+    __slots__ = ("sock", "deadline")
+
+    def __init__(self, sock: object, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+
+    def kill(self) -> None:
+        """Shut the socket down (the serving thread's blocking call returns and it closes)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
+        except (OSError, ValueError):
+            pass
+
+
+def _refuse(sock: socket.socket) -> None:
+    """Close at once with a TCP reset (SO_LINGER 0): the client fails fast, nothing is read."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+def _linger(ch: Channel, limit: int = 1 << 20, seconds: float = 0.5) -> None:
+    """After an early 413: read (and drop) a bounded amount of what the client is still
+    sending, so that closing does not reset the connection before the client has read
+    the answer.  At most ``limit`` bytes or ``seconds``, whichever comes first."""
+    end = time.monotonic() + seconds
+    got = 0
+    try:
+        while got < limit:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            ch.settimeout(left)
+            data = ch.recv(65536)
+            if not data:
+                break
+            got += len(data)
+    except Exception:  # the peer reset, timed out or the TLS layer gave up: we close anyway
+        pass
 
 
 def _fail_handshake(sock: socket.socket, timeout: float) -> None:

@@ -61,6 +61,11 @@ class Channel:
     def sendall(self, data: bytes) -> None:
         self.sock.sendall(data)  # type: ignore[attr-defined]
 
+    def settimeout(self, seconds: float | None) -> None:
+        raw = self.sock if self.kind == "tls" else getattr(self.sock, "sock", None)
+        if raw is not None:
+            raw.settimeout(seconds)  # type: ignore[attr-defined]
+
     def close(self) -> None:
         if self.closed:
             return
