@@ -1,15 +1,20 @@
 """Persistent state of the lab responder: serial counter and issued-certificate index.
 
-``state.json`` in the state directory holds ``{"next_serial": N, "issued": {serial: {...}}}``
-and each issued certificate is kept as ``issued/<serial>.pem``.  Every change is
-written atomically (temporary file + ``os.replace``) under a thread lock and an
-advisory file lock, so parallel requests -- and several responder processes sharing
-one directory -- never hand out the same serial.  Without a state directory the
-state lives in memory only.
+``state.json`` in the state directory holds ``{"next_serial": N}`` (written
+atomically: temporary file + ``os.replace``); each issued certificate is kept as
+``issued/<serial>.pem`` and indexed by one JSON line in ``issued.log`` (appended,
+so the cost of an enrollment does not grow with the number already issued).
+Everything happens under a thread lock and an advisory file lock, so parallel
+requests -- and several responder processes sharing one directory -- never hand
+out the same serial.  Without a state directory the state lives in memory only,
+and the index keeps the most recent ``MEMORY_INDEX`` certificates (memory stays
+flat over any number of enrollments).  A ``state.json`` of an older layout with
+an ``issued`` map is still read.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -22,6 +27,7 @@ from typing import Any
 from ..errors import LabError
 
 FIRST_SERIAL = 476823  # the guide's first issued serial (0x74697)
+MEMORY_INDEX = 1000  # issued certificates remembered without a state directory
 
 try:  # POSIX advisory locks; elsewhere the thread lock alone is used
     import fcntl
@@ -33,7 +39,8 @@ class LabState:
     def __init__(self, state_dir: Path | None = None) -> None:
         self._lock = threading.Lock()
         self.dir = Path(state_dir) if state_dir is not None else None
-        self._mem: dict[str, Any] = {"next_serial": FIRST_SERIAL, "issued": {}}
+        self._mem: dict[str, Any] = {"next_serial": FIRST_SERIAL}
+        self._mem_index: collections.OrderedDict[str, dict[str, str]] = collections.OrderedDict()
         if self.dir is not None:
             try:
                 (self.dir / "issued").mkdir(parents=True, exist_ok=True)
@@ -64,16 +71,15 @@ class LabState:
         try:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
-            return {"next_serial": FIRST_SERIAL, "issued": {}}
+            return {"next_serial": FIRST_SERIAL}
         except (OSError, ValueError) as exc:
             raise LabError(f"Lab state file {self.path} is unreadable: {exc}") from None
         data.setdefault("next_serial", FIRST_SERIAL)
-        data.setdefault("issued", {})
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
         assert self.dir is not None and self.path is not None
-        _atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        _atomic_write(self.path, json.dumps({"next_serial": data["next_serial"]}, indent=1) + "\n")
 
     # ------------------------------------------------------------ API
     def next_serial(self) -> int:
@@ -85,14 +91,40 @@ class LabState:
 
     def record(self, serial: int, *, subject: str, not_after: str, pem: str, op: str) -> None:
         """Add an issued certificate to the index (and its PEM file)."""
-        if self.dir is not None:
-            _atomic_write(self.dir / "issued" / f"{serial}.pem", pem)
-        with self._locked() as data:
-            data["issued"][str(serial)] = {"subject": subject, "not_after": not_after, "op": op}
+        row = {"subject": subject, "not_after": not_after, "op": op}
+        if self.dir is None:
+            with self._lock:
+                self._mem_index[str(serial)] = row
+                while len(self._mem_index) > MEMORY_INDEX:
+                    self._mem_index.popitem(last=False)
+            return
+        _atomic_write(self.dir / "issued" / f"{serial}.pem", pem)
+        line = json.dumps({"serial": serial, **row}, sort_keys=True) + "\n"
+        with self._locked():
+            with open(self.dir / "issued.log", "a", encoding="utf-8") as log:
+                log.write(line)
+                log.flush()
+                os.fsync(log.fileno())
 
     def issued(self) -> dict[int, dict[str, str]]:
+        """serial -> {subject, not_after, op} of the certificates issued (see the module note)."""
+        if self.dir is None:
+            with self._lock:
+                return {int(k): dict(v) for k, v in self._mem_index.items()}
         with self._locked() as data:
-            return {int(k): dict(v) for k, v in data["issued"].items()}
+            rows = {int(k): dict(v) for k, v in data.get("issued", {}).items()}  # older layout
+            try:
+                with open(self.dir / "issued.log", encoding="utf-8") as log:
+                    for text in log:
+                        try:
+                            row = json.loads(text)
+                            serial = int(row.pop("serial"))
+                            rows[serial] = {k: str(v) for k, v in row.items()}
+                        except (ValueError, KeyError, TypeError):
+                            continue  # a line torn by a crash: skip it
+            except FileNotFoundError:
+                pass
+            return rows
 
     def issued_pem(self, serial: int) -> str | None:
         if self.dir is None:
