@@ -41,25 +41,44 @@ class HostMap:
         return self.addr if host == HOST else None
 
 
-def time_engine(responder: EstResponder, runs: int, trace: bool) -> list[float]:
-    clock = Clock()
-    lines: list[str] = []
-    tracer = Tracer(clock, sink=lines.append)
-    tracer.enabled = trace
-    tracer.set_level("est", -1)
-    cmdb = Cmdb()
-    with cmdb.transaction() as tx:
-        tx.put(CA, "G_CA_Cert_1", {"ca": LabCA.shipped().cert_pem})
-    engine = EstEngine(cmdb, clock, tracer, HostMap((responder.host, responder.port)))
-    url = f"https://{HOST}:{responder.port}"
-    times = []
-    for i in range(runs):
-        words = [f"bench{i}", "ec-secp256r1", url, "CN=bench", "DNS:bench.lab", "estuser", "estpwd"]
+class EngineRun:
+    """One engine (trace on or off) that enrolls a fresh certificate per call."""
+
+    def __init__(self, responder: EstResponder, trace: bool) -> None:
+        clock = Clock()
+        self.lines: list[str] = []
+        tracer = Tracer(clock, sink=self.lines.append)
+        tracer.enabled = trace
+        tracer.set_level("est", -1)
+        self.cmdb = Cmdb()
+        with self.cmdb.transaction() as tx:
+            tx.put(CA, "G_CA_Cert_1", {"ca": LabCA.shipped().cert_pem})
+        self.engine = EstEngine(self.cmdb, clock, tracer, HostMap((responder.host, responder.port)))
+        self.url = f"https://{HOST}:{responder.port}"
+        self.n = 0
+
+    def once(self) -> float:
+        self.n += 1
+        words = [f"bench{self.n}", "ec-secp256r1", self.url, "CN=bench", "DNS:bench.lab", "estuser", "estpwd"]
         start = time.perf_counter()
-        engine.generate(parse_generate_args(words, cmdb))
-        times.append(time.perf_counter() - start)
-        lines.clear()
-    return times
+        self.engine.generate(parse_generate_args(words, self.cmdb))
+        elapsed = time.perf_counter() - start
+        self.lines.clear()
+        return elapsed
+
+
+def time_engine(responder: EstResponder, runs: int) -> tuple[list[float], list[float]]:
+    """Trace-on and trace-off runs, alternated so that neither gets the warmer machine."""
+    on, off = EngineRun(responder, True), EngineRun(responder, False)
+    for _ in range(5):  # warm-up: imports, first handshakes, lab state
+        on.once(), off.once()
+    t_on, t_off = [], []
+    for i in range(runs):
+        first, second = (on, off) if i % 2 == 0 else (off, on)
+        a, b = first.once(), second.once()
+        (t_on, t_off)[first is off].append(a)
+        (t_on, t_off)[second is off].append(b)
+    return t_on, t_off
 
 
 def time_curl(responder: EstResponder, runs: int, workdir: Path) -> list[float]:
@@ -91,10 +110,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         responder = EstResponder(ResponderConfig(state_dir=Path(tmp) / "lab")).start()
         try:
-            time_engine(responder, 10, True)  # warm-up (imports, first handshakes, lab state)
-            time_engine(responder, 10, False)
-            on = statistics.median(time_engine(responder, args.runs, True))
-            off = statistics.median(time_engine(responder, args.runs, False))
+            t_on, t_off = time_engine(responder, args.runs)
+            on, off = statistics.median(t_on), statistics.median(t_off)
             curl = statistics.median(time_curl(responder, args.runs, Path(tmp)))
         finally:
             responder.stop()
