@@ -35,6 +35,7 @@ Embedding::
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import socket
 import struct
@@ -56,6 +57,8 @@ from .state import LabState
 from .tlsio import HANDSHAKE_FAILURE_ALERT, Channel, HandshakeError, SrpUsers, make_ssl_context, peek_is_srp, wrap_srp, wrap_ssl
 
 DEFAULT_CSRATTRS = "MCYGBysGAQEBARYGCSqGSIb3DQEJAQYFK4EEACIGCWCGSAFlAwQCAg=="
+
+_LOG = logging.getLogger("fortishell.lab")
 
 
 @dataclass
@@ -210,8 +213,8 @@ class EstResponder:
             self._http(channel, conn)
         except (HandshakeError, OSError):
             pass
-        except Exception:  # never let one connection take the responder down
-            pass
+        except Exception:  # never let one connection take the responder down, but say why
+            _LOG.exception("lab responder: connection from %s:%s failed", *peer[:2])
         finally:
             with self._live_lock:  # first: the reaper must not touch a closed (reused) descriptor
                 self._live.discard(conn)
