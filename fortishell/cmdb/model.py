@@ -82,7 +82,17 @@ class Entry:
             spec = self.spec.attr(k)
             if spec is None or not spec.volatile and v != spec.default:
                 vals[k] = v
-        subs = {k: (list(v.items()) if isinstance(v, dict) else v) for k, v in self._subs.items()}
+        # A nested object at its defaults equals an absent one, and an empty nested
+        # table an absent table (``show full-configuration`` writes them, ``show`` not).
+        subs = {}
+        for k, v in self._subs.items():
+            if isinstance(v, dict):
+                if v:
+                    subs[k] = list(v.items())
+            else:
+                cmp = v._cmp()
+                if cmp[2] or cmp[3]:
+                    subs[k] = cmp
         return (self.spec.path, self.key, vals, subs)
 
     def __eq__(self, other: object) -> bool:
@@ -333,6 +343,7 @@ class Cmdb:
         Raises :class:`CliError` and leaves the CMDB unchanged when a check fails.
         """
         self._validate(buf)
+        _seal_private_keys(buf)
         if buf.parent is not None:
             buf.parent._store_sub(buf)
             return []
@@ -546,6 +557,31 @@ class Cmdb:
         return mine == theirs and self._objects == other._objects
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _seal_private_keys(buf: EditBuffer) -> None:
+    """Encrypt a clear private key being committed (never stored in clear at rest).
+
+    The key is encrypted under the entry's ``password`` attribute (a new random
+    one is set when it is empty); FortiOS likewise keeps every local key as an
+    encrypted PEM with its password.
+    """
+    from . import secrets
+
+    for spec in buf.spec.attrs:
+        if spec.pem_kind != "private-key":
+            continue
+        value = buf._values.get(spec.name)
+        if not isinstance(value, str) or not secrets.is_clear_private_key(value):
+            continue
+        if secrets.load_clear_private_key(value) is None:
+            raise CommitError("invalid private-key", rc=-1)
+        pw_spec = buf.spec.attr("password")
+        password = buf._values.get("password") if pw_spec is not None else None
+        sealed, password = secrets.seal_private_key(value, password or None)
+        buf._values[spec.name] = sealed
+        if pw_spec is not None:
+            buf._values["password"] = password
 
 
 def _retargeted(entry: Entry, path: Path, old: str, new: str) -> dict[str, Any] | None:

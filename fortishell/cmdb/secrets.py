@@ -53,3 +53,46 @@ def decrypt(enc: str) -> str:
 
 def is_encrypted(value: str) -> bool:
     return value.startswith(PREFIX)
+
+
+# ------------------------------------------------------------------ private keys
+ENCRYPTED_KEY_MARKER = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
+
+def is_clear_private_key(pem: str) -> bool:
+    """A PEM private key that is not password-encrypted (PKCS#8, RSA or EC form)."""
+    text = pem.lstrip()
+    return text.startswith("-----BEGIN ") and "PRIVATE KEY-----" in text.split("\n", 1)[0] \
+        and not text.startswith(ENCRYPTED_KEY_MARKER) and "Proc-Type: 4,ENCRYPTED" not in text
+
+
+def load_clear_private_key(pem: str) -> object | None:
+    """The key object of a clear PEM private key, or None when it does not load."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        return serialization.load_pem_private_key(pem.encode("ascii"), None)
+    except (ValueError, TypeError, UnicodeEncodeError):
+        return None
+
+
+def seal_private_key(pem: str, password: str | None) -> tuple[str, str]:
+    """``(ENCRYPTED PRIVATE KEY PEM, password)`` for a clear private key.
+
+    Keys are never kept in clear at rest: an imported clear key is re-encrypted
+    (PKCS#8, best available encryption) under the entry's ``password``, or under
+    a new random one when none is set, as FortiOS stores every local key.
+    """
+    import secrets as _random
+
+    from cryptography.hazmat.primitives import serialization
+
+    key = load_clear_private_key(pem)
+    if key is None:
+        raise ConfigFileError("invalid private-key")
+    password = password or _random.token_hex(31)
+    sealed = key.private_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password.encode("utf-8")),
+    ).decode("ascii").strip("\n")
+    return sealed, password

@@ -16,7 +16,9 @@ Values then go through the same edit buffers and types as typed commands
 the file).  Any error names its line: :class:`ConfigFileError`.
 
 Writing is atomic: a temporary file in the same directory, fsync, mode 0600,
-``os.replace``, fsync of the directory.  A failed save leaves the old file.
+``os.replace``, fsync of the directory.  A failed save leaves the old file; a
+save killed half-way leaves the old file and a ``.<name>.*.tmp`` file that
+:func:`remove_stale_temps` deletes when the device starts again.
 """
 
 from __future__ import annotations
@@ -198,9 +200,22 @@ def dumps(cmdb: Cmdb, user: str = "admin") -> str:
     return "\n".join(show_configuration(cmdb, full=False, header=True, user=user)) + "\n"
 
 
+def read_config_text(path: str | os.PathLike[str]) -> str:
+    """The file's text with its line ends as written.
+
+    No universal-newline translation: a value may hold a lone carriage return
+    (it was typed that way) and must read back unchanged.  A file whose every
+    line ends in CRLF (edited on Windows) is read as LF lines.
+    """
+    text = FsPath(path).read_bytes().decode("utf-8")
+    if "\r\n" in text and text.count("\n") == text.count("\r\n"):
+        text = text.replace("\r\n", "\n")
+    return text
+
+
 def load(path: str | os.PathLike[str]) -> Cmdb:
     try:
-        text = FsPath(path).read_text("utf-8")
+        text = read_config_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigFileError(f"cannot read configuration file {path}: {exc}") from exc
     try:
@@ -210,6 +225,35 @@ def load(path: str | os.PathLike[str]) -> Cmdb:
         raise
 
 
+def _temp_prefix(target: FsPath) -> str:
+    return f".{target.name}."
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> int:
+    """Delete temporary files left by a save that was killed before ``os.replace``.
+
+    Called once when a device starts (a running save of the same file by another
+    process is not expected: one configuration file belongs to one device).
+    Returns the number of files removed.
+    """
+    target = FsPath(path)
+    directory = target.parent if str(target.parent) else FsPath(".")
+    removed = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    prefix = _temp_prefix(target)
+    for name in names:
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            try:
+                os.unlink(directory / name)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
 def save(cmdb: Cmdb, path: str | os.PathLike[str]) -> None:
     """Write the configuration atomically (mode 0600); the old file survives any failure."""
     target = FsPath(path)
@@ -217,7 +261,7 @@ def save(cmdb: Cmdb, path: str | os.PathLike[str]) -> None:
     directory = target.parent if str(target.parent) else FsPath(".")
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             os.fchmod(fh.fileno(), 0o600)
             fh.write(text)

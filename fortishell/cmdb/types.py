@@ -213,6 +213,8 @@ class PemType(AttrType):
         ok = text.lstrip().startswith(markers) and "-----END " in text
         if ok and spec.pem_kind == "certificate":
             ok = _loads_certificate(text)
+        if ok and spec.pem_kind == "private-key" and secrets.is_clear_private_key(text):
+            ok = secrets.load_clear_private_key(text) is not None  # sealed at commit (model.py)
         if not ok:
             first = text.split("\n", 1)[0]
             raise ValueParseError(f"invalid {spec.pem_kind or 'PEM value'}", first, -1)

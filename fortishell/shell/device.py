@@ -97,6 +97,8 @@ class Device:
 
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
+        if config_path is not None:
+            store.remove_stale_temps(config_path)  # left by a save that was killed
         if config_path is not None and Path(config_path).exists():
             cmdb = store.load(Path(config_path))
             fresh = False
