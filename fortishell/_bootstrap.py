@@ -38,7 +38,8 @@ def _stamp_covers(extras: str) -> bool:
         return False
     have_extras, _, mtime = STAMP.read_text().strip().partition(":")
     wanted_extras, _, wanted_mtime = _wanted_stamp(extras).partition(":")
-    return mtime == wanted_mtime and set(wanted_extras.split(",")) <= set(have_extras.split(","))
+    wanted = {e for e in wanted_extras.split(",") if e}
+    return mtime == wanted_mtime and wanted <= set(have_extras.split(","))
 
 
 def install(extras: str = "") -> None:

@@ -38,11 +38,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import Application, run_in_terminal
+from prompt_toolkit.application.application import _CombinedRegistry
 from prompt_toolkit.application.current import get_app_session, set_app
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -66,6 +68,26 @@ _SECRET_ATTR = re.compile(r"pass|secret|psk|key", re.IGNORECASE)
 _SECRET_POSITIONS = (7, 10, 14)
 
 
+_GENERATE_EST = ("execute", "vpn", "certificate", "local", "generate", "est")
+
+
+@lru_cache(maxsize=1024)
+def _is_secret_attr(word: str) -> bool:
+    """A password / private-key attribute, also when abbreviated (``set est-http-p x``)."""
+    if _SECRET_ATTR.search(word):
+        return True
+    from .cmdb.schema import SCHEMA
+
+    return bool(word) and any(a.name.startswith(word) for t in SCHEMA.tables
+                              for a in t.attrs if a.secret or a.pem_kind == "private-key")
+
+
+def _is_generate_est(low: list[str]) -> bool:
+    """``execute vpn certificate local generate est`` with any abbreviation of its words."""
+    return len(low) >= 6 and len(low[0]) >= 2 and all(
+        w and full.startswith(w) for w, full in zip(low[:6], _GENERATE_EST))
+
+
 def mask_secrets(text: str) -> str:
     """The history form of a command line: secret values replaced by ``*``."""
     from .cli import parser
@@ -74,13 +96,15 @@ def mask_secrets(text: str) -> str:
     try:
         line = parser.parse_line(text)
     except Exception:  # noqa: BLE001 - unparsable lines hold nothing we can mask reliably
-        return text if not _SECRET_ATTR.search(text) else ""
+        words = text.split()
+        risky = _SECRET_ATTR.search(text) or (len(words) > 1 and _is_secret_attr(words[1]))
+        return "" if risky or _is_generate_est([w.lower() for w in words]) else text
     words = [w.text for w in line.words]
-    if len(words) >= 3 and "set".startswith(words[0]) and len(words[0]) >= 2 and _SECRET_ATTR.search(words[1]):
+    if len(words) >= 3 and "set".startswith(words[0]) and len(words[0]) >= 2 and _is_secret_attr(words[1]):
         return f"{words[0]} {words[1]} *"
     low = [w.lower() for w in words]
-    if len(words) > 6 and low[0].startswith("exe") and "est" in low[:6]:
-        start = low.index("est") + 1
+    if len(words) > 6 and _is_generate_est(low):
+        start = 6
         masked = list(words)
         for pos in _SECRET_POSITIONS:
             i = start + pos - 1
@@ -158,11 +182,6 @@ class OutputHub:
             finally:
                 self._local.target = None
 
-    def _write_raw(self, text: str) -> None:
-        with self._lock:
-            self.output.write(text)
-            self.output.flush()
-
     def emit(self, line: str) -> None:
         target = getattr(self._local, "target", None)
         if target is not None:
@@ -213,7 +232,7 @@ class Repl:
         screen: Output = DummyOutput() if plain else self.output
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._abort: asyncio.Event | None = None
+        self._abort: "asyncio.Future[None] | None" = None  # done: stop waiting for the command
         self.busy = False  # a command is running (Ctrl-C then aborts it)
         self.closed = False  # the terminal went away (SSH connection lost)
         self.prompt_session: PromptSession[str] = PromptSession(
@@ -414,9 +433,9 @@ class Repl:
         EST engine stores all or nothing, so an abandoned enrollment either
         lands whole or not at all.
         """
-        loop, event = self._loop, self._abort
-        if loop is not None and event is not None:
-            loop.call_soon_threadsafe(event.set)
+        loop, waiter = self._loop, self._abort
+        if loop is not None and waiter is not None:
+            loop.call_soon_threadsafe(_settle, waiter)
 
     def hangup(self) -> None:
         """The terminal is gone (the input is closed by the caller): leave at the next step."""
@@ -426,17 +445,18 @@ class Repl:
     async def _run(self, executor: ThreadPoolExecutor, hub: OutputHub,
                    work: Callable[[], Result]) -> Result | None:
         loop = asyncio.get_running_loop()
-        self._abort = asyncio.Event()
+        # one future settled by whichever comes first, the command's end or an abort
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._abort = waiter
         future = loop.run_in_executor(executor, hub.run_for, self, work)
-        aborted = asyncio.ensure_future(self._abort.wait())
+        future.add_done_callback(lambda _f: _settle(waiter))
         restore = _catch_sigint(loop, self.abort, self.input)
         self.busy = True
         try:
-            await asyncio.wait({future, aborted}, return_when=asyncio.FIRST_COMPLETED)
+            await waiter
         finally:
             self.busy = False
             restore()
-            aborted.cancel()
             self._abort = None
         if future.done():
             return future.result()
@@ -572,6 +592,74 @@ class PlainEcho:
 def _no_render(app: Application[Any]) -> None:
     """Drawing off for an application whose output is a DummyOutput (the plain echo draws)."""
     app._redraw = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    app.invalidate = lambda: None  # type: ignore[method-assign]  # nothing to repaint: no wake-ups
+    app._default_bindings = _shared_default_bindings()
+    app.key_processor._bindings = _StaticLayoutBindings(app)
+
+
+_DEFAULT_BINDINGS: list[Any] = []
+
+
+def _shared_default_bindings() -> Any:
+    """prompt_toolkit's default key bindings, built once for every plain application.
+
+    They hold no state of their own (filters and handlers look at the current
+    application), so the plain sessions share one set instead of ~2000 objects
+    each; fewer long-lived objects also make the garbage collector's full
+    passes shorter.
+    """
+    if not _DEFAULT_BINDINGS:
+        from prompt_toolkit.key_binding.defaults import load_key_bindings
+
+        _DEFAULT_BINDINGS.append(load_key_bindings())
+    return _DEFAULT_BINDINGS[0]
+
+
+class _StaticLayoutBindings(_CombinedRegistry):
+    """An application's key bindings, merged once per focused window.
+
+    prompt_toolkit walks the whole layout on every key lookup (several per key
+    press) in case its shape changed; the layouts of the plain sessions never
+    change shape (only the focus moves), so the walk is done once.
+    """
+
+    def __init__(self, app: Application[Any]) -> None:
+        super().__init__(app)
+        self._controls = list(app.layout.find_all_controls())
+        self._merged: dict[Any, Any] = {}
+        self._found: dict[Any, Any] = {}
+
+    @property
+    def _key_bindings(self) -> Any:
+        window = self.app.layout.current_window
+        merged = self._merged.get(window)
+        if merged is None:
+            merged = self._merged[window] = self._create_key_bindings(window, self._controls)
+        return merged
+
+    # The set of bindings never changes either (filters are evaluated by the key processor on
+    # every press): the candidates for a key sequence are looked up once.
+    def get_bindings_for_keys(self, keys: Any) -> Any:
+        return self._lookup(0, keys)
+
+    def get_bindings_starting_with_keys(self, keys: Any) -> Any:
+        return self._lookup(1, keys)
+
+    def _lookup(self, kind: int, keys: Any) -> Any:
+        key = (self.app.layout.current_window, kind, keys)
+        found = self._found.get(key)
+        if found is None:
+            if len(self._found) > 2000:
+                self._found.clear()
+            kb = self._key_bindings
+            found = kb.get_bindings_starting_with_keys(keys) if kind else kb.get_bindings_for_keys(keys)
+            self._found[key] = found
+        return found
+
+
+def _settle(waiter: "asyncio.Future[None]") -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _back(text: str, cur: int) -> int:

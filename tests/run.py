@@ -24,4 +24,7 @@ _bootstrap.ensure_venv(
 
 import pytest  # noqa: E402
 
-sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", str(ROOT / "tests"), *sys.argv[1:]]))
+args = sys.argv[1:]
+# paths given: run those; otherwise the whole suite
+targets = [] if any(Path(a.split("::")[0]).exists() for a in args if not a.startswith("-")) else [str(ROOT / "tests")]
+sys.exit(pytest.main(["-p", "no:cacheprovider", "--rootdir", str(ROOT), *targets, *args]))

@@ -271,6 +271,7 @@ def _run(text: str) -> list[ast.Line]:
 
 
 # ------------------------------------------------------------------ public API
+@lru_cache(maxsize=512)  # a line is parsed for history, paging and execution: once is enough
 def parse_line(text: str) -> ast.Line:
     """Parse one logical command line.
 

@@ -135,6 +135,8 @@ def _show_body(e: EntryLike, spec: TableSpec, depth: int, full: bool, only: str 
     ind = _IND * depth
     lines: list[str] = []
     for a in spec.attrs:
+        if not full and not e.is_set(a.name):
+            continue  # the cheapest test first: ``show`` lists only what is set (see below)
         if a.name == spec.key or a.volatile or not e.visible(a) or (only is not None and a.name != only):
             continue
         value = e.get(a.name)

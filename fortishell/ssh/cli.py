@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import gc
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from ..clock import Clock, parse_clock_option
@@ -25,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
 def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
                lab_server: str | None = None) -> int:
     """Parse ``serve`` options (``--state-dir`` here wins over the global one) and serve."""
-    from .server import ServeOptions, start_server
+    from .server import ServeOptions, ServerThread
 
     args = _parser().parse_args(argv)
     try:
@@ -46,25 +47,44 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
                            port=args.port, shared=args.shared, users=users, clock_factory=clock_factory,
                            lab_server_url=lab_server)
 
-    async def run() -> int:
-        try:
-            server = await start_server(options)
-        except OSError as exc:
-            print(f"fortishell serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-                  file=sys.stderr)
-            return 1
-        mode = "one shared device" if args.shared else "one device per user"
-        print(f"fortishell: SSH on {args.host}:{server.port} ({mode}, state in {options.state_dir}); "
-              f"users: {', '.join(users.names) or '(none)'}", file=sys.stderr, flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):
-                pass
-        await stop.wait()
-        await server.close()
-        return 0
+    # The event loop runs on its own thread, the main thread only waits for Ctrl-C / SIGTERM: off
+    # the main thread prompt_toolkit installs no SIGWINCH handler per prompt (a server has no
+    # terminal to resize) and a session's command never takes the server's SIGINT for itself.
+    _tune_gc()
+    server = ServerThread(options)
+    try:
+        server.start()
+    except OSError as exc:
+        server.stop()
+        print(f"fortishell serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    mode = "one shared device" if args.shared else "one device per user"
+    print(f"fortishell: SSH on {args.host}:{server.port} ({mode}, state in {options.state_dir}); "
+          f"users: {', '.join(users.names) or '(none)'}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+    return 0
 
-    return asyncio.run(run())
+
+def _tune_gc() -> None:
+    """Garbage collection for a server with many sessions on one loop.
+
+    With dozens of sessions in flight, the default first-generation threshold
+    (700 allocations) promotes objects that are about to die anyway to the
+    oldest generation, and every few hundred commands a full pass walks every
+    session's long-lived objects (100-200 ms of stalled prompts) only to free
+    nothing.  A larger first threshold lets those objects die young; what is
+    loaded at start-up (modules, grammar, schema) lives as long as the process
+    and is kept out of the passes altogether.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 10)

@@ -291,7 +291,8 @@ class ShellServer(PromptToolkitSSHServer):
             device = await asyncio.get_running_loop().run_in_executor(None, self.registry.device_for, user)
         except Exception as exc:  # noqa: BLE001 - a boot failure must not print a traceback
             log.error("cannot open the device of %s: %s", user, exc)
-            lines = getattr(exc, "output", lambda: [str(exc)])()
+            output = getattr(exc, "output", None)
+            lines = output() if callable(output) else [str(exc)]
             ssh_session.stdout.write("\n".join(lines) + "\n")
             return
         repl = Repl(device, history=self.registry.history_for(user), paging=True, plain=True)
