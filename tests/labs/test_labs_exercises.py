@@ -142,9 +142,10 @@ def _run_documented(block: str, tmp_path: Path) -> subprocess.CompletedProcess[s
     installed binary (same program, already set up) and /tmp/ a test directory."""
     work = tmp_path / "tmp"
     work.mkdir(exist_ok=True)
-    script = block.replace("python3 -m fortishell.expect", f"{fortishell_binary().parent / 'python'} -m fortishell.expect")
+    # /tmp/ first: the checkout itself may live under /tmp
+    script = block.replace("/tmp/", f"{work}/").replace("student-transcript.txt", str(work / "student-transcript.txt"))
+    script = script.replace("python3 -m fortishell.expect", f"{fortishell_binary().parent / 'python'} -m fortishell.expect")
     script = script.replace("python3 -m fortishell ", f"{fortishell_binary()} ")
-    script = script.replace("/tmp/", f"{work}/").replace("student-transcript.txt", str(work / "student-transcript.txt"))
     env = dict(os.environ, FORTISHELL_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
     return subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, cwd=ROOT, env=env,
                           timeout=120, check=False)
