@@ -48,7 +48,7 @@ class Fault:
     reason: str  # regex the failure line must match (after "... failed: ")
     trace: str  # regex one trace line must match
     scopes: tuple[str, ...] = ("post",)  # "post": enroll operations only; "all": every EST operation
-    bound: float = 2.5  # seconds
+    bound: float = 4.0  # seconds (engine timeout 1 s; generous for a loaded host)
 
 
 POST_OPS = ("simpleenroll", "simplereenroll")
@@ -58,9 +58,9 @@ FAULTS: dict[str, Fault] = {
     "status-500": Fault(dict(status_500=True), r"HTTP error 500 Internal Server Error",
                         r"^\[\d+\] est_curl_req: HTTP error 500: Internal Server Error$", ("post", "all")),
     "retry-after": Fault(dict(retry_after=(5, 1)), r"the request is still pending after 1 retries",
-                         r"^\[\d+\] __est_simple_post: Still pending after 1 retr", bound=3.0),
+                         r"^\[\d+\] __est_simple_post: Still pending after 1 retr", bound=5.0),
     "slow": Fault(dict(delay_seconds=2.5), r"Operation timed out after 1\d\d\d milliseconds with 0 bytes received",
-                  r"^\[\d+\] est_curl_req: Error buf: Operation timed out after", ("post", "all"), bound=3.0),
+                  r"^\[\d+\] est_curl_req: Error buf: Operation timed out after", ("post", "all"), bound=5.0),
     "truncated-body": Fault(dict(truncate_body=True), r"transfer closed with \d+ bytes remaining to read",
                             r"^\[\d+\] est_curl_req: Error buf: transfer closed with", ("post", "all")),
     "garbage-base64": Fault(dict(garbage_base64=True), r"the response is not valid base64",
@@ -269,7 +269,7 @@ def test_retry_after_within_budget_succeeds(box: Box) -> None:
     box.faults.set(retry_after=(1, 1), endpoints=POST_OPS)
     t0 = time.monotonic()
     enroll_ok(box)
-    assert 0.9 <= time.monotonic() - t0 < 3.0
+    assert 0.9 <= time.monotonic() - t0 < 5.0
     assert any(re.search(r"Retry-After", line) or "retry" in line.lower() for line in box.trace)
 
 
@@ -280,7 +280,7 @@ def test_retry_after_beyond_budget_gives_up_without_waiting(box: Box) -> None:
     box.faults.set(retry_after=(1, 3600), endpoints=POST_OPS)
     t0 = time.monotonic()
     result = box.run(GENERATE)
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 4.0  # not the 3600 s Retry-After
     assert result.lines[0].endswith("the request is still pending after 0 retries"), result.lines
     assert box.conf.read_bytes() == before
 

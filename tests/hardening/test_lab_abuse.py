@@ -167,7 +167,7 @@ def test_announced_oversized_body_is_refused_before_it_is_sent(responder: EstRes
     t0 = time.monotonic()
     status, headers, body = c.reply()
     assert status == 413 and body == b"Payload Too Large\n"
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < 3.0  # bounded (not the 10 MB upload); generous for a loaded host
     assert c.closed_within(2.0) is not None  # and the connection is not kept
     c.close()
 
@@ -233,7 +233,7 @@ def test_silent_connection_is_closed(quick: EstResponder) -> None:
     with socket.create_connection(("127.0.0.1", quick.port), timeout=3) as s:
         t0 = time.monotonic()
         assert s.recv(10) == b""
-        assert time.monotonic() - t0 < 1.5
+        assert time.monotonic() - t0 < 3.0  # io_timeout 0.5 s; generous for a loaded host
 
 
 def test_trickled_client_hello_is_cut_off(quick: EstResponder) -> None:
@@ -291,8 +291,8 @@ def test_trickled_body_is_cut_off(quick: EstResponder) -> None:
         time.sleep(0.1)
         if c.poll():
             break
-    assert c.closed_within(1.5) is not None
-    assert time.monotonic() - t0 < 2.0
+    assert c.closed_within(3.0) is not None
+    assert time.monotonic() - t0 < 4.0
     c.close()
 
 
@@ -314,7 +314,7 @@ def test_connections_beyond_the_cap_are_refused_quickly(tmp_path: Path) -> None:
         t0 = time.monotonic()
         with pytest.raises((ConnectionError, ssl.SSLError, OSError)):
             Client(r.port, timeout=5.0).request("GET", EST + "cacerts")
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < 3.0  # refused, not left waiting for the 5 s client timeout
         assert r.refused >= 1
         held.pop().close()
         deadline = time.monotonic() + 2.0

@@ -108,7 +108,7 @@ def test_ctrl_c_abandons_a_running_command(serve, shell) -> None:
         started = time.monotonic()
         sh.send("\x03")
         out = sh.read_until("# ", timeout=3)
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 4  # the enrollment alone would wait 10 s
         assert out == "\r\nFortiProxy # "  # (the echoed line ended with \r\n) a blank line, the prompt
     finally:
         silent.close()
