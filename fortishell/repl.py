@@ -9,7 +9,8 @@ only moves text between the terminal and the session:
   of ``execute vpn certificate local generate est`` are stored masked as ``*``;
 * Tab completes from ``session.complete``; ``?`` prints ``session.help`` for the
   partial line without echoing ``?`` and re-shows the prompt with the partial
-  line, as FortiOS does (inside an open quote ``?`` is an ordinary character);
+  line, as FortiOS does, the word being typed filled in when it has exactly one
+  valid completion (inside an open quote ``?`` is an ordinary character);
 * Enter inside an open quote or after a trailing backslash continues the line;
 * Ctrl-C clears the line, Ctrl-D at the root prompt leaves; Ctrl-C while a
   command runs abandons it (see :meth:`Repl.abort`);
@@ -335,13 +336,18 @@ class Repl:
                 buf.insert_text("?")
                 return
             lines = sess.help(before)
+            fill = sess.help_fill(before)  # one valid word: completed in place, like FortiOS
             if self.echo is not None:
                 self._write_raw("\n")
                 self.write_lines(lines)
                 self.echo.redraw(sess.prompt)
+                if fill:
+                    buf.insert_text(fill)
                 return
             shown = sess.prompt + buf.text
             run_in_terminal(lambda: self.write_lines([shown, *lines]))
+            if fill:
+                buf.insert_text(fill)
 
         @kb.add("enter")
         def _enter(event: KeyPressEvent) -> None:

@@ -152,3 +152,33 @@ def test_mask_secrets() -> None:
     masked = mask_secrets("execute vpn certificate local generate est c1 ec-secp256r1 https://h:8443 "
                           "CN=a DNS:a estuser estpwd ca1 G_CA kpw")
     assert "estpwd" not in masked and "kpw" not in masked and "estuser" in masked
+
+
+def test_question_mark_fills_the_only_candidate(device: Device) -> None:
+    # `conf?` has one valid word: listed once, then filled in on the input line
+    out = drive(device, ["conf?", " vpn certificate local\r", "end\r", "exit\r"])
+    listing = out[out.index("FortiProxy # conf"):]
+    assert re.search(r"^config\s{4,}\S", listing, re.M)
+    assert "FortiProxy # config vpn certificate local\n" in out
+    assert "FortiProxy (local) # " in out
+    # a value with one match is filled in too; several candidates (`e`: execute, exit): nothing
+    out = drive(device, ["config vpn certificate local\r", "edit x1\r", "set enroll-protocol es?", "\r",
+                         "next\r", "end\r", "e?", "xit\r"])
+    assert "FortiProxy (x1) # set enroll-protocol est\n" in out
+    assert device.cmdb.entry(("vpn", "certificate", "local"), "x1").get("enroll-protocol") == "est"
+    assert re.search(r"^execute\s{4,}\S", out, re.M) and re.search(r"^exit\s{4,}\S", out, re.M)
+
+
+def test_question_mark_no_fill_with_placeholder_or_many(device: Device) -> None:
+    from fortishell.shell.session import Session
+
+    sess = Session(device)
+    assert sess.help_fill("conf") == "ig"
+    assert sess.help_fill("config vpn certificate loc") == "al"
+    assert sess.help_fill("config") == ""          # already complete
+    assert sess.help_fill("") == ""                # no word being typed
+    assert sess.help_fill("e") == ""               # edit? exit? execute? several
+    sess.execute("config vpn certificate local")
+    # `<name>` placeholder offered too: a new name is valid, nothing filled
+    assert sess.help_fill("edit Fortinet_Fac") == ""
+    assert sess.help_fill("get Fortinet_Fac") == "tory"

@@ -127,29 +127,92 @@ def _bracket(p: str, i: int) -> tuple[str, int]:
     raise ValueError("unmatched [")
 
 
+_INTERVAL = re.compile(r"(\d*)(,?)(\d*)\\}")
+RE_DUP_MAX = 32767  # GNU grep: a larger count is "Regular expression too big"
+
+
+def _interval(p: str, i: int) -> tuple[str, int]:
+    """The ``\\{m,n\\}`` interval whose body starts at p[i]; return (re, next index).
+
+    Accepted like GNU grep: ``\\{m\\}``, ``\\{m,\\}``, ``\\{m,n\\}`` (m <= n) and ``\\{,n\\}``;
+    an unterminated one ("Unmatched \\{") or bad content ("Invalid content of \\{\\}") is
+    a ValueError.
+    """
+    m = _INTERVAL.match(p, i)
+    if m is None:
+        raise ValueError("unmatched \\{ or invalid content of \\{\\}")
+    low, comma, high = m.groups()
+    if not low and not comma:
+        raise ValueError("invalid content of \\{\\}")
+    lo = int(low) if low else 0
+    hi = int(high) if high else None
+    if max(lo, hi or 0) > RE_DUP_MAX or (hi is not None and hi < lo):
+        raise ValueError("invalid content of \\{\\}")
+    if not comma:
+        return f"{{{lo}}}", m.end()
+    return f"{{{lo},{'' if hi is None else hi}}}", m.end()
+
+
 def bre_to_python(p: str) -> str:
-    """Translate a POSIX basic regular expression (with GNU ``\\|`` ``\\+`` ``\\?``)."""
+    """Translate a POSIX basic regular expression (with GNU ``\\|`` ``\\+`` ``\\?``).
+
+    As in GNU grep, ``*``, ``\\+``, ``\\?`` and ``\\{`` with nothing before them (at the
+    start, after ``\\(`` or ``\\|``) are literal, and a repetition of a repeated atom
+    (``a\\{1\\}\\{2\\}``, ``a**``) repeats the whole repeated atom.
+    """
     out: list[str] = []
     i = 0
     n = len(p)
     at_start = True  # where '^' is an anchor and '*' is literal
+    atom: int | None = None  # index in `out` where the last repeatable atom starts
+    repeated = False  # the last atom already carries a repetition
+    groups: list[int] = []
+
+    def repeat(q: str) -> None:
+        nonlocal repeated
+        if atom is not None and repeated:
+            out[atom:] = ["(?:" + "".join(out[atom:]) + ")"]
+        out.append(q)
+        repeated = True
+
+    def literal(piece: str) -> None:
+        nonlocal atom, repeated
+        atom, repeated = len(out), False
+        out.append(piece)
+
     while i < n:
         c = p[i]
         if c == "\\" and i + 1 < n:
             d = p[i + 1]
             i += 2
-            if d in "|(":
-                out.append(d)
-                at_start = True
+            if d == "(":
+                groups.append(len(out))
+                out.append("(")
+                atom, at_start = None, True
                 continue
-            if d in "){}+?":
-                out.append(d)
-            elif d in "<>":
-                out.append(r"\b")
-            elif d.isdigit() or d in "wWsSbB":
-                out.append("\\" + d)
+            if d == "|":
+                out.append("|")
+                atom, at_start = None, True
+                continue
+            if d in "{+?" and at_start:
+                literal(re.escape(d))
+            elif d == "{":
+                piece, i = _interval(p, i)
+                repeat(piece)
+            elif d in "+?":
+                repeat(d)
+            elif d == ")":
+                out.append(")")
+                atom, repeated = (groups.pop() if groups else None), False
+            elif d == "}":
+                literal(re.escape(d))
+            elif d in "<>bB":
+                out.append(r"\b" if d in "<>" else "\\" + d)
+                atom = None
+            elif d.isdigit() or d in "wWsS":
+                literal("\\" + d)
             else:
-                out.append(re.escape(d))
+                literal(re.escape(d))
             at_start = False
             continue
         if c == "\\":  # trailing backslash
@@ -157,20 +220,29 @@ def bre_to_python(p: str) -> str:
         i += 1
         if c == "[":
             piece, i = _bracket(p, i - 1)
-            out.append(piece)
+            literal(piece)
         elif c == "^":
-            out.append("^" if at_start else r"\^")
             if at_start:
+                out.append("^")
+                atom = None
                 continue  # still at the start for a following '*'
+            literal(r"\^")
         elif c == "$":
             anchor = i == n or p.startswith(r"\)", i) or p.startswith(r"\|", i)
-            out.append("$" if anchor else r"\$")
+            if anchor:
+                out.append("$")
+                atom = None
+            else:
+                literal(r"\$")
         elif c == "*":
-            out.append(r"\*" if at_start else "*")
+            if at_start:
+                literal(r"\*")
+            else:
+                repeat("*")
         elif c == ".":
-            out.append(".")
+            literal(".")
         else:
-            out.append(re.escape(c))
+            literal(re.escape(c))
         at_start = False
     return "".join(out)
 

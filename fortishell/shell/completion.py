@@ -4,7 +4,8 @@
 words" with (name, description) pairs; ``help_lines`` formats them the FortiOS
 way (name padded to the longest name + 4, then the description; placeholders
 such as ``<string>`` and ``<Enter>`` included) and ``complete`` keeps only real
-words starting with the prefix being typed.
+words starting with the prefix being typed.  ``help_fill`` is the ``?`` auto-fill:
+the rest of the word being typed when the listing holds exactly one real word.
 """
 
 from __future__ import annotations
@@ -226,14 +227,38 @@ def _pipe(words: list[str]) -> Pairs:
             ("-f", "Print fortinet config context."), ("-c", "Only print count of matching lines.")]
 
 
-def help_lines(sess: "Session", text: str) -> list[str]:
+def _help_pairs(sess: "Session", text: str) -> tuple[Pairs, str, bool]:
     words, current, in_quote, in_filter = _partial(text)
     pairs = _pipe(words) if in_filter else candidates(sess, words)
-    pairs = _matching(pairs, current, placeholders=not current or bool(words))
+    return _matching(pairs, current, placeholders=not current or bool(words)), current, in_quote
+
+
+def help_lines(sess: "Session", text: str) -> list[str]:
+    pairs, _current, _in_quote = _help_pairs(sess, text)
     if not pairs:
         return []
     width = max(len(n) for n, _ in pairs) + 4
     return [f"{n:<{width}}{t}".rstrip() for n, t in pairs]
+
+
+def help_fill(sess: "Session", text: str) -> str:
+    """What ``?`` appends to ``text``: the rest of the word being typed when it has exactly one
+    valid completion ("If there is only one valid command, it will be automatically filled in.").
+
+    Nothing when no word is being typed, inside quotes, or when the listing also offers a
+    value placeholder (``<string>``: any value is valid, the typed word may be meant as it
+    is); ``<Enter>`` does not count, it cannot be the word being typed.
+    Like Tab, the word is completed without a trailing space (undocumented; chosen so that
+    ``?`` and Tab leave the same line).
+    """
+    pairs, current, in_quote = _help_pairs(sess, text)
+    pairs = [p for p in pairs if p != ENTER]  # never a value for a word being typed
+    if in_quote or not current or len(pairs) != 1:
+        return ""
+    name = pairs[0][0]
+    if name.startswith("<") or not name.startswith(current):
+        return ""
+    return name[len(current):]
 
 
 def complete(sess: "Session", text: str) -> Pairs:

@@ -21,10 +21,12 @@ while a command runs, a background poll only runs when it can take it at
 once, so a renewal never runs in the middle of a commit.  A certificate held
 open by an ``edit`` in any session is not renewed until the edit ends.
 
-A failed renewal keeps the old certificate and key (the engine is
-all-or-nothing) and marks the entry's run-time ``state`` as
-``RENEWAL FAILED`` (our choice; FortiOS does not document it) until a renewal
-succeeds.  ``state`` is volatile, so the configuration file is not rewritten
+A failed renewal, automatic or manual (``execute vpn certificate local
+generate est <existing>`` answered ``y``, through :meth:`Device.regenerate`),
+keeps the old certificate and key (the engine is all-or-nothing) and marks the
+entry's run-time ``state`` as ``RENEWAL FAILED`` (our choice; FortiOS does not
+document it) until a renewal or regenerate succeeds (the engine stores
+``state OK`` with the new certificate).  ``state`` is volatile, so the configuration file is not rewritten
 for it and stays byte-identical.
 """
 
@@ -198,8 +200,19 @@ class Device:
 
     def _renew(self, name: str) -> list[str]:
         """The renewal service's worker: the engine's renewal; failures mark the run-time state."""
+        return self._marking_failure(name, lambda: self.engine.renew(name))
+
+    def regenerate(self, name: str) -> list[str]:
+        """A manual re-enrollment of an existing certificate; a failure marks the run-time state
+        like a failed renewal, then propagates (the command fails)."""
+        engine_regenerate = getattr(self.engine, "regenerate", None)
+        if engine_regenerate is None:
+            raise EstError("Re-generating a certificate with EST is not supported.")
+        return self._marking_failure(name, lambda: list(engine_regenerate(name) or []))
+
+    def _marking_failure(self, name: str, work: Callable[[], list[str]]) -> list[str]:
         try:
-            return self.engine.renew(name)
+            return work()
         except FortiError:
             self._set_state(name, RENEWAL_FAILED_STATE)
             raise

@@ -10,6 +10,15 @@ Root-level parse errors print ``command parse error before 'x'`` WITHOUT the
 ``Command fail`` line (as in every real root-level paste, fortios-cli-facts.md
 §2); the return code stays -61 for scripts.
 
+Control characters: an error line quotes what the user typed (``command parse
+error before '...'``, ``value parse error before '...'``, entry names ...), so
+every FortiError line leaving the session goes through :func:`visible`, which
+renders C0 controls and DEL in caret notation (ESC -> ``^[``, BEL -> ``^G``,
+DEL -> ``^?``, as a terminal echoes control keys) and C1 controls (U+0080 to
+U+009F, e.g. the one-byte CSI) as ``\\xNN``; tab and newline stay as they are.
+A terminal never receives a raw escape sequence from an error line.  FortiOS
+does not document this; a real console shows such keys the same way.
+
 Command boundary: each command (and each answer to a question) runs under the
 device lock and is followed by ``device.after_command()``, which runs the
 certificate renewals that became due (a committed ``auto-regenerate-days``,
@@ -41,6 +50,15 @@ HANDLERS: dict[type, Callable[["Session", Any], Result]] = {
     **execute_cmds.HANDLERS,
     **diagnose_cmds.HANDLERS,
 }
+
+_CONTROLS = {c: ("^" + chr(c ^ 0x40)) for c in [*range(0x20), 0x7F] if chr(c) not in "\t\n"}
+_CONTROLS.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
+
+
+def visible(line: str) -> str:
+    """``line`` with control characters rendered visibly (see the module docstring)."""
+    return line.translate(_CONTROLS)
+
 
 INTERNAL_ERROR = "Internal error, the command was not completed (details in debug.log)."
 
@@ -146,9 +164,9 @@ class Session:
             return result
         except ParseError as err:
             lines = err.lines if at_root else err.output()
-            return Result(list(lines), rc=err.return_code if err.rc is not None else -61)
+            return Result([visible(ln) for ln in lines], rc=err.return_code if err.rc is not None else -61)
         except FortiError as err:
-            return Result(err.output(), rc=err.return_code)
+            return Result([visible(ln) for ln in err.output()], rc=err.return_code)
         except Exception:  # noqa: BLE001 - the last line of defence: no traceback reaches a user
             self.device.log.error("internal error\n%s", traceback.format_exc())
             return Result([INTERNAL_ERROR, "Command fail. Return code -1"], rc=-1)
@@ -169,6 +187,14 @@ class Session:
         except Exception:  # noqa: BLE001
             self.device.log.error("completion error\n%s", traceback.format_exc())
             return []
+
+    def help_fill(self, text: str) -> str:
+        """What ``?`` fills in after ``text`` (the rest of a word with one valid completion)."""
+        try:
+            return completion.help_fill(self, text)
+        except Exception:  # noqa: BLE001
+            self.device.log.error("help error\n%s", traceback.format_exc())
+            return ""
 
     def help(self, text: str) -> list[str]:
         """The ``?`` listing for the partial line ``text`` (FortiOS layout)."""

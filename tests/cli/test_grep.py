@@ -87,3 +87,44 @@ def test_usage_and_errors():
     assert exc.value.output() == ["command parse error before 'a\\(b'", "Command fail. Return code -61"]
     with pytest.raises(errors.ParseError):
         parse_line("show | grep '[abc'")
+
+
+@pytest.mark.parametrize("pattern", [
+    "a\\{1", "a\\{1,2", "a\\{\\}", "a\\{2,1\\}", "a\\{x\\}", "a\\{ 1\\}", "a\\{1,2,3\\}", "a\\{32768\\}",
+])
+def test_invalid_intervals_are_refused(pattern):
+    with pytest.raises(errors.ParseError) as exc:
+        parse_line(f'show | grep "{pattern}"')
+    assert exc.value.output() == [f"command parse error before '{pattern}'", "Command fail. Return code -61"]
+
+
+@pytest.mark.parametrize(("pattern", "lines", "hits"), [
+    ("a\\{2\\}", ["a", "aa", "xaax"], ["aa", "xaax"]),
+    ("^a\\{2,\\}$", ["a", "aa", "aaaa"], ["aa", "aaaa"]),
+    ("^a\\{1,2\\}$", ["", "a", "aa", "aaa"], ["a", "aa"]),
+    ("^a\\{,2\\}$", ["", "a", "aa", "aaa"], ["", "a", "aa"]),
+    ("^\\(ab\\)\\{2\\}$", ["ab", "abab", "aabb"], ["abab"]),
+    ("^a\\{1\\}\\{2\\}$", ["a", "aa", "aaa"], ["aa"]),      # a repeated repetition (GNU grep)
+    ("\\{1\\}", ["{1}", "1"], ["{1}"]),                     # nothing to repeat: literal, as in GNU grep
+    ("a\\}", ["a}", "a"], ["a}"]),
+])
+def test_valid_intervals(pattern, lines, hits):
+    assert apply_filters(lines, parse_line(f'show | grep "{pattern}"').filters) == hits
+
+
+def test_invalid_interval_through_the_session(tmp_path):
+    import datetime as dt
+
+    from fortishell.clock import Clock
+    from fortishell.shell.device import Device
+    from fortishell.shell.session import Session
+
+    dev = Device.open(tmp_path / "f.conf", tmp_path / "state", Clock(fixed=dt.datetime(2023, 4, 6, tzinfo=dt.timezone.utc)))
+    try:
+        sess = Session(dev)
+        r = sess.execute('get system status | grep "a\\{1"')
+        assert (r.lines, r.rc) == (["command parse error before 'a\\{1'"], -61)
+        r = sess.execute('get system status | grep "Version\\{1\\}"')
+        assert r.rc == 0 and r.lines and all("Version" in ln for ln in r.lines)
+    finally:
+        dev.close()

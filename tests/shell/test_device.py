@@ -70,3 +70,43 @@ def test_trace_lines_reach_the_sink_only_when_enabled(device: Device) -> None:
     sess.execute("diagnose debug enable")
     device.tracer.emit("est", point, url="u2")
     assert got == ["[1728] est_curl_req: URL: u2"]
+
+
+def test_failed_manual_regenerate_marks_runtime_state(tmp_path: Path) -> None:
+    from fortishell.cmdb import factory, store
+    from fortishell.cmdb.schema import CA, LOCAL
+    from fortishell.lab.ca import LabCA
+    from fortishell.replay import transcript
+    from fortishell.shell.device import RENEWAL_FAILED_STATE
+
+    cmdb = factory.factory_cmdb()
+    with cmdb.transaction() as tx:
+        tx.put(CA, "G_CA_Cert_1", {"ca": LabCA.shipped().cert_pem, "source": "user", "range": "global"})
+    conf = tmp_path / "fortishell.conf"
+    store.save(cmdb, conf)
+    dev = Device.open(conf, tmp_path / "state", Clock(fixed=LAB_TIME))
+    try:
+        rc, text = transcript("execute vpn certificate local generate est est-test101 ec-secp256r1 "
+                              'https://testrfc7030.com:8443 "CN=firewall-portal1" "" estuser estpwd G_CA_Cert_1\n',
+                              dev, keep_going=False)
+        assert rc == 0, text
+        cert = dev.cmdb.entry(LOCAL, "est-test101").get("certificate")
+        saved = conf.read_bytes()
+        regenerate = "execute vpn certificate local generate est est-test101\ny\n"
+        get = "get vpn certificate local est-test101\n"
+
+        dev.network.responder.faults.set(status_500=True)
+        rc, text = transcript(regenerate, dev)
+        assert rc == 1 and "Command fail. Return code -1" in text
+        assert dev.cmdb.entry(LOCAL, "est-test101").get("certificate") == cert
+        assert f"state               : {RENEWAL_FAILED_STATE}" in transcript(get, dev)[1]
+        assert conf.read_bytes() == saved  # run-time only: the file is byte-identical
+
+        dev.network.responder.faults.clear()
+        rc, text = transcript(regenerate, dev)
+        assert rc == 0, text
+        assert dev.cmdb.entry(LOCAL, "est-test101").get("certificate") != cert
+        assert "state               : OK" in transcript(get, dev)[1]
+        assert RENEWAL_FAILED_STATE not in conf.read_text()
+    finally:
+        dev.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from fortishell.shell.session import INTERNAL_ERROR, Session
@@ -146,3 +148,35 @@ def test_nested_object_commits_with_parent(session: Session) -> None:
     run(session, "end")
     entry = session.device.cmdb.entry(("vpn", "certificate", "setting"))
     assert entry.sub("crl-verification").get("expiry") == "revoke"
+
+
+_RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    (["\x1b[2J"], "command parse error before '^[[2J'"),
+    (["get \x1b]0;pwned\x07"], "command parse error before '^[]0;pwned^G'"),
+    (["config vpn certificate local", "edit a", "set auto-regenerate-days \x1b[31m9"],
+     "value parse error before '^[[31m9'"),
+    (["config vpn certificate local", "edit a", "set enroll-protocol \x07x"], "value parse error before '^Gx'"),
+    (["config vpn certificate local", "edit a", "set enroll-protocol \x9b2J"],
+     "value parse error before '\\x9b2J'"),
+    (["show vpn certificate local a\x7f\x1bb"], "value parse error before 'a^?^[b'"),
+])
+def test_control_characters_in_errors_are_visible(session: Session, lines: list[str], expected: str) -> None:
+    results = [session.execute(line) for line in lines]
+    last = results[-1]
+    assert last.rc != 0
+    assert expected in last.lines
+    for result in results:
+        for line in result.lines:
+            if result.rc != 0:
+                assert not _RAW_CONTROL.search(line), line
+
+
+def test_visible_notation() -> None:
+    from fortishell.shell.session import visible
+
+    assert visible("a\x1b[1mb\x00\x1f\x7f\x85") == "a^[[1mb^@^_^?\\x85"
+    assert visible("tab\there\nnext") == "tab\there\nnext"
+    assert visible(visible("\x1b")) == "^["

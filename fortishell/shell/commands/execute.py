@@ -30,7 +30,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ...cli import ast
-from ...errors import EstError, IncompleteCommand, ValueParseError
+from ...errors import IncompleteCommand, ValueParseError
 from ..result import Question, Result
 from .tree import Node, extra_words, fixed_args, run
 
@@ -123,10 +123,7 @@ def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
         def answer(yes: bool) -> Result:
             if not yes:
                 return Result()
-            regenerate = getattr(sess.device.engine, "regenerate", None)
-            if regenerate is None:
-                raise EstError("Re-generating a certificate with EST is not supported.")
-            return Result(list(regenerate(name) or []))
+            return Result(sess.device.regenerate(name))  # a failure marks `state` RENEWAL FAILED
 
         return Result(question=Question(regenerate_question(name), sess.guard(answer)))
     from ...est import args as estargs
