@@ -35,3 +35,14 @@ class Result:
 def parse_answer(text: str) -> bool:
     """FortiOS accepts ``y``/``Y`` as yes; anything else is no."""
     return text.strip()[:1] in ("y", "Y")
+
+
+_CONTROLS = {c: ("^" + chr(c ^ 0x40)) for c in [*range(0x20), 0x7F] if chr(c) not in "\t\n"}
+_CONTROLS.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
+
+
+def visible(line: str) -> str:
+    """``line`` with control characters rendered visibly: C0 controls and DEL in caret
+    notation (ESC -> ``^[``), C1 controls as ``\\xNN``; tab and newline kept
+    (see shell/session.py for where it applies)."""
+    return line.translate(_CONTROLS)

@@ -12,12 +12,15 @@ Root-level parse errors print ``command parse error before 'x'`` WITHOUT the
 
 Control characters: an error line quotes what the user typed (``command parse
 error before '...'``, ``value parse error before '...'``, entry names ...), so
-every FortiError line leaving the session goes through :func:`visible`, which
+every FortiError line leaving the session goes through :func:`visible` (and so
+does the ``new entry '...' added`` notice), which
 renders C0 controls and DEL in caret notation (ESC -> ``^[``, BEL -> ``^G``,
 DEL -> ``^?``, as a terminal echoes control keys) and C1 controls (U+0080 to
 U+009F, e.g. the one-byte CSI) as ``\\xNN``; tab and newline stay as they are.
 A terminal never receives a raw escape sequence from an error line.  FortiOS
-does not document this; a real console shows such keys the same way.
+does not document this; a real console shows such keys the same way.  ``show``
+and ``get`` print stored values as they are: ``show full-configuration`` must
+load back to the same configuration, control characters included.
 
 Command boundary: each command (and each answer to a question) runs under the
 device lock and is followed by ``device.after_command()``, which runs the
@@ -39,7 +42,7 @@ from .commands import diagnose as diagnose_cmds
 from .commands import execute as execute_cmds
 from .commands import getshow as getshow_cmds
 from .context import ENTRY, OBJECT, Frame
-from .result import Question, Result
+from .result import Question, Result, visible
 
 if TYPE_CHECKING:
     from .device import Device
@@ -50,15 +53,6 @@ HANDLERS: dict[type, Callable[["Session", Any], Result]] = {
     **execute_cmds.HANDLERS,
     **diagnose_cmds.HANDLERS,
 }
-
-_CONTROLS = {c: ("^" + chr(c ^ 0x40)) for c in [*range(0x20), 0x7F] if chr(c) not in "\t\n"}
-_CONTROLS.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
-
-
-def visible(line: str) -> str:
-    """``line`` with control characters rendered visibly (see the module docstring)."""
-    return line.translate(_CONTROLS)
-
 
 INTERNAL_ERROR = "Internal error, the command was not completed (details in debug.log)."
 

@@ -174,6 +174,15 @@ def test_control_characters_in_errors_are_visible(session: Session, lines: list[
                 assert not _RAW_CONTROL.search(line), line
 
 
+def test_control_characters_in_the_new_entry_notice_are_visible(session: Session) -> None:
+    """The notice quotes the typed name; ``show`` keeps values as stored (round trip)."""
+    results = [session.execute(line) for line in (
+        "config vpn certificate local", 'edit "ev\x1b[2Jil"', 'set comments "bell\x07"', "show")]
+    assert [r.rc for r in results] == [0, 0, 0, 0]
+    assert results[1].lines == ["new entry 'ev^[[2Jil' added"]
+    assert any('set comments "bell\x07"' in line for line in results[3].lines), results[3].lines
+
+
 def test_visible_notation() -> None:
     from fortishell.shell.session import visible
 

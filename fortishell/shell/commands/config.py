@@ -27,7 +27,7 @@ from ...cli import ast
 from ...errors import CliError, EntryNotFound, IncompleteCommand, ParseError, UnknownAction
 from .. import schemaview as sv
 from ..context import ENTRY, OBJECT, TABLE, Frame
-from ..result import Question, Result
+from ..result import Question, Result, visible
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -122,7 +122,7 @@ def do_edit(sess: "Session", cmd: ast.Edit) -> Result:
         buf = sess.cmdb.begin_edit(frame.path, key)
     sess.push(Frame(ENTRY, frame.path, frame.spec, key, buf=buf, key=key, nested=frame.nested))
     if getattr(buf, "is_new", False):
-        return Result([f"new entry '{key}' added"])
+        return Result([visible(f"new entry '{key}' added")])
     return Result()
 
 
