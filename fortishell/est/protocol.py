@@ -169,12 +169,7 @@ def get_cacerts(cfg: FlowConfig, out: Output) -> Flow:
     """``GET cacerts`` -> the certificates of the certs-only reply (printed)."""
     out.emit(C.GET_CA_CERTS_STARTED)
     resp = _expect((yield EstRequest("GET", f"{cfg.base_path}/cacerts")))
-    if resp.status != 200:
-        raise _http_error(out, resp)
-    _check_type(out, resp, PKCS7_TYPES)
-    certs = _parse_certs(resp)
-    print_pkcs7(out, certs, cfg)
-    return certs
+    return _certs_reply(cfg, out, resp)
 
 
 def get_csrattrs(cfg: FlowConfig, out: Output) -> Generator[Step, EstResponse | None, tuple[list[pki.CsrAttr], TlsInfo | None]]:
@@ -216,6 +211,11 @@ def simple_post(cfg: FlowConfig, op: str, csr_b64: str, out: Output) -> Flow:
         waited += delay
         out.emit(C.RETRY_AFTER, seconds=f"{delay:g}", attempt=retries, limit=cfg.retry_limit)
         yield Wait(delay)
+    return _certs_reply(cfg, out, resp)
+
+
+def _certs_reply(cfg: FlowConfig, out: Output, resp: EstResponse) -> list[x509.Certificate]:
+    """A 200 certs-only PKCS#7 reply -> its certificates (printed); anything else fails."""
     if resp.status != 200:
         raise _http_error(out, resp)
     _check_type(out, resp, PKCS7_TYPES)

@@ -13,23 +13,20 @@ from fortishell import errors
 from fortishell.est import pki
 from fortishell.est.args import CA, LOCAL
 
-GUIDE = Path("/work/shared/reference/fortiproxy-est-admin-guide.txt")
-REPO_GUIDE = Path(__file__).resolve().parents[2] / "sample-configs" / "fortiproxy-est-admin-guide.txt"
-BRACKET = re.compile(r"^\s*(\[\d+\] [A-Za-z0-9_]+:.*?)\s*$")
-
-
-def guide_text() -> str:
-    for path in (GUIDE, REPO_GUIDE):
-        if path.exists():
-            return path.read_text()
-    pytest.skip("the admin guide is not available")
+# the guide's bracketed lines, kept in the repository as test data (tests/fidelity/)
+GUIDE_LINES = Path(__file__).resolve().parents[1] / "fidelity" / "guide_trace_lines.txt"
 
 
 def example1_success_lines() -> list[str]:
-    text = guide_text()
-    section = text.split("Example 1:", 1)[1].split("Example 2:", 1)[0]
-    success = section.split("4. If the enrollment was successful", 1)[1]
-    return [m.group(1) for line in success.splitlines() if (m := BRACKET.match(line))]
+    """Example 1's trace lines (the untrusted-CA lines are their own section)."""
+    lines, section = [], None
+    for line in GUIDE_LINES.read_text().splitlines():
+        if line.startswith("## "):
+            section = line[3:]
+        elif section == "example1" and line:
+            lines.append(line)
+    assert len(lines) == 56, len(lines)
+    return lines
 
 
 def normalise(line: str) -> str:

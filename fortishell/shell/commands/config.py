@@ -21,7 +21,7 @@ Semantics (fortios-cli-facts.md §1.2-1.5, §2):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...cli import ast
 from ...errors import CliError, EntryNotFound, IncompleteCommand, ParseError, UnknownAction
@@ -61,6 +61,17 @@ def resolve_table_path(words: list[str], *, extra: dict[tuple[str, ...], list[st
     return path, rest
 
 
+def require_table(path: tuple[str, ...], rest: list[str]) -> Any:
+    """The table spec at ``path``.  A path that stops short of a table is a parse error
+    before the next word, or an incomplete command when no word is left."""
+    spec = sv.table(path)
+    if spec is None:
+        if rest:
+            raise ParseError(rest[0])
+        raise IncompleteCommand()
+    return spec
+
+
 def entry_not_found(key: str) -> CliError:
     """A missing entry named by delete/rename/clone/get/show: the key is looked up like a
     datasource, so the message is the datasource one (fortios-cli-facts.md §2, rc -3)."""
@@ -80,11 +91,7 @@ def do_config(sess: "Session", cmd: ast.Config) -> Result:
     top = sess.frame
     if top is None:
         path, rest = resolve_table_path(words)
-        spec = sv.table(path)
-        if spec is None:
-            if rest:
-                raise ParseError(rest[0])
-            raise IncompleteCommand()
+        spec = require_table(path, rest)
         if rest:
             raise ParseError(rest[0])
         if sv.is_object(spec):
@@ -272,4 +279,4 @@ HANDLERS = {
     ast.Abort: do_abort,
 }
 
-__all__ = ["HANDLERS", "resolve_table_path", "resolve_word", "entry_not_found"]
+__all__ = ["HANDLERS", "resolve_table_path", "require_table", "resolve_word", "entry_not_found"]

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ...cli import ast
 from ...errors import IncompleteCommand, ValueParseError
@@ -44,40 +45,35 @@ _TIME = re.compile(r"^(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?$")
 
 
 # ------------------------------------------------------------------ date / time
-def do_date(sess: "Session", rest: list[ast.Word]) -> Result:
+def _clock_part(sess: "Session", rest: list[ast.Word], what: str, shown: str, pattern: re.Pattern[str],
+                make: Callable[[re.Match[str]], Any], merge: Callable[[dt.datetime, Any], dt.datetime]) -> Result:
+    """``execute date`` / ``execute time``: show the clock's part, or set it keeping the rest."""
     extra_words(rest, 1)
     clock = sess.device.clock
     if not rest:
-        return Result([f"current date is: {clock.now():%Y-%m-%d}"])
+        return Result([f"current {what} is: {clock.now():{shown}}"])
     text = rest[0].text
-    m = _DATE.match(text)
+    m = pattern.match(text)
     try:
         if not m:
             raise ValueError(text)
-        day = dt.date(int(m[1]), int(m[2]), int(m[3]))
+        value = make(m)
     except ValueError:
-        raise ValueParseError(f"invalid date value: {text}", text, -651) from None
-    now = clock.now()
-    clock.set(now.replace(year=day.year, month=day.month, day=day.day))
+        raise ValueParseError(f"invalid {what} value: {text}", text, -651) from None
+    clock.set(merge(clock.now(), value))
     return Result()
+
+
+def do_date(sess: "Session", rest: list[ast.Word]) -> Result:
+    return _clock_part(sess, rest, "date", "%Y-%m-%d", _DATE,
+                       lambda m: dt.date(int(m[1]), int(m[2]), int(m[3])),
+                       lambda now, d: now.replace(year=d.year, month=d.month, day=d.day))
 
 
 def do_time(sess: "Session", rest: list[ast.Word]) -> Result:
-    extra_words(rest, 1)
-    clock = sess.device.clock
-    if not rest:
-        return Result([f"current time is: {clock.now():%H:%M:%S}"])
-    text = rest[0].text
-    m = _TIME.match(text)
-    try:
-        if not m:
-            raise ValueError(text)
-        when = dt.time(int(m[1]), int(m[2]), int(m[3] or 0))
-    except ValueError:
-        raise ValueParseError(f"invalid time value: {text}", text, -651) from None
-    now = clock.now()
-    clock.set(now.replace(hour=when.hour, minute=when.minute, second=when.second, microsecond=0))
-    return Result()
+    return _clock_part(sess, rest, "time", "%H:%M:%S", _TIME,
+                       lambda m: dt.time(int(m[1]), int(m[2]), int(m[3] or 0)),
+                       lambda now, t: now.replace(hour=t.hour, minute=t.minute, second=t.second, microsecond=0))
 
 
 # ------------------------------------------------------------------ factoryreset

@@ -23,7 +23,7 @@ from .. import schemaview as sv
 from ..context import ENTRY, OBJECT, TABLE
 from ..result import Result
 from . import system
-from .config import entry_not_found, resolve_table_path
+from .config import entry_not_found, require_table, resolve_table_path
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -101,11 +101,7 @@ def _get_root(sess: "Session", words: list[str]) -> list[str]:
         if rest:
             raise ParseError(rest[0])
         return system.status_lines(sess.device)
-    spec = sv.table(path)
-    if spec is None:
-        if rest:
-            raise ParseError(rest[0])
-        raise IncompleteCommand()
+    spec = require_table(path, rest)
     if sv.is_object(spec):
         if rest:
             raise ParseError(rest[0])
@@ -128,11 +124,7 @@ def do_show(sess: "Session", cmd: ast.Show) -> Result:
         if not words:
             return Result(list(_render().show_configuration(sess.cmdb, full, True)))
         path, rest = resolve_table_path(words)
-        spec = sv.table(path)
-        if spec is None:
-            if rest:
-                raise ParseError(rest[0])
-            raise IncompleteCommand()
+        spec = require_table(path, rest)
         if sv.is_object(spec) or not rest:
             if rest:
                 raise ParseError(rest[0])
