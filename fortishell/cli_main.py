@@ -74,7 +74,7 @@ def run_main(argv: list[str]) -> int:
     from .shell.device import Device
 
     try:
-        device = Device.open(config_path, state_dir, clock, args.lab_server)
+        device = Device.open(config_path, state_dir, clock, args.lab_server, journal=True)
     except FortiError as err:
         print("\n".join(err.output()), file=sys.stderr)
         return 1

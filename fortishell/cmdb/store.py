@@ -256,8 +256,12 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> int:
 
 def save(cmdb: Cmdb, path: str | os.PathLike[str]) -> None:
     """Write the configuration atomically (mode 0600); the old file survives any failure."""
+    save_text(dumps(cmdb), path)
+
+
+def save_text(text: str, path: str | os.PathLike[str]) -> None:
+    """Write a configuration's text atomically (mode 0600); the old file survives any failure."""
     target = FsPath(path)
-    text = dumps(cmdb)
     directory = target.parent if str(target.parent) else FsPath(".")
     tmp = None
     try:

@@ -64,7 +64,11 @@ class Device:
         config_path: Path | None = None,
         state_dir: Path | None = None,
         lab_server_url: str | None = None,
+        journal: bool = False,
+        base_text: str | None = None,
     ) -> None:
+        from .persist import Persistence
+
         self.clock = clock
         self.config_path = config_path
         self.state_dir = state_dir
@@ -82,6 +86,8 @@ class Device:
         self._bg_thread: threading.Thread | None = None
         self._bg_stop: threading.Event | None = None
         self.cmdb = cmdb
+        self.persistence = Persistence(config_path, self.log, self.lock, lambda: self.cmdb,
+                                       journal=journal, base_text=base_text)
         self.renewal: RenewalService
         self._wire(cmdb)
 
@@ -93,24 +99,34 @@ class Device:
         state_dir: Path,
         clock: Clock,
         lab_server_url: str | None = None,
+        *,
+        journal: bool = False,
     ) -> "Device":
-        """Boot from ``config_path`` when it exists, else from factory defaults (and write it)."""
+        """Boot from ``config_path`` when it exists, else from factory defaults (and write it).
+
+        ``journal``: commits are made durable through the journal (O(change),
+        see ``shell/persist.py``) instead of whole-file saves.  Either way a
+        journal left by a crash is replayed first and the file rewritten.
+        """
         from ..cmdb import factory, store
+        from .persist import open_cmdb
 
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
+        text: str | None = None
+        replayed = 0
         if config_path is not None:
             store.remove_stale_temps(config_path)  # left by a save that was killed
         if config_path is not None and Path(config_path).exists():
-            cmdb = store.load(Path(config_path))
+            cmdb, text, replayed = open_cmdb(Path(config_path), _debug_logger(state_dir))
             fresh = False
         else:
             cmdb = factory.factory_cmdb()
             fresh = True
         dev = cls(cmdb, clock, config_path=Path(config_path) if config_path else None,
-                  state_dir=state_dir, lab_server_url=lab_server_url)
-        if fresh:
-            dev.save()
+                  state_dir=state_dir, lab_server_url=lab_server_url, journal=journal, base_text=text)
+        if fresh or replayed:
+            dev.persistence.rewrite()
         return dev
 
     def _wire(self, cmdb: Any) -> None:
@@ -120,7 +136,23 @@ class Device:
 
     def _on_commit(self, cmdb: Any, changes: Any = ()) -> None:
         if cmdb is self.cmdb and not all(_runtime_only(c) for c in changes or [None]):
-            self.save()
+            try:
+                self.persistence.committed(cmdb, changes)
+            except OSError as exc:  # translated at the boundary
+                raise ConfigFileError(f"Failed to save configuration: {exc.strerror or exc}") from exc
+
+    def deferred_sync(self) -> Any:
+        """A context: commits made inside it on this thread are waited for at :meth:`sync`.
+
+        Front ends wrap a command (and the lock it takes) in it, then call
+        :meth:`sync` once the lock is released: the disk is waited for outside
+        the lock, and before the command's reply.
+        """
+        return self.persistence.deferred()
+
+    def sync(self) -> list[str]:
+        """Wait until this thread's commits are durable; FortiOS-style error lines if the disk failed."""
+        return self.persistence.sync()
 
     # ------------------------------------------------------------ state
     @property
@@ -131,12 +163,8 @@ class Device:
 
     def save(self) -> None:
         """Write the configuration file (atomic); no-op without a path."""
-        if self.config_path is None:
-            return
-        from ..cmdb import store
-
         try:
-            store.save(self.cmdb, self.config_path)
+            self.persistence.save()
         except FortiError:
             raise
         except OSError as exc:  # translated at the boundary
@@ -274,6 +302,7 @@ class Device:
 
     def close(self) -> None:
         self.stop_background()
+        self.persistence.close()
         if self._network is not None:
             try:
                 self._network.close()

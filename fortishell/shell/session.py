@@ -31,6 +31,7 @@ certificate renewals that became due (a committed ``auto-regenerate-days``,
 from __future__ import annotations
 
 import traceback
+from dataclasses import replace
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -114,10 +115,18 @@ class Session:
         lock = getattr(self.device, "lock", None)
         if lock is None:
             return work()
-        with lock:
-            result = work()
-            self.device.after_command()
-        return result
+        deferred = getattr(self.device, "deferred_sync", None)
+        if deferred is None:
+            with lock:
+                result = work()
+                self.device.after_command()
+            return result
+        with deferred():  # the disk is waited for after the lock is released
+            with lock:
+                result = work()
+                self.device.after_command()
+        errors = self.device.sync()
+        return replace(result, lines=[*result.lines, *errors]) if errors else result
 
     def _execute(self, text: str) -> Result:
         from ..cli import build, parser

@@ -100,7 +100,7 @@ class DeviceRegistry:
             if device is None:
                 base = Path(self.options.state_dir) if self.options.shared else self.user_dir(user)
                 device = Device.open(base / "fortishell.conf", base, self.options.clock_factory(),
-                                     self.options.lab_server_url)
+                                     self.options.lab_server_url, journal=True)
                 start = getattr(device, "start_background", None)
                 if callable(start):
                     start()

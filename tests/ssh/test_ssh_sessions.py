@@ -11,6 +11,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from fortishell.cmdb import store
+from fortishell.shell.persist import load_saved
 from fortishell.ssh.hostkey import HOST_KEY_NAME
 from fortishell.ssh.users import hash_password
 
@@ -43,9 +45,9 @@ def test_per_user_devices_are_isolated(serve, shell, tmp_path: Path) -> None:
     alice.cmd("end")
     assert "only-alice" in alice.cmd("show vpn certificate local only-alice")
     assert 'edit "only-alice"' not in bob.cmd("show vpn certificate local only-alice")
-    # each user's configuration is saved under the state directory
-    assert "only-alice" in (tmp_path / "state" / "users" / "alice" / "fortishell.conf").read_text()
-    assert "only-alice" not in (tmp_path / "state" / "users" / "bob" / "fortishell.conf").read_text()
+    # each user's configuration is saved under the state directory (the file and its journal)
+    assert "only-alice" in store.dumps(load_saved(tmp_path / "state" / "users" / "alice" / "fortishell.conf"))
+    assert "only-alice" not in store.dumps(load_saved(tmp_path / "state" / "users" / "bob" / "fortishell.conf"))
     # a user's second session sees the same device
     alice2 = shell(srv.port, "alice", "a1")
     assert 'edit "only-alice"' in alice2.cmd("show vpn certificate local only-alice")

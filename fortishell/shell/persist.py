@@ -1,0 +1,208 @@
+"""How a device keeps its configuration file in step with the CMDB.
+
+Two modes, one interface (:class:`Persistence`):
+
+* whole-file saves (``journal=False``, the default of :meth:`Device.open`): every
+  commit rewrites the file atomically (``store.save``), before ``next``/``end``
+  returns; simple, O(configuration) per commit;
+* journal (``journal=True``: ``fortishell serve``, ``run`` and the interactive
+  shell): a commit appends its change to the journal (``cmdb/journal.py``) and
+  is durable once the record is fsynced, O(change); the whole file is
+  rewritten by a compaction in the background (when the journal outgrows the
+  file) and when the device closes.
+
+Durability is waited for after the command releases the device lock
+(:meth:`Persistence.deferred` / :meth:`Persistence.sync`): the CMDB is locked
+only while the change is made, never for the disk; another session's ``show``
+or ``get`` does not wait for anybody's fsync.  A caller that does not defer
+(a background renewal, a test driving the CMDB directly) waits inside the
+commit, as with whole-file saves.
+
+Whichever mode: a journal a crash left is replayed by :func:`open_cmdb`, and the
+file rewritten at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigFileError, FortiError
+
+COMPACT_MIN_BYTES = 256 * 1024  # below this the journal is never compacted in the background
+
+
+def load_saved(config_path: Path) -> Any:
+    """The configuration a device on ``config_path`` has saved: the file plus its journal
+    (what a restart would boot; nothing on disk is changed)."""
+    return open_cmdb(Path(config_path), logging.getLogger("fortishell.persist"), set_aside=False)[0]
+
+
+def open_cmdb(config_path: Path, log: logging.Logger, *, set_aside: bool = True) -> tuple[Any, str, int]:
+    """``(cmdb, file text, journal records replayed)`` of an existing configuration file."""
+    from ..cmdb import journal, store
+
+    try:
+        text = store.read_config_text(config_path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"cannot read configuration file {config_path}: {exc}") from exc
+    try:
+        cmdb = store.loads(text)
+    except ConfigFileError as exc:
+        exc.lines[0] = f"{config_path}: {exc.lines[0]}"
+        raise
+    try:
+        replayed = journal.recover(config_path, cmdb, text, log, set_aside=set_aside)
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read the journal of {config_path}: {exc}") from exc
+    return cmdb, text, replayed
+
+
+class Persistence:
+    """The save path of one device (see the module docstring)."""
+
+    def __init__(self, config_path: Path | None, log: logging.Logger, lock: Any,
+                 current: Callable[[], Any], *, journal: bool, base_text: str | None) -> None:
+        from ..cmdb import journal as jmod
+
+        self.config_path = config_path
+        self.log = log
+        self._device_lock = lock  # every commit happens under it
+        self._current = current  # the device's CMDB now (factory reset replaces it)
+        self._local = threading.local()
+        self._journal = None
+        if journal and config_path is not None:
+            base = jmod.text_hash(base_text) if base_text is not None else "-"
+            self._journal = jmod.Journal(config_path, base, log)
+        self._file_size = len(base_text or "")
+        self._compactor: threading.Thread | None = None
+        self._compact_lock = threading.Lock()  # one compaction (or whole save) at a time
+
+    @property
+    def journaled(self) -> bool:
+        return self._journal is not None
+
+    # ------------------------------------------------------------ commits
+    def committed(self, cmdb: Any, changes: Any) -> None:
+        """A commit listener's work: make ``changes`` durable (now, or at :meth:`sync`)."""
+        if self.config_path is None:
+            return
+        if self._journal is None:
+            self.save()
+            return
+        from ..cmdb import journal as jmod
+
+        ticket = self._journal.append(jmod.encode(cmdb, list(changes)))
+        if getattr(self._local, "depth", 0):
+            self._local.ticket = ticket
+        else:
+            self._wait(ticket)
+        if self._journal.size > max(COMPACT_MIN_BYTES, self._file_size):
+            self.compact_in_background()
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Commits on this thread inside the block wait for the disk at :meth:`sync`, not before."""
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.depth -= 1
+
+    def sync(self) -> list[str]:
+        """Wait until this thread's commits are durable (outside any deferral); error lines, if any."""
+        ticket = getattr(self._local, "ticket", 0)
+        if not ticket or getattr(self._local, "depth", 0) or self._journal is None:
+            return []
+        self._local.ticket = 0
+        try:
+            self._wait(ticket)
+        except FortiError as exc:
+            return exc.output()
+        return []
+
+    def _wait(self, ticket: int) -> None:
+        assert self._journal is not None
+        self._journal.wait(ticket)
+
+    # ------------------------------------------------------------ whole file
+    def save(self) -> None:
+        """Write the whole file now (atomic); in journal mode, a compaction."""
+        if self.config_path is None:
+            return
+        from ..cmdb import store
+
+        with self._compact_lock:
+            if self._journal is None:
+                store.save(self._current(), self.config_path)
+                return
+            self._compact()
+
+    def rewrite(self) -> None:
+        """Write the whole file from the CMDB and drop any journal (start-up: factory or after a replay)."""
+        if self.config_path is None:
+            return
+        from ..cmdb import journal as jmod
+        from ..cmdb import store
+
+        with self._compact_lock:
+            text = store.dumps(self._current())
+            store.save_text(text, self.config_path)
+            jmod.remove(self.config_path)
+            self._file_size = len(text)
+            if self._journal is not None:
+                self._journal.rebase(jmod.text_hash(text))
+
+    def _compact(self) -> None:
+        """Snapshot + journal rotation under the device lock; render and write outside it."""
+        from ..cmdb import store
+        from ..cmdb.model import Cmdb
+
+        assert self._journal is not None and self.config_path is not None
+        with self._device_lock:
+            cmdb = self._current()
+            copy = Cmdb(cmdb.schema)
+            copy.restore(cmdb.snapshot())
+            self._journal.rotate()
+        text = store.dumps(copy)
+        path = self.config_path
+        self._journal.compacted(text, lambda t: store.save_text(t, path))
+        self._file_size = len(text)
+
+    def compact_in_background(self) -> None:
+        if self._compactor is not None and self._compactor.is_alive():
+            return
+        self._compactor = threading.Thread(target=self._background_compaction, name="fortishell-compaction",
+                                           daemon=True)
+        self._compactor.start()
+
+    def _background_compaction(self) -> None:
+        try:
+            with self._compact_lock:
+                self._compact()
+        except (FortiError, OSError):
+            self.log.error("background compaction of %s failed\n%s", self.config_path, traceback.format_exc())
+
+    def close(self) -> None:
+        """Final compaction: the file holds everything, the journal files are removed."""
+        if self._journal is None or self.config_path is None:
+            return
+        from ..cmdb import journal as jmod
+
+        thread = self._compactor
+        if thread is not None:
+            thread.join(60)
+        try:
+            with self._compact_lock:
+                self._compact()
+            self._journal.close()
+            jmod.remove(self.config_path)
+        except (FortiError, OSError):
+            self._journal.close()
+            self.log.error("final compaction of %s failed (the journal is kept)\n%s", self.config_path,
+                           traceback.format_exc())
