@@ -51,7 +51,7 @@ from typing import Any
 from ..errors import ConfigFileError, FortiError
 from . import render
 from .model import Change, Cmdb, Entry
-from .types import quote
+from ..cli.quoting import quote
 
 MAGIC = "fortishell-journal 1"
 COMPACTED = "fortishell-journal compacted="
@@ -261,6 +261,7 @@ class Journal:
         self._seq = 0  # tickets handed out
         self._durable = 0  # tickets on disk
         self._error: OSError | None = None
+        self._failed_upto = 0  # the last ticket of the batch whose write failed
         self._fd: int | None = None
         self._new_file = False
         self._base = base
@@ -289,7 +290,7 @@ class Journal:
         """Block until record ``ticket`` is on disk; ConfigFileError when the write failed."""
         with self._cond:
             while self._durable < ticket:
-                if self._error is not None and not self._busy:
+                if self._error is not None and not self._busy and ticket <= self._failed_upto:
                     err = self._error
                     raise ConfigFileError(f"Failed to save configuration: {err.strerror or err}")
                 self._cond.wait(1.0)
@@ -310,7 +311,7 @@ class Journal:
                 self.log.error("journal of %s: write failed: %s", self.config, exc)
                 with self._cond:
                     self._pending.insert(0, batch)
-                    self._error, self._busy = exc, False
+                    self._error, self._busy, self._failed_upto = exc, False, upto
                     self._cond.notify_all()
                     if self._closing:
                         return
@@ -333,10 +334,17 @@ class Journal:
     def _write(self, batch: bytes) -> None:
         fd = self._open()
         view = memoryview(batch)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
+        try:
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        except OSError:
+            try:  # no half batch before the retry: it would end the replay there
+                os.ftruncate(fd, self.size)
+            except OSError:
+                self.log.error("journal of %s: cannot cut a failed write back", self.config)
+            raise
         self.size += len(batch)
         if self._new_file:  # the new name itself must survive too
             _fsync_dir(self.config.parent)

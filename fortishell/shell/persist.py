@@ -35,6 +35,7 @@ from typing import Any
 from ..errors import ConfigFileError, FortiError
 
 COMPACT_MIN_BYTES = 256 * 1024  # below this the journal is never compacted in the background
+COMPACT_RATIO = 1.0  # ... nor while it is smaller than this share of the file (amortised O(change))
 
 
 def load_saved(config_path: Path) -> Any:
@@ -102,7 +103,7 @@ class Persistence:
             self._local.ticket = ticket
         else:
             self._wait(ticket)
-        if self._journal.size > max(COMPACT_MIN_BYTES, self._file_size):
+        if self._journal.size > max(COMPACT_MIN_BYTES, COMPACT_RATIO * self._file_size):
             self.compact_in_background()
 
     @contextmanager
@@ -116,8 +117,9 @@ class Persistence:
 
     def sync(self) -> list[str]:
         """Wait until this thread's commits are durable (outside any deferral); error lines, if any."""
-        ticket = getattr(self._local, "ticket", 0)
-        if not ticket or getattr(self._local, "depth", 0) or self._journal is None:
+        ticket: int = getattr(self._local, "ticket", 0)
+        depth: int = getattr(self._local, "depth", 0)
+        if not ticket or depth or self._journal is None:
             return []
         self._local.ticket = 0
         try:
