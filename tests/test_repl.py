@@ -18,7 +18,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
 from fortishell.clock import Clock
-from fortishell.frontend.history import mask_secrets
+from fortishell.shell.histform import history_form as mask_secrets
 from fortishell.frontend.interact import Repl
 from fortishell.repl import run_repl
 from fortishell.shell.device import Device

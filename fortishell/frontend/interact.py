@@ -215,7 +215,6 @@ class Repl:
                         self.write_lines([""])
                         return 0
                     continue
-                pageable = self.paging and self._is_get_or_show(text)
                 result = await self._run(executor, hub, lambda: self.session.execute(text))
                 if result is not None:
                     result = await self._answer(executor, hub, result)
@@ -224,7 +223,7 @@ class Repl:
                         return 0
                     self.write_lines([""])
                     continue
-                if pageable and self._console_more():
+                if self.paging and result.pages and self._console_more():
                     await self._paged(result.lines)
                     self.write_lines([""])
                 else:
@@ -290,29 +289,14 @@ class Repl:
         return result
 
     # ------------------------------------------------------------ paging
-    def _is_get_or_show(self, text: str) -> bool:
-        from ..cli import ast, build
-
-        try:
-            line = parser.parse_line(text)
-            if line.is_empty:
-                return False
-            cmd = build.build_command(line, self.session.verbs, at_root=self.session.frame is None)
-        except Exception:  # noqa: BLE001 - not a valid get/show: nothing to page
-            return False
-        return isinstance(cmd, (ast.Get, ast.Show))
-
     def _console_more(self) -> bool:
-        try:
-            entry = self.device.cmdb.entry(("system", "console"))
-            return entry is not None and entry.get("output") == "more"
-        except Exception:  # noqa: BLE001
-            return False
+        entry = self.device.cmdb.entry(("system", "console"))
+        return entry is not None and entry.get("output") == "more"
 
     def _rows(self) -> int:
         try:
             return max(2, int(self.output.get_size().rows))
-        except Exception:  # noqa: BLE001
+        except OSError:  # the terminal went away meanwhile: a classic screen
             return 24
 
     async def _paged(self, lines: list[str]) -> None:
@@ -353,8 +337,8 @@ def _catch_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None], 
 
 
 def _is_tty(inp: Input) -> bool:
+    stdin = getattr(inp, "stdin", None)  # only the terminal input has one
     try:
-        stdin = getattr(inp, "stdin", None)
         return bool(stdin is not None and stdin.isatty())
-    except Exception:  # noqa: BLE001
+    except (OSError, ValueError):  # closed meanwhile
         return False
