@@ -45,9 +45,11 @@ from .context import ENTRY, OBJECT, Frame
 from .result import Question, Result, visible
 
 if TYPE_CHECKING:
-    from .device import Device
+    from ..cmdb.model import Cmdb
+    from .services import DeviceServices
 
-HANDLERS: dict[type, Callable[["Session", Any], Result]] = {
+# each module maps its command types to handlers taking exactly that type
+HANDLERS: dict[type[ast.Command], Callable[["Session", Any], Result]] = {
     **config_cmds.HANDLERS,
     **getshow_cmds.HANDLERS,
     **execute_cmds.HANDLERS,
@@ -60,16 +62,14 @@ INTERNAL_ERROR = "Internal error, the command was not completed (details in debu
 class Session:
     """The state of one admin's CLI on a :class:`Device`."""
 
-    def __init__(self, device: "Device") -> None:
+    def __init__(self, device: "DeviceServices") -> None:
         self.device = device
         self.stack: list[Frame] = []
-        attach = getattr(device, "attach", None)
-        if attach is not None:
-            attach(self)
+        device.attach(self)
 
     # ------------------------------------------------------------ mode stack
     @property
-    def cmdb(self) -> Any:
+    def cmdb(self) -> "Cmdb":
         return self.device.cmdb
 
     @property
@@ -111,10 +111,7 @@ class Session:
 
     def _boundary(self, work: Callable[[], Result]) -> Result:
         """Run one command under the device lock, then the command-boundary hook."""
-        lock = getattr(self.device, "lock", None)
-        if lock is None:
-            return work()
-        with lock:
+        with self.device.lock:
             result = work()
             self.device.after_command()
         return result
