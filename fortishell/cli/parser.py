@@ -78,7 +78,7 @@ def decode_word(raw: str) -> tuple[str, bool]:
     out: list[str] = []
     quoted = False
     for m in _PIECE_RE.finditer(raw):
-        kind = m.lastindex
+        kind = m.lastindex or 5  # every alternative is a group: never None
         if kind == 1:
             quoted = True
             body = m.group(1)
@@ -126,9 +126,10 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
         # are part of it), so equal tokens give equal words: memoise them.
         hit = self.segments.get(tok)
         if hit is None:
-            words, end = self._words(tok, tok.start_pos)
-            hit = self.segments[str(tok)] = (words, tok[: end - tok.start_pos])
-        acc.append(ast.Line(hit[0], (), hit[1], tok.line))
+            start = _start(tok)
+            words, end = self._words(tok, start)
+            hit = self.segments[str(tok)] = (words, tok[: end - start])
+        acc.append(ast.Line(hit[0], (), hit[1], _lineno(tok)))
         return acc
 
     def word(self, children: list[Any]) -> Any:  # the auxiliary entry point
@@ -137,7 +138,7 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
     def line(self, toks: list[Token]) -> ast.Line:
         src = self.source
         first = toks[0]
-        lstart = src.rfind("\n", 0, first.start_pos) + 1
+        lstart = src.rfind("\n", 0, _start(first)) + 1
         segments: list[list[ast.Word]] = [[]]
         end = lstart
         error: errors.CliError | None = None
@@ -148,7 +149,7 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
                 segments[-1].extend(words)
             elif kind == "PIPE":
                 segments.append([])
-                end = tok.end_pos
+                end = _end(tok)
             elif kind == "EOL":
                 pass
             elif kind == "OPENQ":
@@ -156,21 +157,21 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
                 end = len(src.rstrip("\n"))
             else:  # BAD
                 if error is None:
-                    m = re.compile(r"[^ \t\r\f\v\n]*").match(src, tok.start_pos)
+                    m = re.compile(r"[^ \t\r\f\v\n]*").match(src, _start(tok))
                     error = errors.ParseError(m.group(0) if m else str(tok))
-                end = tok.end_pos
+                end = _end(tok)
         text = src[lstart:end]
         if error is None:
             try:
-                return self._assemble(segments, text, first.line)
+                return self._assemble(segments, text, _lineno(first))
             except errors.CliError as exc:
                 error = exc
         words = tuple(w for seg in segments for w in seg)
-        return ast.BadLine(words, (), text, first.line, error=error)
+        return ast.BadLine(words, (), text, _lineno(first), error=error)
 
     def _words(self, tok: Token, lstart: int) -> tuple[tuple[ast.Word, ...], int]:
         """The words of a segment token and the end offset of its last word."""
-        start = tok.start_pos
+        start = _start(tok)
         base = start - lstart
         cache = self.cache
         words = []
@@ -219,6 +220,25 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
 _LOCK = threading.Lock()
 
 
+# lark types token positions as optional; the basic lexer always sets them
+def _start(tok: Token) -> int:
+    pos = tok.start_pos
+    assert pos is not None
+    return pos
+
+
+def _end(tok: Token) -> int:
+    pos = tok.end_pos
+    assert pos is not None
+    return pos
+
+
+def _lineno(tok: Token) -> int:
+    line = tok.line
+    assert line is not None
+    return line
+
+
 @lru_cache(maxsize=1)
 def _parser() -> tuple[Lark, _LineBuilder, re.Pattern[str]]:
     builder = _LineBuilder()
@@ -257,7 +277,7 @@ def _run(text: str) -> list[ast.Line]:
         builder.cache = {}
         builder.segments = {}
         try:
-            result: list[ast.Line] = lark.parse(src, start="start")
+            result: list[ast.Line] = lark.parse(src, start="start")  # type: ignore[assignment]  # the transformer's value
         except LarkError as exc:  # the grammar accepts every text; kept as a guard
             pos = getattr(exc, "pos_in_stream", None) or 0
             before = src[pos:].split()[:1] or ["|"]

@@ -76,8 +76,19 @@ class AttrSpec:
         return self.type == MULTI_OPTION
 
     @property
+    def sensitive(self) -> bool:
+        """A value that must never be written in clear outside the CMDB: a password
+        (``ENC`` in the configuration) or a private key.  The history keeps ``*``."""
+        return self.secret or self.pem_kind == "private-key"
+
+    @property
     def option_values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
+
+    @property
+    def option_pairs(self) -> list[tuple[str, str]]:
+        """(value, help) of every option, in declaration order (``?`` help)."""
+        return [(o.value, o.help) for o in self.options]
 
     def visible(self, values: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
         """Whether the attribute exists given the entry's current ``values``."""
@@ -117,8 +128,21 @@ class TableSpec:
         return self.kind == "table"
 
     @property
+    def is_object(self) -> bool:
+        """A single object (``config system global``), not a table of keyed entries."""
+        return self.kind == "object"
+
+    @property
     def name(self) -> str:
         return self.path[-1]
+
+    def settable_attrs(self) -> list[AttrSpec]:
+        """Attributes a user may ``set`` regardless of conditions (not read-only, hidden or the key)."""
+        return [a for a in self.attrs if a.name != self.key and not a.readonly and not a.hidden]
+
+    def subtable_help(self) -> list[tuple[str, str]]:
+        """(name, help) of the nested ``config <name>`` tables of an entry or object."""
+        return [(s.name, s.help) for s in self.subtables]
 
     def attr(self, name: str) -> AttrSpec | None:
         return self._by_name.get(name)
@@ -401,6 +425,29 @@ class Schema:
         if table is not None:
             return table.help
         return self.word_help.get(path, "")
+
+    def path_words(self, prefix: Path | list[str] = ()) -> list[tuple[str, str]]:
+        """(word, help) of the words that may follow ``prefix`` in a ``config`` path (sorted)."""
+        prefix = tuple(prefix)
+        return [(w, self.help(prefix + (w,))) for w in self.children(prefix)]
+
+    def names_sensitive_attr(self, word: str) -> bool:
+        """Whether ``word`` is, or abbreviates, a sensitive attribute of any table.
+
+        Any table, not one: the history form of a line is decided without the
+        mode it was typed in, so a word that could name a secret is treated as one.
+        """
+        return bool(word) and any(a.sensitive and a.name.startswith(word) for t in self._all_tables()
+                                  for a in t.attrs)
+
+    def _all_tables(self) -> list[TableSpec]:
+        out: list[TableSpec] = []
+        todo = list(self.tables)
+        while todo:
+            t = todo.pop()
+            out.append(t)
+            todo.extend(t.subtables)
+        return out
 
     def resolve_path(self, words: list[str]) -> Path | None:
         """Resolve abbreviated ``config`` words to a table path (None if not a table)."""

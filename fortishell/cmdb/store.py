@@ -162,13 +162,13 @@ def _apply(cmdb: Cmdb, schema: Schema, stack: list[_Frame], words: list[str]) ->
     elif verb == "config":
         if top is None:
             path = tuple(words[1:])
-            spec = schema.table(path)
-            if spec is None:
+            table = schema.table(path)
+            if table is None:
                 raise ConfigFileError(f"unknown configuration path: {' '.join(path)}")
-            if spec.is_table:
-                stack.append(_Frame(spec, None, True))
+            if table.is_table:
+                stack.append(_Frame(table, None, True))
             else:
-                stack.append(_Frame(spec, cmdb.begin_edit(path, trusted=True), False))
+                stack.append(_Frame(table, cmdb.begin_edit(path, trusted=True), False))
         else:
             if top.buf is None or len(words) != 2:
                 raise ConfigFileError("unexpected 'config'")

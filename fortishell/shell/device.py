@@ -37,6 +37,7 @@ import threading
 import traceback
 import weakref
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,7 @@ class Device:
             except OSError as exc:  # translated at the boundary
                 raise ConfigFileError(f"Failed to save configuration: {exc.strerror or exc}") from exc
 
-    def deferred_sync(self) -> Any:
+    def deferred_sync(self) -> AbstractContextManager[None]:
         """A context: commits made inside it on this thread are waited for at :meth:`sync`.
 
         Front ends wrap a command (and the lock it takes) in it, then call

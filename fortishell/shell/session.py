@@ -31,8 +31,8 @@ certificate renewals that became due (a committed ``auto-regenerate-days``,
 from __future__ import annotations
 
 import traceback
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..cli import ast
@@ -46,9 +46,11 @@ from .context import ENTRY, OBJECT, Frame
 from .result import Question, Result, visible
 
 if TYPE_CHECKING:
-    from .device import Device
+    from ..cmdb.model import Cmdb
+    from .services import DeviceServices
 
-HANDLERS: dict[type, Callable[["Session", Any], Result]] = {
+# each module maps its command types to handlers taking exactly that type
+HANDLERS: dict[type[ast.Command], Callable[["Session", Any], Result]] = {
     **config_cmds.HANDLERS,
     **getshow_cmds.HANDLERS,
     **execute_cmds.HANDLERS,
@@ -61,16 +63,14 @@ INTERNAL_ERROR = "Internal error, the command was not completed (details in debu
 class Session:
     """The state of one admin's CLI on a :class:`Device`."""
 
-    def __init__(self, device: "Device") -> None:
+    def __init__(self, device: "DeviceServices") -> None:
         self.device = device
         self.stack: list[Frame] = []
-        attach = getattr(device, "attach", None)
-        if attach is not None:
-            attach(self)
+        device.attach(self)
 
     # ------------------------------------------------------------ mode stack
     @property
-    def cmdb(self) -> Any:
+    def cmdb(self) -> "Cmdb":
         return self.device.cmdb
 
     @property
@@ -112,17 +112,8 @@ class Session:
 
     def _boundary(self, work: Callable[[], Result]) -> Result:
         """Run one command under the device lock, then the command-boundary hook."""
-        lock = getattr(self.device, "lock", None)
-        if lock is None:
-            return work()
-        deferred = getattr(self.device, "deferred_sync", None)
-        if deferred is None:
-            with lock:
-                result = work()
-                self.device.after_command()
-            return result
-        with deferred():  # the disk is waited for after the lock is released
-            with lock:
+        with self.device.deferred_sync():  # the disk is waited for after the lock is released
+            with self.device.lock:
                 result = work()
                 self.device.after_command()
         errors = self.device.sync()
@@ -150,20 +141,23 @@ class Session:
         return result
 
     def guard(self, answer: Callable[[bool], Result]) -> Callable[[bool], Result]:
-        """Wrap a question's answer callback so it never raises either."""
-        at_root = self.frame is None
+        """A question's answer callback that never raises and ends at the command boundary.
 
-        def wrapped(yes: bool) -> Result:
-            return self._boundary(lambda: self._guarded(lambda: answer(yes), at_root=at_root))
-
-        return wrapped
+        Every question leaving :meth:`execute` is wrapped here once; an answer that
+        is already wrapped is returned as it is (so ``after_command()`` runs once
+        per answer even when a handler wraps its own answer).
+        """
+        if isinstance(answer, _GuardedAnswer):
+            return answer
+        return _GuardedAnswer(self, answer, at_root=self.frame is None)
 
     def _guarded(self, work: Callable[[], Result], *, at_root: bool) -> Result:
         try:
             result = work()
             if result.question is not None:  # answers must never raise either
                 q = result.question
-                result.question = Question(q.text, self.guard(q.answer))
+                if not isinstance(q.answer, _GuardedAnswer):
+                    result.question = Question(q.text, self.guard(q.answer))
             return result
         except ParseError as err:
             lines = err.lines if at_root else err.output()
@@ -206,3 +200,16 @@ class Session:
         except Exception:  # noqa: BLE001
             self.device.log.error("help error\n%s", traceback.format_exc())
             return []
+
+
+class _GuardedAnswer:
+    """An answer callback run like a command: guarded, under the lock, then ``after_command()``."""
+
+    def __init__(self, session: Session, answer: Callable[[bool], Result], *, at_root: bool) -> None:
+        self.session = session
+        self.answer = answer
+        self.at_root = at_root
+
+    def __call__(self, yes: bool) -> Result:
+        sess = self.session
+        return sess._boundary(lambda: sess._guarded(lambda: self.answer(yes), at_root=self.at_root))

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ...cli import ast
 from ...errors import IncompleteCommand, ValueParseError
 from ..result import Question, Result
-from .tree import Node, extra_words, fixed_args, run
+from .tree import CommandHandlers, Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -208,7 +208,9 @@ TREE = Node("Execute static commands.", {
             "local": Node("Local certificate.", {
                 "generate": Node("Generate a certificate request.", {
                     "est": Node("Generate a certificate request and enroll it with EST (RFC 7030).",
-                                handler=do_generate_est, args=_generate_args),
+                                handler=do_generate_est, args=_generate_args,
+                                # HTTP password, key password, SRP password (<name> is 1)
+                                secret_args=(7, 10, 14)),
                 }),
             }),
         }),
@@ -220,4 +222,4 @@ def do_execute(sess: "Session", cmd: ast.Execute) -> Result:
     return run(sess, TREE, list(cmd.args))
 
 
-HANDLERS = {ast.Execute: do_execute}
+HANDLERS: CommandHandlers = {ast.Execute: do_execute}

@@ -15,21 +15,24 @@ Nested levels show their top-level entry (wrapped from its config path down).
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...cli import ast
 from ...errors import IncompleteCommand, ParseError
-from .. import schemaview as sv
 from ..context import ENTRY, OBJECT, TABLE
 from ..result import Result
 from . import system
 from .config import entry_not_found, require_table, resolve_table_path
+from .tree import CommandHandlers
 
 if TYPE_CHECKING:
     from ..session import Session
 
 # virtual leaves under a schema prefix that are commands, not tables
 GET_EXTRA: dict[tuple[str, ...], list[str]] = {("system",): ["status"]}
+_C = TypeVar("_C", ast.Get, ast.Show)
+
 GET_EXTRA_HELP: dict[tuple[str, ...], str] = {("system", "status"): "System status."}
 
 
@@ -102,7 +105,7 @@ def _get_root(sess: "Session", words: list[str]) -> list[str]:
             raise ParseError(rest[0])
         return system.status_lines(sess.device)
     spec = require_table(path, rest)
-    if sv.is_object(spec):
+    if spec.is_object:
         if rest:
             raise ParseError(rest[0])
         return get_entry_lines(sess, path, None)
@@ -125,7 +128,7 @@ def do_show(sess: "Session", cmd: ast.Show) -> Result:
             return Result(list(_render().show_configuration(sess.cmdb, full, True)))
         path, rest = resolve_table_path(words)
         spec = require_table(path, rest)
-        if sv.is_object(spec) or not rest:
+        if spec.is_object or not rest:
             if rest:
                 raise ParseError(rest[0])
             return Result(show_lines(sess, path, full=full))
@@ -154,4 +157,15 @@ def do_show(sess: "Session", cmd: ast.Show) -> Result:
     return Result(show_lines(sess, frame.path, key, full=full, buf=frame.buf))
 
 
-HANDLERS = {ast.Get: do_get, ast.Show: do_show}
+def _paging(handler: Callable[["Session", _C], Result]) -> Callable[["Session", _C], Result]:
+    """``handler``'s listing is one the ``--More--`` pager applies to."""
+
+    def paged(sess: "Session", cmd: _C) -> Result:
+        result = handler(sess, cmd)
+        result.pages = True
+        return result
+
+    return paged
+
+
+HANDLERS: CommandHandlers = {ast.Get: _paging(do_get), ast.Show: _paging(do_show)}

@@ -2,7 +2,7 @@
 
 Each :class:`Node` has a help text and either children (keywords, unique-prefix
 abbreviable: ``exec vpn cert loc gen est``) or a handler taking the remaining
-argument words.  ``args`` describes the arguments for ``?`` and Tab: a function
+argument words (``secret_args`` marks the ones that hold passwords).  ``args`` describes the arguments for ``?`` and Tab: a function
 ``(session, typed_args) -> [(candidate, help)]`` for the next argument.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...cli import ast
 from ...errors import IncompleteCommand, ParseError
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ..session import Session
 
 Handler = Callable[["Session", list[ast.Word]], Result]
+# a command module's map: command type -> the handler taking exactly that type
+CommandHandlers = dict[type[ast.Command], Callable[["Session", Any], Result]]
 ArgHelp = Callable[["Session", list[str]], list[tuple[str, str]]]
 
 
@@ -29,6 +31,9 @@ class Node:
     children: dict[str, "Node"] = field(default_factory=dict)
     handler: Handler | None = None
     args: ArgHelp | None = None
+    # 1-based positions of the argument words (after the keywords) that hold secrets:
+    # the history keeps ``*`` there (shell/histform.py)
+    secret_args: tuple[int, ...] = ()
 
 
 def walk(root: Node, words: list[ast.Word]) -> tuple[Node, list[ast.Word]]:
