@@ -131,7 +131,8 @@ class RenewalService:
                 # an explicit configuration change deserves a fresh attempt
                 if old is None or _get(old, "certificate") == _get(new, "certificate"):
                     self._retry.pop(change.key, None)
-                self._dirty = True
+                if _enrolled(new) or (old is not None and _enrolled(old)):
+                    self._dirty = True  # else no check can find anything new: no scan of every entry
 
     # ------------------------------------------------------------ checking
     def poll(self, *, force: bool = False) -> list[Outcome]:
@@ -258,6 +259,11 @@ def _short_reason(err: FortiError) -> str:
 
 def _get(entry: Entry, attr: str) -> Any:
     return entry.get(attr)
+
+
+def _enrolled(entry: Entry) -> bool:
+    """An entry :meth:`RenewalService._watched` looks at (EST, with a certificate)."""
+    return _get(entry, "enroll-protocol") == "est" and bool(_get(entry, "certificate"))
 
 
 def _is_due(entry: Entry, cert: x509.Certificate, now: _dt.datetime) -> bool:
