@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shutil
 import threading
 import warnings
 from collections.abc import Callable
@@ -76,6 +77,15 @@ class ServeOptions:
     users: Users = field(default_factory=factory_users)
     clock_factory: Callable[[], Clock] = Clock
     lab_server_url: str | None = None
+    # a device without a configuration file of its own starts from a copy of this one
+    # (`serve --exercise` / `--config`); None: factory defaults
+    seed_config: Path | None = None
+    # where the devices live (users/<user>/, or fortishell.conf when shared); None: state_dir
+    devices_dir: Path | None = None
+
+    @property
+    def devices_root(self) -> Path:
+        return Path(self.devices_dir if self.devices_dir is not None else self.state_dir)
 
 
 class DeviceRegistry:
@@ -89,7 +99,7 @@ class DeviceRegistry:
         self.connections: set[Any] = set()  # open SSH connections (closed with the server)
 
     def user_dir(self, user: str) -> Path:
-        return Path(self.options.state_dir) / "users" / _safe_name(user)
+        return self.options.devices_root / "users" / _safe_name(user)
 
     def device_for(self, user: str) -> Any:
         from ..shell.device import Device
@@ -98,7 +108,8 @@ class DeviceRegistry:
         with self._lock:
             device = self._devices.get(key)
             if device is None:
-                base = Path(self.options.state_dir) if self.options.shared else self.user_dir(user)
+                base = self.options.devices_root if self.options.shared else self.user_dir(user)
+                _seed(base / "fortishell.conf", self.options.seed_config)
                 device = Device.open(base / "fortishell.conf", base, self.options.clock_factory(),
                                      self.options.lab_server_url)
                 start = getattr(device, "start_background", None)
@@ -131,6 +142,17 @@ class DeviceRegistry:
                 device.close()
             except Exception:  # noqa: BLE001 - closing must go on for the others
                 log.exception("closing a device")
+
+
+def _seed(config: Path, seed: Path | None) -> None:
+    """A first login: the device's configuration file starts as a copy of ``seed``."""
+    if seed is None or config.exists():
+        return
+    config.parent.mkdir(parents=True, exist_ok=True)
+    tmp = config.with_name(config.name + ".seed")
+    shutil.copyfile(seed, tmp)
+    tmp.chmod(0o600)
+    tmp.replace(config)
 
 
 def _safe_name(user: str) -> str:
