@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any
 
-from ..repl import Repl
+from ..frontend.interact import Repl
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession

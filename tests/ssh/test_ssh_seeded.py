@@ -8,11 +8,11 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
-from conftest import Shell
 
 EXE = Path(sys.executable).parent / "fortishell"
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,52 +49,42 @@ def _serve(running: list[Served], args: list[str], state: Path) -> Served:
     return s
 
 
-def test_exercise_seeds_each_device_with_its_configuration_and_clock(served: list[Served], tmp_path: Path) -> None:
+def test_exercise_seeds_each_device_with_its_configuration_and_clock(served: list[Served], tmp_path: Path,
+                                                                     shell: Callable[..., Any]) -> None:
     s = _serve(served, ["--exercise", "example1-enroll"], tmp_path / "state")
     assert "each starting from example1-enroll at 2023-04-06 22:37:34" in s.banner
     for _login in (1, 2):  # a second login finds the same device
-        sh = Shell(s.port)
-        try:
-            assert "G_CA_Cert_1" in sh.cmd("get vpn certificate ca | grep G_CA_Cert_1")
-            status = sh.cmd("get system status | grep 'System time'")
-            assert "Apr  6 22:37:34 2023" in status, status
-        finally:
-            sh.close()
+        sh = shell(s.port)
+        assert "G_CA_Cert_1" in sh.cmd("get vpn certificate ca | grep G_CA_Cert_1")
+        status = sh.cmd("get system status | grep 'System time'")
+        assert "Apr  6 22:37:34 2023" in status, status
     conf = tmp_path / "state" / "rooms" / "example1-enroll" / "users" / "admin" / "fortishell.conf"
     assert 'edit "G_CA_Cert_1"' in conf.read_text()
     assert "est-test101" not in (ROOT / "sample-configs" / "lab.conf").read_text()
 
 
-def test_devices_persist_across_restarts_until_reset(served: list[Served], tmp_path: Path) -> None:
+def test_devices_persist_across_restarts_until_reset(served: list[Served], tmp_path: Path,
+                                                     shell: Callable[..., Any]) -> None:
     state = tmp_path / "state"
     seed = tmp_path / "seed.conf"
     seed.write_bytes((ROOT / "sample-configs" / "lab.conf").read_bytes())
     s = _serve(served, ["--config", str(seed)], state)
-    sh = Shell(s.port)
-    try:
-        sh.cmd("config vpn certificate local")
-        sh.cmd("edit kept-cert")
-        sh.cmd("end")
-    finally:
-        sh.close()
+    sh = shell(s.port)
+    sh.cmd("config vpn certificate local")
+    sh.cmd("edit kept-cert")
+    sh.cmd("end")
     s.stop()
 
     s = _serve(served, ["--config", str(seed)], state)
-    sh = Shell(s.port)
-    try:
-        assert "kept-cert" in sh.cmd("get vpn certificate local | grep kept-cert")
-    finally:
-        sh.close()
+    sh = shell(s.port)
+    assert "kept-cert" in sh.cmd("get vpn certificate local | grep kept-cert")
     s.stop()
 
     s = _serve(served, ["--config", str(seed), "--reset"], state)
-    sh = Shell(s.port)
-    try:
-        out = sh.cmd("get vpn certificate local | grep kept-cert")
-        assert "kept-cert" not in out.split("\n", 1)[1]
-        assert "G_CA_Cert_1" in sh.cmd("get vpn certificate ca | grep G_CA_Cert_1")  # the seed again
-    finally:
-        sh.close()
+    sh = shell(s.port)
+    out = sh.cmd("get vpn certificate local | grep kept-cert")
+    assert "kept-cert" not in out.split("\n", 1)[1]
+    assert "G_CA_Cert_1" in sh.cmd("get vpn certificate ca | grep G_CA_Cert_1")  # the seed again
     assert seed.read_bytes() == (ROOT / "sample-configs" / "lab.conf").read_bytes()
 
 
