@@ -18,13 +18,18 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .. import options
 from ..clock import Clock
 from ..errors import FortiError
 from . import catalogue as cat
 from .grading import Grade, grade_file, grade_text, transcripts_in
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..shell.device import Device
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +72,7 @@ def lab_main(argv: list[str], *, state_dir: Path, lab_server: str | None = None)
         return 2
 
 
-def _console(file: IO[str] | None = None):  # type: ignore[no-untyped-def]
+def _console(file: IO[str] | None = None) -> "Console":
     from rich.console import Console
 
     return Console(file=file or sys.stdout, highlight=False, soft_wrap=False)
@@ -88,7 +93,7 @@ def _list(catalogue: cat.Catalogue) -> int:
     return 0
 
 
-def _open_device(ex: cat.Exercise, work: Path, lab_server: str | None):  # type: ignore[no-untyped-def]
+def _open_device(ex: cat.Exercise, work: Path, lab_server: str | None) -> "Device":
     from ..shell.device import Device
 
     return Device.open(work / "fortishell.conf", work, Clock(ex.when), lab_server)
