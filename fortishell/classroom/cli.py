@@ -121,6 +121,10 @@ def _start(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript
 
             repl = RecordingRepl(device, history=InMemoryHistory(), record=record,
                                  paging=sys.stdin.isatty() and sys.stdout.isatty())
+            if sys.stdout.isatty():
+                from ..repl import first_line_off_the_corner
+
+                first_line_off_the_corner(repl)
             device.start_background()
             rc = repl.run()
             if not repl.ended_by_exit:
