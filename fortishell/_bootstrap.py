@@ -42,19 +42,53 @@ def _stamp_covers(extras: str) -> bool:
     return mtime == wanted_mtime and wanted <= set(have_extras.split(","))
 
 
+class SetupError(Exception):
+    """The first-use set-up could not finish (one line for the user: what failed, how to retry)."""
+
+
+def _retry_hint() -> str:
+    return "python3 " + " ".join(["-m", "fortishell"] if not sys.argv[0].endswith("run.py") else ["tests/run.py"])
+
+
 def install(extras: str = "") -> None:
-    """Create .venv if needed and install the project with ``extras`` into it."""
+    """Create .venv if needed and install the project with ``extras`` into it.
+
+    Progress is pip's own output, sent to standard error (standard output may be a
+    transcript someone is capturing).  Raises :class:`SetupError` when a step fails;
+    the stamp is written only after a complete install, so the next run retries.
+    """
     py = venv_python()
     if not py.exists():
-        print("fortishell: first run: creating .venv ...", file=sys.stderr)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        _say("first run: creating .venv (a private Python environment in the checkout) ...")
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise SetupError(f"cannot create {VENV}: {_why(exc)} (is the python3 venv module installed, "
+                             f"e.g. the python3-venv package?); fix that, then run {_retry_hint()} again") from None
     target = f".[{extras}]" if extras else "."
-    print(f"fortishell: installing {target} into .venv (needs the package index once) ...", file=sys.stderr)
-    subprocess.check_call(
-        [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target],
-        cwd=ROOT,
-    )
+    _say(f"installing {target} and its dependencies into .venv (needs the package index once) ...")
+    try:
+        subprocess.run(
+            [str(py), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "-e", target],
+            cwd=ROOT, check=True, stdout=sys.stderr,
+        )
+    except subprocess.CalledProcessError:
+        raise SetupError(f"installing the dependencies into .venv failed (pip's messages above; is the package "
+                         f"index reachable?); run {_retry_hint()} again once it is") from None
+    except OSError as exc:
+        raise SetupError(f"cannot run pip in .venv: {_why(exc)}; remove {VENV} and run {_retry_hint()} again") from None
     STAMP.write_text(_wanted_stamp(extras))
+    _say("set-up done.")
+
+
+def _say(text: str) -> None:
+    print(f"fortishell: {text}", file=sys.stderr, flush=True)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, subprocess.CalledProcessError):
+        return f"{exc.cmd[0] if exc.cmd else 'a command'} exited with status {exc.returncode}"
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def ensure_venv(modules: tuple[str, ...], argv: list[str], extras: str = "", *, require_venv: bool = False) -> None:
@@ -72,6 +106,13 @@ def ensure_venv(modules: tuple[str, ...], argv: list[str], extras: str = "", *, 
     if not (ROOT / "pyproject.toml").exists():
         sys.exit("fortishell: missing dependencies: " + ", ".join(modules))
     if not _stamp_covers(extras):
-        install(extras)
+        try:
+            install(extras)
+        except SetupError as err:
+            print(f"fortishell: set-up failed: {err}", file=sys.stderr)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            print(f"\nfortishell: set-up interrupted; run {_retry_hint()} again to finish it", file=sys.stderr)
+            sys.exit(130)
     py = venv_python()
     os.execv(str(py), [str(py), *argv])

@@ -1,4 +1,9 @@
-"""Argument parsing and wiring of the ``fortishell`` command (no behaviour of its own)."""
+"""Argument parsing and wiring of the ``fortishell`` command (no behaviour of its own).
+
+Global options go before the subcommand.  Each subcommand takes only the global
+options that mean something to it (:data:`APPLIES`); any other is an error
+(exit 2) rather than silently ignored.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, options
 from .clock import Clock, parse_clock_option
 
 USAGE = """\
@@ -17,10 +22,26 @@ commands:
   (none)                      start the interactive shell
   run [--keep-going] [--expect FILE] SCRIPT...
                               replay CLI scripts ('-' = stdin) and print the transcript
+                              (see: fortishell run --help)
+  lab list|start|check|grade  the training exercises (see: fortishell lab --help)
   lab-server [options]        serve the lab EST responder (see: fortishell lab-server --help)
-  serve [--host H] [--port P] [--state-dir DIR] [--shared] [--users FILE]
-                              serve the shell over SSH (see: fortishell serve --help)
+  serve [options]             serve the shell over SSH (see: fortishell serve --help)
 """
+
+COMMANDS = ("run", "lab", "lab-server", "serve", "shell")
+
+# which global options each subcommand takes
+APPLIES: dict[str, frozenset[str]] = {
+    "shell": frozenset({"config", "state_dir", "lab_server", "clock"}),
+    "run": frozenset({"config", "state_dir", "lab_server", "clock"}),
+    "serve": frozenset({"config", "state_dir", "lab_server", "clock"}),  # --config/--clock seed the devices
+    "lab-server": frozenset({"state_dir", "clock"}),
+    "lab": frozenset({"state_dir", "lab_server"}),  # the exercise gives the configuration and clock
+}
+WHY_NOT = {
+    "lab": "the exercise gives the configuration and the clock",
+    "lab-server": "the responder has no device configuration and is itself the lab server",
+}
 
 
 def default_state_dir() -> Path:
@@ -31,44 +52,81 @@ def default_state_dir() -> Path:
 
 
 def _global_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fortishell", usage=USAGE, add_help=True)
-    p.add_argument("--config", metavar="FILE", help="configuration file to boot from and save to")
-    p.add_argument("--state-dir", metavar="DIR", help="history, lab state and default configuration")
-    p.add_argument("--lab-server", metavar="URL", help="map the lab hosts to this shared EST responder")
-    p.add_argument("--clock", metavar="WHEN", help="start the device clock frozen at WHEN (YYYY-MM-DD[ HH:MM:SS])")
+    p = options.Parser(prog="fortishell", usage=USAGE, add_help=True)
+    p.add_argument("--config", metavar="FILE",
+                   help="configuration file to boot from and save to (default: fortishell.conf in the state directory)")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="history, lab state and default configuration (default: $FORTISHELL_STATE_DIR, "
+                        "else $XDG_STATE_HOME/fortishell, else ~/.local/state/fortishell)")
+    p.add_argument("--lab-server", metavar="URL", type=options.https_url,
+                   help="map the lab hosts to this shared EST responder, https://HOST:PORT "
+                        "(default: the embedded responder)")
+    p.add_argument("--clock", metavar="WHEN", type=options.clock,
+                   help="start the device clock frozen at WHEN, YYYY-MM-DD[ HH:MM:SS] (default: the real time, running)")
     p.add_argument("--version", action="version", version=f"fortishell {__version__}")
-    p.add_argument("command", nargs="?", choices=["run", "lab-server", "serve", "shell"], help=argparse.SUPPRESS)
+    p.add_argument("command", nargs="?", choices=COMMANDS, help=argparse.SUPPRESS)
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fortishell run")
-    p.add_argument("--keep-going", action="store_true", help="do not stop at the first failed command")
-    p.add_argument("--expect", metavar="FILE", help="compare the transcript with this expected transcript")
-    p.add_argument("scripts", nargs="+", metavar="SCRIPT")
+    p = options.Parser(
+        prog="fortishell run",
+        description="Replay CLI scripts in one session, every line as if typed, and print the transcript "
+                    "(prompt, command, output, blank line, ..., the final prompt). A (y/n) question takes its "
+                    "answer from the next script line.",
+        epilog="SCRIPT '-' reads the script from standard input. Exit status: 0 every command succeeded; "
+               "1 a command failed (the replay stops there unless --keep-going); with --expect, 0 when the "
+               "transcript matches FILE and 1 when it differs, whatever the commands did; "
+               "2 a script or FILE cannot be read, or bad options.",
+    )
+    p.add_argument("--keep-going", action="store_true",
+                   help="run every line even after a failed command (default: stop at the first failure)")
+    p.add_argument("--expect", metavar="FILE",
+                   help="compare the transcript with this expected transcript and let the comparison decide "
+                        "the exit status (default: no comparison)")
+    p.add_argument("scripts", nargs="+", metavar="SCRIPT", help="a file of CLI lines, or '-' for standard input")
     return p
+
+
+def _not_applicable(args: argparse.Namespace, command: str) -> str | None:
+    for name in ("config", "state_dir", "lab_server", "clock"):
+        if getattr(args, name) is not None and name not in APPLIES[command]:
+            flag = "--" + name.replace("_", "-")
+            why = WHY_NOT.get(command, "")
+            return f"fortishell: {flag} does not apply to '{command}'" + (f" ({why})" if why else "")
+    return None
 
 
 def run_main(argv: list[str]) -> int:
     args = _global_parser().parse_args(argv)
-    if args.command == "lab-server":
-        from .lab.server import main as lab_main
+    command = args.command or "shell"
+    problem = _not_applicable(args, command)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if command == "lab-server":
+        from .lab.cli import main as lab_main
 
-        return lab_main(args.rest)
+        return lab_main(args.rest, state_dir=args.state_dir, clock=args.clock)
 
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
-    if args.command == "serve":
+    if command == "serve":
         from .ssh.cli import serve_main
 
-        return serve_main(args.rest, state_dir=state_dir, clock=args.clock, lab_server=args.lab_server)
+        return serve_main(args.rest, state_dir=state_dir, clock=args.clock, lab_server=args.lab_server,
+                          config=args.config)
+    if command == "lab":
+        from .classroom.cli import lab_main as classroom_main
+
+        return classroom_main(args.rest, state_dir=state_dir, lab_server=args.lab_server)
+    run_args = _run_parser().parse_args(args.rest) if command == "run" else None
+    if run_args is None and args.rest:
+        print(f"fortishell: unexpected arguments: {' '.join(args.rest)}", file=sys.stderr)
+        return 2
     state_dir.mkdir(parents=True, exist_ok=True)
     config_path = Path(args.config) if args.config else state_dir / "fortishell.conf"
-    try:
-        clock = Clock(parse_clock_option(args.clock)) if args.clock else Clock()
-    except ValueError:
-        print(f"fortishell: invalid --clock value: {args.clock}", file=sys.stderr)
-        return 2
+    clock = Clock(parse_clock_option(args.clock)) if args.clock else Clock()
 
     from .errors import FortiError
     from .shell.device import Device
@@ -79,14 +137,10 @@ def run_main(argv: list[str]) -> int:
         print("\n".join(err.output()), file=sys.stderr)
         return 1
     try:
-        if args.command == "run":
-            run_args = _run_parser().parse_args(args.rest)
+        if run_args is not None:
             from .replay import run_scripts
 
             return run_scripts(run_args.scripts, device, keep_going=run_args.keep_going, expect=run_args.expect)
-        if args.rest:
-            print(f"fortishell: unexpected arguments: {' '.join(args.rest)}", file=sys.stderr)
-            return 2
         from .repl import run_repl
 
         # renewals whose time comes while the user sits at the prompt (replay never does this:

@@ -20,7 +20,7 @@ from .frontend.interact import Repl
 if TYPE_CHECKING:
     from .shell.device import Device
 
-__all__ = ["run_repl"]
+__all__ = ["first_line_off_the_corner", "run_repl"]
 
 
 def run_repl(device: "Device", *, history_path: Path | None, input: Input | None = None,
@@ -34,4 +34,16 @@ def run_repl(device: "Device", *, history_path: Path | None, input: Input | None
         history = InMemoryHistory()
     # the console pages like a real one when it is a terminal; pipes and test I/O never page
     paging = input is None and output is None and sys.stdin.isatty() and sys.stdout.isatty()
-    return Repl(device, history=history, input=input, output=output, paging=paging).run()
+    repl = Repl(device, history=history, input=input, output=output, paging=paging)
+    if paging:
+        first_line_off_the_corner(repl)
+    return repl.run()
+
+
+def first_line_off_the_corner(repl: Repl) -> None:
+    """A blank line before the first prompt on a terminal (the console shows one before every
+    prompt).  It also keeps the first prompt out of the top-left corner of a cleared screen:
+    at Enter the prompt line is redrawn with "erase below", which from the corner erases the
+    whole screen, and terminals such as tmux then push the screen into the scrollback, leaving
+    the first command line there twice."""
+    repl.write_raw("\n")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -33,12 +33,20 @@ if TYPE_CHECKING:
     from .shell.device import Device
 
 ExpectHook = Callable[[str], int]
+# runs one piece of a command's work (execute, answer) and returns its result; the SSH front end
+# runs it under the device's output hub
+Runner = Callable[[Callable[[], Result]], Result]
 
 
-def logical_lines(text: str, needs_more: Callable[[str], bool]) -> Iterator[str]:
-    """Split a script into logical command lines (comments and blank lines dropped)."""
+def _direct(work: Callable[[], Result]) -> Result:
+    return work()
+
+
+def logical_lines(text: str | Iterable[str], needs_more: Callable[[str], bool]) -> Iterator[str]:
+    """Split a script (text, or its lines as they come) into logical command lines (comments and
+    blank lines dropped)."""
     pending: str | None = None
-    for raw in text.splitlines():
+    for raw in text.splitlines() if isinstance(text, str) else text:
         if pending is not None:
             pending += "\n" + raw
             if not needs_more(pending):
@@ -128,16 +136,31 @@ def run_scripts(
     finally:
         device.set_sink(old_sink)
     if hook is not None:
+        if not tr.text().endswith("\n"):
+            tr.write("\n")  # the verdict goes on a line of its own, not after the last prompt
         return hook(tr.text())
     return rc
 
 
-def _replay(sess: Session, lines: Iterator[str], tr: Transcript, keep_going: bool) -> tuple[int | None, bool]:
+def replay_lines(sess: Session, raw_lines: Iterable[str], out: IO[str], *, run: Runner = _direct) -> int:
+    """Run lines as they come (an SSH exec request, a session without a terminal): every line
+    runs (keep going), the transcript goes to ``out`` as ``fortishell run`` prints it.  Returns
+    0 when every command succeeded, 1 when one failed (``exit`` at the root prompt: 0)."""
+    tr = Transcript(out)
+    rc, failed = _replay(sess, logical_lines(raw_lines, sess.needs_more), tr, True, run)
+    if rc is None:
+        tr.write(sess.prompt)
+        rc = 1 if failed else 0
+    return rc
+
+
+def _replay(sess: Session, lines: Iterator[str], tr: Transcript, keep_going: bool,
+            run: Runner = _direct) -> tuple[int | None, bool]:
     failed = False
     for text in lines:
         tr.line(sess.prompt + text)
-        result = sess.execute(text)
-        result = _answer_questions(result, lines, tr)
+        result = run(lambda: sess.execute(text))
+        result = _answer_questions(result, lines, tr, run)
         for ln in result.lines:
             tr.line(ln)
         tr.line("")
@@ -150,7 +173,7 @@ def _replay(sess: Session, lines: Iterator[str], tr: Transcript, keep_going: boo
     return None, failed
 
 
-def _answer_questions(result: Result, lines: Iterator[str], tr: Transcript) -> Result:
+def _answer_questions(result: Result, lines: Iterator[str], tr: Transcript, run: Runner = _direct) -> Result:
     while result.question is not None:
         q = result.question
         for ln in result.lines:
@@ -159,7 +182,8 @@ def _answer_questions(result: Result, lines: Iterator[str], tr: Transcript) -> R
             tr.line(ln)
         answer = next(lines, "n")
         tr.line(f"{q.text[-1]} {answer.strip()}")
-        result = q.answer(parse_answer(answer))
+        yes = parse_answer(answer)
+        result = run(lambda: q.answer(yes))
     return result
 
 

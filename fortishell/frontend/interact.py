@@ -302,12 +302,16 @@ class Repl:
     async def _paged(self, lines: list[str]) -> None:
         pager = Pager(list(lines), self._rows())
         self.write_lines(pager.first())
+        shown = False
         while not pager.done:
-            self.write_raw(MORE)
+            if not shown:
+                self.write_raw(MORE)
+                shown = True
             chunk = pager.key(await self.read_key())
-            if chunk == []:
+            if chunk == []:  # a key the pager does not know: nothing happens, --More-- stays
                 continue
             self.write_raw(ERASE_MORE)
+            shown = False
             if chunk is None:
                 return
             self.write_lines(chunk)

@@ -8,7 +8,7 @@ from typing import Protocol
 from prompt_toolkit.application import Application, run_in_terminal
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
-from prompt_toolkit.key_binding.key_processor import KeyPressEvent
+from prompt_toolkit.key_binding.key_processor import KeyPress, KeyPressEvent
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import FormattedTextControl, Layout, Window
 from prompt_toolkit.output import DummyOutput
@@ -68,12 +68,23 @@ def line_bindings(session: Session, screen: Screen) -> KeyBindings:
 
 
 async def read_key(inp: Input) -> str:
-    """One key press from ``inp`` (nothing is drawn); end of input or Ctrl-C reads as ``q``."""
+    """One key press from ``inp`` (nothing is drawn); end of input or Ctrl-C reads as ``q``.
+
+    Only one key is taken: what was typed after it (a line typed ahead while
+    ``--More--`` waits, or the rest of a pasted run of characters, which the SSH
+    door delivers as one paste) stays queued for the next prompt, as
+    prompt_toolkit keeps the unprocessed keys of an application as typeahead.
+    """
     kb = KeyBindings()
 
     @kb.add(Keys.Any)
     def _any(event: KeyPressEvent) -> None:
-        event.app.exit(result=event.data)
+        data = event.data
+        if event.key_sequence[0].key == Keys.BracketedPaste and len(data) > 1:
+            # one character is the key; the rest goes back to the front of the queue
+            event.app.key_processor.feed_multiple([KeyPress(Keys.BracketedPaste, data[1:])], first=True)
+            data = data[0]
+        event.app.exit(result=data)
 
     @kb.add("c-c")
     def _ctrl_c(event: KeyPressEvent) -> None:

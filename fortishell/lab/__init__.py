@@ -1,7 +1,8 @@
 """The lab: an embedded EST (RFC 7030) responder, its CA and the lab host map.
 
 ca.py       LabCA: the lab root CN=estExampleCA (shipped test material in material/)
-server.py   EstResponder / ResponderConfig / ``fortishell lab-server`` (main)
+server.py   EstResponder / ResponderConfig
+cli.py      ``fortishell lab-server`` (main); accesslog.py: its per-request log
 estapp.py   request -> reply: routing, auth, PoP, issuing, admin endpoint
 tlsio.py    TLS and TLS-SRP on one port (ClientHello peek)
 faults.py   Faults: fault knobs for tests and exercises

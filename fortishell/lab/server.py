@@ -1,4 +1,4 @@
-"""The lab EST responder: sockets, threads, HTTP framing and the ``lab-server`` CLI.
+"""The lab EST responder: sockets, threads, HTTP framing (the ``lab-server`` command: :mod:`.cli`).
 
 :class:`EstResponder` listens on one TCP port, accepts in a background thread
 and serves every connection in its own thread (at most ``max_connections`` at
@@ -34,14 +34,13 @@ Embedding::
 
 from __future__ import annotations
 
-import argparse
 import logging
-import signal
 import socket
 import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -76,6 +75,8 @@ class ResponderConfig:
     max_connections: int = 64
     max_body: int = 65536
     io_timeout: float = 10.0
+    # called after each answer is decided (access log, see .accesslog): request, reply, seconds
+    on_request: Callable[[Request, Reply, float], None] | None = None
 
 
 class EstResponder:
@@ -244,6 +245,7 @@ class EstResponder:
                 return
             if req is None:
                 return
+            started = time.monotonic()
             try:
                 reply = self.app.handle(req)
             except FortiError as exc:
@@ -254,6 +256,8 @@ class EstResponder:
             if reply.delay:
                 if self._stopping.wait(reply.delay):
                     return
+            if self.config.on_request is not None:
+                self.config.on_request(req, reply, time.monotonic() - started)
             if reply.mode == "drop":
                 return
             if not self._send(conn, ch, reply):
@@ -373,98 +377,7 @@ def _fail_handshake(sock: socket.socket, timeout: float) -> None:
         pass
 
 
-# ================================================================ lab-server CLI
-FAULT_FLAGS = (
-    "reject_auth", "status_500", "truncate_body", "garbage_base64", "wrong_content_type",
-    "drop_connection", "wrong_key_cert", "foreign_ca_cert", "tls_failure",
-)
+if __name__ == "__main__":  # the lab-server command lives in .cli; kept for `python -m fortishell.lab.server`
+    from .cli import main
 
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fortishell lab-server", description="Run the lab EST (RFC 7030) responder.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8443)
-    p.add_argument("--state-dir", type=Path, default=None, help="keep serials and issued certificates here")
-    p.add_argument("--new-ca", action="store_true", help="make a fresh lab CA (saved in the state dir if given)")
-    p.add_argument("--auth", choices=("basic", "digest"), default="basic")
-    p.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD", help="HTTP user (default estuser:estpwd)")
-    p.add_argument("--srp-user", action="append", default=[], metavar="NAME:PASSWORD", help="SRP user (default srpuser:srppwd)")
-    p.add_argument("--require-pop", action="store_true", help="require tls-unique in challengePassword (TLS 1.2)")
-    p.add_argument("--clock", default=None, help="fixed responder time, e.g. '2023-04-06 22:37:34'")
-    for name in FAULT_FLAGS:
-        p.add_argument("--" + name.replace("_", "-"), action="store_true", help="fault: " + name.replace("_", " "))
-    p.add_argument("--retry-after", nargs=2, type=int, metavar=("COUNT", "SECONDS"), help="fault: 202 replies first")
-    p.add_argument("--delay", type=float, default=0.0, metavar="SECONDS", help="fault: slow answers")
-    p.add_argument("--fault-endpoint", action="append", default=[], metavar="OP", help="limit HTTP faults to OP")
-    return p
-
-
-def _pairs(items: list[str], default: dict[str, str]) -> dict[str, str]:
-    if not items:
-        return dict(default)
-    out = {}
-    for item in items:
-        name, sep, pwd = item.partition(":")
-        if not sep or not name:
-            raise LabError(f"'{item}' is not NAME:PASSWORD")
-        out[name] = pwd
-    return out
-
-
-def config_from_args(args: argparse.Namespace) -> ResponderConfig:
-    from ..clock import parse_clock_option
-
-    ca = None
-    if args.new_ca:
-        ca = LabCA.new()
-        if args.state_dir is not None:
-            ca.save(Path(args.state_dir) / "ca")
-    elif args.state_dir is not None and (Path(args.state_dir) / "ca" / "ca.pem").exists():
-        ca = LabCA.load(Path(args.state_dir) / "ca")  # a CA made earlier with --new-ca
-    clock = Clock(fixed=parse_clock_option(args.clock)) if args.clock else None
-    return ResponderConfig(
-        host=args.host,
-        port=args.port,
-        state_dir=args.state_dir,
-        users=_pairs(args.user, {"estuser": "estpwd"}),
-        auth=args.auth,
-        srp_users=_pairs(args.srp_user, {"srpuser": "srppwd"}),
-        require_pop=args.require_pop,
-        clock=clock,
-        ca=ca,
-    )
-
-
-def main(argv: list[str]) -> int:
-    """``fortishell lab-server ...``: serve until interrupted."""
-    args = build_parser().parse_args(argv)
-    try:
-        responder = EstResponder(config_from_args(args))
-        knobs = {n: True for n in FAULT_FLAGS if getattr(args, n)}
-        if args.retry_after:
-            knobs["retry_after"] = tuple(args.retry_after)
-        if args.delay:
-            knobs["delay_seconds"] = args.delay
-        if args.fault_endpoint:
-            knobs["endpoints"] = tuple(args.fault_endpoint)
-        responder.faults.set(**knobs)
-        responder.start()
-    except (FortiError, ValueError, OSError) as exc:
-        lines = exc.lines if isinstance(exc, FortiError) else [str(exc)]
-        print("\n".join(["lab-server: " + lines[0], *lines[1:]]), file=sys.stderr)
-        return 1
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    print(f"EST lab responder listening on {responder.url} (CA CN=estExampleCA, serial "
-          f"{responder.ca.cert.serial_number:x}); Ctrl-C stops it", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        responder.stop()
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -2,56 +2,103 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
+import shutil
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+from .. import options
 from ..clock import Clock, parse_clock_option
 from .users import UsersFileError, load_users
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fortishell serve", description="Serve the shell over SSH.")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=2222, help="port to listen on (default 2222, 0 = any)")
-    p.add_argument("--state-dir", metavar="DIR", help="host key, per-user devices and histories")
-    p.add_argument("--shared", action="store_true", help="one device that every admin edits at once")
-    p.add_argument("--users", metavar="FILE", help="users file (TOML); default: admin with an empty password")
+def _parser() -> options.Parser:
+    p = options.Parser(
+        prog="fortishell serve",
+        description="Serve the shell over SSH: one emulated device per login user (or one shared device).",
+        epilog="Devices persist: each user's device keeps its configuration across logins and server restarts "
+               "(DIR/users/USER/fortishell.conf; --shared: DIR/fortishell.conf), DIR being the state directory, "
+               "or STATE/rooms/NAME for a device seeded with --exercise NAME or --config FILE (so that each "
+               "exercise is a room of its own). A new user's device starts from the seed (factory defaults "
+               "without one). --reset starts every device of the room afresh; to reset one user, stop the "
+               "server and delete DIR/users/USER.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=options.listen_port, default=2222,
+                   help="port to listen on, 1-65535 or 0 for any free port (default: 2222)")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="host key, devices and histories (default: the global --state-dir / fortishell's state directory)")
+    p.add_argument("--shared", action="store_true",
+                   help="one device that every admin edits at once (default: one device per user)")
+    p.add_argument("--users", metavar="FILE", help="users file (TOML) (default: admin with an empty password)")
+    seed = p.add_mutually_exclusive_group()
+    seed.add_argument("--exercise", metavar="NAME",
+                      help="each device starts from this exercise's configuration and clock "
+                           "(see: fortishell lab list) (default: none)")
+    seed.add_argument("--config", metavar="FILE",
+                      help="each device starts from a copy of FILE (default: factory defaults)")
+    p.add_argument("--clock", metavar="WHEN", type=options.clock,
+                   help="each device's clock starts frozen at WHEN (default: the exercise's clock, else the real time)")
+    p.add_argument("--reset", action="store_true",
+                   help="remove the devices (configurations and histories) of this room at start; with --shared "
+                        "and no seed that is the local shell's default configuration (default: keep them)")
     return p
 
 
 def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
-               lab_server: str | None = None) -> int:
-    """Parse ``serve`` options (``--state-dir`` here wins over the global one) and serve."""
+               lab_server: str | None = None, config: str | None = None) -> int:
+    """Parse ``serve`` options and serve.  ``clock``/``config``: the global options (seed and
+    clock of the devices); the subcommand's own ``--state-dir``/``--clock``/``--config`` win."""
     from .server import ServeOptions, ServerThread
 
     args = _parser().parse_args(argv)
+    if config is not None:
+        if args.exercise or args.config:
+            print("fortishell serve: the global --config and --exercise/--config are alternatives", file=sys.stderr)
+            return 2
+        args.config = config
     try:
         users = load_users(Path(args.users) if args.users else None)
     except UsersFileError as err:
         print(f"fortishell serve: {err}", file=sys.stderr)
         return 2
-    if clock:
+    base = Path(args.state_dir) if args.state_dir else Path(state_dir)
+    seed, room, when_text = None, None, args.clock or clock
+    if args.exercise:
+        from ..classroom import catalogue
+
         try:
-            when = parse_clock_option(clock)
-        except ValueError:
-            print(f"fortishell: invalid --clock value: {clock}", file=sys.stderr)
+            ex = catalogue.load().get(args.exercise)
+        except catalogue.CatalogueError as err:
+            print(f"fortishell serve: {err.lines[0]}", file=sys.stderr)
             return 2
-        clock_factory = lambda: Clock(when)  # noqa: E731
+        seed, room, when_text = ex.config_path, ex.name, when_text or ex.clock
+    elif args.config:
+        seed = Path(args.config)
+        if not seed.is_file():
+            print(f"fortishell serve: no configuration file {seed}", file=sys.stderr)
+            return 2
+        room = "config-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in seed.stem)
+    devices_dir = base / "rooms" / room if room else None
+    if when_text:
+        when = parse_clock_option(when_text)
+        clock_factory: Callable[[], Clock] = lambda: Clock(when)  # noqa: E731
     else:
         clock_factory = Clock
-    options = ServeOptions(Path(args.state_dir) if args.state_dir else Path(state_dir), host=args.host,
-                           port=args.port, shared=args.shared, users=users, clock_factory=clock_factory,
-                           lab_server_url=lab_server)
+    if args.reset:
+        _reset(devices_dir or base, shared=args.shared)
+    options_ = ServeOptions(base, host=args.host, port=args.port, shared=args.shared, users=users,
+                            clock_factory=clock_factory, lab_server_url=lab_server, seed_config=seed,
+                            devices_dir=devices_dir)
 
     # The event loop runs on its own thread, the main thread only waits for Ctrl-C / SIGTERM: off
     # the main thread prompt_toolkit installs no SIGWINCH handler per prompt (a server has no
     # terminal to resize) and a session's command never takes the server's SIGINT for itself.
     _tune_gc()
-    server = ServerThread(options)
+    server = ServerThread(options_)
     try:
         server.start()
     except OSError as exc:
@@ -60,7 +107,9 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
               file=sys.stderr)
         return 1
     mode = "one shared device" if args.shared else "one device per user"
-    print(f"fortishell: SSH on {args.host}:{server.port} ({mode}, state in {options.state_dir}); "
+    if seed is not None:
+        mode += f", each starting from {args.exercise or seed}" + (f" at {when_text}" if when_text else "")
+    print(f"fortishell: SSH on {args.host}:{server.port} ({mode}, devices in {options_.devices_root}); "
           f"users: {', '.join(users.names) or '(none)'}", file=sys.stderr, flush=True)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -88,3 +137,13 @@ def _tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 10)
+
+
+def _reset(root: Path, *, shared: bool) -> None:
+    """``--reset``: remove the devices under ``root`` (each starts again from its seed)."""
+    users = root / "users"
+    if users.is_dir():
+        shutil.rmtree(users)
+    if shared:
+        for name in ("fortishell.conf", "history"):
+            (root / name).unlink(missing_ok=True)

@@ -24,8 +24,11 @@ History is per user: ``<state dir>/users/<user>/history`` (secrets masked).
 The host key is generated once: ``<state dir>/ssh_host_ed25519_key``.
 
 On the wire the session behaves like FortiOS: typed input is echoed, lines end
-with ``\\r\\n``, a blank line precedes each prompt, ``exit`` closes the session
-and Ctrl-C abandons a running command.  Key exchange offers
+with ``\\r\\n``, a blank line precedes each prompt, ``exit`` at the root prompt
+closes the session with exit status 0 and Ctrl-C abandons a running command.
+Exec requests (``ssh host 'get system status'``) and sessions without a
+terminal (``ssh -T host < script``) run their lines as ``fortishell run``
+does (:mod:`.script`).  Key exchange offers
 ``diffie-hellman-group-exchange-sha256`` and ``diffie-hellman-group14-sha1``
 among others (netmiko restricts itself to the classic Diffie-Hellman groups).
 """
@@ -35,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shutil
 import threading
 import warnings
 from collections.abc import Awaitable, Callable
@@ -53,6 +57,7 @@ from ..clock import Clock
 from ..frontend.history import MaskingFileHistory
 from ..frontend.interact import Repl
 from .hostkey import load_or_create_host_key
+from .script import LineFeed
 from .users import Users, factory_users
 
 log = logging.getLogger("fortishell.ssh")
@@ -80,6 +85,15 @@ class ServeOptions:
     users: Users = field(default_factory=factory_users)
     clock_factory: Callable[[], Clock] = Clock
     lab_server_url: str | None = None
+    # a device without a configuration file of its own starts from a copy of this one
+    # (`serve --exercise` / `--config`); None: factory defaults
+    seed_config: Path | None = None
+    # where the devices live (users/<user>/, or fortishell.conf when shared); None: state_dir
+    devices_dir: Path | None = None
+
+    @property
+    def devices_root(self) -> Path:
+        return Path(self.devices_dir if self.devices_dir is not None else self.state_dir)
 
 
 class DeviceRegistry:
@@ -93,7 +107,7 @@ class DeviceRegistry:
         self.connections: set[Any] = set()  # open SSH connections (closed with the server)
 
     def user_dir(self, user: str) -> Path:
-        return Path(self.options.state_dir) / "users" / _safe_name(user)
+        return self.options.devices_root / "users" / _safe_name(user)
 
     def device_for(self, user: str) -> Any:
         from ..shell.device import Device
@@ -102,7 +116,8 @@ class DeviceRegistry:
         with self._lock:
             device = self._devices.get(key)
             if device is None:
-                base = Path(self.options.state_dir) if self.options.shared else self.user_dir(user)
+                base = self.options.devices_root if self.options.shared else self.user_dir(user)
+                _seed(base / "fortishell.conf", self.options.seed_config)
                 device = Device.open(base / "fortishell.conf", base, self.options.clock_factory(),
                                      self.options.lab_server_url, journal=True)
                 start = getattr(device, "start_background", None)
@@ -135,6 +150,17 @@ class DeviceRegistry:
                 log.exception("closing a device")
 
 
+def _seed(config: Path, seed: Path | None) -> None:
+    """A first login: the device's configuration file starts as a copy of ``seed``."""
+    if seed is None or config.exists():
+        return
+    config.parent.mkdir(parents=True, exist_ok=True)
+    tmp = config.with_name(config.name + ".seed")
+    shutil.copyfile(seed, tmp)
+    tmp.chmod(0o600)
+    tmp.replace(config)
+
+
 def _safe_name(user: str) -> str:
     """A login name as a directory name (no separators, no dot-dot)."""
     cleaned = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in user)
@@ -149,8 +175,12 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
     goes into a prompt_toolkit pipe; output leaves through :class:`_ChannelText`.
     """
 
-    def __init__(self, interact: Callable[["ShellSession"], Awaitable[None]]) -> None:
+    def __init__(self, interact: Callable[["ShellSession"], Awaitable[None]],
+                 script: Callable[["ShellSession"], Awaitable[int]] | None = None) -> None:
         self._interact = interact
+        self._script = script
+        self.command: str | None = None  # an exec request's command
+        self.feed: LineFeed | None = None  # lines of a session without a terminal (see .script)
         self.channel: Any = None  # asyncssh.SSHServerChannel[str]
         self.username = ""
         self.repl: Repl | None = None
@@ -160,13 +190,16 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
 
     def connection_made(self, chan: Any) -> None:
         self.channel = chan
+        self.loop = asyncio.get_running_loop()
         self.username = str(chan.get_extra_info("username") or "")
 
     def shell_requested(self) -> bool:
         return True
 
     def exec_requested(self, command: str) -> bool:
-        return False  # an interactive shell only, as FortiOS's CLI over SSH
+        """``ssh host 'get system status'``: run the command's lines (see :mod:`.script`)."""
+        self.command = command
+        return self._script is not None
 
     def terminal_size(self) -> Size:
         """The client's terminal size (a session without a pty, or a 0x0 one: 80x24)."""
@@ -176,7 +209,32 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         return Size(rows=height, columns=width) if height > 0 and width > 0 else DEFAULT_SIZE
 
     def session_started(self) -> None:
+        chan = self.channel
+        if self._script is not None and (self.command is not None or chan.get_terminal_type() is None):
+            self.feed = LineFeed()
+            self.stdout.crlf = False
+            if self.command is not None:
+                self.feed.feed(self.command)
+                self.feed.end()
+            self.task = asyncio.get_running_loop().create_task(self._run_script(self._script))
+            return
         self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run_script(self, script: Callable[["ShellSession"], Awaitable[int]]) -> None:
+        status = 1
+        try:
+            status = await script(self)
+        except Exception:  # the session ends; the server and the other sessions go on
+            log.exception("SSH exec session of %s failed", self.username)
+        finally:
+            self.stdout.drain()
+            self.channel.exit(status)
+
+    def eof_received(self) -> bool:
+        """End of the client's input: a session without a terminal runs what it has and ends."""
+        if self.feed is not None:
+            self.feed.end()
+        return True  # keep the channel open for the rest of the output
 
     async def _run(self) -> None:
         chan = self.channel
@@ -190,9 +248,14 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                 except Exception:  # the session ends; the server and the other sessions go on
                     log.exception("SSH session of %s failed", self.username)
                 finally:
-                    chan.close()
+                    self.stdout.drain()
+                    chan.exit(0)  # `exit` (or Ctrl-D) at the root prompt: exit status 0
 
     def data_received(self, data: str, datatype: object) -> None:
+        if self.feed is not None:
+            if self.command is None:  # an exec request ignores standard input
+                self.feed.feed(data)
+            return
         data = data.replace("\r\n", "\r")  # one Enter, whichever line end the client sends
         data = _as_pastes(data)
         repl = self.repl
@@ -210,6 +273,8 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             self.repl.hangup()
         if self.input is not None:
             self.input.close()
+        if self.feed is not None:
+            self.feed.end()
 
     def break_received(self, msec: int) -> bool:
         if self.repl is not None and self.repl.busy:
@@ -242,6 +307,15 @@ class _ChannelText:
     def __init__(self, session: "ShellSession") -> None:
         self._session = session
         self._pending: list[str] = []
+        self.crlf = True  # a terminal's line ends; a session without one gets "\n" as written
+
+    def write_threadsafe(self, data: str) -> None:
+        """:meth:`write` from another thread (the command thread of a session without a terminal)."""
+        self._loop.call_soon_threadsafe(self.write, data)
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        return self._session.loop
 
     def write(self, data: str) -> None:
         """Queue ``data``; everything written in one event-loop turn leaves as one SSH packet."""
@@ -249,13 +323,17 @@ class _ChannelText:
             asyncio.get_running_loop().call_soon(self._send)
         self._pending.append(data)
 
+    def drain(self) -> None:
+        """Send what is queued now (before the channel closes)."""
+        self._send()
+
     def _send(self) -> None:
         data, self._pending = "".join(self._pending), []
         chan = self._session.channel
         if chan is None or not data:
             return
         try:
-            chan.write(data.replace("\n", "\r\n"))
+            chan.write(data.replace("\n", "\r\n") if self.crlf else data)
         except (BrokenPipeError, OSError, asyncssh.Error):
             pass  # the channel is closing
 
@@ -308,7 +386,24 @@ class ShellServer(asyncssh.SSHServer):
         return True
 
     def session_requested(self) -> ShellSession:
-        return ShellSession(self._interact)
+        return ShellSession(self._interact, self._script)
+
+    async def _script(self, ssh_session: ShellSession) -> int:
+        """An exec request or a session without a terminal (see :mod:`.script`): its exit status."""
+        from .script import run_lines
+
+        loop = asyncio.get_running_loop()
+        user = ssh_session.username
+        try:
+            device = await loop.run_in_executor(None, self.registry.device_for, user)
+        except Exception as exc:  # noqa: BLE001 - a boot failure must not print a traceback
+            log.error("cannot open the device of %s: %s", user, exc)
+            output = getattr(exc, "output", None)
+            ssh_session.stdout.write("\n".join(output() if callable(output) else [str(exc)]) + "\n")
+            return 1
+        assert ssh_session.feed is not None
+        return await loop.run_in_executor(None, run_lines, device, ssh_session.feed,
+                                          ssh_session.stdout.write_threadsafe)
 
     async def _interact(self, ssh_session: ShellSession) -> None:
         user = ssh_session.username

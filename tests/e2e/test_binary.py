@@ -101,3 +101,15 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Version: FortiProxy" in proc.stdout
+
+
+def test_expect_verdict_on_its_own_line(tmp_path: Path) -> None:
+    """On a terminal stdout and stderr share the screen: the transcript ends with the last prompt,
+    so --expect ends that line before the verdict is printed."""
+    expected = tmp_path / "expected.txt"
+    expected.write_text("FortiProxy # get system status | grep Release\nRelease Version Information: GA\n\nFortiProxy # ")
+    proc = subprocess.run(f"{EXE} run --expect {expected} - 2>&1", shell=True, input="get system status | grep Release\n",
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, FORTISHELL_STATE_DIR=str(tmp_path / "state")))
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.splitlines()[-2:] == ["FortiProxy # ", f"expect: transcript matches {expected} (4 lines)"]

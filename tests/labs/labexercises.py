@@ -1,8 +1,9 @@
-"""The training-lab exercises of ``sample-configs/`` as data, and how to run them.
+"""The training-lab exercises of ``sample-configs/`` (its ``exercises.toml`` catalogue), and how
+to run them in the long form (``--config COPY --clock WHEN run ... --expect``).
 
 Each exercise is a script, its expected transcript, the configuration it starts
 from (always a fresh copy: the shell saves every change to its ``--config``
-file) and the ``run`` options it needs.  The tests run them through the
+file), its clock and the ``run`` options it needs.  The tests run them through the
 installed ``fortishell`` binary, exactly as ``sample-configs/README.md`` tells
 a trainer to.
 
@@ -33,6 +34,7 @@ class Exercise:
     run_options: tuple[str, ...] = ()
     section: str = ""  # guide section in tests/fidelity/guide_trace_lines.txt
     expect_rc: int = 0  # exit code of a plain run (without --expect)
+    clock: str = GUIDE_CLOCK
 
     @property
     def script(self) -> Path:
@@ -43,13 +45,29 @@ class Exercise:
         return SAMPLES / f"{self.name}.expected"
 
 
-EXERCISES: tuple[Exercise, ...] = (
-    Exercise("example1-enroll", "lab.conf", section="example1"),
-    Exercise("example2-renew", "lab.conf", section="example2"),
-    Exercise("example3-regenerate", "lab.conf", section="example3"),
-    # The generate fails (rc 1); --keep-going lets the checks after it run.
-    Exercise("exercise-untrusted-ca", "factory.conf", ("--keep-going",), section="failure", expect_rc=1),
-)
+# The guide sections the fidelity test matches each exercise against (tests/fidelity).
+SECTIONS = {
+    "example1-enroll": "example1",
+    "example2-renew": "example2",
+    "example3-regenerate": "example3",
+    "exercise-untrusted-ca": "failure",
+}
+
+
+def _from_catalogue() -> tuple[Exercise, ...]:
+    """Every exercise of sample-configs/exercises.toml (the catalogue of ``fortishell lab``).
+
+    An exercise replayed with keep-going fails on purpose: its plain run exits 1."""
+    from fortishell.classroom import catalogue
+
+    return tuple(
+        Exercise(e.name, e.config, ("--keep-going",) if e.keep_going else (), SECTIONS.get(e.name, ""),
+                 1 if e.keep_going else 0, e.clock)
+        for e in catalogue.load(SAMPLES).exercises
+    )
+
+
+EXERCISES: tuple[Exercise, ...] = _from_catalogue()
 BY_NAME = {e.name: e for e in EXERCISES}
 
 
@@ -59,7 +77,7 @@ def fortishell_binary() -> Path:
 
 
 def command(ex: Exercise, config: Path, *, expect: Path | None = None, script: Path | None = None) -> list[str]:
-    argv = [str(fortishell_binary()), "--config", str(config), "--clock", GUIDE_CLOCK, "run", *ex.run_options]
+    argv = [str(fortishell_binary()), "--config", str(config), "--clock", ex.clock, "run", *ex.run_options]
     if expect is not None:
         argv += ["--expect", str(expect)]
     return argv + [str(script or ex.script)]

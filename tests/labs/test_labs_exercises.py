@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from labexercises import BY_NAME, EXERCISES, GUIDE_CLOCK, ROOT, SAMPLES, Exercise, command, fortishell_binary, run_exercise
+from labexercises import BY_NAME, EXERCISES, GUIDE_CLOCK, ROOT, SAMPLES, SECTIONS, Exercise, command, fortishell_binary, run_exercise
 
 IDS = [e.name for e in EXERCISES]
 
@@ -163,7 +163,9 @@ def _documented_runs(path: Path) -> list[str]:
 def test_documented_commands_work_as_written(doc: str, tmp_path: Path) -> None:
     blocks = _documented_runs(ROOT / doc)
     scripts = {Path(m).stem for b in blocks for m in re.findall(r"sample-configs/\S+\.cli", b)}
-    assert scripts == set(BY_NAME), f"{doc} documents {sorted(scripts)}"
+    # the long form of the guide's examples and the failing exercise (exercises added later are
+    # documented by `fortishell lab list` and tested through the catalogue)
+    assert scripts == set(SECTIONS) and scripts <= set(BY_NAME), f"{doc} documents {sorted(scripts)}"
     for block in blocks:
         proc = _run_documented(block, tmp_path)
         assert proc.returncode == 0, f"{doc}:\n{block}\n{proc.stdout[-2000:]}{proc.stderr}"

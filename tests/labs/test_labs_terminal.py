@@ -103,6 +103,8 @@ def test_example1_typed_in_the_interactive_shell(pane: Pane) -> None:
 
     # Step 1: ping the responder.
     _command(pane, "execute ping testrfc7030.com", lambda s: "0% packet loss" in s, "the ping statistics")
+    # the first command line is in the scrollback once (not pushed there a second time by a redraw)
+    assert pane.history().count("FortiProxy # execute ping testrfc7030.com") == 1, pane.history()
 
     # Step 2: debugs, the second one typed with an abbreviation.
     pane.type("diagnose debug application est -1")

@@ -163,3 +163,21 @@ def test_background_output_reaches_the_session(serve, shell) -> None:
     assert "\r\n[1728] est_curl_req: URL: background\r\n" in out
     out = sh.cmd(" certificate local")  # the line typed so far is still there
     assert out.endswith("FortiProxy (local) # ")
+
+
+def test_more_ignores_other_keys_and_keeps_typed_ahead_lines(serve, shell) -> None:
+    srv = serve()
+    sh = shell(srv.port, rows=10)
+    sh.send("get system status\r")
+    sh.read_until("--More--")
+    sh.send("x")  # a key the pager does not know: nothing at all happens
+    sh.send("zz")  # a run of characters arrives as one paste: ignored key by key, none of them pages
+    sh.send(" ")
+    page = sh.read_until("--More--")
+    assert page.startswith("\r        \r") and "--More----More--" not in page and "x" not in page.split("\r\n")[0]
+    # q, then the next command typed ahead in the same packet: the command still runs
+    sh.send("qget system status | grep Release\r")
+    out = sh.read_until("Release Version Information: GA")
+    assert "--More--" not in out.replace("\r        \r", "", 1)
+    assert "FortiProxy # get system status | grep Release" in out
+    sh.read_until("FortiProxy # ")

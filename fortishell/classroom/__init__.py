@@ -1,0 +1,1 @@
+"""The classroom: the exercise catalogue, grading and the ``fortishell lab`` command."""

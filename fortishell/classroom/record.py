@@ -1,0 +1,50 @@
+"""``fortishell lab start``: the interactive shell, its session recorded as a transcript.
+
+The transcript has the form ``fortishell run`` prints (prompt and command as
+typed, the output, a blank line, the next prompt ...), so it can be graded
+against the exercise's expected transcript.  It is written as the session goes
+(flushed after each line): a session ended by closing the terminal still leaves
+everything up to its last command.  ``--More--`` prompts are not part of it
+(the pager's lines are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any
+
+from ..frontend.interact import Repl
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+
+
+class RecordingRepl(Repl):
+    """A :class:`Repl` that copies prompts, typed lines and output lines to ``record``."""
+
+    def __init__(self, *args: Any, record: IO[str], **kwargs: Any) -> None:
+        self.record = record
+        self.last_command = ""
+        super().__init__(*args, **kwargs)
+
+    @property
+    def ended_by_exit(self) -> bool:
+        """The session ended with ``exit`` typed at the prompt (not end of input)."""
+        return self.last_command.strip() == "exit"
+
+    def _note(self, text: str) -> None:
+        self.record.write(text)
+        self.record.flush()
+
+    def write_lines(self, lines: Iterable[str]) -> None:
+        lines = list(lines)
+        super().write_lines(lines)
+        self._note("".join(line + "\n" for line in lines))
+
+    async def _read_line(self, ps: "PromptSession[str]", message: str | Callable[[], str]) -> str:
+        line = await super()._read_line(ps, message)
+        shown = message() if callable(message) else message
+        self._note(f"{shown}{line}\n")
+        if ps is self.prompt_session:
+            self.last_command = line
+        return line

@@ -1,0 +1,177 @@
+"""``fortishell lab-server``: the lab EST responder on its own, for a classroom.
+
+Prints where it listens and the fault knobs in force, then one access-log line
+per request (:mod:`.accesslog`) on standard output and, with ``--access-log
+FILE``, appended to FILE; serves until Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+from .. import options
+from ..clock import Clock, parse_clock_option
+from ..errors import FortiError, LabError
+from .accesslog import AccessLog, describe_faults
+from .ca import LabCA
+from .server import EstResponder, ResponderConfig
+
+FAULT_FLAGS = (
+    "reject_auth", "status_500", "truncate_body", "garbage_base64", "wrong_content_type",
+    "drop_connection", "wrong_key_cert", "foreign_ca_cert", "tls_failure",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = options.Parser(prog="fortishell lab-server", description="Run the lab EST (RFC 7030) responder.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=options.listen_port, default=8443,
+                   help="port to listen on, 1-65535 or 0 for any free port (default: 8443)")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="keep serials and issued certificates here (default: in memory, lost at exit)")
+    p.add_argument("--new-ca", action="store_true",
+                   help="make a fresh lab CA, saved in the state dir if given (default: the shipped CN=estExampleCA)")
+    p.add_argument("--auth", choices=("basic", "digest"), default="basic", help="HTTP authentication (default: basic)")
+    p.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
+                   help="HTTP user, repeatable (default: estuser:estpwd)")
+    p.add_argument("--srp-user", action="append", default=[], metavar="NAME:PASSWORD",
+                   help="TLS-SRP user, repeatable (default: srpuser:srppwd)")
+    p.add_argument("--require-pop", action="store_true",
+                   help="require tls-unique in challengePassword, TLS 1.2 only (default: not required)")
+    p.add_argument("--clock", type=options.clock, default=None, metavar="WHEN",
+                   help="fixed responder time, e.g. '2023-04-06 22:37:34' (default: the real time)")
+    p.add_argument("--access-log", metavar="FILE",
+                   help="also append the access log to FILE (default: standard output only)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no access-log lines on standard output (default: one line per request)")
+    for name in FAULT_FLAGS:
+        p.add_argument("--" + name.replace("_", "-"), action="store_true",
+                       help="fault: " + name.replace("_", " ") + " (default: off)")
+    p.add_argument("--retry-after", nargs=2, type=_count, metavar=("COUNT", "SECONDS"),
+                   help="fault: answer the first COUNT enrollments 202 with Retry-After SECONDS (default: off)")
+    p.add_argument("--delay", type=_seconds, default=0.0, metavar="SECONDS",
+                   help="fault: wait SECONDS (0-600) before each answer (default: 0)")
+    p.add_argument("--fault-endpoint", action="append", default=[], metavar="OP",
+                   choices=("cacerts", "csrattrs", "simpleenroll", "simplereenroll"),
+                   help="limit the HTTP faults to OP, repeatable (default: every EST operation)")
+    return p
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 600")
+    return value
+
+
+def _pairs(items: list[str], default: dict[str, str]) -> dict[str, str]:
+    if not items:
+        return dict(default)
+    out = {}
+    for item in items:
+        name, sep, pwd = item.partition(":")
+        if not sep or not name:
+            raise LabError(f"'{item}' is not NAME:PASSWORD")
+        out[name] = pwd
+    return out
+
+
+def config_from_args(args: argparse.Namespace) -> ResponderConfig:
+    ca = None
+    if args.new_ca:
+        ca = LabCA.new()
+        if args.state_dir is not None:
+            ca.save(Path(args.state_dir) / "ca")
+    elif args.state_dir is not None and (Path(args.state_dir) / "ca" / "ca.pem").exists():
+        ca = LabCA.load(Path(args.state_dir) / "ca")  # a CA made earlier with --new-ca
+    clock = Clock(fixed=parse_clock_option(args.clock)) if args.clock else None
+    return ResponderConfig(
+        host=args.host,
+        port=args.port,
+        state_dir=args.state_dir,
+        users=_pairs(args.user, {"estuser": "estpwd"}),
+        auth=args.auth,
+        srp_users=_pairs(args.srp_user, {"srpuser": "srppwd"}),
+        require_pop=args.require_pop,
+        clock=clock,
+        ca=ca,
+    )
+
+
+def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = None) -> int:
+    """``fortishell lab-server ...``: serve until interrupted.
+
+    ``state_dir`` / ``clock``: the global ``--state-dir`` / ``--clock`` of ``fortishell``
+    (the subcommand's own options win)."""
+    args = build_parser().parse_args(argv)
+    if args.state_dir is None and state_dir is not None:
+        args.state_dir = Path(state_dir)
+    if args.clock is None:
+        args.clock = clock
+    log_file: IO[str] | None = None
+    try:
+        if args.access_log:
+            log_file = open(args.access_log, "a", encoding="utf-8")  # noqa: SIM115 - open while serving
+        config = config_from_args(args)
+        streams = ([] if args.quiet else [sys.stdout]) + ([log_file] if log_file else [])
+        config.on_request = AccessLog(streams)
+        responder = EstResponder(config)
+        knobs: dict[str, object] = {n: True for n in FAULT_FLAGS if getattr(args, n)}
+        if args.retry_after:
+            knobs["retry_after"] = tuple(args.retry_after)
+        if args.delay:
+            knobs["delay_seconds"] = args.delay
+        if args.fault_endpoint:
+            knobs["endpoints"] = tuple(args.fault_endpoint)
+        responder.faults.set(**knobs)
+        responder.start()
+    except (FortiError, ValueError, OSError) as exc:
+        if log_file is not None:
+            log_file.close()
+        if isinstance(exc, FortiError):
+            lines = exc.lines
+        elif isinstance(exc, OSError):
+            lines = [f"cannot open {exc.filename}: {exc.strerror}" if exc.filename else str(exc)]
+        else:
+            lines = [str(exc)]
+        print("\n".join(["lab-server: " + lines[0], *lines[1:]]), file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"EST lab responder listening on {responder.url} (CA CN=estExampleCA, serial "
+          f"{responder.ca.cert.serial_number:x}); Ctrl-C stops it", flush=True)
+    state = f"state in {args.state_dir}" if args.state_dir else "state in memory"
+    log_to = ", ".join((["standard output"] if not args.quiet else []) + ([args.access_log] if args.access_log else []))
+    print(f"faults: {describe_faults(responder.faults.snapshot())}; {state}; "
+          f"access log: {log_to or 'off'}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        responder.stop()
+        if log_file is not None:
+            log_file.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
