@@ -150,6 +150,10 @@ class RenewalService:
         finally:
             self._lock.release()
 
+    def pending(self) -> bool:
+        """:meth:`poll` would check now (cheap: no certificate is looked at)."""
+        return self._dirty or self._time_reached()
+
     def _time_reached(self) -> bool:
         when = self._next_check
         return when is not None and self._clock.now() >= when

@@ -26,9 +26,10 @@ class PlainEcho:
     def active(self) -> bool:
         return self.buffer is not None
 
-    def start(self, buffer: Buffer) -> None:
+    def start(self, buffer: Buffer, shown: str = "") -> None:
+        """Follow ``buffer``; ``shown`` is already on the screen (typed before the editor took over)."""
         self.buffer = buffer
-        self.text, self.cursor = "", 0
+        self.text, self.cursor = shown, len(shown)
         buffer.on_text_changed += self._changed
         buffer.on_cursor_position_changed += self._changed
 

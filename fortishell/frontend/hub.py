@@ -70,6 +70,33 @@ class OutputHub:
         errors = self.device.sync()
         return replace(result, lines=[*result.lines, *errors]) if errors else result
 
+    def try_run_now(self, member: Member, work: Callable[[], Result]) -> tuple[Result, int] | None:
+        """Run ``work`` on the calling (event-loop) thread if the device is free at once.
+
+        Returns ``(result, commit ticket)``: the caller waits for the ticket
+        (``device.wait_durable``) without blocking its loop; None when another
+        command holds the device (run it on a worker thread then).  Renewals due
+        after the command are owed (``device.take_owed_renewals``).
+        """
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            device_lock = self.device.lock
+            if not device_lock.acquire(blocking=False):
+                return None
+            try:
+                with self.device.deferred_sync(), self.device.inline():
+                    self._local.target = member
+                    try:
+                        result = work()
+                    finally:
+                        self._local.target = None
+            finally:
+                device_lock.release()
+        finally:
+            self.lock.release()
+        return result, self.device.take_sync_ticket()
+
     def emit(self, line: str) -> None:
         target: Member | None = getattr(self._local, "target", None)
         if target is not None:

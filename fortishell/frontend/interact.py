@@ -33,6 +33,7 @@ import asyncio
 import signal
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,7 @@ from ..shell.result import Result, parse_answer
 from ..shell.session import Session
 from .compat import no_render
 from .echo import PlainEcho
+from .fastline import FastLines
 from .hub import OutputHub, hub_for
 from .keys import line_bindings, read_key
 from .pager import ERASE_MORE, MORE, Pager
@@ -83,8 +85,11 @@ class Repl:
     """
 
     def __init__(self, device: "Device", *, history: History, input: Input | None = None,
-                 output: Output | None = None, paging: bool = False, plain: bool = False) -> None:
+                 output: Output | None = None, paging: bool = False, plain: bool = False,
+                 fast: FastLines | None = None) -> None:
         self.device = device
+        self.fast = fast if plain else None  # whole lines taken without the line editor (SSH)
+        self._at_fast_prompt = False
         self.session = Session(device)
         app_session = get_app_session()
         self.input = input if input is not None else app_session.input
@@ -146,6 +151,13 @@ class Repl:
 
     def _emit_here(self, line: str) -> None:
         echo = self.echo
+        if self._at_fast_prompt:  # leave the prompt line, redraw it (and what is typed) after
+            if not self._redraw_pending:
+                self._redraw_pending = True
+                self.write_raw("\n")
+                asyncio.get_running_loop().call_soon(self._redraw)
+            self.write_lines([line])
+            return
         if echo is not None:
             if echo.active and not self._redraw_pending:  # leave the prompt line, redraw it after
                 self._redraw_pending = True
@@ -162,7 +174,9 @@ class Repl:
 
     def _redraw(self) -> None:
         self._redraw_pending = False
-        if self.echo is not None and self.echo.active:
+        if self._at_fast_prompt and self.fast is not None:
+            self.write_raw(self._shown_prompt + self.fast.typed)
+        elif self.echo is not None and self.echo.active:
             self.echo.redraw(self._shown_prompt)
 
     async def _read_line(self, ps: PromptSession[str], message: str | Callable[[], str]) -> str:
@@ -173,7 +187,25 @@ class Repl:
         text = message() if callable(message) else message
         self._shown_prompt = text
         self.write_raw(text)
-        self.echo.start(ps.default_buffer)
+        shown = ""
+        fast = self.fast
+        if fast is not None and fast.active:
+            self._at_fast_prompt = True
+            try:
+                line = await fast.line(self.write_raw, self.session.needs_more)
+            except EOFError:
+                self.write_raw("\n")
+                raise
+            finally:
+                self._at_fast_prompt = False
+            if line is not None:
+                if line and ps is self.prompt_session:  # the history the line editor would keep
+                    strings = ps.history.get_strings()
+                    if not strings or strings[-1] != line:
+                        ps.history.append_string(line)
+                return line
+            shown = fast.handed_over  # already echoed: the line editor starts with it
+        self.echo.start(ps.default_buffer, shown)
         try:
             line = await ps.prompt_async(handle_sigint=False)
         except KeyboardInterrupt:
@@ -189,6 +221,8 @@ class Repl:
 
     async def read_key(self) -> str:
         """One key press from this session's input (nothing is drawn)."""
+        if self.fast is not None and self.fast.active:
+            return await self.fast.key()
         return await read_key(self.input)
 
     # ------------------------------------------------------------ loop
@@ -215,7 +249,7 @@ class Repl:
                         self.write_lines([""])
                         return 0
                     continue
-                result = await self._run(executor, hub, lambda: self.session.execute(text))
+                result = await self._run(executor, hub, lambda: self.session.execute(text), inline=text)
                 if result is not None:
                     result = await self._answer(executor, hub, result)
                 if result is None:  # abandoned with Ctrl-C (or the connection was lost)
@@ -253,8 +287,19 @@ class Repl:
         self.abort()
 
     async def _run(self, executor: ThreadPoolExecutor, hub: OutputHub,
-                   work: Callable[[], Result]) -> Result | None:
+                   work: Callable[[], Result], inline: str | None = None) -> Result | None:
         loop = asyncio.get_running_loop()
+        if inline is not None and self.fast is not None and inline_safe(inline):
+            done = hub.try_run_now(self, work)
+            if done is not None:  # ran at once on this loop: no thread hop, nothing to abort
+                result, ticket = done
+                if self.device.take_owed_renewals():  # may talk to an EST server: on the worker thread
+                    await self._run(executor, hub, self._after_command)
+                if ticket:
+                    errors = await loop.run_in_executor(None, self.device.wait_durable, ticket)
+                    if errors:
+                        result = replace(result, lines=[*result.lines, *errors])
+                return result
         # one future settled by whichever comes first, the command's end or an abort
         waiter: asyncio.Future[None] = loop.create_future()
         self._abort = waiter
@@ -272,6 +317,10 @@ class Repl:
             return future.result()
         future.add_done_callback(lambda f: f.exception())  # never "exception was never retrieved"
         return None
+
+    def _after_command(self) -> Result:
+        self.device.after_command()
+        return Result()
 
     async def _answer(self, executor: ThreadPoolExecutor, hub: OutputHub, result: Result) -> Result | None:
         while result.question is not None:
@@ -315,6 +364,25 @@ class Repl:
             if chunk is None:
                 return
             self.write_lines(chunk)
+
+
+INLINE_VERBS = ("config", "edit", "set", "unset", "append", "select", "unselect", "next", "end", "abort",
+                "show", "get", "delete", "rename", "clone", "move")
+BLOCKING_VERBS = ("execute", "diagnose", "exit", "purge")  # network, sleeps, questions, the session's end
+
+
+def inline_safe(text: str) -> bool:
+    """A command that only reads or changes the CMDB (may run on the event loop).
+
+    Judged on the first word as typed (abbreviations included): ambiguous with
+    a verb that may block (``e``: edit / execute) means no.
+    """
+    words = text.split(None, 1)
+    if not words:
+        return True
+    w = words[0].lower()
+    return (any(v.startswith(w) for v in INLINE_VERBS)
+            and not any(v.startswith(w) for v in BLOCKING_VERBS))
 
 
 def _settle(waiter: "asyncio.Future[None]") -> None:

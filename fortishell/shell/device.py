@@ -36,8 +36,8 @@ import logging
 import threading
 import traceback
 import weakref
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ class Device:
         self._engine: Any = None
         self.log = _debug_logger(state_dir)
         self.lock = threading.RLock()
+        self._tl = threading.local()  # per command thread: inline mode, owed renewals
         self.eventlog = EventLog(clock)
         self.log_category = "event"  # `execute log filter category`
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -276,8 +277,38 @@ class Device:
             self.lock.release()
 
     def after_command(self) -> None:
-        """The command-boundary hook every session calls after a command (or an answer)."""
+        """The command-boundary hook every session calls after a command (or an answer).
+
+        Inside :meth:`inline` a renewal that is due is not run here (it may
+        talk to an EST server): it is owed, and :meth:`take_owed_renewals`
+        tells the front end to run this hook again where it may block.
+        """
+        if getattr(self._tl, "inline", False) and self.renewal.pending():
+            self._tl.owed = True
+            return
         self.poll_renewals()
+
+    @contextmanager
+    def inline(self) -> Iterator[None]:
+        """A command run on the front end's event loop: nothing in it may block (see :meth:`after_command`)."""
+        self._tl.inline = True
+        try:
+            yield
+        finally:
+            self._tl.inline = False
+
+    def take_owed_renewals(self) -> bool:
+        owed = bool(getattr(self._tl, "owed", False))
+        self._tl.owed = False
+        return owed
+
+    def take_sync_ticket(self) -> int:
+        """This thread's last commit not yet waited for (see :meth:`wait_durable`); 0: none."""
+        return self.persistence.take_ticket()
+
+    def wait_durable(self, ticket: int) -> list[str]:
+        """Wait (any thread) until commit ``ticket`` is on disk; error lines if the disk failed."""
+        return self.persistence.wait_ticket(ticket)
 
     def start_background(self, interval: float = 1.0) -> None:
         """Poll for renewals every ``interval`` seconds on a daemon thread (interactive front ends)."""

@@ -128,6 +128,22 @@ class Persistence:
             return exc.output()
         return []
 
+    def take_ticket(self) -> int:
+        """This thread's commit not yet waited for (0: none), for a caller that waits elsewhere."""
+        ticket: int = getattr(self._local, "ticket", 0)
+        self._local.ticket = 0
+        return ticket
+
+    def wait_ticket(self, ticket: int) -> list[str]:
+        """Wait until commit ``ticket`` is durable (any thread); FortiOS-style error lines, if any."""
+        if not ticket or self._journal is None:
+            return []
+        try:
+            self._wait(ticket)
+        except FortiError as exc:
+            return exc.output()
+        return []
+
     def _wait(self, ticket: int) -> None:
         assert self._journal is not None
         self._journal.wait(ticket)

@@ -54,6 +54,7 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
 from ..clock import Clock
+from ..frontend.fastline import FastLines
 from ..frontend.history import MaskingFileHistory
 from ..frontend.interact import Repl
 from .hostkey import load_or_create_host_key
@@ -185,6 +186,7 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self.username = ""
         self.repl: Repl | None = None
         self.input: PipeInput | None = None
+        self.fast: FastLines | None = None  # a terminal session's whole-line input (see frontend.fastline)
         self.stdout = _ChannelText(self)
         self.task: asyncio.Task[None] | None = None
 
@@ -218,7 +220,13 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                 self.feed.end()
             self.task = asyncio.get_running_loop().create_task(self._run_script(self._script))
             return
+        self.fast = FastLines(self._to_editor)
         self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def _to_editor(self, data: str) -> None:
+        """Input for the line editor (prompt_toolkit), runs of ordinary characters as pastes."""
+        if self.input is not None:
+            self.input.send_text(_as_pastes(data))
 
     async def _run_script(self, script: Callable[["ShellSession"], Awaitable[int]]) -> None:
         status = 1
@@ -257,15 +265,16 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                 self.feed.feed(data)
             return
         data = data.replace("\r\n", "\r")  # one Enter, whichever line end the client sends
-        data = _as_pastes(data)
         repl = self.repl
         if repl is not None and repl.busy and "\x03" in data:
             repl.abort()
             data = data.replace("\x03", "")
             if not data:
                 return
-        if self.input is not None:
-            self.input.send_text(data)
+        if self.fast is not None:
+            self.fast.feed(data)
+        else:
+            self._to_editor(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The client went away: end the session (its prompt sees end of input)."""
@@ -273,6 +282,8 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             self.repl.hangup()
         if self.input is not None:
             self.input.close()
+        if self.fast is not None:
+            self.fast.close()
         if self.feed is not None:
             self.feed.end()
 
@@ -415,7 +426,8 @@ class ShellServer(asyncssh.SSHServer):
             lines = output() if callable(output) else [str(exc)]
             ssh_session.stdout.write("\n".join(lines) + "\n")
             return
-        repl = Repl(device, history=self.registry.history_for(user), paging=True, plain=True)
+        repl = Repl(device, history=self.registry.history_for(user), paging=True, plain=True,
+                    fast=ssh_session.fast)
         ssh_session.repl = repl
         try:
             await repl.interact()

@@ -1,0 +1,109 @@
+"""Whole lines without the line editor: the fast input path of a terminal session (SSH).
+
+Automation (netmiko, scrapli, expect scripts) and pastes send a whole line at
+once.  While the input holds nothing but ordinary characters and line ends,
+:class:`FastLines` takes a line as it arrives, echoes it the way the line
+editor would (the characters as typed, then the line end) and hands it to the
+interact loop: no prompt_toolkit application run, no key processing, no
+redraw per key.  Characters typed one by one are echoed as they arrive, the
+same bytes the line editor writes for them.
+
+The first key the line editor must see (Tab, ``?``, Backspace, Ctrl-C, an
+escape sequence, Enter inside an open quote) hands the input over for good:
+what is buffered goes to the editor (``to_editor``) with the part already
+echoed known to it, and everything after follows it there.  The hand-over is
+one way because the editor reads ahead: bytes it has not consumed cannot be
+taken back without reordering the input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+
+_ORDINARY = re.compile(r"[^\x00-\x1f\x7f?]*")
+_KEY = re.compile(r"\x1b\[[0-9;]*[~A-Za-z]|\x1b.?|.", re.S)
+
+
+class FastLines:
+    """Input of one terminal session while it can be taken a whole line at a time (event loop only)."""
+
+    def __init__(self, to_editor: Callable[[str], None]) -> None:
+        self._to_editor = to_editor
+        self._raw = ""
+        self._shown = 0  # characters at the start of _raw already echoed
+        self.active = True  # False once the line editor owns the input
+        self.closed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def feed(self, data: str) -> None:
+        """Input from the client (line ends already turned into ``\\r``)."""
+        if not self.active:
+            self._to_editor(data)
+            return
+        self._raw += data
+        self._wake()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _more(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def line(self, echo: Callable[[str], None], needs_more: Callable[[str], bool]) -> str | None:
+        """The next whole line, echoed; or None after handing the input to the line editor.
+
+        After None, :attr:`handed_over` is the text already echoed (the editor
+        starts with it in its buffer, shown).  EOFError when the input ended.
+        """
+        while True:
+            raw = self._raw
+            end = _ORDINARY.match(raw).end()  # type: ignore[union-attr]  # matches at least ""
+            if end < len(raw):
+                if raw[end] == "\r" and not needs_more(raw[:end]):
+                    line = raw[:end]
+                    self._raw = raw[end + 1:]
+                    echo(line[self._shown:] + "\n")
+                    self._shown = 0
+                    return line
+                self.handed_over = raw[:self._shown]
+                self.active = False
+                self._raw, self._shown = "", 0
+                self._to_editor(raw)
+                return None
+            if end > self._shown:  # typed so far: echoed at once
+                echo(raw[self._shown:end])
+                self._shown = end
+            if self.closed:
+                raise EOFError
+            await self._more()
+
+    async def key(self) -> str:
+        """One key press (the pager's); ``q`` when the input ended."""
+        while not self._raw:
+            if self.closed:
+                return "q"
+            await self._more()
+        m = _KEY.match(self._raw)
+        assert m is not None  # "." with re.S matches any first character
+        key = m.group(0)
+        self._raw = self._raw[len(key):]
+        return key
+
+    handed_over = ""
+
+    @property
+    def typed(self) -> str:
+        """What is typed (and echoed) of the line not yet ended."""
+        return self._raw[:self._shown]
