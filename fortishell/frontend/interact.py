@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
@@ -73,6 +73,25 @@ class SessionCompleter(Completer):
             yield Completion(name, start_position=-len(current), display_meta=desc or None)
 
 
+class LazyPrompt:
+    """Stands for a PromptSession that is built the first time one of its attributes is used."""
+
+    def __init__(self, build: Callable[[], "PromptSession[str]"]) -> None:
+        self._build = build
+        self._built: PromptSession[str] | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._built is not None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._built is None:
+            self._built = self._build()
+        return getattr(self._built, name)
+
+
 class Repl:
     """One interactive CLI session on a device: a local terminal, an SSH channel or test I/O.
 
@@ -105,19 +124,31 @@ class Repl:
         self._abort: "asyncio.Future[None] | None" = None  # done: stop waiting for the command
         self.busy = False  # a command is running (Ctrl-C then aborts it)
         self.closed = False  # the terminal went away (SSH connection lost)
-        self.prompt_session: PromptSession[str] = PromptSession(
-            history=history,
-            completer=SessionCompleter(self.session),
-            complete_while_typing=False,
-            key_bindings=line_bindings(self.session, self),
-            input=self.input,
-            output=screen,
-            enable_history_search=False,
-        )
-        self.answer_session: PromptSession[str] = PromptSession(input=self.input, output=screen)
-        if plain:  # nothing of prompt_toolkit's screen is shown: skip its layout work entirely
-            for ps in (self.prompt_session, self.answer_session):
+        self.history = history
+
+        def prompt() -> PromptSession[str]:
+            ps: PromptSession[str] = PromptSession(
+                history=history,
+                completer=SessionCompleter(self.session),
+                complete_while_typing=False,
+                key_bindings=line_bindings(self.session, self),
+                input=self.input,
+                output=screen,
+                enable_history_search=False,
+            )
+            if plain:  # nothing of prompt_toolkit's screen is shown: skip its layout work entirely
                 no_render(ps.app)
+            return ps
+
+        def answer() -> PromptSession[str]:
+            ps: PromptSession[str] = PromptSession(input=self.input, output=screen)
+            if plain:
+                no_render(ps.app)
+            return ps
+
+        # built on first use: a session fed whole lines (automation over SSH) never needs them
+        self.prompt_session = cast("PromptSession[str]", LazyPrompt(prompt))
+        self.answer_session = cast("PromptSession[str]", LazyPrompt(answer))
 
     # ------------------------------------------------------------ output
     def write_lines(self, lines: Iterable[str]) -> None:
@@ -200,9 +231,9 @@ class Repl:
                 self._at_fast_prompt = False
             if line is not None:
                 if line and ps is self.prompt_session:  # the history the line editor would keep
-                    strings = ps.history.get_strings()
+                    strings = self.history.get_strings()
                     if not strings or strings[-1] != line:
-                        ps.history.append_string(line)
+                        self.history.append_string(line)
                 return line
             shown = fast.handed_over  # already echoed: the line editor starts with it
         self.echo.start(ps.default_buffer, shown)
