@@ -262,6 +262,7 @@ class Journal:
         self._durable = 0  # tickets on disk
         self._error: OSError | None = None
         self._failed_upto = 0  # the last ticket of the batch whose write failed
+        self._callbacks: list[tuple[int, Callable[[OSError | None], None]]] = []
         self._fd: int | None = None
         self._new_file = False
         self._base = base
@@ -295,6 +296,30 @@ class Journal:
                     raise ConfigFileError(f"Failed to save configuration: {err.strerror or err}")
                 self._cond.wait(1.0)
 
+    def when_durable(self, ticket: int, callback: Callable[[OSError | None], None]) -> None:
+        """Call ``callback(None)`` once record ``ticket`` is on disk, or ``callback(error)`` when
+        its write failed; from the flusher thread, or at once (the caller's thread)."""
+        with self._cond:
+            if self._durable >= ticket:
+                result: OSError | None = None
+            elif self._error is not None and not self._busy and ticket <= self._failed_upto:
+                result = self._error
+            else:
+                self._callbacks.append((ticket, callback))
+                return
+        callback(result)
+
+    def _settle(self, upto: int, error: OSError | None) -> None:
+        """Run the callbacks of tickets up to ``upto`` (flusher thread, no lock held)."""
+        with self._cond:
+            due = [cb for t, cb in self._callbacks if t <= upto]
+            self._callbacks = [(t, cb) for t, cb in self._callbacks if t > upto]
+        for cb in due:
+            try:
+                cb(error)
+            except Exception:  # noqa: BLE001 - one waiter's failure must not stop the flusher
+                self.log.exception("journal callback failed")
+
     def _flusher(self) -> None:
         while True:
             with self._cond:
@@ -313,6 +338,8 @@ class Journal:
                     self._pending.insert(0, batch)
                     self._error, self._busy, self._failed_upto = exc, False, upto
                     self._cond.notify_all()
+                self._settle(upto, exc)
+                with self._cond:
                     if self._closing:
                         return
                     self._cond.wait(0.5)  # retried with the next record (or after a pause)
@@ -320,6 +347,7 @@ class Journal:
             with self._cond:
                 self._durable, self._error, self._busy = upto, None, False
                 self._cond.notify_all()
+            self._settle(upto, None)
 
     def _open(self) -> int:
         if self._fd is None:

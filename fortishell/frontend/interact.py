@@ -327,7 +327,13 @@ class Repl:
                 if self.device.take_owed_renewals():  # may talk to an EST server: on the worker thread
                     await self._run(executor, hub, self._after_command)
                 if ticket:
-                    errors = await loop.run_in_executor(None, self.device.wait_durable, ticket)
+                    durable: asyncio.Future[list[str]] = loop.create_future()
+
+                    def on_disk(lines: list[str]) -> None:  # from the journal's flusher thread
+                        loop.call_soon_threadsafe(_resolve, durable, lines)
+
+                    self.device.when_durable(ticket, on_disk)
+                    errors = await durable
                     if errors:
                         result = replace(result, lines=[*result.lines, *errors])
                 return result
@@ -414,6 +420,11 @@ def inline_safe(text: str) -> bool:
     w = words[0].lower()
     return (any(v.startswith(w) for v in INLINE_VERBS)
             and not any(v.startswith(w) for v in BLOCKING_VERBS))
+
+
+def _resolve(future: "asyncio.Future[list[str]]", lines: list[str]) -> None:
+    if not future.done():
+        future.set_result(lines)
 
 
 def _settle(waiter: "asyncio.Future[None]") -> None:

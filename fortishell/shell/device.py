@@ -306,6 +306,10 @@ class Device:
         """This thread's last commit not yet waited for (see :meth:`wait_durable`); 0: none."""
         return self.persistence.take_ticket()
 
+    def when_durable(self, ticket: int, callback: Callable[[list[str]], None]) -> None:
+        """``callback(error lines)`` (from any thread) once commit ``ticket`` is on disk."""
+        self.persistence.when_durable(ticket, callback)
+
     def wait_durable(self, ticket: int) -> list[str]:
         """Wait (any thread) until commit ``ticket`` is on disk; error lines if the disk failed."""
         return self.persistence.wait_ticket(ticket)

@@ -144,6 +144,18 @@ class Persistence:
             return exc.output()
         return []
 
+    def when_durable(self, ticket: int, callback: Callable[[list[str]], None]) -> None:
+        """``callback(error lines)`` once commit ``ticket`` is durable (``[]``: it is); any thread."""
+        if not ticket or self._journal is None:
+            callback([])
+            return
+
+        def done(error: OSError | None) -> None:
+            callback([] if error is None else
+                     ConfigFileError(f"Failed to save configuration: {error.strerror or error}").output())
+
+        self._journal.when_durable(ticket, done)
+
     def _wait(self, ticket: int) -> None:
         assert self._journal is not None
         self._journal.wait(ticket)

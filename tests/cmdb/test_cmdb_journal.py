@@ -203,3 +203,31 @@ def test_compaction_interrupted_after_the_file_was_written(committed, caplog) ->
     again, n = boot(conf, caplog)
     assert n == 0 and "ghost" not in again.keys(LOCAL) and body(again) == body(cmdb)
     assert len(records) == 4
+
+
+def test_when_durable_calls_back_once_the_record_is_on_disk_or_failed(tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    conf = tmp_path / "fortishell.conf"
+    store.save(factory_cmdb(), conf)
+    j = journal.Journal(conf, journal.text_hash(conf.read_text()), logging.getLogger("test"))
+    seen: list[object] = []
+    done = threading.Event()
+    ticket = j.append("config system global\n    set alias cb\nend\n")
+    j.when_durable(ticket, lambda err: (seen.append(err), done.set()))
+    assert done.wait(10) and seen == [None]
+    assert len(journal.read_records(journal.journal_path(conf), logging.getLogger("t"))[1]) == 1
+    j.when_durable(ticket, seen.append)  # already on disk: at once
+    assert seen == [None, None]
+
+    def no_space(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal.os, "fsync", no_space)
+    failed = threading.Event()
+    errors: list[object] = []
+    j.when_durable(j.append("config system global\n    set alias full\nend\n"),
+                   lambda err: (errors.append(err), failed.set()))
+    assert failed.wait(10) and isinstance(errors[0], OSError) and errors[0].errno == 28
+    monkeypatch.undo()
+    j.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import PROMPT
+PROMPT = re.compile(r"\r\n\r\n[\w~_-]+ (\([^)]*\) )?# $")
+
 
 
 def test_typed_characters_then_help_hand_over_to_the_editor(serve, shell, tmp_path: Path) -> None:
