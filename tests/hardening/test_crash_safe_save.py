@@ -256,3 +256,74 @@ def test_sigkill_right_after_a_commit_returns_over_ssh_keeps_it(tmp_path: Path, 
     finally:
         dev.close()
     assert check(store.load(conf)) and not journal.journal_path(conf).exists()
+
+
+def path_inode(path: Path) -> int:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:  # between a rename and the next stat
+        return -1
+
+
+COMPACTING = (
+    "import sys\n"
+    "from fortishell.shell import persist\n"
+    "persist.COMPACT_MIN_BYTES = 1\n"
+    "persist.COMPACT_RATIO = 0.02  # a compaction every few commits: kills land in the middle of them\n"
+    "from fortishell.__main__ import main\n"
+    "sys.exit(main(['run', '-']))\n"
+)
+
+
+def test_sigkill_during_background_compactions_keeps_a_committed_configuration(tmp_path: Path) -> None:
+    """The same kills while the journal is compacted every few commits (rotation, marked ``.old``,
+    the file rewritten): the file always loads, and a restart boots a committed configuration no
+    older than the file."""
+    rng = random.Random(int(os.environ.get("FORTISHELL_CRASH_SEED", "8")) + 1)
+    script = commit_script(60)
+    initial = initial_config(tmp_path)
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    states = expected_states(ref, script, initial)
+    seen: set[int] = set()
+    compacted = 0
+    for it in range(max(6, ITERATIONS // 2)):
+        work = tmp_path / f"c{it}"
+        work.mkdir()
+        (work / CONF).write_text(initial, "utf-8")
+        os.chmod(work / CONF, 0o600)
+        env = dict(os.environ, FORTISHELL_STATE_DIR=str(work))
+        proc = subprocess.Popen([sys.executable, "-c", COMPACTING], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=work)
+        assert proc.stdin is not None
+        proc.stdin.write(script.encode("utf-8"))
+        proc.stdin.close()
+        # kill after a random number of rewrites of the file (0: in the first journal), then a
+        # random delay: the kills land before, during and after compactions
+        deadline = time.monotonic() + 60
+        rewrites, last = rng.randint(0, 6), path_inode(work / CONF)
+        while rewrites and proc.poll() is None and time.monotonic() < deadline:
+            ino = path_inode(work / CONF)
+            if ino != last:
+                rewrites, last = rewrites - 1, ino
+            time.sleep(0.0005)
+        time.sleep(rng.uniform(0.0, 0.02))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+        path = work / CONF
+        in_file = next((i for i, s in enumerate(states) if s == snapshot_key(store.load(path))), None)
+        assert in_file is not None, f"iteration {it}: the file matches no committed configuration"
+        compacted += in_file > 0
+        dev = Device.open(path, work / "state", Clock(fixed=LAB_TIME), journal=True)
+        try:
+            booted = snapshot_key(dev.cmdb)
+        finally:
+            dev.close()
+        index = next((i for i, s in enumerate(states) if s == booted), None)
+        assert index is not None and index >= in_file, f"iteration {it}: booted {index}, file {in_file}"
+        seen.add(index)
+        assert not journal.journal_path(path).exists() and not journal.old_path(path).exists()
+    assert compacted >= 1, "no kill happened after a compaction had rewritten the file"
+    print(f"crash-safe with compactions: {len(seen)} distinct booted states, {compacted} files compacted")
