@@ -14,13 +14,22 @@ what is buffered goes to the editor (``to_editor``) with the part already
 echoed known to it, and everything after follows it there.  The hand-over is
 one way because the editor reads ahead: bytes it has not consumed cannot be
 taken back without reordering the input.
+
+Also here: :func:`inline_safe` (which commands may run on the event loop,
+without a worker thread) and :class:`LazyPrompt` (a prompt_toolkit session
+built on first use: a session fed whole lines never builds one).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
 
 _ORDINARY = re.compile(r"[^\x00-\x1f\x7f?]*")
 _KEY = re.compile(r"\x1b\[[0-9;]*[~A-Za-z]|\x1b.?|.", re.S)
@@ -107,3 +116,43 @@ class FastLines:
     def typed(self) -> str:
         """What is typed (and echoed) of the line not yet ended."""
         return self._raw[:self._shown]
+
+
+INLINE_VERBS = ("config", "edit", "set", "unset", "append", "select", "unselect", "next", "end", "abort",
+                "show", "get", "delete", "rename", "clone", "move")
+BLOCKING_VERBS = ("execute", "diagnose", "exit", "purge")  # network, sleeps, questions, the session's end
+
+
+def inline_safe(text: str) -> bool:
+    """A command that only reads or changes the CMDB (may run on the event loop).
+
+    Judged on the first word as typed (abbreviations included): ambiguous with
+    a verb that may block (``e``: edit / execute) means no.
+    """
+    words = text.split(None, 1)
+    if not words:
+        return True
+    w = words[0].lower()
+    return (any(v.startswith(w) for v in INLINE_VERBS)
+            and not any(v.startswith(w) for v in BLOCKING_VERBS))
+
+
+class LazyPrompt:
+    """Stands for a PromptSession that is built the first time one of its attributes is used."""
+
+    def __init__(self, build: Callable[[], "PromptSession[str]"]) -> None:
+        self._build = build
+        self._built: PromptSession[str] | None = None
+        self._lock = threading.Lock()  # one is built, whichever thread asks first
+
+    @property
+    def built(self) -> bool:
+        return self._built is not None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        with self._lock:
+            if self._built is None:
+                self._built = self._build()
+        return getattr(self._built, name)

@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
@@ -51,7 +51,7 @@ from ..shell.result import Result, parse_answer
 from ..shell.session import Session
 from .compat import no_render
 from .echo import PlainEcho
-from .fastline import FastLines
+from .fastline import FastLines, LazyPrompt, inline_safe
 from .hub import OutputHub, hub_for
 from .keys import line_bindings, read_key
 from .pager import ERASE_MORE, MORE, Pager
@@ -71,25 +71,6 @@ class SessionCompleter(Completer):
         current = parser.split_partial(text).current  # never raises
         for name, desc in self.session.complete(text):
             yield Completion(name, start_position=-len(current), display_meta=desc or None)
-
-
-class LazyPrompt:
-    """Stands for a PromptSession that is built the first time one of its attributes is used."""
-
-    def __init__(self, build: Callable[[], "PromptSession[str]"]) -> None:
-        self._build = build
-        self._built: PromptSession[str] | None = None
-
-    @property
-    def built(self) -> bool:
-        return self._built is not None
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if self._built is None:
-            self._built = self._build()
-        return getattr(self._built, name)
 
 
 class Repl:
@@ -146,9 +127,11 @@ class Repl:
                 no_render(ps.app)
             return ps
 
-        # built on first use: a session fed whole lines (automation over SSH) never needs them
-        self.prompt_session = cast("PromptSession[str]", LazyPrompt(prompt))
-        self.answer_session = cast("PromptSession[str]", LazyPrompt(answer))
+        if self.fast is not None:  # built on first use: a session fed whole lines never needs them
+            self.prompt_session = cast("PromptSession[str]", LazyPrompt(prompt))
+            self.answer_session = cast("PromptSession[str]", LazyPrompt(answer))
+        else:
+            self.prompt_session, self.answer_session = prompt(), answer()
 
     # ------------------------------------------------------------ output
     def write_lines(self, lines: Iterable[str]) -> None:
@@ -401,25 +384,6 @@ class Repl:
             if chunk is None:
                 return
             self.write_lines(chunk)
-
-
-INLINE_VERBS = ("config", "edit", "set", "unset", "append", "select", "unselect", "next", "end", "abort",
-                "show", "get", "delete", "rename", "clone", "move")
-BLOCKING_VERBS = ("execute", "diagnose", "exit", "purge")  # network, sleeps, questions, the session's end
-
-
-def inline_safe(text: str) -> bool:
-    """A command that only reads or changes the CMDB (may run on the event loop).
-
-    Judged on the first word as typed (abbreviations included): ambiguous with
-    a verb that may block (``e``: edit / execute) means no.
-    """
-    words = text.split(None, 1)
-    if not words:
-        return True
-    w = words[0].lower()
-    return (any(v.startswith(w) for v in INLINE_VERBS)
-            and not any(v.startswith(w) for v in BLOCKING_VERBS))
 
 
 def _resolve(future: "asyncio.Future[list[str]]", lines: list[str]) -> None:

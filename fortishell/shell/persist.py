@@ -96,9 +96,9 @@ class Persistence:
         if self._journal is None:
             self.save()
             return
-        from ..cmdb import journal as jmod
+        from ..cmdb.changes import encode
 
-        ticket = self._journal.append(jmod.encode(cmdb, list(changes)))
+        ticket = self._journal.append(encode(cmdb, list(changes)))
         if getattr(self._local, "depth", 0):
             self._local.ticket = ticket
         else:

@@ -12,6 +12,8 @@ import pytest
 
 from cmdb_helpers import CA, LOCAL
 from fortishell.cmdb import journal, secrets, store
+from fortishell.cmdb.changes import apply as apply_record
+from fortishell.cmdb.changes import encode
 from fortishell.cmdb.factory import factory_cmdb
 from fortishell.cmdb.model import Change, Cmdb
 from fortishell.cmdb.render import show_configuration
@@ -28,7 +30,7 @@ class Recorder:
         cmdb.on_commit(self._on_commit)
 
     def _on_commit(self, changes: list[Change]) -> None:
-        self.records.append(journal.encode(self.cmdb, changes))
+        self.records.append(encode(self.cmdb, changes))
 
 
 def body(cmdb: Cmdb) -> list[str]:
@@ -41,7 +43,7 @@ def body(cmdb: Cmdb) -> list[str]:
 def replayed(base_text: str, records: list[str]) -> Cmdb:
     cmdb = store.loads(base_text)
     for r in records:
-        journal.apply(cmdb, r)
+        apply_record(cmdb, r)
     return cmdb
 
 
@@ -195,7 +197,7 @@ def test_compaction_interrupted_after_the_file_was_written(committed, caplog) ->
     old = journal.old_path(conf)
     gj = journal.Journal(conf, "-", logging.getLogger("test"))
     edit(ghost, LOCAL, "ghost")
-    gj.wait(gj.append(journal.encode(ghost, [Change(LOCAL, "ghost", None, ghost.entry(LOCAL, "ghost"))])))
+    gj.wait(gj.append(encode(ghost, [Change(LOCAL, "ghost", None, ghost.entry(LOCAL, "ghost"))])))
     gj.close()
     os.replace(journal.journal_path(conf), old)
     with open(old, "ab") as fh:

@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 
-from fortishell.frontend.fastline import FastLines
-from fortishell.frontend.interact import inline_safe
+from fortishell.frontend.fastline import FastLines, inline_safe
 
 
 def never_more(_text: str) -> bool:
