@@ -306,11 +306,8 @@ def needs_more(text: str) -> bool:
 
 
 def split_partial(text: str) -> ast.Partial:
-    """Split an unfinished line for ``?`` help and Tab completion.  Never raises."""
-    try:
-        return _split_partial(text.replace("\r\n", "\n"))
-    except Exception:  # noqa: BLE001 - completion must never break the prompt
-        return ast.Partial((), text.rsplit(" ", 1)[-1])
+    """Split an unfinished line for ``?`` help and Tab completion (every text lexes)."""
+    return _split_partial(text.replace("\r\n", "\n"))
 
 
 def _split_partial(text: str) -> ast.Partial:
