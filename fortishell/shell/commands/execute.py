@@ -153,7 +153,7 @@ LOG_CATEGORIES: dict[str, str] = {
 def do_log_display(sess: "Session", rest: list[ast.Word]) -> Result:
     extra_words(rest, 0)
     device = sess.device
-    if getattr(device, "log_category", "event") != "event":
+    if device.log_category != "event":
         return Result(["0 logs found.", "0 logs returned."])
     return Result(list(device.eventlog.display()))
 
