@@ -130,6 +130,7 @@ def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
 
 def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
     from ...est.args import POSITIONS
+
     i = len(typed)
     out: list[tuple[str, str]] = []
     if i < len(POSITIONS):
