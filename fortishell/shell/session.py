@@ -31,8 +31,9 @@ certificate renewals that became due (a committed ``auto-regenerate-days``,
 from __future__ import annotations
 
 import traceback
+import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ..cli import ast
 from ..errors import FortiError, ParseError
@@ -59,7 +60,7 @@ HANDLERS: dict[type[ast.Command], Callable[["Session", Any], Result]] = {
 INTERNAL_ERROR = "Internal error, the command was not completed (details in debug.log)."
 HELP_ERROR = "Internal error, no help is available here (details in debug.log)."
 
-_T = TypeVar("_T")
+_T = typing.TypeVar("_T")
 
 
 class Session:
