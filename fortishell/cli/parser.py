@@ -42,6 +42,7 @@ from lark.exceptions import LarkError
 from fortishell import errors
 from fortishell.cli import ast
 from fortishell.cli.grep import parse_filter
+from fortishell.cli.lexer import WORD_RE, decode_word, is_plain_ascii, unescape_dq
 
 __all__ = ["parse_line", "parse_script", "needs_more", "split_partial", "grammar_text"]
 
@@ -55,42 +56,6 @@ def grammar_text() -> str:
     except (ModuleNotFoundError, FileNotFoundError):
         path = Path(__file__).resolve().parents[2] / "grammar" / _GRAMMAR_FILE
         return path.read_text("utf-8")
-
-
-# ------------------------------------------------------------------ decoding
-# One piece of a raw word: "dq", 'sq', backslash-newline, backslash-char, plain run.
-_PIECE_RE = re.compile(r'"((?:[^"\\]|\\[\s\S])*)"|\'([^\']*)\'|\\(\n)|\\([\s\S])|([^"\'\\]+)')
-_DQ_ESC_RE = re.compile(r'\\([\s\S])')
-# str.split() also splits at \x1c-\x1f and Unicode spaces, which WORD keeps in words
-_NOT_PLAIN_ASCII = re.compile(r"[^\x21-\x7e \t\n\r\f\v]")
-_DQ_KEEP = {'"': '"', "'": "'", "\\": "\\", "\n": ""}
-
-
-def _dq_unescape(m: re.Match[str]) -> str:
-    c = m.group(1)
-    return _DQ_KEEP.get(c, "\\" + c)
-
-
-def decode_word(raw: str) -> tuple[str, bool]:
-    """(text, quoted) of a raw word as matched by the WORD terminal."""
-    if '"' not in raw and "'" not in raw and "\\" not in raw:
-        return raw, False
-    out: list[str] = []
-    quoted = False
-    for m in _PIECE_RE.finditer(raw):
-        kind = m.lastindex or 5  # every alternative is a group: never None
-        if kind == 1:
-            quoted = True
-            body = m.group(1)
-            out.append(_DQ_ESC_RE.sub(_dq_unescape, body) if "\\" in body else body)
-        elif kind == 2:
-            quoted = True
-            out.append(m.group(2))
-        elif kind == 3:
-            continue
-        else:
-            out.append(m.group(kind))
-    return "".join(out), quoted
 
 
 # ------------------------------------------------------------------ the Lark object
@@ -175,7 +140,7 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
         base = start - lstart
         cache = self.cache
         words = []
-        if '"' in tok or "'" in tok or "\\" in tok or _NOT_PLAIN_ASCII.search(tok):
+        if '"' in tok or "'" in tok or "\\" in tok or not is_plain_ascii(tok):
             end = start
             for m in self.word_re.finditer(tok):
                 raw = m.group()
@@ -249,9 +214,8 @@ def _parser() -> tuple[Lark, _LineBuilder, re.Pattern[str]]:
         start=["start", "word"],
         transformer=builder,
     )
-    word_re = re.compile(lark.get_terminal("WORD").pattern.to_regexp())
-    builder.word_re = word_re
-    return lark, builder, word_re
+    builder.word_re = WORD_RE  # the grammar's WORD terminal, as the lexer writes it
+    return lark, builder, WORD_RE
 
 
 @lru_cache(maxsize=1)
@@ -342,11 +306,8 @@ def needs_more(text: str) -> bool:
 
 
 def split_partial(text: str) -> ast.Partial:
-    """Split an unfinished line for ``?`` help and Tab completion.  Never raises."""
-    try:
-        return _split_partial(text.replace("\r\n", "\n"))
-    except Exception:  # noqa: BLE001 - completion must never break the prompt
-        return ast.Partial((), text.rsplit(" ", 1)[-1])
+    """Split an unfinished line for ``?`` help and Tab completion (every text lexes)."""
+    return _split_partial(text.replace("\r\n", "\n"))
 
 
 def _split_partial(text: str) -> ast.Partial:
@@ -373,7 +334,7 @@ def _split_partial(text: str) -> ast.Partial:
                 prefix = segments[-1].pop().text
             body = raw[1:]
             if raw[0] == '"':
-                body = _DQ_ESC_RE.sub(_dq_unescape, body)
+                body = unescape_dq(body)
             current = prefix + body
             in_quote = True
         elif kind == "BAD" and is_last:

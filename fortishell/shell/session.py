@@ -31,6 +31,7 @@ certificate renewals that became due (a committed ``auto-regenerate-days``,
 from __future__ import annotations
 
 import traceback
+import typing
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,9 @@ HANDLERS: dict[type[ast.Command], Callable[["Session", Any], Result]] = {
 }
 
 INTERNAL_ERROR = "Internal error, the command was not completed (details in debug.log)."
+HELP_ERROR = "Internal error, no help is available here (details in debug.log)."
+
+_T = typing.TypeVar("_T")
 
 
 class Session:
@@ -170,36 +174,37 @@ class Session:
 
     # ------------------------------------------------------------ help
     def needs_more(self, text: str) -> bool:
+        """Whether ``text`` continues on the next line (open quote, trailing backslash)."""
         from ..cli import parser
 
-        try:
-            return bool(parser.needs_more(text))
-        except Exception:  # noqa: BLE001
-            return False
+        return parser.needs_more(text)
+
+    def partial(self, text: str) -> ast.Partial:
+        """The unfinished line ``text`` as ``?`` and Tab see it."""
+        from ..cli import parser
+
+        return self._defended("completion", lambda: parser.split_partial(text),
+                              ast.Partial((), text.rsplit(" ", 1)[-1]))
 
     def complete(self, text: str) -> list[tuple[str, str]]:
         """Tab candidates (word, description) for the word being typed at the end of ``text``."""
-        try:
-            return completion.complete(self, text)
-        except Exception:  # noqa: BLE001
-            self.device.log.error("completion error\n%s", traceback.format_exc())
-            return []
+        return self._defended("completion", lambda: completion.complete(self, text), [])
 
     def help_fill(self, text: str) -> str:
         """What ``?`` fills in after ``text`` (the rest of a word with one valid completion)."""
-        try:
-            return completion.help_fill(self, text)
-        except Exception:  # noqa: BLE001
-            self.device.log.error("help error\n%s", traceback.format_exc())
-            return ""
+        return self._defended("help", lambda: completion.help_fill(self, text), "")
 
     def help(self, text: str) -> list[str]:
         """The ``?`` listing for the partial line ``text`` (FortiOS layout)."""
+        return self._defended("help", lambda: completion.help_lines(self, text), [HELP_ERROR])
+
+    def _defended(self, what: str, work: Callable[[], _T], fallback: _T) -> _T:
+        """``?`` and Tab never break the prompt: a bug is logged with its traceback (debug.log)."""
         try:
-            return completion.help_lines(self, text)
-        except Exception:  # noqa: BLE001
-            self.device.log.error("help error\n%s", traceback.format_exc())
-            return []
+            return work()
+        except Exception:  # noqa: BLE001 - the last line of defence of the prompt
+            self.device.log.error("%s error\n%s", what, traceback.format_exc())
+            return fallback
 
 
 class _GuardedAnswer:

@@ -21,7 +21,7 @@ Semantics (fortios-cli-facts.md §1.2-1.5, §2):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...cli import ast
 from ...errors import CliError, EntryNotFound, IncompleteCommand, ParseError, UnknownAction

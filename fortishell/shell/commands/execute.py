@@ -129,10 +129,8 @@ def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
 
 
 def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
-    try:
-        from ...est.args import POSITIONS
-    except ImportError:
-        return []
+    from ...est.args import POSITIONS
+
     i = len(typed)
     out: list[tuple[str, str]] = []
     if i < len(POSITIONS):
@@ -156,7 +154,7 @@ LOG_CATEGORIES: dict[str, str] = {
 def do_log_display(sess: "Session", rest: list[ast.Word]) -> Result:
     extra_words(rest, 0)
     device = sess.device
-    if getattr(device, "log_category", "event") != "event":
+    if device.log_category != "event":
         return Result(["0 logs found.", "0 logs returned."])
     return Result(list(device.eventlog.display()))
 
