@@ -12,14 +12,11 @@ from __future__ import annotations
 import os
 import sys
 
-_DEPS = ("lark", "prompt_toolkit", "cryptography", "httpx", "h11", "rich", "pyasn1_modules", "tlslite")
-
-
 def main(argv: list[str] | None = None) -> int:
     if argv is None and __name__ == "__main__":
         from fortishell import _bootstrap
 
-        _bootstrap.ensure_venv(_DEPS, ["-m", "fortishell", *sys.argv[1:]])
+        _bootstrap.ensure_venv(["-m", "fortishell", *sys.argv[1:]])  # requirements: pyproject.toml
     from fortishell.cli_main import run_main
 
     try:

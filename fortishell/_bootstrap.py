@@ -1,18 +1,22 @@
 """First-use set-up from a source checkout, with nothing but the standard library.
 
 ``python3 -m fortishell`` (the shell) and ``python3 tests/run.py`` (the test
-suite) call :func:`ensure_venv`.  Unless the running interpreter already has
-what is needed, it creates ``<checkout>/.venv``, installs the project there
+suite) call :func:`ensure_venv`.  What is needed is read from pyproject.toml
+(``[project] dependencies`` plus the requested extras; the one list of
+dependencies, see :func:`requirements`).  Unless the running interpreter
+already has those distributions, it creates ``<checkout>/.venv``, installs the project there
 (editable, with the requested extras; again whenever pyproject.toml changes)
 and re-executes the same command with the virtual environment's interpreter.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import os
+import re
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -25,8 +29,48 @@ def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def _have(modules: tuple[str, ...]) -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in modules)
+_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def requirements(extras: str = "") -> list[str]:
+    """Distribution names the project needs: pyproject.toml's ``dependencies`` and the
+    ``optional-dependencies`` of each extra in ``extras`` (comma-separated).
+
+    Outside a checkout (an installed package) the installed metadata says the same.
+    """
+    wanted = [e for e in extras.split(",") if e]
+    pyproject = ROOT / "pyproject.toml"
+    specs: list[str]
+    if pyproject.exists():
+        with pyproject.open("rb") as f:
+            project = tomllib.load(f)["project"]
+        specs = list(project.get("dependencies", []))
+        optional = project.get("optional-dependencies", {})
+        for extra in wanted:
+            specs += optional.get(extra, [])
+    else:
+        try:
+            declared = importlib.metadata.requires("fortishell") or []
+        except importlib.metadata.PackageNotFoundError:
+            declared = []
+        specs = [r for r in declared if ";" not in r or any(f'extra == "{e}"' in r for e in wanted)]
+    names = []
+    for spec in specs:
+        m = _NAME.match(spec)
+        if m:
+            names.append(m.group(1))
+    return names
+
+
+def missing(names: list[str]) -> list[str]:
+    """The distributions of ``names`` that are not installed for this interpreter."""
+    out = []
+    for name in names:
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            out.append(name)
+    return out
 
 
 def _wanted_stamp(extras: str) -> str:
@@ -91,20 +135,22 @@ def _why(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
-def ensure_venv(modules: tuple[str, ...], argv: list[str], extras: str = "", *, require_venv: bool = False) -> None:
-    """Return if ``modules`` import here; otherwise set up .venv and exec ``argv`` in it.
+def ensure_venv(argv: list[str], extras: str = "", *, require_venv: bool = False) -> None:
+    """Return if the project's requirements (with ``extras``) are installed here;
+    otherwise set up .venv and exec ``argv`` in it.
 
     ``argv`` are the interpreter arguments to re-run (``["-m", "fortishell", ...]``).
     With ``require_venv`` (the test suite) the checkout's .venv is always used, so
     that the installed ``fortishell`` command the end-to-end tests run is there.
     """
     in_venv = Path(sys.prefix).resolve() == VENV.resolve()
-    if in_venv and _have(modules) and _stamp_covers(extras):
+    absent = missing(requirements(extras))
+    if in_venv and not absent and _stamp_covers(extras):
         return
-    if not in_venv and not require_venv and _have(modules):
+    if not in_venv and not require_venv and not absent:
         return
     if not (ROOT / "pyproject.toml").exists():
-        sys.exit("fortishell: missing dependencies: " + ", ".join(modules))
+        sys.exit("fortishell: missing dependencies: " + ", ".join(absent))
     if not _stamp_covers(extras):
         try:
             install(extras)

@@ -15,8 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from fortishell import _bootstrap  # noqa: E402  (standard library only)
 
-_bootstrap.ensure_venv(
-    ("lark", "prompt_toolkit", "cryptography", "httpx", "pytest", "hypothesis", "pexpect", "tlslite"),
+_bootstrap.ensure_venv(  # requirements: pyproject.toml's dependencies and the test extras
     [str(Path(__file__).resolve()), *sys.argv[1:]],
     extras="test",
     require_venv=True,

@@ -47,9 +47,8 @@ Words = tuple[ast.Word, ...]
 
 def build_command(line: ast.Line, verbs: Sequence[str], *, at_root: bool = False) -> ast.Command:
     """Build the Command a parsed line stands for in a mode offering ``verbs``."""
-    error = getattr(line, "error", None)
-    if error is not None:
-        raise error
+    if isinstance(line, ast.BadLine) and line.error is not None:
+        raise line.error
     if not line.words:
         return ast.Empty(line=line)
     first, args = line.words[0], line.words[1:]

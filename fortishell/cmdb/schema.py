@@ -1,8 +1,8 @@
 """The configuration schema: tables and attributes as data.
 
 Owns the declarations of every configurable table (:class:`TableSpec`) and
-attribute (:class:`AttrSpec`) and the lookups the shell needs (path words,
-help texts).  Nothing here validates or formats values (``types.py``) or holds
+attribute (:class:`AttrSpec`; the classes live in ``spec.py``) and the
+lookups the shell needs (path words, help texts).  Nothing here validates or formats values (``types.py``) or holds
 configuration (``model.py``).  Adding a table or an attribute is adding a
 declaration here.
 
@@ -18,139 +18,20 @@ line by line (the condition already holds when the line is read).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-Path = tuple[str, ...]
-
-# Attribute type names understood by types.py.
-STRING, PASSWORD, INTEGER, OPTION, MULTI_OPTION, IPV4, DATASOURCE, PEM, EPOCH = (
-    "string", "password", "integer", "option", "multi-option", "ipv4", "datasource", "pem", "epoch",
+# the spec classes and constants, importable from here as before
+from .spec import (
+    DATASOURCE, EPOCH, GET_CERT, GET_STAR, GET_STAR_IF_SET, GET_VALUE, INTEGER, IPV4, MULTI_OPTION, OPTION,
+    PASSWORD, PEM, STRING, AttrSpec, Option, Path, TableSpec, resolve_word,
 )
 
-# How an attribute appears in ``get``.
-GET_VALUE = "value"  # the value (defaults included)
-GET_STAR = "star"  # always ``*`` (FortiOS masks passwords even when empty)
-GET_STAR_IF_SET = "star-if-set"  # ``*`` when a value is stored, empty otherwise
-GET_CERT = "cert"  # the certificate detail block (certdetails.py)
-
-
-@dataclass(frozen=True)
-class Option:
-    value: str
-    help: str = ""
-
-
-@dataclass(frozen=True)
-class AttrSpec:
-    """One attribute of a table.
-
-    ``when`` is a get/set visibility condition: a tuple of ``(attr, values)``
-    pairs that must all hold (the attribute does not exist otherwise, as on
-    FortiOS where dependent attributes appear only under their parent's
-    value).  ``get_if`` narrows ``get`` further: ``"always"``, ``"nonempty"`` or
-    ``"nondefault"``.
-    """
-
-    name: str
-    type: str
-    default: Any = ""
-    help: str = ""
-    readonly: bool = False  # never settable by a user (loaded from files, written by the engine)
-    user: bool = False  # a "user" field (PEM); settable by a user only with a valid PEM
-    secret: bool = False  # ``ENC <base64>`` in show and in the saved configuration
-    hidden: bool = False  # never in ``get`` nor in ``?`` help; still in ``show`` / the config file
-    volatile: bool = False  # run-time state: never in ``show`` / the config file, not compared
-    get_format: str = GET_VALUE
-    get_if: str = "always"
-    when: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    size: int | None = None
-    range: tuple[int, int] | None = None
-    options: tuple[Option, ...] = ()
-    datasource: tuple[Path, ...] = ()
-    pem_kind: str = ""  # "certificate" | "private-key" | "csr" for PEM fields
-    required: bool = False
-
-    @property
-    def multi(self) -> bool:
-        return self.type == MULTI_OPTION
-
-    @property
-    def sensitive(self) -> bool:
-        """A value that must never be written in clear outside the CMDB: a password
-        (``ENC`` in the configuration) or a private key.  The history keeps ``*``."""
-        return self.secret or self.pem_kind == "private-key"
-
-    @property
-    def option_values(self) -> tuple[str, ...]:
-        return tuple(o.value for o in self.options)
-
-    def visible(self, values: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
-        """Whether the attribute exists given the entry's current ``values``."""
-        for attr, allowed in self.when:
-            current = values.get(attr, defaults.get(attr))
-            if current not in allowed:
-                return False
-        return True
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A ``config`` path: a table of keyed entries or a single object.
-
-    ``subtables`` are nested ``config <name>`` blocks inside an entry (path is
-    then relative: one word).  ``summary`` lists the attributes of the one-line
-    summary of a table-level ``get``.
-    """
-
-    path: Path
-    kind: str  # "table" | "object"
-    help: str
-    attrs: tuple[AttrSpec, ...]
-    key: str | None = None
-    key_size: int = 35
-    subtables: tuple["TableSpec", ...] = ()
-    summary: tuple[str, ...] = ()
-    _by_name: dict[str, AttrSpec] = field(default_factory=dict, compare=False, repr=False)
-    _defaults: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._by_name.update({a.name: a for a in self.attrs})
-        self._defaults.update({a.name: a.default for a in self.attrs})
-
-    @property
-    def is_table(self) -> bool:
-        return self.kind == "table"
-
-    @property
-    def name(self) -> str:
-        return self.path[-1]
-
-    def attr(self, name: str) -> AttrSpec | None:
-        return self._by_name.get(name)
-
-    @property
-    def defaults(self) -> Mapping[str, Any]:
-        return self._defaults
-
-    def subtable(self, name: str) -> "TableSpec | None":
-        for sub in self.subtables:
-            if sub.name == name:
-                return sub
-        return None
-
-
-def resolve_word(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
-    """Exact match, else the unique candidate ``word`` is a prefix of, else None.
-
-    The CLI reference's rule: "abbreviate words in the command line to their
-    smallest number of non-ambiguous characters"; applied to attribute names,
-    option values and sub-table names too.
-    """
-    if word in candidates:
-        return word
-    found = [c for c in candidates if c.startswith(word)]
-    return found[0] if len(found) == 1 and word else None
+__all__ = [
+    "DATASOURCE", "EPOCH", "GET_CERT", "GET_STAR", "GET_STAR_IF_SET", "GET_VALUE", "INTEGER", "IPV4",
+    "MULTI_OPTION", "OPTION", "PASSWORD", "PEM", "STRING", "AttrSpec", "Option", "Path", "TableSpec",
+    "resolve_word", "Schema", "SCHEMA", "LOCAL", "CA", "SETTING", "GLOBAL", "CONSOLE",
+]
 
 
 # ------------------------------------------------------------------ helpers
@@ -407,6 +288,11 @@ class Schema:
         if table is not None:
             return table.help
         return self.word_help.get(path, "")
+
+    def path_words(self, prefix: Path | list[str] = ()) -> list[tuple[str, str]]:
+        """(word, help) of the words that may follow ``prefix`` in a ``config`` path (sorted)."""
+        prefix = tuple(prefix)
+        return [(w, self.help(prefix + (w,))) for w in self.children(prefix)]
 
     def names_sensitive_attr(self, word: str) -> bool:
         """Whether ``word`` is, or abbreviates, a sensitive attribute of any table.

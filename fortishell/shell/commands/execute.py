@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ...cli import ast
 from ...errors import IncompleteCommand, ValueParseError
 from ..result import Question, Result
-from .tree import Node, extra_words, fixed_args, run
+from .tree import CommandHandlers, Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -129,10 +129,8 @@ def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
 
 
 def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
-    try:
-        from ...est.args import POSITIONS
-    except ImportError:
-        return []
+    from ...est.args import POSITIONS
+
     i = len(typed)
     out: list[tuple[str, str]] = []
     if i < len(POSITIONS):
@@ -156,7 +154,7 @@ LOG_CATEGORIES: dict[str, str] = {
 def do_log_display(sess: "Session", rest: list[ast.Word]) -> Result:
     extra_words(rest, 0)
     device = sess.device
-    if getattr(device, "log_category", "event") != "event":
+    if device.log_category != "event":
         return Result(["0 logs found.", "0 logs returned."])
     return Result(list(device.eventlog.display()))
 
@@ -222,4 +220,4 @@ def do_execute(sess: "Session", cmd: ast.Execute) -> Result:
     return run(sess, TREE, list(cmd.args))
 
 
-HANDLERS = {ast.Execute: do_execute}
+HANDLERS: CommandHandlers = {ast.Execute: do_execute}
