@@ -132,8 +132,10 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
             log_file = open(args.access_log, "a", encoding="utf-8")  # noqa: SIM115 - open while serving
         config = config_from_args(args)
         streams = ([] if args.quiet else [sys.stdout]) + ([log_file] if log_file else [])
-        config.on_request = AccessLog(streams)
+        access_log = AccessLog(streams)
+        config.on_request = access_log
         responder = EstResponder(config)
+        access_log.faults = responder.faults  # changes through POST /.lab/faults are logged too
         knobs: dict[str, object] = {n: True for n in FAULT_FLAGS if getattr(args, n)}
         if args.retry_after:
             knobs["retry_after"] = tuple(args.retry_after)
