@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade every transcript in DIR; exit 1 if any failed")
     grade.add_argument("name", metavar="NAME")
     grade.add_argument("dir", metavar="DIR", help="a directory of transcripts (every regular file, not hidden)")
-    grade.add_argument("--json", action="store_true", help="print JSON (for a learning platform) instead of a table")
+    grade.add_argument("--json", action="store_true", help="print JSON (for a learning platform) instead of a table (default: a table)")
     return p
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..expect import Comparison, compare
-from .catalogue import Exercise
+from .catalogue import CatalogueError, Exercise
 
 _FINAL_EXIT = re.compile(r"^(.* # )exit\s*$")
 
@@ -54,6 +54,9 @@ def without_final_exit(text: str) -> str:
 
 
 def comparison(ex: Exercise, text: str) -> Comparison:
+    if not ex.expected.is_file():
+        raise CatalogueError(f"{ex.name} has no expected transcript yet ({ex.expected}); record it with "
+                             f"tests/labs/labexercises.py --record {ex.name}")
     result = compare(ex.expected.read_text(encoding="utf-8"), without_final_exit(text))
     result.expected_name = str(ex.expected)
     return result

@@ -4,8 +4,8 @@ The transcript has the form ``fortishell run`` prints (prompt and command as
 typed, the output, a blank line, the next prompt ...), so it can be graded
 against the exercise's expected transcript.  It is written as the session goes
 (flushed after each line): a session ended by closing the terminal still leaves
-everything up to its last command.  ``--More--`` prompts are not part of it
-(the pager's lines are).
+everything up to its last command.  Paged output is recorded whole (also what
+``q`` dropped from the screen); ``--More--`` prompts are not part of it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class RecordingRepl(Repl):
     def __init__(self, *args: Any, record: IO[str], **kwargs: Any) -> None:
         self.record = record
         self.last_command = ""
+        self._paging = False
         super().__init__(*args, **kwargs)
 
     @property
@@ -39,7 +40,17 @@ class RecordingRepl(Repl):
     def write_lines(self, lines: Iterable[str]) -> None:
         lines = list(lines)
         super().write_lines(lines)
+        if not self._paging:
+            self._note("".join(line + "\n" for line in lines))
+
+    async def _paged(self, lines: list[str]) -> None:
+        """The whole output goes into the transcript, whatever is paged through or dropped with q."""
         self._note("".join(line + "\n" for line in lines))
+        self._paging = True
+        try:
+            await super()._paged(lines)
+        finally:
+            self._paging = False
 
     async def _read_line(self, ps: "PromptSession[str]", message: str | Callable[[], str]) -> str:
         line = await super()._read_line(ps, message)

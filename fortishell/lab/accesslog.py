@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
 from .estapp import PREFIX, Reply, Request
-from .faults import FaultState
+from .faults import Faults, FaultState
 
 _ENROLL = ("simpleenroll", "simplereenroll", "serverkeygen")
 
@@ -132,14 +132,22 @@ def describe_faults(state: FaultState) -> str:
 
 
 class AccessLog:
-    """Writes :func:`format_line` for each request to every stream in ``streams``."""
+    """Writes :func:`format_line` for each request to every stream in ``streams``.
 
-    def __init__(self, streams: Iterable[IO[str]]) -> None:
+    With ``faults`` (the responder's knobs), a change made through the admin endpoint
+    (``POST /.lab/faults``) is followed by a ``faults: ...`` line saying what is now in force.
+    """
+
+    def __init__(self, streams: Iterable[IO[str]], faults: Faults | None = None) -> None:
         self.streams = list(streams)
+        self.faults = faults
         self._lock = threading.Lock()
 
     def __call__(self, req: Request, reply: Reply, seconds: float) -> None:
         line = format_line(req, reply, seconds) + "\n"
+        if self.faults is not None and req.method == "POST" and reply.status == 200 \
+                and operation(req.target)[0] == ".lab/faults":
+            line += f"faults: {describe_faults(self.faults.snapshot())}\n"
         with self._lock:
             for stream in self.streams:
                 try:

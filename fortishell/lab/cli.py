@@ -120,10 +120,13 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
     """``fortishell lab-server ...``: serve until interrupted.
 
     ``state_dir`` / ``clock``: the global ``--state-dir`` / ``--clock`` of ``fortishell``
-    (the subcommand's own options win)."""
+    (the subcommand's own options win); the responder's state then lives in the same
+    subdirectory of it as the embedded responder's."""
     args = build_parser().parse_args(argv)
     if args.state_dir is None and state_dir is not None:
-        args.state_dir = Path(state_dir)
+        from .network import STATE_SUBDIR
+
+        args.state_dir = Path(state_dir) / STATE_SUBDIR  # where the embedded responder keeps it too
     if args.clock is None:
         args.clock = clock
     log_file: IO[str] | None = None
@@ -132,8 +135,10 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
             log_file = open(args.access_log, "a", encoding="utf-8")  # noqa: SIM115 - open while serving
         config = config_from_args(args)
         streams = ([] if args.quiet else [sys.stdout]) + ([log_file] if log_file else [])
-        config.on_request = AccessLog(streams)
+        access_log = AccessLog(streams)
+        config.on_request = access_log
         responder = EstResponder(config)
+        access_log.faults = responder.faults  # changes through POST /.lab/faults are logged too
         knobs: dict[str, object] = {n: True for n in FAULT_FLAGS if getattr(args, n)}
         if args.retry_after:
             knobs["retry_after"] = tuple(args.retry_after)

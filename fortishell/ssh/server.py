@@ -4,14 +4,7 @@ Each SSH session runs the very same :meth:`fortishell.frontend.interact.Repl.int
 local terminal (completion, ``?``, history, background output above the
 prompt), with the ``--More--`` pager on.
 
-Devices:
-
-* default: one emulated device per login user, its configuration in
-  ``<state dir>/users/<user>/fortishell.conf`` (several sessions of one user
-  share that user's device, as two SSH logins to one box do);
-* ``--shared``: one device (``<state dir>/fortishell.conf``, the same file the
-  local shell uses) that every admin edits at once; a commit by one session is
-  seen by the others at their next command.
+Devices (per user, or one ``--shared``; seeded rooms): :mod:`.devices`.
 
 Each session has its own mode stack and edit buffer.  Debug settings
 (``diagnose debug ...``) belong to the device: on a real box they are per CLI
@@ -20,7 +13,7 @@ goes to the session that ran the command, background output (renewals) to
 every session on the device.  That choice is the closest match possible without
 per-session tracers in the shell.
 
-History is per user: ``<state dir>/users/<user>/history`` (secrets masked).
+History is per user: ``<devices dir>/users/<user>/history`` (secrets masked).
 The host key is generated once: ``<state dir>/ssh_host_ed25519_key``.
 
 On the wire the session behaves like FortiOS: typed input is echoed, lines end
@@ -38,29 +31,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import shutil
 import threading
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
 
 import asyncssh
 from prompt_toolkit.application.current import create_app_session
 from prompt_toolkit.data_structures import Size
-from prompt_toolkit.history import History
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from ..clock import Clock
 from ..errors import FortiError
 from ..frontend.fastline import FastLines
-from ..frontend.history import MaskingFileHistory
 from ..frontend.interact import Repl
+from .devices import DeviceRegistry, ServeOptions
+from .users import Users
 from .hostkey import load_or_create_host_key
 from .script import LineFeed
-from .users import Users, factory_users
+
+__all__ = ["DeviceRegistry", "ServeOptions", "ServerThread", "SshServer", "start_server"]
 
 log = logging.getLogger("fortishell.ssh")
 
@@ -77,97 +68,6 @@ KEX_ALGS = [
 ]
 DEFAULT_SIZE = Size(rows=24, columns=80)  # a session without a pty (or a 0x0 one)
 BOOT_ERROR = "Internal error, the device could not be started (details in the server log)."
-
-
-@dataclass
-class ServeOptions:
-    state_dir: Path
-    host: str = "127.0.0.1"
-    port: int = 2222  # 0: any free port
-    shared: bool = False
-    users: Users = field(default_factory=factory_users)
-    clock_factory: Callable[[], Clock] = Clock
-    lab_server_url: str | None = None
-    # a device without a configuration file of its own starts from a copy of this one
-    # (`serve --exercise` / `--config`); None: factory defaults
-    seed_config: Path | None = None
-    # where the devices live (users/<user>/, or fortishell.conf when shared); None: state_dir
-    devices_dir: Path | None = None
-
-    @property
-    def devices_root(self) -> Path:
-        return Path(self.devices_dir if self.devices_dir is not None else self.state_dir)
-
-
-class DeviceRegistry:
-    """The devices being served, opened on first login and kept until the server stops."""
-
-    def __init__(self, options: ServeOptions) -> None:
-        self.options = options
-        self._lock = threading.Lock()
-        self._devices: dict[str, Any] = {}
-        self._histories: dict[str, History] = {}
-        self.connections: set[Any] = set()  # open SSH connections (closed with the server)
-
-    def user_dir(self, user: str) -> Path:
-        return self.options.devices_root / "users" / _safe_name(user)
-
-    def device_for(self, user: str) -> Any:
-        from ..shell.device import Device
-
-        key = "" if self.options.shared else user
-        with self._lock:
-            device = self._devices.get(key)
-            if device is None:
-                base = self.options.devices_root if self.options.shared else self.user_dir(user)
-                _seed(base / "fortishell.conf", self.options.seed_config)
-                device = Device.open(base / "fortishell.conf", base, self.options.clock_factory(),
-                                     self.options.lab_server_url, journal=True)
-                start = getattr(device, "start_background", None)
-                if callable(start):
-                    start()
-                self._devices[key] = device
-            return device
-
-    def history_for(self, user: str) -> History:
-        with self._lock:
-            hist = self._histories.get(user)
-            if hist is None:
-                path = self.user_dir(user) / "history"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                hist = self._histories[user] = MaskingFileHistory(str(path))
-            return hist
-
-    @property
-    def devices(self) -> dict[str, Any]:
-        with self._lock:
-            return dict(self._devices)
-
-    def close(self) -> None:
-        with self._lock:
-            devices, self._devices = list(self._devices.values()), {}
-        for device in devices:
-            try:
-                device.close()
-            except Exception:  # noqa: BLE001 - closing must go on for the others
-                log.exception("closing a device")
-
-
-def _seed(config: Path, seed: Path | None) -> None:
-    """A first login: the device's configuration file starts as a copy of ``seed``."""
-    if seed is None or config.exists():
-        return
-    config.parent.mkdir(parents=True, exist_ok=True)
-    tmp = config.with_name(config.name + ".seed")
-    shutil.copyfile(seed, tmp)
-    tmp.chmod(0o600)
-    tmp.replace(config)
-
-
-def _safe_name(user: str) -> str:
-    """A login name as a directory name (no separators, no dot-dot)."""
-    cleaned = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in user)
-    return cleaned.strip(".") or "_"
 
 
 class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
@@ -238,7 +138,10 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             log.exception("SSH exec session of %s failed", self.username)
         finally:
             self.stdout.drain()
-            self.channel.exit(status)
+            try:
+                self.channel.exit(status)
+            except (OSError, asyncssh.Error):
+                pass  # the client is already gone: nobody to tell the status to
 
     def eof_received(self) -> bool:
         """End of the client's input: a session without a terminal runs what it has and ends."""
@@ -259,7 +162,10 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                     log.exception("SSH session of %s failed", self.username)
                 finally:
                     self.stdout.drain()
-                    chan.exit(0)  # `exit` (or Ctrl-D) at the root prompt: exit status 0
+                    try:
+                        chan.exit(0)  # `exit` (or Ctrl-D) at the root prompt: exit status 0
+                    except (OSError, asyncssh.Error):
+                        pass  # the client is already gone
 
     def data_received(self, data: str, datatype: object) -> None:
         if self.feed is not None:

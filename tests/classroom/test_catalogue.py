@@ -58,6 +58,16 @@ def test_bad_catalogue_says_what_is_wrong(tmp_path: Path, table: str, message: s
     assert message in err.value.lines[0]
 
 
+def test_expected_transcript_may_come_later(tmp_path: Path) -> None:
+    d = _copy(tmp_path)
+    (d / "new-one.cli").write_text("get system status\n")
+    with (d / "exercises.toml").open("a") as f:
+        f.write('\n[exercise.new-one]\ntitle = "T"\nconfig = "lab.conf"\nclock = "2023-04-06"\nteaches = "x"\n')
+    ex = catalogue.load(d).get("new-one")  # listed (and recordable) before its transcript exists
+    with pytest.raises(catalogue.CatalogueError, match="no expected transcript yet"):
+        grade_text(ex, "FortiProxy # ")
+
+
 def test_unknown_exercise_lists_the_names() -> None:
     with pytest.raises(catalogue.CatalogueError, match="example1-enroll"):
         catalogue.load(SAMPLES).get("nope")

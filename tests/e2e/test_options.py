@@ -78,11 +78,25 @@ def _option_helps(help_text: str) -> dict[str, str]:
     return {k: " ".join(v.split()) for k, v in helps.items()}
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["serve"], ["lab-server"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["serve"], ["lab-server"], ["lab", "start"], ["lab", "check"], ["lab", "grade"]])
 def test_every_option_states_its_default(command: list[str], tmp_path: Path) -> None:
     proc = fs(*command, "--help", tmp_path=tmp_path)
     assert proc.returncode == 0
     helps = _option_helps(proc.stdout)
-    assert len(helps) >= 3, proc.stdout
+    assert len(helps) >= 2, proc.stdout
     missing = [opt for opt, text in helps.items() if opt not in ("-h", "--version") and "default" not in text]
     assert not missing, f"no default stated: {missing}\n{proc.stdout}"
+
+
+def test_global_state_dir_and_clock_apply_to_lab_server(tmp_path: Path) -> None:
+    import signal
+
+    proc = subprocess.Popen([str(EXE), "--state-dir", str(tmp_path / "st"), "--clock", "2023-04-06 22:37:34",
+                             "lab-server", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("EST lab responder listening on https://127.0.0.1:")
+        assert f"state in {tmp_path / 'st' / 'est-lab'};" in proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0

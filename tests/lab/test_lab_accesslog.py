@@ -51,6 +51,10 @@ def test_lab_server_logs_every_request(tmp_path: Path, ca_file: Path, csr_files)
         assert curl(*post, "-u", "estuser:estpwd", url + EST + "simpleenroll").stdout == "202"
         assert curl(*post, "-u", "estuser:estpwd", url + EST + "room7/simpleenroll").stdout == "200"
         lines = [proc.stdout.readline().rstrip("\n") for _ in range(4)]
+        # the instructor turns a fault on through the admin endpoint: the log says what is in force
+        assert curl("--cacert", str(ca_file), "-d", '{"status_500": true}', "-o", "/dev/null", "-w", "%{http_code}",
+                    url + "/.lab/faults").stdout == "200"
+        admin = [proc.stdout.readline().rstrip("\n") for _ in range(2)]
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
@@ -63,7 +67,9 @@ def test_lab_server_logs_every_request(tmp_path: Path, ca_file: Path, csr_files)
         ("-", "estuser", "simpleenroll", "-", "202", "-"),
         ("-", "estuser", "simpleenroll", "room7", "200", format(FIRST_SERIAL, "x")),
     ]
-    assert log.read_text().splitlines() == lines  # the file gets the same lines
+    assert " op=.lab/faults label=- status=200 " in admin[0]
+    assert admin[1] == "faults: status-500 (on simpleenroll)"
+    assert log.read_text().splitlines() == lines + admin  # the file gets the same lines
 
 
 def _request(**kw: object) -> Request:
