@@ -270,9 +270,14 @@ class Journal:
         if self._fd is None:
             path = journal_path(self.config)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-            os.fchmod(fd, 0o600)
             header = _record(f"{MAGIC} base={self._base}")
-            os.write(fd, header)
+            try:
+                os.fchmod(fd, 0o600)
+                if os.write(fd, header) != len(header):
+                    raise OSError(f"short write of the journal header of {path}")
+            except OSError:
+                os.close(fd)
+                raise
             self._fd, self._new_file, self.size = fd, True, len(header)
         return self._fd
 

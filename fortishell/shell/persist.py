@@ -167,11 +167,11 @@ class Persistence:
             return
         from ..cmdb import store
 
-        with self._compact_lock:
-            if self._journal is None:
+        if self._journal is None:
+            with self._compact_lock:
                 store.save(self._current(), self.config_path)
-                return
-            self._compact()
+            return
+        self._compact()
 
     def rewrite(self) -> None:
         """Write the whole file from the CMDB and drop any journal (start-up: factory or after a replay)."""
@@ -189,20 +189,33 @@ class Persistence:
                 self._journal.rebase(jmod.text_hash(text))
 
     def _compact(self) -> None:
-        """Snapshot + journal rotation under the device lock; render and write outside it."""
+        """Snapshot + journal rotation under the device lock; render and write outside it.
+
+        Lock order: the device lock, then the compaction lock (a command that
+        saves holds the first and takes the second); the compaction lock is
+        kept until the file is written, the device lock only for the snapshot.
+        """
         from ..cmdb import store
         from ..cmdb.model import Cmdb
 
         assert self._journal is not None and self.config_path is not None
         with self._device_lock:
-            cmdb = self._current()
-            copy = Cmdb(cmdb.schema)
-            copy.restore(cmdb.snapshot())
-            self._journal.rotate()
-        text = store.dumps(copy)
-        path = self.config_path
-        self._journal.compacted(text, lambda t: store.save_text(t, path))
-        self._file_size = len(text)
+            self._compact_lock.acquire()
+            try:
+                cmdb = self._current()
+                copy = Cmdb(cmdb.schema)
+                copy.restore(cmdb.snapshot())
+                self._journal.rotate()
+            except BaseException:
+                self._compact_lock.release()
+                raise
+        try:
+            text = store.dumps(copy)
+            path = self.config_path
+            self._journal.compacted(text, lambda t: store.save_text(t, path))
+            self._file_size = len(text)
+        finally:
+            self._compact_lock.release()
 
     def compact_in_background(self) -> None:
         if self._compactor is not None and self._compactor.is_alive():
@@ -213,8 +226,7 @@ class Persistence:
 
     def _background_compaction(self) -> None:
         try:
-            with self._compact_lock:
-                self._compact()
+            self._compact()
         except (FortiError, OSError):
             self.log.error("background compaction of %s failed\n%s", self.config_path, traceback.format_exc())
 
@@ -228,8 +240,7 @@ class Persistence:
         if thread is not None:
             thread.join(60)
         try:
-            with self._compact_lock:
-                self._compact()
+            self._compact()
             self._journal.close()
             jmod.remove(self.config_path)
         except (FortiError, OSError):

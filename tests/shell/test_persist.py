@@ -163,3 +163,34 @@ def test_a_failed_disk_write_is_a_fortios_error_and_the_next_commit_retries(tmp_
     finally:
         failing["on"] = False
         dev.close()
+
+
+def test_a_save_under_the_device_lock_and_a_background_compaction_never_deadlock(tmp_path: Path) -> None:
+    """A command holding the device lock saves (factory reset does) while a background
+    compaction waits for that lock: both finish."""
+    import threading
+
+    dev = open_device(tmp_path)
+    try:
+        rc, text = transcript(commits(3), dev, keep_going=False)
+        assert rc == 0, text
+        done = threading.Event()
+
+        def command() -> None:
+            with dev.lock:
+                dev.persistence.compact_in_background()  # starts, then waits for the device lock
+                time.sleep(0.2)
+                dev.save()  # the command's own whole save
+            done.set()
+
+        worker = threading.Thread(target=command, daemon=True)
+        worker.start()
+        assert done.wait(20), "deadlock between the device lock and the compaction"
+        worker.join(5)
+        compactor = dev.persistence._compactor
+        assert compactor is not None
+        compactor.join(20)
+        assert not compactor.is_alive()
+        assert store.load(dev.config_path) == dev.cmdb  # type: ignore[arg-type]
+    finally:
+        dev.close()
