@@ -358,6 +358,12 @@ class Journal:
         except FileNotFoundError:
             pass
 
+    @property
+    def holds_records(self) -> bool:
+        """Something was journaled since the last compaction (or a compaction is unfinished)."""
+        with self._cond:
+            return bool(self._pending) or self._fd is not None or old_path(self.config).exists()
+
     def rebase(self, base: str) -> None:
         """The file was rewritten whole and no journal file is open: new records apply to ``base``."""
         with self._cond:

@@ -240,7 +240,8 @@ class Persistence:
         if thread is not None:
             thread.join(60)
         try:
-            self._compact()
+            if self._journal.holds_records:  # else the file is up to date: left byte for byte
+                self._compact()
             self._journal.close()
             jmod.remove(self.config_path)
         except (FortiError, OSError):

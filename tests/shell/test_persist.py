@@ -194,3 +194,13 @@ def test_a_save_under_the_device_lock_and_a_background_compaction_never_deadlock
         assert store.load(dev.config_path) == dev.cmdb  # type: ignore[arg-type]
     finally:
         dev.close()
+
+
+def test_a_session_without_commits_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
+    dev = open_device(tmp_path)
+    before = dev.config_path.read_bytes()  # type: ignore[union-attr]
+    sess = Session(dev)
+    for line in ["show vpn certificate local", "config vpn certificate local", "edit never", "abort", "end"]:
+        sess.execute(line)
+    dev.close()
+    assert dev.config_path.read_bytes() == before  # type: ignore[union-attr]
