@@ -204,7 +204,9 @@ TREE = Node("Execute static commands.", {
             "local": Node("Local certificate.", {
                 "generate": Node("Generate a certificate request.", {
                     "est": Node("Generate a certificate request and enroll it with EST (RFC 7030).",
-                                handler=do_generate_est, args=_generate_args),
+                                handler=do_generate_est, args=_generate_args,
+                                # HTTP password, key password, SRP password (<name> is 1)
+                                secret_args=(7, 10, 14)),
                 }),
             }),
         }),
