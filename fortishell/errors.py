@@ -11,6 +11,17 @@ Error texts follow ``fortios-cli-facts.md`` section 2.
 
 from __future__ import annotations
 
+import enum
+
+
+class _ClassRc(enum.Enum):
+    """The default of ``rc=``: keep the error class's own return code."""
+
+    KEEP = enum.auto()
+
+
+CLASS_RC = _ClassRc.KEEP
+
 
 class FortiError(Exception):
     """A failure with FortiOS-style output.
@@ -21,11 +32,11 @@ class FortiError(Exception):
 
     rc: int | None = None
 
-    def __init__(self, *lines: str, rc: int | None | type[Ellipsis] = ...) -> None:
+    def __init__(self, *lines: str, rc: int | None | _ClassRc = CLASS_RC) -> None:
         super().__init__("\n".join(lines))
         self.lines: list[str] = list(lines)
-        if rc is not ...:
-            self.rc = rc  # type: ignore[assignment]
+        if not isinstance(rc, _ClassRc):
+            self.rc = rc
 
     def output(self) -> list[str]:
         """The lines the shell prints for this error."""
@@ -50,7 +61,7 @@ class ParseError(CliError):
 
     rc = -61
 
-    def __init__(self, before: str, *, rc: int | None | type[Ellipsis] = ...) -> None:
+    def __init__(self, before: str, *, rc: int | None | _ClassRc = CLASS_RC) -> None:
         super().__init__(f"command parse error before '{before}'", rc=rc)
         self.before = before
 

@@ -52,7 +52,7 @@ from typing import Any
 from cryptography import x509
 
 from .errors import FortiError
-from .est.ports import Clock, Cmdb, Entry, EventLog, Tracer
+from .est.ports import Change, Clock, Cmdb, Entry, EventLog, Tracer
 from .eventlog import (
     LOGID_CERT_EXPIRE_WARNING,
     LOGID_CERT_RENEW_FAILED,
@@ -116,9 +116,9 @@ class RenewalService:
         """Something changed: the next :meth:`poll` checks every certificate."""
         self._dirty = True
 
-    def _on_commit(self, changes: Iterable[Any]) -> None:
+    def _on_commit(self, changes: Iterable[Change]) -> None:
         for change in changes:
-            if tuple(change.path) != LOCAL:
+            if tuple(change.path) != LOCAL or change.key is None:
                 continue
             old = change.old
             new = change.new

@@ -73,7 +73,7 @@ def name_spaced(name: x509.Name) -> str:
     return ", ".join(" + ".join(_attr(a, " = ") for a in rdn) for rdn in name.rdns)
 
 
-def _attr(a: x509.NameAttribute, eq: str) -> str:
+def _attr(a: x509.NameAttribute[Any], eq: str) -> str:
     return f"{SHORT_NAMES.get(a.oid, a.oid.dotted_string)}{eq}{a.value!s}"
 
 

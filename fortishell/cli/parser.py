@@ -42,6 +42,7 @@ from lark.exceptions import LarkError
 from fortishell import errors
 from fortishell.cli import ast
 from fortishell.cli.grep import parse_filter
+from fortishell.cli.lexer import WORD_RE, decode_word, is_plain_ascii, unescape_dq
 
 __all__ = ["parse_line", "parse_script", "needs_more", "split_partial", "grammar_text"]
 
@@ -55,42 +56,6 @@ def grammar_text() -> str:
     except (ModuleNotFoundError, FileNotFoundError):
         path = Path(__file__).resolve().parents[2] / "grammar" / _GRAMMAR_FILE
         return path.read_text("utf-8")
-
-
-# ------------------------------------------------------------------ decoding
-# One piece of a raw word: "dq", 'sq', backslash-newline, backslash-char, plain run.
-_PIECE_RE = re.compile(r'"((?:[^"\\]|\\[\s\S])*)"|\'([^\']*)\'|\\(\n)|\\([\s\S])|([^"\'\\]+)')
-_DQ_ESC_RE = re.compile(r'\\([\s\S])')
-# str.split() also splits at \x1c-\x1f and Unicode spaces, which WORD keeps in words
-_NOT_PLAIN_ASCII = re.compile(r"[^\x21-\x7e \t\n\r\f\v]")
-_DQ_KEEP = {'"': '"', "'": "'", "\\": "\\", "\n": ""}
-
-
-def _dq_unescape(m: re.Match[str]) -> str:
-    c = m.group(1)
-    return _DQ_KEEP.get(c, "\\" + c)
-
-
-def decode_word(raw: str) -> tuple[str, bool]:
-    """(text, quoted) of a raw word as matched by the WORD terminal."""
-    if '"' not in raw and "'" not in raw and "\\" not in raw:
-        return raw, False
-    out: list[str] = []
-    quoted = False
-    for m in _PIECE_RE.finditer(raw):
-        kind = m.lastindex
-        if kind == 1:
-            quoted = True
-            body = m.group(1)
-            out.append(_DQ_ESC_RE.sub(_dq_unescape, body) if "\\" in body else body)
-        elif kind == 2:
-            quoted = True
-            out.append(m.group(2))
-        elif kind == 3:
-            continue
-        else:
-            out.append(m.group(kind))
-    return "".join(out), quoted
 
 
 # ------------------------------------------------------------------ the Lark object
@@ -126,9 +91,10 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
         # are part of it), so equal tokens give equal words: memoise them.
         hit = self.segments.get(tok)
         if hit is None:
-            words, end = self._words(tok, tok.start_pos)
-            hit = self.segments[str(tok)] = (words, tok[: end - tok.start_pos])
-        acc.append(ast.Line(hit[0], (), hit[1], tok.line))
+            start = _start(tok)
+            words, end = self._words(tok, start)
+            hit = self.segments[str(tok)] = (words, tok[: end - start])
+        acc.append(ast.Line(hit[0], (), hit[1], _lineno(tok)))
         return acc
 
     def word(self, children: list[Any]) -> Any:  # the auxiliary entry point
@@ -137,7 +103,7 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
     def line(self, toks: list[Token]) -> ast.Line:
         src = self.source
         first = toks[0]
-        lstart = src.rfind("\n", 0, first.start_pos) + 1
+        lstart = src.rfind("\n", 0, _start(first)) + 1
         segments: list[list[ast.Word]] = [[]]
         end = lstart
         error: errors.CliError | None = None
@@ -148,7 +114,7 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
                 segments[-1].extend(words)
             elif kind == "PIPE":
                 segments.append([])
-                end = tok.end_pos
+                end = _end(tok)
             elif kind == "EOL":
                 pass
             elif kind == "OPENQ":
@@ -156,25 +122,25 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
                 end = len(src.rstrip("\n"))
             else:  # BAD
                 if error is None:
-                    m = re.compile(r"[^ \t\r\f\v\n]*").match(src, tok.start_pos)
+                    m = re.compile(r"[^ \t\r\f\v\n]*").match(src, _start(tok))
                     error = errors.ParseError(m.group(0) if m else str(tok))
-                end = tok.end_pos
+                end = _end(tok)
         text = src[lstart:end]
         if error is None:
             try:
-                return self._assemble(segments, text, first.line)
+                return self._assemble(segments, text, _lineno(first))
             except errors.CliError as exc:
                 error = exc
         words = tuple(w for seg in segments for w in seg)
-        return ast.BadLine(words, (), text, first.line, error=error)
+        return ast.BadLine(words, (), text, _lineno(first), error=error)
 
     def _words(self, tok: Token, lstart: int) -> tuple[tuple[ast.Word, ...], int]:
         """The words of a segment token and the end offset of its last word."""
-        start = tok.start_pos
+        start = _start(tok)
         base = start - lstart
         cache = self.cache
         words = []
-        if '"' in tok or "'" in tok or "\\" in tok or _NOT_PLAIN_ASCII.search(tok):
+        if '"' in tok or "'" in tok or "\\" in tok or not is_plain_ascii(tok):
             end = start
             for m in self.word_re.finditer(tok):
                 raw = m.group()
@@ -219,6 +185,25 @@ class _LineBuilder(Transformer):  # type: ignore[type-arg]
 _LOCK = threading.Lock()
 
 
+# lark types token positions as optional; the basic lexer always sets them
+def _start(tok: Token) -> int:
+    pos = tok.start_pos
+    assert pos is not None
+    return pos
+
+
+def _end(tok: Token) -> int:
+    pos = tok.end_pos
+    assert pos is not None
+    return pos
+
+
+def _lineno(tok: Token) -> int:
+    line = tok.line
+    assert line is not None
+    return line
+
+
 @lru_cache(maxsize=1)
 def _parser() -> tuple[Lark, _LineBuilder, re.Pattern[str]]:
     builder = _LineBuilder()
@@ -229,9 +214,8 @@ def _parser() -> tuple[Lark, _LineBuilder, re.Pattern[str]]:
         start=["start", "word"],
         transformer=builder,
     )
-    word_re = re.compile(lark.get_terminal("WORD").pattern.to_regexp())
-    builder.word_re = word_re
-    return lark, builder, word_re
+    builder.word_re = WORD_RE  # the grammar's WORD terminal, as the lexer writes it
+    return lark, builder, WORD_RE
 
 
 @lru_cache(maxsize=1)
@@ -257,7 +241,7 @@ def _run(text: str) -> list[ast.Line]:
         builder.cache = {}
         builder.segments = {}
         try:
-            result: list[ast.Line] = lark.parse(src, start="start")
+            result: list[ast.Line] = lark.parse(src, start="start")  # type: ignore[assignment]  # the transformer's value
         except LarkError as exc:  # the grammar accepts every text; kept as a guard
             pos = getattr(exc, "pos_in_stream", None) or 0
             before = src[pos:].split()[:1] or ["|"]
@@ -322,11 +306,8 @@ def needs_more(text: str) -> bool:
 
 
 def split_partial(text: str) -> ast.Partial:
-    """Split an unfinished line for ``?`` help and Tab completion.  Never raises."""
-    try:
-        return _split_partial(text.replace("\r\n", "\n"))
-    except Exception:  # noqa: BLE001 - completion must never break the prompt
-        return ast.Partial((), text.rsplit(" ", 1)[-1])
+    """Split an unfinished line for ``?`` help and Tab completion (every text lexes)."""
+    return _split_partial(text.replace("\r\n", "\n"))
 
 
 def _split_partial(text: str) -> ast.Partial:
@@ -353,7 +334,7 @@ def _split_partial(text: str) -> ast.Partial:
                 prefix = segments[-1].pop().text
             body = raw[1:]
             if raw[0] == '"':
-                body = _DQ_ESC_RE.sub(_dq_unescape, body)
+                body = unescape_dq(body)
             current = prefix + body
             in_quote = True
         elif kind == "BAD" and is_last:

@@ -8,22 +8,14 @@ does).
 
 from __future__ import annotations
 
-import re
+from .lexer import needs_quotes
 
 __all__ = ["quote", "needs_quotes", "quote_if_needed"]
-
-# What an unquoted word cannot hold (cli.lark: blanks and  # ( ) < > ? ' " \ |).
-_SPECIAL = re.compile(r"""[\s#()<>?'"\\|]""")
 
 
 def quote(value: str) -> str:
     """``value`` in double quotes, ``\\`` and ``"`` backslash-escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def needs_quotes(value: str) -> bool:
-    """True when ``value`` would not read back as one bare word."""
-    return not value or _SPECIAL.search(value) is not None
 
 
 def quote_if_needed(value: str) -> str:

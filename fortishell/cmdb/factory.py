@@ -79,7 +79,8 @@ def factory_cmdb() -> Cmdb:
 
 
 def load_material(path: FsPath = MATERIAL) -> dict[str, Any]:
-    return json.loads(path.read_text("utf-8"))
+    material: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return material
 
 
 # ------------------------------------------------------------- regeneration
@@ -136,7 +137,7 @@ def regenerate(path: FsPath = MATERIAL) -> None:
     from cryptography.hazmat.primitives import serialization
 
     def pem(cert: Any) -> str:
-        return cert.public_bytes(serialization.Encoding.PEM).decode("ascii").strip()
+        return str(cert.public_bytes(serialization.Encoding.PEM).decode("ascii").strip())
 
     keys: dict[str, Any] = {}
     certs: dict[str, Any] = {}

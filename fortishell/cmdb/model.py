@@ -84,7 +84,7 @@ class Entry:
                 vals[k] = v
         # A nested object at its defaults equals an absent one, and an empty nested
         # table an absent table (``show full-configuration`` writes them, ``show`` not).
-        subs = {}
+        subs: dict[str, object] = {}
         for k, v in self._subs.items():
             if isinstance(v, dict):
                 if v:

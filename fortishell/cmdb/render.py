@@ -22,7 +22,8 @@ from ..errors import EntryNotFound, ParseError
 from . import certdetails
 from .model import Cmdb, EditBuffer, Entry
 from .schema import GET_CERT, GET_STAR, GET_STAR_IF_SET, MULTI_OPTION, PASSWORD, Path, TableSpec
-from .types import quote, type_of
+from ..cli.quoting import quote
+from .types import type_of
 
 FIRMWARE = "FPXVM64-7.6.1-FW-build0197-241107"
 BUILD = "0197"

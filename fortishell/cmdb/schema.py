@@ -85,6 +85,11 @@ class AttrSpec:
     def option_values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
 
+    @property
+    def option_pairs(self) -> list[tuple[str, str]]:
+        """(value, help) of every option, in declaration order (``?`` help)."""
+        return [(o.value, o.help) for o in self.options]
+
     def visible(self, values: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
         """Whether the attribute exists given the entry's current ``values``."""
         for attr, allowed in self.when:
@@ -123,8 +128,21 @@ class TableSpec:
         return self.kind == "table"
 
     @property
+    def is_object(self) -> bool:
+        """A single object (``config system global``), not a table of keyed entries."""
+        return self.kind == "object"
+
+    @property
     def name(self) -> str:
         return self.path[-1]
+
+    def settable_attrs(self) -> list[AttrSpec]:
+        """Attributes a user may ``set`` regardless of conditions (not read-only, hidden or the key)."""
+        return [a for a in self.attrs if a.name != self.key and not a.readonly and not a.hidden]
+
+    def subtable_help(self) -> list[tuple[str, str]]:
+        """(name, help) of the nested ``config <name>`` tables of an entry or object."""
+        return [(s.name, s.help) for s in self.subtables]
 
     def attr(self, name: str) -> AttrSpec | None:
         return self._by_name.get(name)
@@ -407,6 +425,11 @@ class Schema:
         if table is not None:
             return table.help
         return self.word_help.get(path, "")
+
+    def path_words(self, prefix: Path | list[str] = ()) -> list[tuple[str, str]]:
+        """(word, help) of the words that may follow ``prefix`` in a ``config`` path (sorted)."""
+        prefix = tuple(prefix)
+        return [(w, self.help(prefix + (w,))) for w in self.children(prefix)]
 
     def names_sensitive_attr(self, word: str) -> bool:
         """Whether ``word`` is, or abbreviates, a sensitive attribute of any table.

@@ -5,12 +5,11 @@ then ``config`` / ``edit`` / ``set`` / ``unset`` / ``next`` / ``end`` blocks in
 ``show`` format, secrets as ``ENC <base64>``, PEM values multi-line inside one
 double-quoted string.  ``loads(dumps(c)) == c``.
 
-Reading: a backup can hold 100,000 lines, so lines are tokenised with one
-precompiled pattern equivalent to the CLI grammar's word rule (facts 1.8:
-double quotes with ``\\"`` ``\\'`` ``\\\\`` escapes, possibly spanning lines;
-single quotes without escapes; bare words with backslash escapes); plain lines
-without quotes or backslashes are split on blanks.  The lark parser is far too
-slow for that size; the tests check both readers agree (``cli.parser.parse_script``).
+Reading: a backup can hold 100,000 lines, so lines are cut into words by
+:func:`fortishell.cli.lexer.config_lines` (the CLI's word rules, one precompiled
+pattern; plain lines without quotes or backslashes are split on blanks).  The
+lark parser is far too slow for that size; the tests check both readers agree
+(``cli.parser.parse_script``).
 Values then go through the same edit buffers and types as typed commands
 (trusted: read-only fields allowed, datasource checks deferred to the end of
 the file).  Any error names its line: :class:`ConfigFileError`.
@@ -25,61 +24,18 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path as FsPath
 
+from ..cli.lexer import config_lines
 from ..errors import ConfigFileError, FortiError
 from . import secrets
 from .model import Cmdb, EditBuffer
 from .render import show_configuration
 from .schema import SCHEMA, Schema, TableSpec
 
-_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|((?:[^\s"\'\\]|\\.)+)', re.S)
-_CLOSED = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', re.S)
-_DQ_ESC = re.compile(r'\\(["\'\\])')
-_BARE_ESC = re.compile(r"\\(.)", re.S)
-
-
-def tokenize(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line number, words)`` for every non-empty, non-comment logical line."""
-    lines = text.split("\n")
-    n = len(lines)
-    i = 0
-    while i < n:
-        raw = lines[i]
-        lineno = i + 1
-        i += 1
-        if '"' not in raw and "'" not in raw and "\\" not in raw:
-            words = raw.split()
-            if words and words[0][0] != "#":
-                yield lineno, words
-            continue
-        if raw.lstrip().startswith("#"):
-            continue
-        while True:
-            rest = _CLOSED.sub("", raw)
-            if '"' in rest or "'" in rest or rest.endswith("\\"):
-                if i >= n:
-                    raise ConfigFileError(f"line {lineno}: token line: Unmatched double quote.")
-                if rest.endswith("\\") and '"' not in rest and "'" not in rest:
-                    raw = raw[:-1] + lines[i]  # backslash-newline: continuation
-                else:
-                    raw += "\n" + lines[i]
-                i += 1
-                continue
-            break
-        words = []
-        for dq, sq, bare in _WORD.findall(raw):
-            if bare:
-                words.append(_BARE_ESC.sub(r"\1", bare) if "\\" in bare else bare)
-            elif sq:
-                words.append(sq)
-            else:  # double-quoted (or an empty pair of either kind)
-                words.append(_DQ_ESC.sub(r"\1", dq) if "\\" in dq else dq)
-        if words:
-            yield lineno, words
+# the words of a configuration file: the CLI's word rules (cli/lexer.py)
+tokenize = config_lines
 
 
 class _Frame:
@@ -162,13 +118,13 @@ def _apply(cmdb: Cmdb, schema: Schema, stack: list[_Frame], words: list[str]) ->
     elif verb == "config":
         if top is None:
             path = tuple(words[1:])
-            spec = schema.table(path)
-            if spec is None:
+            table = schema.table(path)
+            if table is None:
                 raise ConfigFileError(f"unknown configuration path: {' '.join(path)}")
-            if spec.is_table:
-                stack.append(_Frame(spec, None, True))
+            if table.is_table:
+                stack.append(_Frame(table, None, True))
             else:
-                stack.append(_Frame(spec, cmdb.begin_edit(path, trusted=True), False))
+                stack.append(_Frame(table, cmdb.begin_edit(path, trusted=True), False))
         else:
             if top.buf is None or len(words) != 2:
                 raise ConfigFileError("unexpected 'config'")

@@ -25,12 +25,7 @@ from ..errors import IncompleteCommand, ParseError, ValueParseError, ValueTooLon
 from . import secrets
 from .schema import AttrSpec, Path, resolve_word
 
-try:  # the cli package is written alongside; fall back to the same rules
-    from ..cli.quoting import quote
-except ImportError:  # pragma: no cover - only while cli.quoting does not exist yet
-
-    def quote(value: str) -> str:
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+from ..cli.quoting import quote
 
 
 @dataclass

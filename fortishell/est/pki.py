@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
-from pyasn1.codec.der import decoder as der_decoder  # type: ignore[import-untyped]
-from pyasn1.error import PyAsn1Error  # type: ignore[import-untyped]
-from pyasn1_modules import rfc7030  # type: ignore[import-untyped]
+from pyasn1.codec.der import decoder as der_decoder
+from pyasn1.error import PyAsn1Error
+from pyasn1_modules import rfc7030
 
 from ..x509text import extension_name, extension_text, name_compact, serial_colon
 
@@ -308,7 +308,7 @@ def decode_csrattrs(body: bytes) -> list[CsrAttr]:
             vals: list[str] = []
             for raw in attr["values"]:
                 try:
-                    from pyasn1.type import univ  # type: ignore[import-untyped]
+                    from pyasn1.type import univ
 
                     inner, _ = der_decoder.decode(bytes(raw), asn1Spec=univ.ObjectIdentifier())
                     vals.append(str(inner))

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 import httpcore
 import httpx
-from tlslite import HandshakeSettings, TLSConnection  # type: ignore[import-untyped]
-from tlslite.errors import TLSAbruptCloseError, TLSError, TLSRemoteAlert  # type: ignore[import-untyped]
+from tlslite import HandshakeSettings, TLSConnection
+from tlslite.errors import TLSAbruptCloseError, TLSError, TLSRemoteAlert
 
 from fortishell import errors
 

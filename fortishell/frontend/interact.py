@@ -45,7 +45,6 @@ from prompt_toolkit.history import History
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import DummyOutput, Output
 
-from ..cli import parser
 from ..shell.result import Result, parse_answer
 from ..shell.session import Session
 from .compat import no_render
@@ -68,7 +67,7 @@ class SessionCompleter(Completer):
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         text = document.text_before_cursor
-        current = parser.split_partial(text).current  # never raises
+        current = self.session.partial(text).current
         for name, desc in self.session.complete(text):
             yield Completion(name, start_position=-len(current), display_meta=desc or None)
 

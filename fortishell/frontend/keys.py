@@ -13,7 +13,6 @@ from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import FormattedTextControl, Layout, Window
 from prompt_toolkit.output import DummyOutput
 
-from ..cli import parser
 from ..shell.session import Session
 from .compat import no_render
 from .echo import PlainEcho
@@ -38,7 +37,7 @@ def line_bindings(session: Session, screen: Screen) -> KeyBindings:
     def _help(event: KeyPressEvent) -> None:
         buf = event.current_buffer
         before = buf.document.text_before_cursor
-        if in_quote(before):
+        if session.partial(before).in_quote:  # `?` inside quotes is an ordinary character
             buf.insert_text("?")
             return
         lines = session.help(before)
@@ -93,8 +92,3 @@ async def read_key(inp: Input) -> str:
         return await app.run_async(handle_sigint=False)
     except (EOFError, KeyboardInterrupt):
         return "q"
-
-
-def in_quote(text: str) -> bool:
-    """``text`` ends inside an open quote (``?`` is then an ordinary character)."""
-    return bool(parser.split_partial(text).in_quote)  # split_partial never raises

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..cli import ast
 from ..errors import FortiError
-from . import schemaview as sv
+from ..cmdb.schema import SCHEMA, AttrSpec
 from .context import ENTRY, OBJECT, TABLE
 
 if TYPE_CHECKING:
@@ -85,17 +85,17 @@ def _config(sess: "Session", args: list[str]) -> Pairs:
     if frame is None:
         path: tuple[str, ...] = ()
         for word in args:
-            if sv.table(path) is not None:
+            if SCHEMA.table(path) is not None:
                 return []
-            name = _resolve(word, sv.flatten(sv.children(path)))
+            name = _resolve(word, SCHEMA.children(path))
             if name is None:
                 return []
             path += (name,)
-        if path and sv.table(path) is not None:
+        if path and SCHEMA.table(path) is not None:
             return [ENTER]
-        return sv.children(path)
+        return SCHEMA.path_words(path)
     if frame.kind in (ENTRY, OBJECT):
-        return sv.subtables(frame.spec) if not args else ([ENTER] if len(args) == 1 else [])
+        return frame.spec.subtable_help() if not args else ([ENTER] if len(args) == 1 else [])
     return []
 
 
@@ -119,23 +119,23 @@ def _getshow(sess: "Session", verb: str, args: list[str]) -> Pairs:
     path: tuple[str, ...] = ()
     rest = list(args)
     while rest:
-        if path and (sv.table(path) is not None or path in GET_EXTRA_HELP):
+        if path and (SCHEMA.table(path) is not None or path in GET_EXTRA_HELP):
             break
-        names = sv.flatten(sv.children(path)) + (GET_EXTRA.get(path, []) if verb == "get" else [])
+        names = SCHEMA.children(path) + (GET_EXTRA.get(path, []) if verb == "get" else [])
         name = _resolve(rest.pop(0), names)
         if name is None:
             return []
         path += (name,)
     if path in GET_EXTRA_HELP:
         return [ENTER] if not rest else []
-    spec = sv.table(path) if path else None
+    spec = SCHEMA.table(path) if path else None
     if spec is None:
-        kids = sv.children(path)
+        kids = SCHEMA.path_words(path)
         if verb == "get":
             kids += [(n, GET_EXTRA_HELP.get(path + (n,), "")) for n in GET_EXTRA.get(path, [])]
         return first + kids + ([ENTER] if not path else [])
-    if sv.is_object(spec) or rest:
-        return [ENTER] if len(rest) <= (0 if sv.is_object(spec) else 1) else []
+    if spec.is_object or rest:
+        return [ENTER] if len(rest) <= (0 if spec.is_object else 1) else []
     return [(k, "") for k in sess.cmdb.keys(path)] + [ENTER]
 
 
@@ -145,9 +145,9 @@ def _entries(sess: "Session", *, with_placeholder: bool) -> Pairs:
         return []
     out: Pairs = []
     if with_placeholder:
-        key = sv.key_name(frame.spec) or "name"
-        attr = sv.find_attr(frame.spec, key)
-        out.append((f"<{key}>", str(getattr(attr, "help", "") or "please input string value")))
+        key = frame.spec.key or "name"
+        attr = frame.spec.attr(key)
+        out.append((f"<{key}>", (attr.help if attr is not None else "") or "please input string value"))
     if not frame.nested:
         out += [(k, "") for k in sess.cmdb.keys(frame.path)]
     return out
@@ -157,43 +157,37 @@ def _attributes(sess: "Session", verb: str, args: list[str]) -> Pairs:
     frame = sess.frame
     if frame is None or frame.kind not in (ENTRY, OBJECT):
         return []
-    settable = getattr(frame.buf, "settable", None)
-    attrs = list(settable()) if callable(settable) else sv.settable_attrs(frame.spec)
+    attrs = frame.editing.settable()  # the attributes that exist under the entry's current values
     if verb in ("append", "select", "unselect"):
-        attrs = [a for a in attrs if getattr(a, "multi", False) or getattr(a, "multi_value", False)]
+        attrs = [a for a in attrs if a.multi]
     if not args:
-        return [(a.name, str(getattr(a, "help", "") or "")) for a in attrs]
+        return [(a.name, a.help) for a in attrs]
     name = _resolve(args[0], [a.name for a in attrs])
     if name is None:
         return []
     if verb == "unset":
         return [ENTER] if len(args) == 1 else []
-    attr = sv.find_attr(frame.spec, name)
+    attr = frame.spec.attr(name)
+    if attr is None:
+        return []
     values = args[1:]
-    multi = getattr(attr, "multi", False) or getattr(attr, "multi_value", False)
-    if values and not multi:
+    if values and not attr.multi:
         return [ENTER]
     return _values(sess, attr) + ([ENTER] if values else [])
 
 
-def _values(sess: "Session", attr: object) -> Pairs:
-    options = sv.attr_options(attr)
+def _values(sess: "Session", attr: AttrSpec) -> Pairs:
+    options = attr.option_pairs
     if options:
         return options
     out: Pairs = []
-    kind = sv.attr_type(attr)
+    kind = attr.type
     ph = PLACEHOLDER.get(kind) or next((v for k, v in PLACEHOLDER.items() if k in kind), PLACEHOLDER["string"])
-    if kind == "integer" or "int" in kind:
-        rng = getattr(attr, "range", None)
-        if rng:
-            ph = (ph[0], f"{ph[1]} ({rng[0]}-{rng[1]})")
+    if kind == "integer" and attr.range:
+        ph = (ph[0], f"{ph[1]} ({attr.range[0]}-{attr.range[1]})")
     out.append(ph)
-    for path in sv.attr_datasources(attr):
-        try:
-            keys = sess.cmdb.keys(path)
-        except Exception:  # noqa: BLE001 - a datasource the CMDB does not hold
-            continue
-        out += [(k, path[-1]) for k in keys]
+    for path in attr.datasource:
+        out += [(k, path[-1]) for k in sess.cmdb.keys(path)]  # an unknown path has no keys
     return out
 
 
@@ -202,10 +196,7 @@ def _partial(text: str) -> tuple[list[str], str, bool, bool]:
     from ..cli import parser
 
     p = parser.split_partial(text)
-    in_filter = getattr(p, "in_grep", None)
-    if in_filter is None:
-        in_filter = getattr(p, "in_filter", False)
-    return [w.text for w in p.words], p.current, bool(p.in_quote), bool(in_filter)
+    return [w.text for w in p.words], p.current, p.in_quote, p.in_grep
 
 
 def _matching(pairs: Pairs, current: str, *, placeholders: bool) -> Pairs:

@@ -10,9 +10,13 @@ entry (``config crl-verification``).  Frames are plain data; the handlers in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..cli import ast
+
+if TYPE_CHECKING:
+    from ..cmdb.model import EditBuffer
+    from ..cmdb.schema import TableSpec
 
 TABLE, ENTRY, OBJECT = "table", "entry", "object"
 
@@ -21,11 +25,18 @@ TABLE, ENTRY, OBJECT = "table", "entry", "object"
 class Frame:
     kind: str  # TABLE | ENTRY | OBJECT
     path: tuple[str, ...]  # the table's path words (a nested table: the parent's path + name)
-    spec: Any  # the schema TableSpec
+    spec: "TableSpec"
     label: str  # the prompt context: last path word or the key being edited
-    buf: Any = None  # EditBuffer for ENTRY/OBJECT frames
+    buf: "EditBuffer | None" = None  # for ENTRY/OBJECT frames
     key: str | None = None  # the entry key for ENTRY frames
     nested: bool = False  # a table/object opened from inside an entry (committed with the parent)
+
+    @property
+    def editing(self) -> "EditBuffer":
+        """The edit buffer of an entry/object frame, or of the entry a nested table belongs to."""
+        if self.buf is None:
+            raise LookupError(f"no edit buffer at {' '.join(self.path)}")
+        return self.buf
 
     @property
     def verbs(self) -> tuple[str, ...]:

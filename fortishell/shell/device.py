@@ -38,7 +38,7 @@ import traceback
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..clock import Clock
 from ..errors import ConfigFileError, EstError, FortiError
@@ -49,6 +49,12 @@ from ..trace import Tracer
 SYSTEM_GLOBAL = ("system", "global")
 DEFAULT_HOSTNAME = "FortiProxy"
 RENEWAL_FAILED_STATE = "RENEWAL FAILED"
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ..est.settings import EstSettings
+    from .services import Enrollment
 
 Sink = Callable[[str], None]
 T = TypeVar("T")
@@ -74,7 +80,7 @@ class Device:
         self._sink: Sink | None = None
         self.tracer = Tracer(clock, sink=self.emit)
         self._network: Any = None
-        self._engine: Any = None
+        self._engine: "Enrollment | None" = None
         self.log = _debug_logger(state_dir)
         self.lock = threading.RLock()
         self.eventlog = EventLog(clock)
@@ -182,7 +188,7 @@ class Device:
         return self._network
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> "Enrollment":
         if self._engine is None:
             from ..est.engine import EstEngine
 
@@ -228,11 +234,11 @@ class Device:
             token.cancel()
         return bool(tokens)
 
-    def enroll(self, settings: Any) -> list[str]:
+    def enroll(self, settings: "EstSettings") -> list[str]:
         """``generate est`` of a new certificate (see :mod:`fortishell.est.engine`)."""
         return self._cancellable(lambda token: list(self.engine.generate(settings, token)))
 
-    def fetch_cacerts(self, settings: Any) -> list[Any]:
+    def fetch_cacerts(self, settings: "EstSettings") -> list["x509.Certificate"]:
         """A server's CA certificates (``/cacerts``), verified, not stored."""
         return self._cancellable(lambda token: list(self.engine.fetch_cacerts(settings, token)))
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..cli import ast
 from ..errors import FortiError, ParseError
@@ -45,9 +45,11 @@ from .context import ENTRY, OBJECT, Frame
 from .result import Question, Result, visible
 
 if TYPE_CHECKING:
-    from .device import Device
+    from ..cmdb.model import Cmdb
+    from .services import DeviceServices
 
-HANDLERS: dict[type, Callable[["Session", Any], Result]] = {
+# each module maps its command types to handlers taking exactly that type
+HANDLERS: dict[type[ast.Command], Callable[["Session", Any], Result]] = {
     **config_cmds.HANDLERS,
     **getshow_cmds.HANDLERS,
     **execute_cmds.HANDLERS,
@@ -55,21 +57,22 @@ HANDLERS: dict[type, Callable[["Session", Any], Result]] = {
 }
 
 INTERNAL_ERROR = "Internal error, the command was not completed (details in debug.log)."
+HELP_ERROR = "Internal error, no help is available here (details in debug.log)."
+
+_T = TypeVar("_T")
 
 
 class Session:
     """The state of one admin's CLI on a :class:`Device`."""
 
-    def __init__(self, device: "Device") -> None:
+    def __init__(self, device: "DeviceServices") -> None:
         self.device = device
         self.stack: list[Frame] = []
-        attach = getattr(device, "attach", None)
-        if attach is not None:
-            attach(self)
+        device.attach(self)
 
     # ------------------------------------------------------------ mode stack
     @property
-    def cmdb(self) -> Any:
+    def cmdb(self) -> "Cmdb":
         return self.device.cmdb
 
     @property
@@ -111,10 +114,7 @@ class Session:
 
     def _boundary(self, work: Callable[[], Result]) -> Result:
         """Run one command under the device lock, then the command-boundary hook."""
-        lock = getattr(self.device, "lock", None)
-        if lock is None:
-            return work()
-        with lock:
+        with self.device.lock:
             result = work()
             self.device.after_command()
         return result
@@ -170,36 +170,37 @@ class Session:
 
     # ------------------------------------------------------------ help
     def needs_more(self, text: str) -> bool:
+        """Whether ``text`` continues on the next line (open quote, trailing backslash)."""
         from ..cli import parser
 
-        try:
-            return bool(parser.needs_more(text))
-        except Exception:  # noqa: BLE001
-            return False
+        return parser.needs_more(text)
+
+    def partial(self, text: str) -> ast.Partial:
+        """The unfinished line ``text`` as ``?`` and Tab see it."""
+        from ..cli import parser
+
+        return self._defended("completion", lambda: parser.split_partial(text),
+                              ast.Partial((), text.rsplit(" ", 1)[-1]))
 
     def complete(self, text: str) -> list[tuple[str, str]]:
         """Tab candidates (word, description) for the word being typed at the end of ``text``."""
-        try:
-            return completion.complete(self, text)
-        except Exception:  # noqa: BLE001
-            self.device.log.error("completion error\n%s", traceback.format_exc())
-            return []
+        return self._defended("completion", lambda: completion.complete(self, text), [])
 
     def help_fill(self, text: str) -> str:
         """What ``?`` fills in after ``text`` (the rest of a word with one valid completion)."""
-        try:
-            return completion.help_fill(self, text)
-        except Exception:  # noqa: BLE001
-            self.device.log.error("help error\n%s", traceback.format_exc())
-            return ""
+        return self._defended("help", lambda: completion.help_fill(self, text), "")
 
     def help(self, text: str) -> list[str]:
         """The ``?`` listing for the partial line ``text`` (FortiOS layout)."""
+        return self._defended("help", lambda: completion.help_lines(self, text), [HELP_ERROR])
+
+    def _defended(self, what: str, work: Callable[[], _T], fallback: _T) -> _T:
+        """``?`` and Tab never break the prompt: a bug is logged with its traceback (debug.log)."""
         try:
-            return completion.help_lines(self, text)
-        except Exception:  # noqa: BLE001
-            self.device.log.error("help error\n%s", traceback.format_exc())
-            return []
+            return work()
+        except Exception:  # noqa: BLE001 - the last line of defence of the prompt
+            self.device.log.error("%s error\n%s", what, traceback.format_exc())
+            return fallback
 
 
 class _GuardedAnswer:

@@ -50,6 +50,7 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
 from ..clock import Clock
+from ..errors import FortiError
 from ..frontend.history import MaskingFileHistory
 from ..frontend.interact import Repl
 from .hostkey import load_or_create_host_key
@@ -69,6 +70,7 @@ KEX_ALGS = [
     "diffie-hellman-group14-sha1",  # netmiko's fortinet driver
 ]
 DEFAULT_SIZE = Size(rows=24, columns=80)  # a session without a pty (or a 0x0 one)
+BOOT_ERROR = "Internal error, the device could not be started (details in the server log)."
 
 
 @dataclass
@@ -314,11 +316,13 @@ class ShellServer(asyncssh.SSHServer):
         user = ssh_session.username
         try:
             device = await asyncio.get_running_loop().run_in_executor(None, self.registry.device_for, user)
-        except Exception as exc:  # noqa: BLE001 - a boot failure must not print a traceback
+        except FortiError as exc:  # e.g. a configuration file that does not load
             log.error("cannot open the device of %s: %s", user, exc)
-            output = getattr(exc, "output", None)
-            lines = output() if callable(output) else [str(exc)]
-            ssh_session.stdout.write("\n".join(lines) + "\n")
+            ssh_session.stdout.write("\n".join(exc.output()) + "\n")
+            return
+        except Exception:  # noqa: BLE001 - never a traceback on the wire: logged here, one line there
+            log.exception("cannot open the device of %s", user)
+            ssh_session.stdout.write(BOOT_ERROR + "\n")
             return
         repl = Repl(device, history=self.registry.history_for(user), paging=True, plain=True)
         ssh_session.repl = repl

@@ -208,3 +208,20 @@ def test_get_and_show_listings_page_other_output_does_not(session: Session) -> N
     assert session.execute("show vpn certificate local | grep x").pages
     assert not session.execute("execute date").pages
     assert not session.execute("config system console").pages
+
+
+def test_a_bug_in_help_is_logged_and_shown_as_one_line(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fortishell.shell import completion
+    from fortishell.shell.session import HELP_ERROR
+
+    def broken(*_args: object) -> list[str]:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(completion, "help_lines", broken)
+    monkeypatch.setattr(completion, "complete", broken)
+    assert session.help("conf") == [HELP_ERROR]
+    assert session.complete("conf") == []
+    for handler in session.device.log.handlers:
+        handler.flush()
+    logged = (session.device.state_dir / "debug.log").read_text("utf-8")
+    assert "KeyError: 'a bug'" in logged and "Traceback" in logged

@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from ...cli import ast
 from ...errors import CliError, EntryNotFound, IncompleteCommand, ParseError, UnknownAction
-from .. import schemaview as sv
+from ...cmdb.schema import SCHEMA, TableSpec
 from ..context import ENTRY, OBJECT, TABLE, Frame
 from ..result import Question, Result, visible
+from .tree import CommandHandlers
 
 if TYPE_CHECKING:
+    from ...cmdb.model import EditBuffer
     from ..session import Session
 
 
@@ -50,9 +52,9 @@ def resolve_table_path(words: list[str], *, extra: dict[tuple[str, ...], list[st
     path: tuple[str, ...] = ()
     rest = list(words)
     while rest:
-        if path and sv.table(path) is not None:
+        if path and SCHEMA.table(path) is not None:
             break
-        names = sv.flatten(sv.children(path)) + list((extra or {}).get(path, []))
+        names = SCHEMA.children(path) + list((extra or {}).get(path, []))
         if not names:
             break
         path = path + (resolve_word(rest.pop(0), names),)
@@ -61,10 +63,10 @@ def resolve_table_path(words: list[str], *, extra: dict[tuple[str, ...], list[st
     return path, rest
 
 
-def require_table(path: tuple[str, ...], rest: list[str]) -> Any:
+def require_table(path: tuple[str, ...], rest: list[str]) -> TableSpec:
     """The table spec at ``path``.  A path that stops short of a table is a parse error
     before the next word, or an incomplete command when no word is left."""
-    spec = sv.table(path)
+    spec = SCHEMA.table(path)
     if spec is None:
         if rest:
             raise ParseError(rest[0])
@@ -94,7 +96,7 @@ def do_config(sess: "Session", cmd: ast.Config) -> Result:
         spec = require_table(path, rest)
         if rest:
             raise ParseError(rest[0])
-        if sv.is_object(spec):
+        if spec.is_object:
             sess.push(Frame(OBJECT, path, spec, path[-1], buf=sess.cmdb.begin_edit(path)))
         else:
             sess.push(Frame(TABLE, path, spec, path[-1]))
@@ -102,19 +104,20 @@ def do_config(sess: "Session", cmd: ast.Config) -> Result:
     # nested `config <sub>` inside an entry or object
     if top.kind not in (ENTRY, OBJECT):
         raise UnknownAction()
-    subs = sv.flatten(sv.subtables(top.spec))
+    subs = [s.name for s in top.spec.subtables]
     if not subs:
         raise ParseError(words[0])
     name = resolve_word(words[0], subs)
     if len(words) > 1:
         raise ParseError(words[1])
-    sub = sv.subtable(top.spec, name)
+    sub = top.spec.subtable(name)
+    assert sub is not None  # name was resolved among the subtables
     path = top.path + (name,)
-    if sv.is_object(sub):
-        child = top.buf.begin_edit(name)
+    if sub.is_object:
+        child = top.editing.begin_edit(name)
         sess.push(Frame(OBJECT, path, sub, name, buf=child, nested=True))
     else:
-        sess.push(Frame(TABLE, path, sub, name, buf=top.buf, nested=True))
+        sess.push(Frame(TABLE, path, sub, name, buf=top.editing, nested=True))
     return Result()
 
 
@@ -124,7 +127,7 @@ def do_edit(sess: "Session", cmd: ast.Edit) -> Result:
     assert frame is not None and frame.kind == TABLE
     key = cmd.key.text
     if frame.nested:
-        buf = frame.buf.begin_edit(frame.path[-1], key)
+        buf = frame.editing.begin_edit(frame.path[-1], key)
     else:
         buf = sess.cmdb.begin_edit(frame.path, key)
     sess.push(Frame(ENTRY, frame.path, frame.spec, key, buf=buf, key=key, nested=frame.nested))
@@ -207,17 +210,17 @@ def do_unselect(sess: "Session", cmd: ast.Unselect) -> Result:
     return Result()
 
 
-def _buffer(sess: "Session"):  # noqa: ANN202 - the model's EditBuffer
+def _buffer(sess: "Session") -> EditBuffer:
     frame = sess.frame
     if frame is None or frame.kind not in (ENTRY, OBJECT):
         raise UnknownAction()
-    return frame.buf
+    return frame.editing
 
 
 # ------------------------------------------------------------------ leaving
 def _commit(sess: "Session", frame: Frame) -> list[str]:
     """Commit an entry/object buffer (a nested buffer is stored into its parent's)."""
-    return list(sess.cmdb.commit(frame.buf) or [])
+    return list(sess.cmdb.commit(frame.editing) or [])
 
 
 def do_next(sess: "Session", cmd: ast.Next) -> Result:
@@ -261,7 +264,7 @@ def do_abort(sess: "Session", cmd: ast.Abort) -> Result:
     return Result()
 
 
-HANDLERS = {
+HANDLERS: CommandHandlers = {
     ast.Config: do_config,
     ast.Edit: do_edit,
     ast.Delete: do_delete,

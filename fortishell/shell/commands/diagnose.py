@@ -19,7 +19,7 @@ from ...cli import ast
 from ...errors import IncompleteCommand, ParseError, ValueParseError
 from ...trace import APPLICATIONS
 from ..result import Result
-from .tree import Node, extra_words, fixed_args, run
+from .tree import CommandHandlers, Handler, Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -56,7 +56,7 @@ def _application_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]
     return [("<Enter>", "")] if len(typed) == 2 else []
 
 
-def _switch(attr: str, value: bool):  # noqa: ANN202
+def _switch(attr: str, value: bool) -> Handler:
     def handler(sess: "Session", rest: list[ast.Word]) -> Result:
         extra_words(rest, 0)
         setattr(sess.device.tracer, attr, value)
@@ -132,4 +132,4 @@ def do_diagnose(sess: "Session", cmd: ast.Diagnose) -> Result:
     return run(sess, TREE, list(cmd.args))
 
 
-HANDLERS = {ast.Diagnose: do_diagnose}
+HANDLERS: CommandHandlers = {ast.Diagnose: do_diagnose}

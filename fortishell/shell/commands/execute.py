@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ...cli import ast
 from ...errors import IncompleteCommand, ValueParseError
 from ..result import Question, Result
-from .tree import Node, extra_words, fixed_args, run
+from .tree import CommandHandlers, Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -218,4 +218,4 @@ def do_execute(sess: "Session", cmd: ast.Execute) -> Result:
     return run(sess, TREE, list(cmd.args))
 
 
-HANDLERS = {ast.Execute: do_execute}
+HANDLERS: CommandHandlers = {ast.Execute: do_execute}

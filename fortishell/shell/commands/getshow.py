@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...cli import ast
 from ...errors import IncompleteCommand, ParseError
-from .. import schemaview as sv
 from ..context import ENTRY, OBJECT, TABLE
 from ..result import Result
 from . import system
 from .config import entry_not_found, require_table, resolve_table_path
+from .tree import CommandHandlers
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -105,7 +105,7 @@ def _get_root(sess: "Session", words: list[str]) -> list[str]:
             raise ParseError(rest[0])
         return system.status_lines(sess.device)
     spec = require_table(path, rest)
-    if sv.is_object(spec):
+    if spec.is_object:
         if rest:
             raise ParseError(rest[0])
         return get_entry_lines(sess, path, None)
@@ -128,7 +128,7 @@ def do_show(sess: "Session", cmd: ast.Show) -> Result:
             return Result(list(_render().show_configuration(sess.cmdb, full, True)))
         path, rest = resolve_table_path(words)
         spec = require_table(path, rest)
-        if sv.is_object(spec) or not rest:
+        if spec.is_object or not rest:
             if rest:
                 raise ParseError(rest[0])
             return Result(show_lines(sess, path, full=full))
@@ -168,4 +168,4 @@ def _paging(handler: Callable[["Session", _C], Result]) -> Callable[["Session", 
     return paged
 
 
-HANDLERS = {ast.Get: _paging(do_get), ast.Show: _paging(do_show)}
+HANDLERS: CommandHandlers = {ast.Get: _paging(do_get), ast.Show: _paging(do_show)}

@@ -13,7 +13,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..device import Device
+    from ..services import DeviceServices
 
 PRODUCT = "FortiProxy-VM64"
 VERSION = "v7.6.1"
@@ -31,7 +31,7 @@ def asctime(when: dt.datetime) -> str:
     return f"{when:%a %b} {when.day:2d} {when:%H:%M:%S %Y}"
 
 
-def status_lines(device: "Device") -> list[str]:
+def status_lines(device: "DeviceServices") -> list[str]:
     now = device.clock.now()
     return [
         version_line(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...cli import ast
 from ...errors import IncompleteCommand, ParseError
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ..session import Session
 
 Handler = Callable[["Session", list[ast.Word]], Result]
+# a command module's map: command type -> the handler taking exactly that type
+CommandHandlers = dict[type[ast.Command], Callable[["Session", Any], Result]]
 ArgHelp = Callable[["Session", list[str]], list[tuple[str, str]]]
 
 
