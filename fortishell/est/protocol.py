@@ -21,7 +21,7 @@ import email.utils
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from cryptography import x509
 
@@ -225,12 +225,3 @@ def simpleenroll(cfg: FlowConfig, csr: x509.CertificateSigningRequest) -> Flow[l
 
 def simplereenroll(cfg: FlowConfig, csr: x509.CertificateSigningRequest) -> Flow[list[x509.Certificate]]:
     return (yield from simple_post(cfg, "simplereenroll", csr))
-
-
-def run_pure(flow: Flow[T], reply: Any = None) -> T:
-    """Run a flow that needs no I/O (checks, CSR building) to its value; traces are dropped."""
-    try:
-        while True:
-            flow.send(reply)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]

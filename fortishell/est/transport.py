@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import select
 import socket
 import ssl
 import tempfile
 import time
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpcore
@@ -41,7 +40,8 @@ from tlslite.errors import TLSAbruptCloseError, TLSError, TLSRemoteAlert
 
 from fortishell import errors
 
-from .cancel import Cancelled, CancelToken
+from .cancel import CancelToken
+from .curlerrors import SRP_FAILED, curl_error_text
 from .protocol import EstRequest, EstResponse, Interim, TlsInfo
 
 DEFAULT_TIMEOUT = 10.0
@@ -79,57 +79,6 @@ class EstTransportError(errors.TransportError):
     def __init__(self, text: str, *, connected: bool) -> None:
         super().__init__(text)
         self.text, self.connected = text, connected
-
-
-# ------------------------------------------------------------------ errors
-SRP_FAILED = "TLS-SRP handshake failed"
-# h11's text when the peer closes inside a Content-Length body
-_PARTIAL_BODY = re.compile(r"received (\d+) bytes, expected (\d+)")
-
-
-def _chain(exc: BaseException) -> Iterable[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        cur = todo.pop(0)
-        if cur is None or id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        yield cur
-        todo += [cur.__cause__, cur.__context__]
-
-
-def curl_error_text(exc: BaseException, cfg: TransportConfig, elapsed_ms: int) -> str:
-    """The curl ``Error buf`` text for a failure while talking to the server."""
-    for cur in _chain(exc):
-        if isinstance(cur, ssl.SSLCertVerificationError):
-            if cur.verify_code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
-                return f"SSL: no alternative certificate subject name matches target host name '{cfg.host}'"
-            return f"SSL certificate problem: {cur.verify_message}"
-        if isinstance(cur, (httpx.ConnectError, httpcore.ConnectError)) and str(cur).startswith(SRP_FAILED):
-            return str(cur)
-        if isinstance(cur, ConnectionRefusedError):
-            return f"Failed to connect to {cfg.host} port {cfg.port} after {elapsed_ms} ms: Connection refused"
-        if isinstance(cur, socket.gaierror):
-            return f"Could not resolve host: {cfg.host}"
-        if isinstance(cur, ssl.SSLError):
-            return f"OpenSSL SSL_connect: {cur.reason or cur.strerror or cur}"
-    for cur in _chain(exc):
-        if isinstance(cur, (httpx.ConnectTimeout, httpcore.ConnectTimeout)):
-            return f"Connection timed out after {elapsed_ms} milliseconds"
-        if isinstance(cur, (httpx.TimeoutException, httpcore.TimeoutException, socket.timeout, TimeoutError)):
-            return f"Operation timed out after {elapsed_ms} milliseconds with 0 bytes received"
-        if isinstance(cur, (httpx.RemoteProtocolError, httpcore.RemoteProtocolError, TLSAbruptCloseError)):
-            partial = _PARTIAL_BODY.search(str(cur))
-            if partial:  # curl error 18 (CURLE_PARTIAL_FILE): headers came, the body was cut short
-                missing = int(partial.group(2)) - int(partial.group(1))
-                return f"transfer closed with {missing} bytes remaining to read"
-            return "Empty reply from server"
-        if isinstance(cur, OSError) and cur.strerror:
-            if cur.errno == 99:  # EADDRNOTAVAIL: source-ip not on this host
-                return f"bind failed with errno 99: {cur.strerror}"
-            return f"Failed to connect to {cfg.host} port {cfg.port} after {elapsed_ms} ms: {cur.strerror}"
-    return f"Failure when receiving data from the peer ({type(exc).__name__})"
 
 
 # ------------------------------------------------------------------ streams
@@ -439,7 +388,7 @@ class EstTransport:
         )
 
     def send(self, req: EstRequest) -> EstResponse:
-        """Perform one request; raises :class:`EstTransportError` or :class:`Cancelled`."""
+        """Perform one request; raises :class:`EstTransportError`, or ``Cancelled`` (from the token)."""
         self.cancel.check()
         started, opened = time.monotonic(), self.backend.connections
         self._interim.clear()
@@ -448,7 +397,7 @@ class EstTransport:
         except _FAILURES as exc:
             self.cancel.check()
             ms = int((time.monotonic() - started) * 1000)
-            raise EstTransportError(curl_error_text(exc, self.cfg, ms),
+            raise EstTransportError(curl_error_text(exc, self.cfg.host, self.cfg.port, ms),
                                     connected=self.backend.connections > opened) from None
         self.cancel.check()
         interim = tuple(Interim(r.status_code, r.reason_phrase, r.http_version, _raw_headers(r))
