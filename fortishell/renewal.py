@@ -17,6 +17,10 @@ service dirty so that the next poll checks at once (replay polls at command
 boundaries, which keeps transcripts deterministic; the REPL also polls from a
 background thread).
 
+A renewal cancelled with Ctrl-C (or SIGINT/SIGTERM in replay) stores nothing
+and counts as a failed attempt (reason ``cancelled``; the entry is not marked
+``RENEWAL FAILED``), so it is not restarted at once.
+
 Failed renewals keep the old certificate (the engine is all-or-nothing) and
 are retried with back-off on the device clock: 5 min, 15 min, 1 h, 4 h, then
 every 24 h (FortiOS's retry schedule is undocumented; this is our choice).  A
@@ -52,6 +56,7 @@ from typing import Any
 from cryptography import x509
 
 from .errors import FortiError
+from .est.cancel import Cancelled
 from .est.ports import Change, Clock, Cmdb, Entry, EventLog, Tracer
 from .eventlog import (
     LOGID_CERT_EXPIRE_WARNING,
@@ -248,7 +253,10 @@ class RenewalService:
 
 
 def _short_reason(err: FortiError) -> str:
-    """The failure reason without the engine's ``EST re-enrollment of ... failed:`` lead-in."""
+    """The failure reason without the engine's ``EST re-enrollment of ... failed:`` lead-in
+    (a cancelled renewal: ``cancelled``)."""
+    if isinstance(err, Cancelled):
+        return "cancelled"
     text = " ".join(line for line in err.lines if line).strip()
     head, sep, tail = text.partition(" failed: ")
     return (tail if sep and tail else text) or "unknown error"
