@@ -65,6 +65,14 @@ class EstSettings:
         )
 
     @classmethod
+    def for_server(cls, url: str, *, ca_id: str | None = None, http_username: str | None = None,
+                   http_password: str | None = None, source_ip: str | None = None,
+                   server_cert: str | None = None) -> "EstSettings":
+        """Settings for talking to a server without a certificate of ours (``/cacerts``)."""
+        return cls(name="", url=url, ca_id=ca_id, http_username=http_username, http_password=http_password,
+                   source_ip=source_ip, server_cert=server_cert)
+
+    @classmethod
     def from_entry(cls, name: str, entry: Any) -> "EstSettings":
         """From a ``vpn certificate local`` entry enrolled with EST."""
 

@@ -11,7 +11,8 @@ only moves text between the terminal and the session:
   valid completion (inside an open quote ``?`` is an ordinary character);
 * Enter inside an open quote or after a trailing backslash continues the line;
 * Ctrl-C clears the line, Ctrl-D at the root prompt leaves; Ctrl-C while a
-  command runs abandons it (see :meth:`Repl.abort`);
+  command runs cancels its EST operation, or abandons any other command (see
+  :meth:`Repl.abort`);
 * a ``(y/n)`` question reads the answer on its own line;
 * lines the device emits while the prompt is shown (background work on another
   thread) are printed above the prompt, which is then redrawn intact;

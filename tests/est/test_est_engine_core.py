@@ -37,8 +37,8 @@ def test_settings_round_trip_through_the_cmdb(rig):
 def test_fetch_cacerts_returns_without_storing(make_rig):
     rig = make_rig()
     before = rig.cmdb.snapshot()
-    certs = rig.engine.fetch_cacerts(EstSettings(name="", url=rig.url, http_username="estuser",
-                                                 http_password="estpwd"))
+    certs = rig.engine.fetch_cacerts(EstSettings.for_server(rig.url, http_username="estuser",
+                                                            http_password="estpwd"))
     assert [c.subject.rfc4514_string() for c in certs] == ["CN=estExampleCA"]
     assert rig.cmdb.snapshot() == before
     assert "[2075] __est_get_ca_certs: ============STARTED============" in rig.lines
@@ -48,7 +48,7 @@ def test_fetch_cacerts_returns_without_storing(make_rig):
 def test_fetch_cacerts_untrusted_server_fails(make_rig):
     rig = make_rig(trust=False)
     with pytest.raises(errors.EstError) as info:
-        rig.engine.fetch_cacerts(EstSettings(name="", url=rig.url))
+        rig.engine.fetch_cacerts(EstSettings.for_server(rig.url))
     assert "SSL certificate problem" in info.value.lines[0]
     assert rig.lines[-1] == CLEAR
 
@@ -152,3 +152,23 @@ def _enroll_with(rig, token: CancelToken) -> list[str]:
     settings = parse_generate_args(["w1", "ec-secp256r1", rig.url, "CN=w1", "", "estuser", "estpwd"], rig.cmdb)
     assert isinstance(settings, EstSettings)
     return rig.engine.generate(settings, token)
+
+
+def test_fetch_cacerts_with_label_and_one_trusted_ca(rig):
+    certs = rig.engine.fetch_cacerts(EstSettings.for_server(rig.url, ca_id="lab1", server_cert="G_CA_Cert_1"))
+    assert len(certs) == 1
+    assert f"[1728] est_curl_req: URL: {rig.url}/.well-known/est/lab1/cacerts" in rig.lines
+    assert "[151] __curl_ssl_ctx_finalizer: CA cert G_CA_Cert_1 is loaded." in rig.lines
+
+
+def test_fetch_cacerts_is_cancellable(rig):
+    rig.engine.timeout = 30.0
+    rig.responder.faults.set(delay_seconds=5.0)
+    token = CancelToken()
+    thread = _cancel_after(token, 0.3)
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        rig.engine.fetch_cacerts(EstSettings.for_server(rig.url), token)
+    thread.join()
+    assert time.monotonic() - started < 1.3
+    assert rig.lines[-1] == CLEAR
