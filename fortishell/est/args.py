@@ -93,13 +93,18 @@ def check_url(url: str) -> str:
     return url
 
 
+def regenerates(cmdb: Any, name: str) -> bool:
+    """True when ``generate est <name> ...`` re-generates (the name exists): the one rule."""
+    return bool(name) and _exists(cmdb, LOCAL, name)
+
+
 def parse_generate_args(words: list[str], cmdb: Any) -> EstSettings | Regenerate:
     """Words after ``generate est`` -> :class:`Regenerate` for an existing certificate name (the
     one place that decides it), else validated :class:`EstSettings` for a new enrollment."""
     if not words or not words[0]:
         raise errors.IncompleteCommand()
     name = words[0]
-    if _exists(cmdb, LOCAL, name):
+    if regenerates(cmdb, name):
         return Regenerate(name)
     if len(words) > len(FIELDS):
         raise errors.ParseError(words[len(FIELDS)])

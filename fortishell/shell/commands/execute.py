@@ -127,7 +127,7 @@ def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
 
 
 def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
-    from ...est.args import POSITIONS
+    from ...est.args import POSITIONS, regenerates
 
     i = len(typed)
     out: list[tuple[str, str]] = []
@@ -136,7 +136,7 @@ def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
         out.append((f"<{name}>" if not str(name).startswith("<") else str(name), help_text))
         if i == 0:
             out.extend((k, "local certificate") for k in sess.cmdb.keys(LOCAL))
-    if i >= 3 or (i == 1 and typed and sess.cmdb.entry(LOCAL, typed[0]) is not None):
+    if i >= 3 or (i == 1 and regenerates(sess.cmdb, typed[0])):
         out.append(("<Enter>", ""))
     return out
 
