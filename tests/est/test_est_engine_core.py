@@ -172,3 +172,33 @@ def test_fetch_cacerts_is_cancellable(rig):
     thread.join()
     assert time.monotonic() - started < 1.3
     assert rig.lines[-1] == CLEAR
+
+
+def test_identity_without_memfd_uses_encrypted_material_only(rig, monkeypatch, tmp_path):
+    """Where memfd_create is missing, the file handed to OpenSSL holds the encrypted key only,
+    and it is gone afterwards."""
+    import os
+    import tempfile
+
+    from fortishell.est import pki, transport
+
+    _enroll(rig, "first")
+    entry = rig.cmdb.entry(LOCAL, "first")
+    monkeypatch.delattr(os, "memfd_create", raising=False)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    seen: list[str] = []
+    real = ssl.SSLContext.load_cert_chain
+
+    def spy(self, certfile, keyfile=None, password=None):
+        assert certfile.startswith(str(scratch))
+        seen.append(open(certfile).read())
+        return real(self, certfile, keyfile, password)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_cert_chain", spy)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    transport.load_client_identity(ctx, entry.get("certificate"), entry.get("private-key"), entry.get("password"))
+    assert len(seen) == 1 and "BEGIN ENCRYPTED PRIVATE KEY" in seen[0] and "BEGIN PRIVATE KEY" not in seen[0]
+    assert list(scratch.iterdir()) == []
+    assert pki.load_key(entry.get("private-key"), entry.get("password")) is not None
