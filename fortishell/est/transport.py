@@ -28,6 +28,7 @@ import select
 import socket
 import ssl
 import tempfile
+import threading
 import time
 import typing
 from collections.abc import Iterator
@@ -96,6 +97,7 @@ class Stream(httpcore.NetworkStream):
         sock = inner.get_extra_info("socket")
         # the descriptor, not the socket object: wrapping in TLS detaches the plain socket object
         self._fd: int = sock.fileno() if isinstance(sock, socket.socket) else -1
+        self._fd_lock = threading.Lock()  # abort (any thread) never touches a descriptor close released
         self._unregister = backend.cancel.on_cancel(self.abort)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -106,21 +108,27 @@ class Stream(httpcore.NetworkStream):
 
     def close(self) -> None:
         self._unregister()
+        self._forget()
         self.inner.close()
+
+    def _forget(self) -> None:
+        with self._fd_lock:
+            self._fd = -1
 
     def abort(self) -> None:
         """Shut the connection down (any thread): pending and later I/O fail at once.
 
-        Runs only while the stream is open (``close`` unregisters first), so the descriptor
-        is still this connection's; a duplicate of it is shut down and closed.
+        A duplicate of the descriptor is shut down and closed, under a lock that ``close``
+        takes before the descriptor is released, so it is always still this connection's.
         """
-        if self._fd < 0:
-            return
-        try:
-            with socket.socket(fileno=os.dup(self._fd)) as dup:
-                dup.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # the peer closed it already: nothing left to stop
+        with self._fd_lock:
+            if self._fd < 0:
+                return
+            try:
+                with socket.socket(fileno=os.dup(self._fd)) as dup:
+                    dup.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the peer closed it already: nothing left to stop
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self.inner.get_extra_info(info)
@@ -136,6 +144,7 @@ class Stream(httpcore.NetworkStream):
                 inner = self.inner.start_tls(ssl_context, server_hostname, timeout)
         finally:
             self._unregister()
+            self._forget()  # the TLS stream now owns the descriptor (and registers itself)
         return self.backend.stream_class(inner, self.backend)
 
 
