@@ -98,19 +98,19 @@ class EstEngine:
              cancel: CancelToken | None) -> T:
         token = cancel if cancel is not None else CancelToken()
         try:
+            token.check()
             try:
-                token.check()
                 flow, tcfg = make()
-            except FlowFailure:
-                self._trace(Trace.of(C.CLEAR_TMP))
-                raise
+            except FlowFailure as failure:  # nothing to drive: the flow that closes the trace
+                self._drive(flows.abandoned(failure), None, token)
+                raise  # (abandoned() has raised it already)
             return self._drive(flow, tcfg, token)
         except Cancelled:
             raise Cancelled(f"{what} cancelled.") from None
         except FlowFailure as exc:
             raise errors.EstError(f"{what} failed: {exc.reason}") from None
 
-    def _drive(self, flow: Generator[Event, Reply, T], tcfg: TransportConfig, token: CancelToken) -> T:
+    def _drive(self, flow: Generator[Event, Reply, T], tcfg: TransportConfig | None, token: CancelToken) -> T:
         """Perform the flow's events until it returns; a cancellation is thrown into the flow."""
         transport: EstTransport | WireFailure | None = None
         reply: Reply = None
@@ -128,7 +128,7 @@ class EstEngine:
                     elif isinstance(event, EstRequest):
                         token.check()
                         if transport is None:
-                            transport = _open(tcfg, token)
+                            transport = _open(tcfg, token) if tcfg is not None else WireFailure("no connection")
                         reply = transport.send(event) if isinstance(transport, EstTransport) else transport
                     elif isinstance(event, Wait):
                         if self.sleep is not None:

@@ -137,6 +137,12 @@ def ctx_dump(s: EstSettings, *, need_pop: int = 0, csr_attrs: bool = False, host
 
 
 # ------------------------------------------------------------------ operations
+def abandoned(failure: FlowFailure) -> Flow[None]:
+    """An operation that cannot start (its certificate, trust or key is unusable): close the trace."""
+    yield Trace.of(C.CLEAR_TMP)
+    raise failure
+
+
 def fetch_cacerts(job: Job) -> Flow[list[x509.Certificate]]:
     """``GET cacerts`` and verify the reply; nothing is stored (the caller shows and stores)."""
     try:
@@ -158,9 +164,9 @@ def enroll(job: Job) -> Flow[x509.Certificate]:
             ca_certs = yield from cacerts(cfg)
             yield from check_ca_certs(ca_certs, job.trust)
             yield StoreCaCerts(tuple(ca_certs), s.url, s.ca_id)
-        except FlowFailure as exc:
+        except FlowFailure:
             yield Trace.of(C.ENROLL_CA_FAILED, ret=-1)
-            raise exc
+            raise
         yield Trace.of(C.CA_IMPORTED)
         try:
             attrs, tls = yield from csrattrs(cfg)

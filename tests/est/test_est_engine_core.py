@@ -202,3 +202,13 @@ def test_identity_without_memfd_uses_encrypted_material_only(rig, monkeypatch, t
     assert len(seen) == 1 and "BEGIN ENCRYPTED PRIVATE KEY" in seen[0] and "BEGIN PRIVATE KEY" not in seen[0]
     assert list(scratch.iterdir()) == []
     assert pki.load_key(entry.get("private-key"), entry.get("password")) is not None
+
+
+def test_an_operation_that_cannot_start_closes_its_trace(rig):
+    with rig.cmdb.transaction() as tx:
+        tx.put(LOCAL, "imported", {"certificate": rig.responder.ca.cert_pem})
+    with pytest.raises(errors.EstError) as info:
+        rig.engine.regenerate("imported")
+    assert info.value.output() == ["EST re-enrollment of certificate 'imported' failed: certificate 'imported' "
+                                   "was not enrolled with EST", "Command fail. Return code -1"]
+    assert rig.lines == [CLEAR]
