@@ -17,6 +17,10 @@ service dirty so that the next poll checks at once (replay polls at command
 boundaries, which keeps transcripts deterministic; the REPL also polls from a
 background thread).
 
+A renewal cancelled with Ctrl-C (or SIGINT/SIGTERM in replay) stores nothing
+and counts as a failed attempt (reason ``cancelled``; the entry is not marked
+``RENEWAL FAILED``), so it is not restarted at once.
+
 Failed renewals keep the old certificate (the engine is all-or-nothing) and
 are retried with back-off on the device clock: 5 min, 15 min, 1 h, 4 h, then
 every 24 h (FortiOS's retry schedule is undocumented; this is our choice).  A
@@ -45,22 +49,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 
-from .clock import Clock
 from .errors import FortiError
-from .cmdb.model import Change, Cmdb, Entry
-from .trace import TracePoint, Tracer
+from .est.cancel import Cancelled
+from .est.ports import Change, Clock, Cmdb, Entry, EventLog, Tracer
 from .eventlog import (
     LOGID_CERT_EXPIRE_WARNING,
     LOGID_CERT_RENEW_FAILED,
     LOGID_CERT_RENEWED,
-    EventLog,
 )
+from .trace import TracePoint
 
 LOCAL = ("vpn", "certificate", "local")
 BACKOFF = (
@@ -118,7 +121,7 @@ class RenewalService:
         """Something changed: the next :meth:`poll` checks every certificate."""
         self._dirty = True
 
-    def _on_commit(self, changes: list[Change]) -> None:
+    def _on_commit(self, changes: Iterable[Change]) -> None:
         for change in changes:
             if tuple(change.path) != LOCAL or change.key is None:
                 continue
@@ -249,13 +252,16 @@ class RenewalService:
             f"Certificate {name} will expire in {left} days ({not_after:%Y-%m-%d %H:%M:%S} GMT)",
         )
 
-    def _trace(self, point: TracePoint, **values: object) -> None:
+    def _trace(self, point: TracePoint, **values: Any) -> None:
         if self._tracer is not None:
             self._tracer.emit(TRACE_APP, point, **values)
 
 
 def _short_reason(err: FortiError) -> str:
-    """The failure reason without the engine's ``EST re-enrollment of ... failed:`` lead-in."""
+    """The failure reason without the engine's ``EST re-enrollment of ... failed:`` lead-in
+    (a cancelled renewal: ``cancelled``)."""
+    if isinstance(err, Cancelled):
+        return "cancelled"
     text = " ".join(line for line in err.lines if line).strip()
     head, sep, tail = text.partition(" failed: ")
     return (tail if sep and tail else text) or "unknown error"

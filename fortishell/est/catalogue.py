@@ -106,3 +106,12 @@ def est_ctx_dump(values: dict[str, object]) -> str:
     lines = [f"est_ctx:\t{first}:{values[first]}"]
     lines += [f"\t{name}:{values[name]}" for name in rest]
     return "\n".join(lines)
+
+
+# The points above marked "not in the guide" (listed for users in fortishell/ARCHITECTURE.md,
+# "Trace points that are not in the guide"; tests/est/test_est_catalogue.py keeps both in step).
+NOT_IN_GUIDE: tuple[P, ...] = (
+    SRP_USERNAME_SET, SRP_PASSWORD_SET, CURL_HTTP_ERROR, CURL_CONTENT_TYPE, SSL_CA_LOADED, CSR_ATTRS_NONE,
+    RETRY_AFTER, RETRY_GIVE_UP, CSRATTRS_ATTRIBUTE, CSR_POP, SAVE_KEY_MISMATCH, SAVE_CHAIN_FAILED,
+    CA_VERIFY_FAILED, ENROLL_ATTRS_FAILED, REENROLL_ATTRS_FAILED,
+)

@@ -39,7 +39,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..clock import Clock
 from ..errors import ConfigFileError, EstError, FortiError
@@ -51,7 +51,14 @@ SYSTEM_GLOBAL = ("system", "global")
 DEFAULT_HOSTNAME = "FortiProxy"
 RENEWAL_FAILED_STATE = "RENEWAL FAILED"
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ..est.settings import EstSettings
+    from .services import Enrollment
+
 Sink = Callable[[str], None]
+T = TypeVar("T")
 
 
 class Device:
@@ -78,7 +85,7 @@ class Device:
         self._sink: Sink | None = None
         self.tracer = Tracer(clock, sink=self.emit)
         self._network: Any = None
-        self._engine: Any = None
+        self._engine: "Enrollment | None" = None
         self.log = _debug_logger(state_dir)
         self.lock = threading.RLock()
         self._tl = threading.local()  # per command thread: inline mode, owed renewals
@@ -87,6 +94,8 @@ class Device:
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self._bg_thread: threading.Thread | None = None
         self._bg_stop: threading.Event | None = None
+        self._operations: dict[Any, int] = {}  # running EST operations: cancellation token -> thread id
+        self._operations_lock = threading.Lock()
         self.cmdb = cmdb
         self.persistence = Persistence(config_path, self.log, self.lock, lambda: self.cmdb,
                                        journal=journal, base_text=base_text)
@@ -209,7 +218,7 @@ class Device:
         return self._network
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> "Enrollment":
         if self._engine is None:
             from ..est.engine import EstEngine
 
@@ -228,21 +237,59 @@ class Device:
                     return True
         return False
 
+    # ------------------------------------------------------------ EST operations (cancellable)
+    def _cancellable(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(token)`` with a fresh cancellation token that :meth:`cancel` reaches."""
+        from ..est.cancel import CancelToken
+
+        token = CancelToken()
+        with self._operations_lock:
+            self._operations[token] = threading.get_ident()
+        try:
+            return work(token)
+        finally:
+            with self._operations_lock:
+                self._operations.pop(token, None)
+
+    def cancel(self, thread: int | None = None) -> bool:
+        """Cancel the EST operations running on ``thread`` (a command's worker; None: all of them).
+
+        For Ctrl-C and SIGINT/SIGTERM, from any thread.  The operation ends itself within a
+        second (its trace ends with ``est_ctx_clear_tmp_data``, nothing is stored) and its command
+        fails with a ``... cancelled.`` line.  Returns True when an operation was running.
+        """
+        with self._operations_lock:
+            tokens = [t for t, owner in self._operations.items() if thread is None or owner == thread]
+        for token in tokens:
+            token.cancel()
+        return bool(tokens)
+
+    def enroll(self, settings: "EstSettings") -> list[str]:
+        """``generate est`` of a new certificate (see :mod:`fortishell.est.engine`)."""
+        return self._cancellable(lambda token: list(self.engine.generate(settings, token)))
+
+    def fetch_cacerts(self, settings: "EstSettings") -> list["x509.Certificate"]:
+        """A server's CA certificates (``/cacerts``), verified, not stored."""
+        return self._cancellable(lambda token: list(self.engine.fetch_cacerts(settings, token)))
+
     def _renew(self, name: str) -> list[str]:
         """The renewal service's worker: the engine's renewal; failures mark the run-time state."""
-        return self._marking_failure(name, lambda: self.engine.renew(name))
+        return self._marking_failure(name, lambda: self._cancellable(lambda t: self.engine.renew(name, t)))
 
     def regenerate(self, name: str) -> list[str]:
         """A manual re-enrollment of an existing certificate; a failure marks the run-time state
-        like a failed renewal, then propagates (the command fails)."""
-        engine_regenerate = getattr(self.engine, "regenerate", None)
-        if engine_regenerate is None:
-            raise EstError("Re-generating a certificate with EST is not supported.")
-        return self._marking_failure(name, lambda: list(engine_regenerate(name) or []))
+        like a failed renewal, then propagates (the command fails).  A cancellation leaves the
+        entry as it was."""
+        return self._marking_failure(
+            name, lambda: self._cancellable(lambda t: list(self.engine.regenerate(name, t))))
 
     def _marking_failure(self, name: str, work: Callable[[], list[str]]) -> list[str]:
+        from ..est.cancel import Cancelled
+
         try:
             return work()
+        except Cancelled:
+            raise
         except FortiError:
             self._set_state(name, RENEWAL_FAILED_STATE)
             raise

@@ -13,21 +13,33 @@ import logging
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..clock import Clock
 from ..cmdb.model import Cmdb
 from ..eventlog import EventLog
 from ..trace import Tracer
 
+if TYPE_CHECKING:  # the EST core loads on first use only
+    from cryptography import x509
+
+    from ..est.cancel import CancelToken
+    from ..est.settings import EstSettings
+
 Sink = Callable[[str], None]
 
 
 class Enrollment(Protocol):
-    """The EST engine as ``execute vpn certificate local generate est`` uses it."""
+    """The EST engine (``fortishell.est.engine.EstEngine``) as the device drives it."""
 
-    # the request type belongs to the EST core (fortishell.est.args.GenerateRequest)
-    def generate(self, req: Any, /) -> list[str]: ...
+    def generate(self, settings: EstSettings, cancel: CancelToken | None = None, /) -> list[str]: ...
+
+    def regenerate(self, name: str, cancel: CancelToken | None = None, /) -> list[str]: ...
+
+    def renew(self, name: str, cancel: CancelToken | None = None, /) -> list[str]: ...
+
+    def fetch_cacerts(self, settings: EstSettings, cancel: CancelToken | None = None,
+                      /) -> list[x509.Certificate]: ...
 
 
 class Network(Protocol):
@@ -64,7 +76,13 @@ class DeviceServices(Protocol):
 
     def sync(self) -> list[str]: ...
 
+    def enroll(self, settings: EstSettings) -> list[str]: ...
+
     def regenerate(self, name: str) -> list[str]: ...
+
+    def fetch_cacerts(self, settings: EstSettings) -> list[x509.Certificate]: ...
+
+    def cancel(self, thread: int | None = None) -> bool: ...
 
     def factory_reset(self) -> None: ...
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -299,3 +300,44 @@ def test_memory_stays_flat_over_enrollments() -> None:
         sys.path.remove(str(ROOT / "bench"))
     growth = enroll_memory.traced_growth(200, warmup=20)
     assert growth < 200 * 4096, f"{growth} bytes"
+
+
+# ---------------------------------------------------------------------- cancellation
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_cancel_leaves_everything_as_it_was(box: Box, op: str) -> None:
+    """Every EST operation against a slow responder, cancelled mid-transfer (what Ctrl-C and
+    SIGINT/SIGTERM do): over within a second, one line saying so, the trace closed, nothing stored."""
+    start(box, op)
+    box.device.engine.timeout = 30.0  # the slow answer would not time out on its own
+    before_file = box.conf.read_bytes()
+    before_cmdb = canonical(box.device.cmdb)
+    box.faults.set(delay_seconds=10.0, endpoints=POST_OPS)
+    box.trace.clear()
+    done: list[tuple[list[str], int]] = []
+    worker = threading.Thread(target=lambda: done.append(attempt(box, op)), daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not any("est_curl_req: HTTP POST" in line for line in box.trace):
+        assert time.monotonic() < deadline and worker.is_alive(), box.trace[-10:]
+        time.sleep(0.01)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    assert box.device.cancel()
+    worker.join(5)
+    assert time.monotonic() - t0 < 1.0
+    (lines, rc), = done
+    verb = "re-enrollment" if op != "enroll" else "enrollment"
+    cancelled = f"EST {verb} of certificate '{NAME}' cancelled."
+    bracketed = [line for line in box.trace if line.startswith("[")]
+    if op == "renewal":
+        (msg,) = renew_failures(box)
+        assert msg == f"Failed to renew certificate {NAME} with EST: cancelled; retry in 5 minutes"
+        assert bracketed[-1] == f"[2512] est_auto_regen: Failed to renew certificate {NAME}: cancelled. Retry in 5 minutes."
+        bracketed.pop()
+    else:
+        assert (lines, rc) == ([cancelled, "Command fail. Return code -1"], -1)
+    assert bracketed[-1] == "[592] est_ctx_clear_tmp_data: trace"
+    assert box.conf.read_bytes() == before_file
+    assert canonical(box.device.cmdb) == before_cmdb
+    entry = box.device.cmdb.entry(("vpn", "certificate", "local"), NAME)
+    assert entry is None or entry.get("state") != "RENEWAL FAILED"  # a cancellation is not a failure

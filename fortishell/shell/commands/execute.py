@@ -111,10 +111,11 @@ def regenerate_question(name: str) -> list[str]:
 
 
 def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
-    if not rest:
-        raise IncompleteCommand()
-    name = rest[0].text
-    if name and sess.cmdb.entry(LOCAL, name) is not None:
+    from ...est import args as estargs
+
+    parsed = estargs.parse_generate_args([w.text for w in rest], sess.cmdb)
+    if isinstance(parsed, estargs.Regenerate):
+        name = parsed.name
 
         def answer(yes: bool) -> Result:
             if not yes:
@@ -122,14 +123,11 @@ def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
             return Result(sess.device.regenerate(name))  # a failure marks `state` RENEWAL FAILED
 
         return Result(question=Question(regenerate_question(name), sess.guard(answer)))
-    from ...est import args as estargs
-
-    req = estargs.parse_generate_args([w.text for w in rest], sess.cmdb)
-    return Result(list(sess.device.engine.generate(req) or []))
+    return Result(sess.device.enroll(parsed))
 
 
 def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
-    from ...est.args import POSITIONS
+    from ...est.args import POSITIONS, regenerates
 
     i = len(typed)
     out: list[tuple[str, str]] = []
@@ -138,7 +136,7 @@ def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
         out.append((f"<{name}>" if not str(name).startswith("<") else str(name), help_text))
         if i == 0:
             out.extend((k, "local certificate") for k in sess.cmdb.keys(LOCAL))
-    if i >= 3 or (i == 1 and typed and sess.cmdb.entry(LOCAL, typed[0]) is not None):
+    if i >= 3 or (i == 1 and regenerates(sess.cmdb, typed[0])):
         out.append(("<Enter>", ""))
     return out
 
