@@ -17,6 +17,9 @@ drop_connection      read the request, close without answering
 wrong_key_cert       enroll: a certificate for another public key
 foreign_ca_cert      enroll: a certificate signed by a CA that is not the lab CA
 tls_failure          fatal handshake_failure alert instead of a TLS handshake
+split_writes         HTTP header block and body in two sends with Nagle on (as
+                     many real EST servers): a client that delays its ACKs waits
+                     ~40 ms for every body; applies to every reply
 endpoints            operations the HTTP faults apply to (empty = every EST one)
 ===================  ===========================================================
 """
@@ -46,6 +49,7 @@ class FaultState:
     wrong_key_cert: bool = False
     foreign_ca_cert: bool = False
     tls_failure: bool = False
+    split_writes: bool = False
     endpoints: tuple[str, ...] = field(default_factory=tuple)
 
 

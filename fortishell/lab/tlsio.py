@@ -36,6 +36,7 @@ SRP_SUITES = range(0xC01A, 0xC023)
 # A fatal handshake_failure alert (TLS 1.2 record): the ``tls_failure`` fault.
 HANDSHAKE_FAILURE_ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
 _PEEK_MAX = 16384
+CLOSE_WAIT = 1.0  # seconds to wait for the peer's close_notify after sending ours
 
 
 class HandshakeError(Exception):
@@ -56,24 +57,89 @@ class Channel:
     closed: bool = field(default=False)
 
     def recv(self, n: int) -> bytes:
-        return self.sock.recv(n)  # type: ignore[attr-defined, no-any-return]
+        """Up to ``n`` bytes; ``b""`` at the end (close_notify, or a plain TCP close).
+        A TLS-SRP protocol failure is raised as :class:`ConnectionError`."""
+        if isinstance(self.sock, ssl.SSLSocket):
+            return self.sock.recv(n)
+        from tlslite.errors import TLSAbruptCloseError, TLSError
+
+        try:
+            return bytes(self.sock.recv(n))  # type: ignore[attr-defined]
+        except TLSAbruptCloseError:
+            return b""
+        except TLSError as exc:
+            raise ConnectionError(f"TLS-SRP: {exc!r}") from exc
 
     def sendall(self, data: bytes) -> None:
-        self.sock.sendall(data)  # type: ignore[attr-defined]
+        if isinstance(self.sock, ssl.SSLSocket):
+            self.sock.sendall(data)
+            return
+        from tlslite.errors import TLSError
+
+        try:
+            self.sock.sendall(data)  # type: ignore[attr-defined]
+        except TLSError as exc:
+            raise ConnectionError(f"TLS-SRP: {exc!r}") from exc
+
+    @property
+    def raw(self) -> socket.socket | None:
+        """The TCP socket under the TLS layer (the ``ssl`` socket is one itself)."""
+        if isinstance(self.sock, socket.socket):
+            return self.sock
+        inner = getattr(self.sock, "sock", None)  # tlslite's TLSConnection.sock
+        return inner if isinstance(inner, socket.socket) else None
 
     def settimeout(self, seconds: float | None) -> None:
-        raw = self.sock if self.kind == "tls" else getattr(self.sock, "sock", None)
+        raw = self.raw
         if raw is not None:
-            raw.settimeout(seconds)  # type: ignore[attr-defined]
+            raw.settimeout(seconds)
 
-    def close(self) -> None:
+    def set_nodelay(self, on: bool) -> None:
+        """TCP_NODELAY on (every send leaves at once) or off (Nagle: a small send waits
+        for the acknowledgement of the previous one)."""
+        raw = self.raw
+        if raw is not None:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if on else 0)
+
+    def close(self, wait: float = CLOSE_WAIT) -> None:
+        """End the connection with a TLS close_notify, then close the socket.
+
+        ``ssl``: :func:`shutdown_tls` (waits at most ``wait`` seconds for the
+        peer's close_notify).  tlslite-ng: ``TLSConnection.close()`` sends
+        close_notify and closes the socket without waiting."""
         if self.closed:
             return
         self.closed = True
+        if isinstance(self.sock, ssl.SSLSocket):
+            shutdown_tls(self.sock, wait)
+            return
+        from tlslite.errors import TLSError
+
         try:
             self.sock.close()  # type: ignore[attr-defined]
-        except Exception:  # ssl and tlslite raise their own errors on a dead peer
-            pass
+        except (TLSError, OSError, ValueError):
+            # the peer is gone or answered with garbage: the socket is closed all the same
+            tls_sock = getattr(self.sock, "sock", None)
+            if isinstance(tls_sock, socket.socket):
+                tls_sock.close()
+
+
+def shutdown_tls(tls: ssl.SSLSocket, wait: float = CLOSE_WAIT) -> None:
+    """Send close_notify on ``tls`` and close it.
+
+    ``SSLSocket.unwrap()`` sends our close_notify, then reads until the peer's
+    arrives; the read is bounded by ``wait`` seconds.  Waiting also serves as a
+    lingering close: a peer still sending gets its bytes read instead of a TCP
+    reset that could destroy the reply it has not read yet.  A peer that has
+    already gone (reset, EOF without close_notify) or does not answer in time
+    ends the wait; the socket is closed either way."""
+    try:
+        tls.settimeout(wait)
+        tls.unwrap()
+    except (ssl.SSLError, OSError, ValueError):
+        pass  # the peer's close_notify did not come: ours is sent (or the peer is gone)
+    finally:
+        tls.close()
 
 
 # ----------------------------------------------------------------- ClientHello
