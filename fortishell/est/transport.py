@@ -33,6 +33,7 @@ from fortishell import errors
 
 from . import catalogue as C
 from .protocol import EstRequest, EstResponse, Output, TlsInfo
+from .sockets import AckingStream
 
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = "FortiOS-EST"
@@ -182,13 +183,13 @@ class _Stream(httpcore.NetworkStream):
                   timeout: float | None = None) -> httpcore.NetworkStream:
         cfg, out = self._owner.cfg, self._owner.out
         if cfg.srp_username:
-            return self._start_srp(cfg, server_hostname, timeout)
+            return AckingStream(self._start_srp(cfg, server_hostname, timeout))
         if cfg.trust_label:
             out.emit(C.SSL_CA_LOADED, name=cfg.trust_label)
         else:
             out.emit(C.SSL_GLOBAL_CAS)
         out.emit(C.SSL_EX_DATA)
-        return self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return AckingStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def _start_srp(self, cfg: TransportConfig, host: str | None, timeout: float | None) -> httpcore.NetworkStream:
         sock: socket.socket = self._inner.get_extra_info("socket")

@@ -17,6 +17,9 @@ drop_connection      read the request, close without answering
 wrong_key_cert       enroll: a certificate for another public key
 foreign_ca_cert      enroll: a certificate signed by a CA that is not the lab CA
 tls_failure          fatal handshake_failure alert instead of a TLS handshake
+cacerts_not_ca       cacerts: the reply also holds the TLS server certificate (CA:FALSE)
+cacerts_unchained    cacerts: the reply also holds a CA certificate issued by an
+                     unknown root (it chains to nothing the client has)
 split_writes         HTTP header block and body in two sends with Nagle on (as
                      many real EST servers): a client that delays its ACKs waits
                      ~40 ms for every body; applies to every reply
@@ -50,6 +53,8 @@ class FaultState:
     foreign_ca_cert: bool = False
     tls_failure: bool = False
     split_writes: bool = False
+    cacerts_not_ca: bool = False
+    cacerts_unchained: bool = False
     endpoints: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -63,7 +63,7 @@ import h11
 from ..clock import Clock
 from ..errors import FortiError, LabError
 from .ca import LabCA
-from .estapp import EstApp, Reply, Request, error
+from .estapp import NONCE_LIFETIME, EstApp, Reply, Request, error
 from .faults import Faults
 from .state import LabState
 from .tlsio import HANDSHAKE_FAILURE_ALERT, Channel, HandshakeError, SrpUsers, make_ssl_context, peek_is_srp, wrap_srp, wrap_ssl
@@ -89,6 +89,7 @@ class ResponderConfig:
     max_connections: int = 64
     max_body: int = 65536
     io_timeout: float = 10.0
+    digest_nonce_lifetime: float = NONCE_LIFETIME
 
 
 class EstResponder:
@@ -112,6 +113,7 @@ class EstResponder:
             require_pop=config.require_pop,
             csrattrs_b64=config.csrattrs_b64,
             max_body=config.max_body,
+            nonce_lifetime=config.digest_nonce_lifetime,
         )
         self._ssl = make_ssl_context(self.ca, tls12_only=config.require_pop)
         self._srp = SrpUsers(config.srp_users)
@@ -416,6 +418,7 @@ def _fail_handshake(sock: socket.socket, timeout: float) -> None:
 FAULT_FLAGS = (
     "reject_auth", "status_500", "truncate_body", "garbage_base64", "wrong_content_type",
     "drop_connection", "wrong_key_cert", "foreign_ca_cert", "tls_failure", "split_writes",
+    "cacerts_not_ca", "cacerts_unchained",
 )
 
 
