@@ -122,6 +122,7 @@ class EstResponder:
         self._reaper_thread: threading.Thread | None = None
         self.refused = 0  # connections refused by the cap (a counter for tests and benchmarks)
         self.accepted = 0  # connections accepted and served (a counter for tests and benchmarks)
+        self.ragged_eofs = 0  # connections the client ended without a TLS close_notify (ditto)
         self._slots = threading.BoundedSemaphore(max(1, config.max_connections))
         self._live: set[_Conn] = set()
         self._live_lock = threading.Lock()
@@ -173,6 +174,12 @@ class EstResponder:
             if thread is not None:
                 thread.join(timeout=5)
                 setattr(self, attr, None)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections being served right now."""
+        with self._live_lock:
+            return len(self._live)
 
     def __enter__(self) -> "EstResponder":
         return self.start()
@@ -236,6 +243,8 @@ class EstResponder:
         finally:
             with self._live_lock:  # first: the reaper must not touch a closed (reused) descriptor
                 self._live.discard(conn)
+                if channel is not None and channel.ragged_eof:
+                    self.ragged_eofs += 1
             if channel is not None:
                 channel.close()
             try:

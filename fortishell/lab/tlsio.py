@@ -55,17 +55,23 @@ class Channel:
     tls_unique: bytes | None = None
     srp_user: str | None = None
     closed: bool = field(default=False)
+    ragged_eof: bool = field(default=False)  # the peer closed TCP without a close_notify
 
     def recv(self, n: int) -> bytes:
         """Up to ``n`` bytes; ``b""`` at the end (close_notify, or a plain TCP close).
         A TLS-SRP protocol failure is raised as :class:`ConnectionError`."""
         if isinstance(self.sock, ssl.SSLSocket):
-            return self.sock.recv(n)
+            try:
+                return self.sock.recv(n)
+            except ssl.SSLEOFError:  # wrapped with suppress_ragged_eofs=False to notice it
+                self.ragged_eof = True
+                return b""
         from tlslite.errors import TLSAbruptCloseError, TLSError
 
         try:
             return bytes(self.sock.recv(n))  # type: ignore[attr-defined]
         except TLSAbruptCloseError:
+            self.ragged_eof = True
             return b""
         except TLSError as exc:
             raise ConnectionError(f"TLS-SRP: {exc!r}") from exc
@@ -224,7 +230,7 @@ def make_ssl_context(ca: LabCA, *, tls12_only: bool) -> ssl.SSLContext:
 def wrap_ssl(sock: socket.socket, ctx: ssl.SSLContext, peer: tuple[str, int], timeout: float) -> Channel:
     sock.settimeout(timeout)
     try:
-        tls = ctx.wrap_socket(sock, server_side=True)
+        tls = ctx.wrap_socket(sock, server_side=True, suppress_ragged_eofs=False)
     except (ssl.SSLError, OSError) as exc:
         raise HandshakeError(str(exc)) from None
     cert = None
