@@ -80,7 +80,8 @@ def time_engine(responder: EstResponder, runs: int) -> tuple[list[float], list[f
     on, off = EngineRun(responder, True), EngineRun(responder, False)
     for _ in range(5):  # warm-up: imports, first handshakes, lab state
         on.once(), off.once()
-    t_on, t_off = [], []
+    t_on: list[float] = []
+    t_off: list[float] = []
     for i in range(runs):
         first, second = (on, off) if i % 2 == 0 else (off, on)
         a, b = first.once(), second.once()
@@ -116,16 +117,21 @@ def split_writes(runs: int, workdir: Path) -> int:
     try:
         a, b = EngineRun(normal, False), EngineRun(split, False)
         for _ in range(3):
-            a.once(), b.once()
-        t_normal, t_split = [], []
-        for i in range(runs):
+            a.once()
+            b.once()
+        t_normal: list[float] = []
+        t_split: list[float] = []
+        for i in range(runs):  # alternated, so that neither gets the warmer machine
             if i % 2 == 0:
-                t_normal.append(a.once()), t_split.append(b.once())
+                t_normal.append(a.once())
+                t_split.append(b.once())
             else:
-                t_split.append(b.once()), t_normal.append(a.once())
+                t_split.append(b.once())
+                t_normal.append(a.once())
         conns = (normal.accepted, split.accepted)
     finally:
-        normal.stop(), split.stop()
+        normal.stop()
+        split.stop()
     n, s = statistics.median(t_normal), statistics.median(t_split)
     print(f"runs per measurement: {runs}")
     print(f"generate est, split-writes responder (Nagle on): {s * 1000:8.2f} ms")

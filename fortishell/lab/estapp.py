@@ -22,7 +22,8 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -96,7 +97,7 @@ def wrap64(der: bytes) -> bytes:
     return b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))
 
 
-def _reply(status: int, ctype: str, body: bytes, *, b64: bool, extra: list[tuple[str, str]] = ()) -> Reply:
+def _reply(status: int, ctype: str, body: bytes, *, b64: bool, extra: Sequence[tuple[str, str]] = ()) -> Reply:
     headers = [("Status", f"{status} {REASONS[status]}"), ("Content-Type", ctype)]
     if b64:
         headers.append(("Content-Transfer-Encoding", "base64"))
@@ -105,7 +106,7 @@ def _reply(status: int, ctype: str, body: bytes, *, b64: bool, extra: list[tuple
     return Reply(status, headers, body)
 
 
-def error(status: int, text: str, extra: list[tuple[str, str]] = ()) -> Reply:
+def error(status: int, text: str, extra: Sequence[tuple[str, str]] = ()) -> Reply:
     return _reply(status, "text/plain", (text + "\n").encode(), b64=False, extra=extra)
 
 
@@ -126,7 +127,7 @@ class EstApp:
     ca: LabCA
     state: LabState
     faults: Faults
-    now: Callable[[], object]
+    now: Callable[[], dt.datetime]
     users: dict[str, str] = field(default_factory=lambda: {"estuser": "estpwd"})
     auth: str = "basic"
     require_pop: bool = False
@@ -181,7 +182,7 @@ class EstApp:
         return certs
 
     # ------------------------------------------------------------ faults
-    def _shape(self, reply: Reply, f) -> Reply:
+    def _shape(self, reply: Reply, f: FaultState) -> Reply:
         if f.status_500 and reply.status < 500:
             reply = error(500, "Internal Server Error")
         if reply.status == 200:
@@ -241,7 +242,7 @@ class EstApp:
                 return error(202, "Request accepted; retry later", [("Retry-After", str(secs))])
         return self._issue(csr, op, f if applies else None)
 
-    def _issue(self, csr: x509.CertificateSigningRequest, op: str, f) -> Reply:
+    def _issue(self, csr: x509.CertificateSigningRequest, op: str, f: FaultState | None) -> Reply:
         serial = self.state.next_serial()
         now = self.now()
         try:
@@ -266,7 +267,7 @@ class EstApp:
         if cert is None or not self.ca.chains_to_me(cert):
             return None
         now = self.now()
-        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:  # type: ignore[operator]
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             return None
         return cert
 
@@ -331,7 +332,11 @@ class EstApp:
         algo = p.get("algorithm", "MD5").upper()
         if algo not in ("MD5", "SHA-256"):
             return "bad"
-        h = (lambda s: hashlib.md5(s.encode()).hexdigest()) if algo == "MD5" else (lambda s: hashlib.sha256(s.encode()).hexdigest())
+        digest = hashlib.md5 if algo == "MD5" else hashlib.sha256
+
+        def h(text: str) -> str:
+            return digest(text.encode()).hexdigest()
+
         ha1 = h(f"{user}:{REALM}:{self.users[user]}")
         ha2 = h(f"{method}:{uri}")
         if p.get("qop") == "auth":
@@ -402,7 +407,7 @@ def _add_pop_oid(der: bytes) -> bytes:
     item = rfc7030.AttrOrOID()
     item["oid"] = univ.ObjectIdentifier(POP_OID)
     attrs.append(item)
-    return encoder.encode(attrs)
+    return bytes(encoder.encode(attrs))
 
 
 _FOREIGN: list[LabCA] = []

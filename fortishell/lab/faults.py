@@ -76,12 +76,12 @@ def _coerce(name: str, value: Any) -> Any:
         return (count, secs) if count else None
     if name == "delay_seconds":
         try:
-            secs = float(value or 0)
+            delay = float(value or 0)
         except (TypeError, ValueError):
             raise LabError(f"delay_seconds wants a number, not {value!r}") from None
-        if not 0 <= secs <= 600:
+        if not 0 <= delay <= 600:
             raise LabError("delay_seconds must be between 0 and 600")
-        return secs
+        return delay
     if name == "endpoints":
         ops = (value,) if isinstance(value, str) else tuple(value or ())
         bad = [op for op in ops if op not in ALL_OPS]

@@ -56,7 +56,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import h11
 
@@ -233,8 +233,9 @@ class EstResponder:
                 channel = wrap_srp(sock, self._srp, peer, timeout)
             else:
                 channel = wrap_ssl(sock, self._ssl, peer, timeout)
-                with self._live_lock:
-                    conn.sock = channel.sock  # ssl took over the descriptor
+                if isinstance(channel.sock, socket.socket):
+                    with self._live_lock:
+                        conn.sock = channel.sock  # ssl took over the descriptor
             self._http(channel, conn)
         except (HandshakeError, OSError):
             pass
@@ -491,7 +492,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         responder = EstResponder(config_from_args(args))
-        knobs = {n: True for n in FAULT_FLAGS if getattr(args, n)}
+        knobs: dict[str, Any] = {n: True for n in FAULT_FLAGS if getattr(args, n)}
         if args.retry_after:
             knobs["retry_after"] = tuple(args.retry_after)
         if args.delay:

@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
@@ -257,10 +258,10 @@ class SrpUsers:
 
     def __init__(self, users: dict[str, str]) -> None:
         self._users = dict(users)
-        self._db = None
+        self._db: Any = None
         self._lock = threading.Lock()
 
-    def db(self):  # -> tlslite VerifierDB
+    def db(self) -> Any:  # a tlslite VerifierDB (tlslite-ng has no type information)
         with self._lock:
             if self._db is None:
                 from tlslite.api import VerifierDB
