@@ -238,7 +238,7 @@ class EstResponder:
                         conn.sock = channel.sock  # ssl took over the descriptor
             self._http(channel, conn)
         except (HandshakeError, OSError):
-            pass
+            pass  # the peer's doing (bad handshake, reset, timeout): nothing to answer, nothing to log
         except Exception:  # never let one connection take the responder down, but say why
             _LOG.exception("lab responder: connection from %s:%s failed", *peer[:2])
         finally:
@@ -274,7 +274,8 @@ class EstResponder:
                 return
             try:
                 reply = self.app.handle(req)
-            except FortiError as exc:
+            except FortiError as exc:  # e.g. the state directory became unwritable
+                _LOG.error("lab responder: %s %s: %s", req.method, req.target, " ".join(exc.lines))
                 reply = error(500, " ".join(exc.lines))
             except Exception:  # a bug answering one request: logged with its traceback, answered 500
                 _LOG.exception("lab responder: %s %s from %s:%s failed", req.method, req.target, *req.peer[:2])
@@ -490,6 +491,7 @@ def config_from_args(args: argparse.Namespace) -> ResponderConfig:
 def main(argv: list[str]) -> int:
     """``fortishell lab-server ...``: serve until interrupted."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s lab-server %(levelname)s %(message)s")
     try:
         responder = EstResponder(config_from_args(args))
         knobs: dict[str, Any] = {n: True for n in FAULT_FLAGS if getattr(args, n)}

@@ -277,6 +277,7 @@ class SrpUsers:
 
 def wrap_srp(sock: socket.socket, users: SrpUsers, peer: tuple[str, int], timeout: float) -> Channel:
     from tlslite.api import HandshakeSettings, TLSConnection
+    from tlslite.errors import TLSError
 
     sock.settimeout(timeout)
     conn = TLSConnection(sock)
@@ -286,7 +287,9 @@ def wrap_srp(sock: socket.socket, users: SrpUsers, peer: tuple[str, int], timeou
     settings.versions = [(3, 3)]
     try:
         conn.handshakeServer(verifierDB=users.db(), settings=settings)
-    except Exception as exc:  # tlslite raises its own alert classes and socket errors
+    except (TLSError, OSError, SyntaxError, ValueError) as exc:
+        # tlslite's alerts and closes, socket errors, and its parsers' DecodeError (a SyntaxError)
+        # or ValueError on a malformed message; anything else is a bug, logged by the server
         try:
             conn.sock.close()
         except OSError:
