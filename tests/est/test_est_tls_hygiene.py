@@ -13,13 +13,13 @@ import socket
 import threading
 import time
 
-import httpcore
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from fortishell import errors
-from fortishell.est import sockets
+from fortishell.est import sockets, transport
+from fortishell.est.cancel import CancelToken
 from fortishell.est.args import CA, LOCAL
 from fortishell.lab.ca import LabCA
 from fortishell.lab.estapp import decode_b64_body
@@ -72,14 +72,16 @@ def test_srp_connection_ended_with_close_notify(make_rig):
 
 
 def test_quickack_is_rearmed_before_every_read():
-    """Linux clears quick-ACK mode by itself; the stream sets it again before each read."""
+    """Linux clears quick-ACK mode by itself; the transport's stream sets it again before each read."""
     if sockets.QUICKACK is None:
         pytest.skip("TCP_QUICKACK is Linux only")
     listener = socket.create_server(("127.0.0.1", 0))
     peer: list[socket.socket] = []
     accept = threading.Thread(target=lambda: peer.append(listener.accept()[0]))
     accept.start()
-    stream = sockets.AckingStream(httpcore.SyncBackend().connect_tcp("127.0.0.1", listener.getsockname()[1]))
+    port = listener.getsockname()[1]
+    backend = transport.Backend(transport.TransportConfig("127.0.0.1", port), CancelToken())
+    stream = backend.connect_tcp("127.0.0.1", port, timeout=5)
     accept.join(5)
     sock = stream.get_extra_info("socket")
     try:
