@@ -8,15 +8,18 @@ close_notify as a failed request.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 
 import pytest
-from labkit import basic, client_context, csr_b64, enroll_headers, make_csr
+from labkit import ROOT, basic, client_context, csr_b64, enroll_headers, make_csr
 
 CACERTS = "/.well-known/est/cacerts"
 
@@ -136,11 +139,41 @@ def test_split_writes_sends_header_and_body_as_two_records(make_responder, lab_c
             assert b"\r\n\r\nMI" in first and rest == b""
 
 
-@pytest.mark.skipif(shutil.which("ab") is None, reason="ApacheBench (apache2-utils) is not installed")
+def need(tool: str) -> str:
+    """A missing tool fails the test when CI is set (.ci/run installs it), and skips it otherwise."""
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is required in CI (install it in .ci/run)")
+        pytest.skip(f"{tool} not installed")
+    return path
+
+
 def test_apachebench_reports_no_failed_requests(responder):
     url = f"https://127.0.0.1:{responder.port}{CACERTS}"
-    out = subprocess.run(["ab", "-n", "200", "-c", "4", url], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([need("ab"), "-n", "200", "-c", "4", url], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert re.search(r"^Complete requests:\s+200$", out.stdout, re.M), out.stdout
     assert re.search(r"^Failed requests:\s+0$", out.stdout, re.M), out.stdout
     assert "SSL read failed" not in out.stderr, out.stderr
+
+
+def test_lab_server_split_writes_flag(tmp_path, lab_ca):
+    """``fortishell lab-server --split-writes``: the knob from the command line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "fortishell", "lab-server", "--port", "0", "--split-writes"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("EST lab responder listening on https://127.0.0.1:"), line + proc.stderr.read()
+        port = int(line.split()[5].rsplit(":", 1)[1])
+        with strict_connect(port, client_context(lab_ca)) as tls:
+            tls.sendall(request("GET", CACERTS, headers={"Connection": "close"}))
+            time.sleep(0.2)
+            first = tls.recv(65536)
+            rest = read_to_end(tls)
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n") and first.endswith(b"\r\n\r\n")
+        assert rest.startswith(b"MI")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
