@@ -244,7 +244,7 @@ class EstResponder:
         finally:
             with self._live_lock:  # first: the reaper must not touch a closed (reused) descriptor
                 self._live.discard(conn)
-                if channel is not None and channel.ragged_eof:
+                if channel is not None and channel.ragged_eof and not conn.read_shut:  # not our own cut-off
                     self.ragged_eofs += 1
             if channel is not None:
                 channel.close()
