@@ -51,6 +51,11 @@ def test_one_connection_per_command_ended_with_close_notify(make_rig, auth):
         "[143] __curl_ssl_ctx_finalizer: global CAs are loaded.",
         "[165] __curl_ssl_ctx_finalizer: SSL_CTX ex data is set.",
     ]
+    # as in the guide: right after the first request line, before the second request's URL
+    urls = [i for i, line in enumerate(rig.lines) if line.startswith("[1728] est_curl_req: URL: ")]
+    ctx_at = rig.lines.index("[143] __curl_ssl_ctx_finalizer: global CAs are loaded.")
+    assert len(urls) == 3 and urls[0] < ctx_at < urls[1]
+    assert rig.lines[ctx_at - 1] == "[1776] est_curl_req: HTTP GET"
 
 
 def test_regenerate_uses_one_connection(rig):
