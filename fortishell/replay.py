@@ -15,12 +15,19 @@ the question (``Do you want to continue? (y/n) y``); at the end of the input
 the answer is ``n``.  The first failing command stops the replay with exit code
 1 unless ``keep_going`` (then the exit code is 1 if any command failed).
 ``exit`` at the root prompt ends the replay with code 0.
+
+SIGINT / SIGTERM during a replay cancel the running EST operation (it ends
+within a second, stores nothing, and its command fails with a ``...
+cancelled.`` line); the replay then stops after that command with exit code
+128 + the signal number (130 / 143), the transcript ending with the prompt.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -121,18 +128,47 @@ def run_scripts(
                 for ln in err.output():
                     sys.stderr.write(ln + "\n")
                 return 2
-        rc, failed = _replay(sess, iter(lines), tr, keep_going)
+        with _Interrupts(device) as interrupts:
+            rc, failed = _replay(sess, iter(lines), tr, keep_going, interrupts.stop_code)
         if rc is None:
             tr.write(sess.prompt)
             rc = 1 if failed else 0
     finally:
         device.set_sink(old_sink)
-    if hook is not None:
+    if hook is not None and interrupts.signum is None:
         return hook(tr.text())
     return rc
 
 
-def _replay(sess: Session, lines: Iterator[str], tr: Transcript, keep_going: bool) -> tuple[int | None, bool]:
+class _Interrupts:
+    """SIGINT / SIGTERM while replaying (main thread only): cancel the running EST operation and
+    stop after the current command (see the module docstring)."""
+
+    def __init__(self, device: "Device") -> None:
+        self.device = device
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "_Interrupts":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.signum = signum
+        self.device.cancel()
+
+    def stop_code(self) -> int | None:
+        return None if self.signum is None else 128 + self.signum
+
+
+def _replay(sess: Session, lines: Iterator[str], tr: Transcript, keep_going: bool,
+            stop: Callable[[], int | None] = lambda: None) -> tuple[int | None, bool]:
     failed = False
     for text in lines:
         tr.line(sess.prompt + text)
@@ -143,6 +179,10 @@ def _replay(sess: Session, lines: Iterator[str], tr: Transcript, keep_going: boo
         tr.line("")
         if result.exit:
             return 0, failed
+        code = stop()
+        if code is not None:
+            tr.write(sess.prompt)
+            return code, True
         if result.rc != 0:
             failed = True
             if not keep_going:

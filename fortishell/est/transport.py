@@ -148,6 +148,9 @@ class Stream(httpcore.NetworkStream):
 
     def __init__(self, inner: httpcore.NetworkStream, backend: "Backend") -> None:
         self.inner, self.backend = inner, backend
+        sock = inner.get_extra_info("socket")
+        # the descriptor, not the socket object: wrapping in TLS detaches the plain socket object
+        self._fd: int = sock.fileno() if isinstance(sock, socket.socket) else -1
         self._unregister = backend.cancel.on_cancel(self.abort)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -167,13 +170,18 @@ class Stream(httpcore.NetworkStream):
         self.inner.close()
 
     def abort(self) -> None:
-        """Shut the socket down (any thread): pending and later I/O fail at once."""
-        sock = self.inner.get_extra_info("socket")
-        if isinstance(sock, socket.socket):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed or never connected: nothing left to stop
+        """Shut the connection down (any thread): pending and later I/O fail at once.
+
+        Runs only while the stream is open (``close`` unregisters first), so the descriptor
+        is still this connection's; a duplicate of it is shut down and closed.
+        """
+        if self._fd < 0:
+            return
+        try:
+            with socket.socket(fileno=os.dup(self._fd)) as dup:
+                dup.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # the peer closed it already: nothing left to stop
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self.inner.get_extra_info(info)
@@ -181,12 +189,14 @@ class Stream(httpcore.NetworkStream):
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
         cfg = self.backend.cfg
-        self._unregister()
-        if cfg.srp_username:
-            inner: httpcore.NetworkStream = SrpStream.handshake(
-                self.inner.get_extra_info("socket"), cfg, server_hostname, timeout)
-        else:
-            inner = self.inner.start_tls(ssl_context, server_hostname, timeout)
+        try:  # a cancellation during the handshake still shuts this socket down
+            if cfg.srp_username:
+                inner: httpcore.NetworkStream = SrpStream.handshake(
+                    self.inner.get_extra_info("socket"), cfg, server_hostname, timeout)
+            else:
+                inner = self.inner.start_tls(ssl_context, server_hostname, timeout)
+        finally:
+            self._unregister()
         return self.backend.stream_class(inner, self.backend)
 
 

@@ -54,6 +54,8 @@ from .hub import OutputHub, hub_for
 from .keys import line_bindings, read_key
 from .pager import ERASE_MORE, MORE, Pager
 
+CANCEL_GRACE = 3.0  # seconds: a cancelled EST operation ends well within this; then stop waiting anyway
+
 if TYPE_CHECKING:
     from ..shell.device import Device
 
@@ -98,6 +100,7 @@ class Repl:
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._abort: "asyncio.Future[None] | None" = None  # done: stop waiting for the command
+        self._worker: int | None = None  # the thread running the current command
         self.busy = False  # a command is running (Ctrl-C then aborts it)
         self.closed = False  # the terminal went away (SSH connection lost)
         self.prompt_session: PromptSession[str] = PromptSession(
@@ -236,16 +239,23 @@ class Repl:
             self._loop = None
 
     def abort(self) -> None:
-        """Ctrl-C while a command runs: stop waiting for it (any thread).
+        """Ctrl-C while a command runs (any thread).
 
-        A Python thread cannot be killed, so the command finishes on its worker
-        thread; its result is dropped and the next command waits for it.  The
-        EST engine stores all or nothing, so an abandoned enrollment either
-        lands whole or not at all.
+        An EST operation (enrollment, regeneration, renewal) is cancelled: it
+        ends within a second, stores nothing, and its command prints that it
+        was cancelled before the prompt returns.  Any other command is
+        abandoned: a Python thread cannot be killed, so it finishes on its
+        worker thread, its result is dropped and the next command waits for it.
         """
-        loop, waiter = self._loop, self._abort
-        if loop is not None and waiter is not None:
-            loop.call_soon_threadsafe(_settle, waiter)
+        loop, waiter, worker = self._loop, self._abort, self._worker
+        if loop is None or waiter is None:
+            return
+        if worker is not None and not self.closed and self.device.cancel(worker):
+            loop.call_soon_threadsafe(loop.call_later, CANCEL_GRACE, _settle, waiter)  # a safety net only
+            return
+        if worker is not None:
+            self.device.cancel(worker)
+        loop.call_soon_threadsafe(_settle, waiter)
 
     def hangup(self) -> None:
         """The terminal is gone (the input is closed by the caller): leave at the next step."""
@@ -258,7 +268,12 @@ class Repl:
         # one future settled by whichever comes first, the command's end or an abort
         waiter: asyncio.Future[None] = loop.create_future()
         self._abort = waiter
-        future = loop.run_in_executor(executor, hub.run_for, self, work)
+
+        def tracked() -> Result:
+            self._worker = threading.get_ident()  # whose EST operations a Ctrl-C cancels
+            return work()
+
+        future = loop.run_in_executor(executor, hub.run_for, self, tracked)
         future.add_done_callback(lambda _f: _settle(waiter))
         restore = _catch_sigint(loop, self.abort, self.input)
         self.busy = True
@@ -268,6 +283,7 @@ class Repl:
             self.busy = False
             restore()
             self._abort = None
+            self._worker = None
         if future.done():
             return future.result()
         future.add_done_callback(lambda f: f.exception())  # never "exception was never retrieved"

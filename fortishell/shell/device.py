@@ -82,7 +82,7 @@ class Device:
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self._bg_thread: threading.Thread | None = None
         self._bg_stop: threading.Event | None = None
-        self._operations: set[Any] = set()  # cancellation tokens of the running EST operations
+        self._operations: dict[Any, int] = {}  # running EST operations: cancellation token -> thread id
         self._operations_lock = threading.Lock()
         self.cmdb = cmdb
         self.renewal: RenewalService
@@ -208,17 +208,22 @@ class Device:
 
         token = CancelToken()
         with self._operations_lock:
-            self._operations.add(token)
+            self._operations[token] = threading.get_ident()
         try:
             return work(token)
         finally:
             with self._operations_lock:
-                self._operations.discard(token)
+                self._operations.pop(token, None)
 
-    def cancel(self) -> bool:
-        """Cancel every running EST operation (Ctrl-C, SIGINT/SIGTERM; any thread); True if one ran."""
+    def cancel(self, thread: int | None = None) -> bool:
+        """Cancel the EST operations running on ``thread`` (a command's worker; None: all of them).
+
+        For Ctrl-C and SIGINT/SIGTERM, from any thread.  The operation ends itself within a
+        second (its trace ends with ``est_ctx_clear_tmp_data``, nothing is stored) and its command
+        fails with a ``... cancelled.`` line.  Returns True when an operation was running.
+        """
         with self._operations_lock:
-            tokens = list(self._operations)
+            tokens = [t for t, owner in self._operations.items() if thread is None or owner == thread]
         for token in tokens:
             token.cancel()
         return bool(tokens)
