@@ -44,6 +44,7 @@ from fortishell import errors
 from .cancel import CancelToken
 from .curlerrors import SRP_FAILED, curl_error_text
 from .protocol import EstRequest, EstResponse, Interim, TlsInfo
+from .sockets import close_tls, quickack
 
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = "FortiOS-EST"
@@ -87,9 +88,12 @@ class Stream(httpcore.NetworkStream):
     """One connection (plain TCP, TLS or TLS-SRP) as httpcore sees it.
 
     ``read`` / ``write`` / ``close`` delegate to the wrapped stream; subclass
-    or wrap here to change socket behaviour (acknowledgement, shutdown).  A
-    cancellation shuts the socket down from the cancelling thread, so a
-    blocked read or write returns at once.
+    or wrap here to change socket behaviour.  Every read first re-arms quick
+    acknowledgements (:func:`.sockets.quickack`: no delayed-ACK stall against a
+    server that sends header and body apart with Nagle on); closing an ``ssl``
+    stream sends close_notify first (:func:`.sockets.close_tls`; tlslite-ng's
+    SRP stream does so itself).  A cancellation shuts the socket down from the
+    cancelling thread, so a blocked read or write returns at once.
     """
 
     def __init__(self, inner: httpcore.NetworkStream, backend: "Backend") -> None:
@@ -101,6 +105,9 @@ class Stream(httpcore.NetworkStream):
         self._unregister = backend.cancel.on_cancel(self.abort)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        sock = self.inner.get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            quickack(sock)
         return self.inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -109,6 +116,9 @@ class Stream(httpcore.NetworkStream):
     def close(self) -> None:
         self._unregister()
         self._forget()
+        sock = self.inner.get_extra_info("socket")
+        if isinstance(sock, ssl.SSLSocket):
+            close_tls(sock)
         self.inner.close()
 
     def _forget(self) -> None:

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import LabError
+from .compat import printable_name_attribute
 
 MATERIAL = Path(__file__).resolve().parent / "material"
 UTC = _dt.timezone.utc
@@ -49,10 +51,10 @@ class CsrRejected(LabError):
     """A CSR the CA will not sign (malformed, bad signature, no usable subject)."""
 
 
-def _name_attr(oid: x509.ObjectIdentifier, value: str) -> x509.NameAttribute:
+def _name_attr(oid: x509.ObjectIdentifier, value: str) -> x509.NameAttribute[str]:
     """PrintableString where the value allows it (as the reference CA encodes), else UTF8String."""
     if value and set(value) <= _PRINTABLE:
-        return x509.NameAttribute(oid, value, _type=x509.name._ASN1Type.PrintableString)
+        return printable_name_attribute(oid, value)
     return x509.NameAttribute(oid, value)
 
 
@@ -197,7 +199,8 @@ class LabCA:
         """True when ``cert`` was signed by this CA's key."""
         try:
             cert.verify_directly_issued_by(self.cert)
-        except (ValueError, TypeError, Exception):  # InvalidSignature and friends
+        except (InvalidSignature, ValueError, TypeError):
+            # wrong signature; issuer name not this CA's subject; a signature or key type that cannot match
             return False
         return True
 
@@ -230,7 +233,7 @@ class LabCA:
             x509.CertificateBuilder()
             .subject_name(x509.Name(kept))
             .issuer_name(self.cert.subject)
-            .public_key(key)  # type: ignore[arg-type]
+            .public_key(key)
             .serial_number(serial)
             .not_valid_before(now)
             .not_valid_after(now + _dt.timedelta(days=ISSUED_DAYS))
@@ -238,7 +241,7 @@ class LabCA:
             .add_extension(
                 x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=False
             )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)  # type: ignore[arg-type]
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
             .add_extension(self._aki(), critical=False)
         )
         return _sign(builder, self.key)

@@ -8,6 +8,7 @@ FILE``, appended to FILE; serves until Ctrl-C / SIGTERM.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -23,7 +24,8 @@ from .server import EstResponder, ResponderConfig
 
 FAULT_FLAGS = (
     "reject_auth", "status_500", "truncate_body", "garbage_base64", "wrong_content_type",
-    "drop_connection", "wrong_key_cert", "foreign_ca_cert", "tls_failure",
+    "drop_connection", "wrong_key_cert", "foreign_ca_cert", "tls_failure", "split_writes",
+    "cacerts_not_ca", "cacerts_unchained",
 )
 
 
@@ -123,6 +125,8 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
     (the subcommand's own options win); the responder's state then lives in the same
     subdirectory of it as the embedded responder's."""
     args = build_parser().parse_args(argv)
+    # unexpected responder errors (tracebacks) go to standard error, apart from the access log
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s lab-server %(levelname)s %(message)s")
     if args.state_dir is None and state_dir is not None:
         from .network import STATE_SUBDIR
 

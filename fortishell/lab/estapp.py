@@ -22,18 +22,20 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, NameOID
 
 from ..errors import LabError
 from .ca import CsrRejected, LabCA
-from .faults import ENROLL_OPS, Faults
+from .faults import ENROLL_OPS, Faults, FaultState
 from .state import LabState
 
 REASONS = {
@@ -51,6 +53,10 @@ POP_OID = "1.2.840.113549.1.9.7"  # challengePassword
 LABEL_RE = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._~-]{1,64}$")
 OPS = {"cacerts": "GET", "csrattrs": "GET", "simpleenroll": "POST", "simplereenroll": "POST"}
 PREFIX = "/.well-known/est/"
+NONCE_LIFETIME = 300.0  # seconds a Digest nonce is accepted; then the challenge says stale=true
+
+
+AuthVerdict = Literal["ok", "stale", "bad"]
 
 
 @dataclass
@@ -91,7 +97,7 @@ def wrap64(der: bytes) -> bytes:
     return b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))
 
 
-def _reply(status: int, ctype: str, body: bytes, *, b64: bool, extra: list[tuple[str, str]] = ()) -> Reply:
+def _reply(status: int, ctype: str, body: bytes, *, b64: bool, extra: Sequence[tuple[str, str]] = ()) -> Reply:
     headers = [("Status", f"{status} {REASONS[status]}"), ("Content-Type", ctype)]
     if b64:
         headers.append(("Content-Transfer-Encoding", "base64"))
@@ -100,7 +106,7 @@ def _reply(status: int, ctype: str, body: bytes, *, b64: bool, extra: list[tuple
     return Reply(status, headers, body)
 
 
-def error(status: int, text: str, extra: list[tuple[str, str]] = ()) -> Reply:
+def error(status: int, text: str, extra: Sequence[tuple[str, str]] = ()) -> Reply:
     return _reply(status, "text/plain", (text + "\n").encode(), b64=False, extra=extra)
 
 
@@ -121,12 +127,14 @@ class EstApp:
     ca: LabCA
     state: LabState
     faults: Faults
-    now: Callable[[], object]
+    now: Callable[[], dt.datetime]
     users: dict[str, str] = field(default_factory=lambda: {"estuser": "estpwd"})
     auth: str = "basic"
     require_pop: bool = False
     csrattrs_b64: str = ""
     max_body: int = 65536
+    nonce_lifetime: float = NONCE_LIFETIME
+    nonce_time: Callable[[], float] = time.time  # real time, not the (maybe fixed) lab clock
     _nonce_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     # ------------------------------------------------------------ entry point
@@ -144,7 +152,8 @@ class EstApp:
         if op in ENROLL_OPS:
             reply = self._enroll(req, op)
         elif op == "cacerts":
-            reply = _reply(200, CT_PKCS7, wrap64(pkcs7.serialize_certificates([self.ca.cert], serialization.Encoding.DER)), b64=True)
+            reply = _reply(200, CT_PKCS7, wrap64(pkcs7.serialize_certificates(
+                self._cacerts(faults if applies else None), serialization.Encoding.DER)), b64=True)
         else:
             reply = self._csrattrs()
         if applies:
@@ -161,8 +170,19 @@ class EstApp:
             return parts[1], bool(LABEL_RE.match(parts[0])) and parts[0] not in OPS
         return None, False
 
+    def _cacerts(self, f: FaultState | None) -> list[x509.Certificate]:
+        """The lab root; with ``cacerts_not_ca`` also the responder's TLS certificate
+        (CA:FALSE), with ``cacerts_unchained`` also a CA certificate issued by a root
+        that is not in the reply."""
+        certs = [self.ca.cert]
+        if f is not None and f.cacerts_not_ca:
+            certs.append(self.ca.server_cert)
+        if f is not None and f.cacerts_unchained:
+            certs.append(_unchained_ca())
+        return certs
+
     # ------------------------------------------------------------ faults
-    def _shape(self, reply: Reply, f) -> Reply:
+    def _shape(self, reply: Reply, f: FaultState) -> Reply:
         if f.status_500 and reply.status < 500:
             reply = error(500, "Internal Server Error")
         if reply.status == 200:
@@ -198,8 +218,10 @@ class EstApp:
                 return error(403, "Re-enrollment needs the TLS client certificate being renewed")
             if client is None:
                 return error(403, "Client certificate is expired, not yet valid or not issued by this CA")
-        elif not (req.srp_user or client is not None or self._http_auth_ok(req)):
-            return self._challenge()
+        elif not (req.srp_user or client is not None):
+            verdict = self._http_auth(req)
+            if verdict != "ok":
+                return self._challenge(stale=verdict == "stale")
         ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
         if ctype != "application/pkcs10":
             return error(415, "Content-Type must be application/pkcs10")
@@ -220,7 +242,7 @@ class EstApp:
                 return error(202, "Request accepted; retry later", [("Retry-After", str(secs))])
         return self._issue(csr, op, f if applies else None)
 
-    def _issue(self, csr: x509.CertificateSigningRequest, op: str, f) -> Reply:
+    def _issue(self, csr: x509.CertificateSigningRequest, op: str, f: FaultState | None) -> Reply:
         serial = self.state.next_serial()
         now = self.now()
         try:
@@ -245,7 +267,7 @@ class EstApp:
         if cert is None or not self.ca.chains_to_me(cert):
             return None
         now = self.now()
-        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:  # type: ignore[operator]
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             return None
         return cert
 
@@ -259,57 +281,72 @@ class EstApp:
         return hmac.compare_digest(value.strip(), base64.b64encode(req.tls_unique))
 
     # ------------------------------------------------------------ HTTP auth
-    def _challenge(self) -> Reply:
+    def _challenge(self, *, stale: bool = False) -> Reply:
+        """401 with a Basic or Digest challenge.  ``stale``: the request carried a
+        correct Digest response for an expired nonce (RFC 7616 section 3.3: the client
+        may retry with the new nonce without asking for the password again)."""
         if self.auth == "digest":
             nonce = self._nonce()
             value = f'Digest realm="{REALM}", qop="auth", algorithm=MD5, nonce="{nonce}"'
+            if stale:
+                value += ", stale=true"
         else:
             value = f'Basic realm="{REALM}"'
         return error(401, "Unauthorized", [("WWW-Authenticate", value)])
 
-    def _http_auth_ok(self, req: Request) -> bool:
+    def _http_auth(self, req: Request) -> AuthVerdict:
+        """``ok``; ``stale`` (right Digest response, expired nonce); ``bad``."""
         header = req.header("authorization")
         if not header:
-            return False
+            return "bad"
         scheme, _, rest = header.partition(" ")
         if self.auth == "basic" and scheme.lower() == "basic":
             try:
                 user, _, pwd = base64.b64decode(rest.strip(), validate=True).decode("utf-8").partition(":")
             except (ValueError, UnicodeDecodeError):  # binascii.Error, or non-ASCII text
-                return False
-            return user in self.users and _same(self.users[user], pwd)
+                return "bad"
+            return "ok" if user in self.users and _same(self.users[user], pwd) else "bad"
         if self.auth == "digest" and scheme.lower() == "digest":
-            return self._digest_ok(req.method, _parse_digest(rest), req.target)
-        return False
+            return self._digest(req.method, _parse_digest(rest), req.target)
+        return "bad"
 
     def _nonce(self) -> str:
-        stamp = str(int(time.time()))
+        stamp = str(int(self.nonce_time()))
         mac = hmac.new(self._nonce_key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
         return f"{stamp}.{mac}"
 
-    def _digest_ok(self, method: str, p: dict[str, str], target: str) -> bool:
+    def _digest(self, method: str, p: dict[str, str], target: str) -> AuthVerdict:
         """RFC 7616 Digest with MD5 (what curl and httpx use by default), qop=auth.
 
         The ``uri`` parameter must be the request target (RFC 7616 section 3.4.6),
-        else a response captured for one operation would authorise another."""
+        else a response captured for one operation would authorise another.  A nonce
+        is ours when its HMAC is; it is accepted for ``nonce_lifetime`` seconds, after
+        which a request that is otherwise right is ``stale``."""
         user, nonce, uri = p.get("username", ""), p.get("nonce", ""), p.get("uri", "")
         if user not in self.users or p.get("realm") != REALM or uri != target:
-            return False
+            return "bad"
         stamp, _, mac = nonce.partition(".")
         want = hmac.new(self._nonce_key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
-        if not (stamp.isascii() and stamp.isdigit() and _same(mac, want) and time.time() - int(stamp) < 300):
-            return False
+        if not (stamp.isascii() and stamp.isdigit() and _same(mac, want)):
+            return "bad"
         algo = p.get("algorithm", "MD5").upper()
         if algo not in ("MD5", "SHA-256"):
-            return False
-        h = (lambda s: hashlib.md5(s.encode()).hexdigest()) if algo == "MD5" else (lambda s: hashlib.sha256(s.encode()).hexdigest())
+            return "bad"
+        digest = hashlib.md5 if algo == "MD5" else hashlib.sha256
+
+        def h(text: str) -> str:
+            return digest(text.encode()).hexdigest()
+
         ha1 = h(f"{user}:{REALM}:{self.users[user]}")
         ha2 = h(f"{method}:{uri}")
         if p.get("qop") == "auth":
             expect = h(f"{ha1}:{nonce}:{p.get('nc', '')}:{p.get('cnonce', '')}:auth:{ha2}")
         else:
             expect = h(f"{ha1}:{nonce}:{ha2}")
-        return _same(expect, p.get("response", ""))
+        if not _same(expect, p.get("response", "")):
+            return "bad"
+        age = self.nonce_time() - int(stamp)
+        return "ok" if age < self.nonce_lifetime else "stale"
 
     # ------------------------------------------------------------ admin
     def _admin(self, req: Request) -> Reply:
@@ -370,10 +407,32 @@ def _add_pop_oid(der: bytes) -> bytes:
     item = rfc7030.AttrOrOID()
     item["oid"] = univ.ObjectIdentifier(POP_OID)
     attrs.append(item)
-    return encoder.encode(attrs)
+    return bytes(encoder.encode(attrs))
 
 
 _FOREIGN: list[LabCA] = []
+_UNCHAINED: list[x509.Certificate] = []
+
+
+def _unchained_ca() -> x509.Certificate:
+    """A CA certificate (``CN=estUnknownSubCA``) issued by the throw-away root of
+    :func:`_foreign_ca`: nobody holds that root, so it chains to nothing."""
+    if not _UNCHAINED:
+        root = _foreign_ca()
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "estUnknownSubCA")]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "estUnknownRootCA")]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(root.cert.not_valid_before_utc)
+            .not_valid_after(root.cert.not_valid_after_utc)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(root.key, hashes.SHA256())
+        )
+        _UNCHAINED.append(cert)
+    return _UNCHAINED[0]
 
 
 def _foreign_ca() -> LabCA:

@@ -17,6 +17,12 @@ drop_connection      read the request, close without answering
 wrong_key_cert       enroll: a certificate for another public key
 foreign_ca_cert      enroll: a certificate signed by a CA that is not the lab CA
 tls_failure          fatal handshake_failure alert instead of a TLS handshake
+cacerts_not_ca       cacerts: the reply also holds the TLS server certificate (CA:FALSE)
+cacerts_unchained    cacerts: the reply also holds a CA certificate issued by an
+                     unknown root (it chains to nothing the client has)
+split_writes         HTTP header block and body in two sends with Nagle on (as
+                     many real EST servers): a client that delays its ACKs waits
+                     ~40 ms for every body; applies to every reply
 endpoints            operations the HTTP faults apply to (empty = every EST one)
 ===================  ===========================================================
 """
@@ -46,6 +52,9 @@ class FaultState:
     wrong_key_cert: bool = False
     foreign_ca_cert: bool = False
     tls_failure: bool = False
+    split_writes: bool = False
+    cacerts_not_ca: bool = False
+    cacerts_unchained: bool = False
     endpoints: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -67,12 +76,12 @@ def _coerce(name: str, value: Any) -> Any:
         return (count, secs) if count else None
     if name == "delay_seconds":
         try:
-            secs = float(value or 0)
+            delay = float(value or 0)
         except (TypeError, ValueError):
             raise LabError(f"delay_seconds wants a number, not {value!r}") from None
-        if not 0 <= secs <= 600:
+        if not 0 <= delay <= 600:
             raise LabError("delay_seconds must be between 0 and 600")
-        return secs
+        return delay
     if name == "endpoints":
         ops = (value,) if isinstance(value, str) else tuple(value or ())
         bad = [op for op in ops if op not in ALL_OPS]

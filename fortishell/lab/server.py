@@ -25,6 +25,17 @@ not take it down):
   without reading the rest; request heads are limited to 16 KiB (``400``);
 * TLS 1.2 or later only (both the OpenSSL and the TLS-SRP stack).
 
+Every connection the responder ends is ended with a TLS close_notify (see
+:meth:`.tlsio.Channel.close`), including the idle and deadline cut-offs: the
+reaper first shuts only the *reading* side of a late connection, so that its
+thread can still write close_notify, and shuts it down completely if the
+thread has not finished ``REAP_GRACE`` seconds later (a client that does not
+read what it is sent).  Strict clients (OpenSSL 3 without ragged-EOF
+tolerance, ApacheBench) read every reply cleanly.
+
+An unexpected error while answering a request is logged with its traceback on
+the ``fortishell.lab`` logger and answered ``500``.
+
 Embedding::
 
     with EstResponder(ResponderConfig(state_dir=tmp)) as lab:
@@ -36,6 +47,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -43,14 +55,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import h11
 
 from ..clock import Clock
 from ..errors import FortiError, LabError
 from .ca import LabCA
-from .estapp import EstApp, Reply, Request, error
+from .estapp import NONCE_LIFETIME, EstApp, Reply, Request, error
 from .faults import Faults
 from .state import LabState
 from .tlsio import HANDSHAKE_FAILURE_ALERT, Channel, HandshakeError, SrpUsers, make_ssl_context, peek_is_srp, wrap_srp, wrap_ssl
@@ -58,6 +70,7 @@ from .tlsio import HANDSHAKE_FAILURE_ALERT, Channel, HandshakeError, SrpUsers, m
 DEFAULT_CSRATTRS = "MCYGBysGAQEBARYGCSqGSIb3DQEJAQYFK4EEACIGCWCGSAFlAwQCAg=="
 
 _LOG = logging.getLogger("fortishell.lab")
+REAP_GRACE = 1.0  # seconds between shutting the read side of a late connection and the whole
 
 
 @dataclass
@@ -77,6 +90,7 @@ class ResponderConfig:
     io_timeout: float = 10.0
     # called after each answer is decided (access log, see .accesslog): request, reply, seconds
     on_request: Callable[[Request, Reply, float], None] | None = None
+    digest_nonce_lifetime: float = NONCE_LIFETIME
 
 
 class EstResponder:
@@ -100,6 +114,7 @@ class EstResponder:
             require_pop=config.require_pop,
             csrattrs_b64=config.csrattrs_b64,
             max_body=config.max_body,
+            nonce_lifetime=config.digest_nonce_lifetime,
         )
         self._ssl = make_ssl_context(self.ca, tls12_only=config.require_pop)
         self._srp = SrpUsers(config.srp_users)
@@ -107,6 +122,8 @@ class EstResponder:
         self._accept_thread: threading.Thread | None = None
         self._reaper_thread: threading.Thread | None = None
         self.refused = 0  # connections refused by the cap (a counter for tests and benchmarks)
+        self.accepted = 0  # connections accepted and served (a counter for tests and benchmarks)
+        self.ragged_eofs = 0  # connections the client ended without a TLS close_notify (ditto)
         self._slots = threading.BoundedSemaphore(max(1, config.max_connections))
         self._live: set[_Conn] = set()
         self._live_lock = threading.Lock()
@@ -152,12 +169,18 @@ class EstResponder:
             listener.close()
         with self._live_lock:
             for conn in self._live:
-                conn.kill()
+                conn.kill(graceful=False)
         for attr in ("_accept_thread", "_reaper_thread"):
             thread = getattr(self, attr)
             if thread is not None:
                 thread.join(timeout=5)
                 setattr(self, attr, None)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections being served right now."""
+        with self._live_lock:
+            return len(self._live)
 
     def __enter__(self) -> "EstResponder":
         return self.start()
@@ -181,6 +204,7 @@ class EstResponder:
                 self.refused += 1
                 _refuse(conn)
                 continue
+            self.accepted += 1
             entry = _Conn(conn, time.monotonic() + self.config.io_timeout)
             with self._live_lock:
                 self._live.add(entry)
@@ -194,13 +218,14 @@ class EstResponder:
             with self._live_lock:
                 for conn in self._live:
                     if conn.deadline < now:
-                        conn.kill()
+                        conn.kill(graceful=not conn.read_shut)
+                        conn.deadline = now + REAP_GRACE
 
     def _serve(self, conn: "_Conn", peer: tuple[str, int]) -> None:
         channel: Channel | None = None
         sock = conn.sock
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _set_nodelay(sock, not self.faults.snapshot().split_writes)
             if self.faults.snapshot().tls_failure:
                 _fail_handshake(sock, self.config.io_timeout)
                 return
@@ -209,16 +234,19 @@ class EstResponder:
                 channel = wrap_srp(sock, self._srp, peer, timeout)
             else:
                 channel = wrap_ssl(sock, self._ssl, peer, timeout)
-                with self._live_lock:
-                    conn.sock = channel.sock  # ssl took over the descriptor
+                if isinstance(channel.sock, socket.socket):
+                    with self._live_lock:
+                        conn.sock = channel.sock  # ssl took over the descriptor
             self._http(channel, conn)
         except (HandshakeError, OSError):
-            pass
+            pass  # the peer's doing (bad handshake, reset, timeout): nothing to answer, nothing to log
         except Exception:  # never let one connection take the responder down, but say why
             _LOG.exception("lab responder: connection from %s:%s failed", *peer[:2])
         finally:
             with self._live_lock:  # first: the reaper must not touch a closed (reused) descriptor
                 self._live.discard(conn)
+                if channel is not None and channel.ragged_eof and not conn.read_shut:  # not our own cut-off
+                    self.ragged_eofs += 1
             if channel is not None:
                 channel.close()
             try:
@@ -248,9 +276,11 @@ class EstResponder:
             started = time.monotonic()
             try:
                 reply = self.app.handle(req)
-            except FortiError as exc:
+            except FortiError as exc:  # e.g. the state directory became unwritable
+                _LOG.error("lab responder: %s %s: %s", req.method, req.target, " ".join(exc.lines))
                 reply = error(500, " ".join(exc.lines))
-            except Exception:  # a bug answering one request must not cost the client its connection silently
+            except Exception:  # a bug answering one request: logged with its traceback, answered 500
+                _LOG.exception("lab responder: %s %s from %s:%s failed", req.method, req.target, *req.peer[:2])
                 reply = error(500, "Internal Server Error")
             live.deadline = time.monotonic() + reply.delay + io_timeout  # answering (a slow reader is cut off)
             if reply.delay:
@@ -303,15 +333,23 @@ class EstResponder:
                 )
 
     def _send(self, conn: h11.Connection, ch: Channel, reply: Reply, *, close: bool = False) -> bool:
+        """Write ``reply``: header block and body in one send, or in two with Nagle on
+        (the ``split_writes`` knob, as real EST servers do)."""
         headers = list(reply.headers)
+        split = self.faults.snapshot().split_writes
         try:
+            ch.set_nodelay(not split)
             head = conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reply.reason.encode()))
             if reply.mode == "truncate":
                 ch.sendall(head + reply.body[: len(reply.body) // 2])
                 return False
             data = conn.send(h11.Data(data=reply.body)) if reply.body else b""
             end = conn.send(h11.EndOfMessage())
-            ch.sendall(head + data + end)
+            if split and data:
+                ch.sendall(head)
+                ch.sendall(data + end)
+            else:
+                ch.sendall(head + data + end)
         except (h11.LocalProtocolError, OSError):
             return False
         return not close
@@ -324,18 +362,32 @@ class _TooLarge(Exception):
 class _Conn:
     """A live connection as the reaper sees it: the socket to shut down and its deadline."""
 
-    __slots__ = ("sock", "deadline")
+    __slots__ = ("sock", "deadline", "read_shut")
 
-    def __init__(self, sock: object, deadline: float) -> None:
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock = sock
         self.deadline = deadline
+        self.read_shut = False
 
-    def kill(self) -> None:
-        """Shut the socket down (the serving thread's blocking call returns and it closes)."""
+    def kill(self, *, graceful: bool = True) -> None:
+        """Shut the socket down so that the serving thread's blocking call returns.
+
+        ``graceful``: the reading side only (a blocked read sees end-of-file and the
+        thread can still write its close_notify); else both sides.  The TCP socket is
+        shut down through ``socket.socket.shutdown`` even when ``ssl`` owns it:
+        ``SSLSocket.shutdown`` would also drop the TLS state the serving thread uses."""
+        self.read_shut = True
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
+            socket.socket.shutdown(self.sock, socket.SHUT_RD if graceful else socket.SHUT_RDWR)
         except (OSError, ValueError):
-            pass
+            pass  # already closed or reset: the serving thread is on its way out
+
+
+def _set_nodelay(sock: socket.socket, on: bool) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if on else 0)
+    except OSError:
+        pass  # the peer already reset the connection: the next read or write says so
 
 
 def _refuse(sock: socket.socket) -> None:
@@ -363,7 +415,7 @@ def _linger(ch: Channel, limit: int = 1 << 20, seconds: float = 0.5) -> None:
             if not data:
                 break
             got += len(data)
-    except Exception:  # the peer reset, timed out or the TLS layer gave up: we close anyway
+    except (ssl.SSLError, OSError):  # reset, timed out, or a TLS-SRP error (ConnectionError): we close anyway
         pass
 
 

@@ -74,6 +74,8 @@ class LabState:
             return {"next_serial": FIRST_SERIAL}
         except (OSError, ValueError) as exc:
             raise LabError(f"Lab state file {self.path} is unreadable: {exc}") from None
+        if not isinstance(data, dict):
+            raise LabError(f"Lab state file {self.path} is unreadable: not a JSON object")
         data.setdefault("next_serial", FIRST_SERIAL)
         return data
 

@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
@@ -36,6 +37,7 @@ SRP_SUITES = range(0xC01A, 0xC023)
 # A fatal handshake_failure alert (TLS 1.2 record): the ``tls_failure`` fault.
 HANDSHAKE_FAILURE_ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
 _PEEK_MAX = 16384
+CLOSE_WAIT = 1.0  # seconds to wait for the peer's close_notify after sending ours
 
 
 class HandshakeError(Exception):
@@ -54,26 +56,97 @@ class Channel:
     tls_unique: bytes | None = None
     srp_user: str | None = None
     closed: bool = field(default=False)
+    ragged_eof: bool = field(default=False)  # the peer closed TCP without a close_notify
 
     def recv(self, n: int) -> bytes:
-        return self.sock.recv(n)  # type: ignore[attr-defined, no-any-return]
+        """Up to ``n`` bytes; ``b""`` at the end (close_notify, or a plain TCP close).
+        A TLS-SRP protocol failure is raised as :class:`ConnectionError`."""
+        if isinstance(self.sock, ssl.SSLSocket):
+            try:
+                return self.sock.recv(n)
+            except ssl.SSLEOFError:  # wrapped with suppress_ragged_eofs=False to notice it
+                self.ragged_eof = True
+                return b""
+        from tlslite.errors import TLSAbruptCloseError, TLSError
+
+        try:
+            return bytes(self.sock.recv(n))  # type: ignore[attr-defined]
+        except TLSAbruptCloseError:
+            self.ragged_eof = True
+            return b""
+        except TLSError as exc:
+            raise ConnectionError(f"TLS-SRP: {exc!r}") from exc
 
     def sendall(self, data: bytes) -> None:
-        self.sock.sendall(data)  # type: ignore[attr-defined]
+        if isinstance(self.sock, ssl.SSLSocket):
+            self.sock.sendall(data)
+            return
+        from tlslite.errors import TLSError
+
+        try:
+            self.sock.sendall(data)  # type: ignore[attr-defined]
+        except TLSError as exc:
+            raise ConnectionError(f"TLS-SRP: {exc!r}") from exc
+
+    @property
+    def raw(self) -> socket.socket | None:
+        """The TCP socket under the TLS layer (the ``ssl`` socket is one itself)."""
+        if isinstance(self.sock, socket.socket):
+            return self.sock
+        inner = getattr(self.sock, "sock", None)  # tlslite's TLSConnection.sock
+        return inner if isinstance(inner, socket.socket) else None
 
     def settimeout(self, seconds: float | None) -> None:
-        raw = self.sock if self.kind == "tls" else getattr(self.sock, "sock", None)
+        raw = self.raw
         if raw is not None:
-            raw.settimeout(seconds)  # type: ignore[attr-defined]
+            raw.settimeout(seconds)
 
-    def close(self) -> None:
+    def set_nodelay(self, on: bool) -> None:
+        """TCP_NODELAY on (every send leaves at once) or off (Nagle: a small send waits
+        for the acknowledgement of the previous one)."""
+        raw = self.raw
+        if raw is not None:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if on else 0)
+
+    def close(self, wait: float = CLOSE_WAIT) -> None:
+        """End the connection with a TLS close_notify, then close the socket.
+
+        ``ssl``: :func:`shutdown_tls` (waits at most ``wait`` seconds for the
+        peer's close_notify).  tlslite-ng: ``TLSConnection.close()`` sends
+        close_notify and closes the socket without waiting."""
         if self.closed:
             return
         self.closed = True
+        if isinstance(self.sock, ssl.SSLSocket):
+            shutdown_tls(self.sock, wait)
+            return
+        from tlslite.errors import TLSError
+
         try:
             self.sock.close()  # type: ignore[attr-defined]
-        except Exception:  # ssl and tlslite raise their own errors on a dead peer
-            pass
+        except (TLSError, OSError, ValueError):
+            # the peer is gone or answered with garbage: the socket is closed all the same
+            tls_sock = getattr(self.sock, "sock", None)
+            if isinstance(tls_sock, socket.socket):
+                tls_sock.close()
+
+
+def shutdown_tls(tls: ssl.SSLSocket, wait: float = CLOSE_WAIT) -> None:
+    """Send close_notify on ``tls`` and close it.
+
+    ``SSLSocket.unwrap()`` sends our close_notify, then reads until the peer's
+    arrives; the read is bounded by ``wait`` seconds.  Waiting also serves as a
+    lingering close: a peer still sending gets its bytes read instead of a TCP
+    reset that could destroy the reply it has not read yet.  A peer that has
+    already gone (reset, EOF without close_notify) or does not answer in time
+    ends the wait; the socket is closed either way."""
+    try:
+        tls.settimeout(wait)
+        tls.unwrap()
+    except (ssl.SSLError, OSError, ValueError):
+        pass  # the peer's close_notify did not come: ours is sent (or the peer is gone)
+    finally:
+        tls.close()
 
 
 # ----------------------------------------------------------------- ClientHello
@@ -158,7 +231,7 @@ def make_ssl_context(ca: LabCA, *, tls12_only: bool) -> ssl.SSLContext:
 def wrap_ssl(sock: socket.socket, ctx: ssl.SSLContext, peer: tuple[str, int], timeout: float) -> Channel:
     sock.settimeout(timeout)
     try:
-        tls = ctx.wrap_socket(sock, server_side=True)
+        tls = ctx.wrap_socket(sock, server_side=True, suppress_ragged_eofs=False)
     except (ssl.SSLError, OSError) as exc:
         raise HandshakeError(str(exc)) from None
     cert = None
@@ -185,10 +258,10 @@ class SrpUsers:
 
     def __init__(self, users: dict[str, str]) -> None:
         self._users = dict(users)
-        self._db = None
+        self._db: Any = None
         self._lock = threading.Lock()
 
-    def db(self):  # -> tlslite VerifierDB
+    def db(self) -> Any:  # a tlslite VerifierDB (tlslite-ng has no type information)
         with self._lock:
             if self._db is None:
                 from tlslite.api import VerifierDB
@@ -204,6 +277,7 @@ class SrpUsers:
 
 def wrap_srp(sock: socket.socket, users: SrpUsers, peer: tuple[str, int], timeout: float) -> Channel:
     from tlslite.api import HandshakeSettings, TLSConnection
+    from tlslite.errors import TLSError
 
     sock.settimeout(timeout)
     conn = TLSConnection(sock)
@@ -213,7 +287,9 @@ def wrap_srp(sock: socket.socket, users: SrpUsers, peer: tuple[str, int], timeou
     settings.versions = [(3, 3)]
     try:
         conn.handshakeServer(verifierDB=users.db(), settings=settings)
-    except Exception as exc:  # tlslite raises its own alert classes and socket errors
+    except (TLSError, OSError, SyntaxError, ValueError) as exc:
+        # tlslite's alerts and closes, socket errors, and its parsers' DecodeError (a SyntaxError)
+        # or ValueError on a malformed message; anything else is a bug, logged by the server
         try:
             conn.sock.close()
         except OSError:

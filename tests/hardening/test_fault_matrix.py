@@ -50,6 +50,7 @@ class Fault:
     trace: str  # regex one trace line must match
     scopes: tuple[str, ...] = ("post",)  # "post": enroll operations only; "all": every EST operation
     bound: float = 4.0  # seconds (engine timeout 1 s; generous for a loaded host)
+    ops: tuple[str, ...] = ("enroll", "regenerate", "renewal")  # re-enrollment does not fetch cacerts
 
 
 POST_OPS = ("simpleenroll", "simplereenroll")
@@ -76,10 +77,19 @@ FAULTS: dict[str, Fault] = {
                                 r"^\[\d+\] est_curl_req: Error buf: Empty reply from server", ("post", "all")),
     "tls-failure": Fault(dict(tls_failure=True), r"OpenSSL SSL_connect: .*HANDSHAKE_FAILURE",
                          r"^\[\d+\] est_curl_req: Error buf: OpenSSL SSL_connect:", ("all",)),
+    "cacerts-not-ca": Fault(dict(cacerts_not_ca=True), r"CA certificate \d from the server: not a CA certificate",
+                            r"^\[\d+\] save_pkcs7_certs: Failed to verify CA cert \d: not a CA certificate$",
+                            ("all",), ops=("enroll",)),
+    "cacerts-unchained": Fault(dict(cacerts_unchained=True),
+                               r"CA certificate \d from the server: unable to get local issuer certificate",
+                               r"^\[\d+\] save_pkcs7_certs: Failed to verify CA cert \d: unable to get local issuer",
+                               ("all",), ops=("enroll",)),
 }
+# knobs that change how the responder answers without making an operation fail
+NOT_FAILURES = {"endpoints", "split_writes"}
 OPERATIONS = ("enroll", "regenerate", "renewal")
 CASES = [pytest.param(op, name, scope, id=f"{op}-{name}-{scope}")
-         for op in OPERATIONS for name, fault in FAULTS.items() for scope in fault.scopes]
+         for op in OPERATIONS for name, fault in FAULTS.items() for scope in fault.scopes if op in fault.ops]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -261,7 +271,7 @@ def test_matrix_covers_every_fault_knob() -> None:
     from fortishell.lab.faults import KNOBS
 
     covered = {k for f in FAULTS.values() for k in f.knobs}
-    assert covered | {"endpoints"} == set(KNOBS)
+    assert covered | NOT_FAILURES == set(KNOBS)
 
 
 def test_retry_after_within_budget_succeeds(box: Box) -> None:
