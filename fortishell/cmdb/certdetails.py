@@ -35,7 +35,9 @@ def load(pem: str) -> x509.Certificate | None:
 
 
 def detail_lines(pem: str) -> list[str]:
-    """The lines printed under ``certificate :`` for ``pem`` (each with its indent)."""
+    """The lines printed under ``certificate :`` (or ``crl :``) for ``pem`` (each with its indent)."""
+    if pem.lstrip().startswith("-----BEGIN X509 CRL-----"):
+        return crl_lines(pem)
     cert = load(pem)
     if cert is None:
         return [f"{I1}(unreadable certificate)", ""]
@@ -63,6 +65,55 @@ def detail_lines(pem: str) -> list[str]:
         ]
     lines.append("")
     return lines
+
+
+def crl_lines(pem: str) -> list[str]:
+    """The lines printed under ``crl :`` (our layout; FortiOS does not document it):
+    issuer, update times, then each revoked serial with its revocation time."""
+    try:
+        crl = x509.load_pem_x509_crl(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return [f"{I1}(unreadable CRL)", ""]
+    fmt = "%Y-%m-%d %H:%M:%S"
+    nxt = crl.next_update_utc
+    lines = [
+        f"{I1}Issuer:      {name_spaced(crl.issuer)}",
+        f"{I1}Last update: {crl.last_update_utc.strftime(fmt)}  GMT",
+        f"{I1}Next update: {nxt.strftime(fmt) + '  GMT' if nxt else '(none)'}",
+        f"{I1}Revoked:     {len(crl)}",
+    ]
+    for rev in sorted(crl, key=lambda r: r.serial_number):
+        lines += [f"{I2}Serial Num: {serial_colon(rev.serial_number)}",
+                  f"{I2}Revoked at: {rev.revocation_date_utc.strftime(fmt)}  GMT"]
+    lines.append("")
+    return lines
+
+
+def details_listing(cmdb: Any, path: tuple[str, ...], name: str | None) -> list[str]:
+    """``get vpn certificate local|ca details [name]``: per certificate ``== [ name ]`` and
+    its detail block (a pending request shows its state and the CSR's subject)."""
+    attr = "ca" if path[-1] == "ca" else "certificate"
+    entries = [cmdb.entry(path, name)] if name is not None else list(cmdb.entries(path))
+    lines: list[str] = []
+    for entry in entries:
+        if entry is None:
+            continue
+        lines.append(f"== [ {entry.key} ]")
+        pem = entry.get(attr)
+        if pem:
+            lines.extend(detail_lines(pem))
+        elif entry.get("csr"):
+            lines.append(f"{I1}State:       PENDING")
+            lines.append(f"{I1}Subject:     {_csr_subject(entry.get('csr'))}")
+            lines.append("")
+    return lines
+
+
+def _csr_subject(pem: str) -> str:
+    try:
+        return name_spaced(x509.load_pem_x509_csr(pem.encode("ascii")).subject)
+    except (ValueError, UnicodeEncodeError):
+        return "(unreadable request)"
 
 
 def effective_state(entry: Any, now: _dt.datetime) -> str:

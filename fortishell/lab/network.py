@@ -11,15 +11,28 @@ verify TLS for the *original* host name (the lab server certificate names
 Ping never sends ICMP: lab hosts answer with times measured by a TCP connect
 to the responder, loopback answers at once, any other address loses every
 packet, and names outside the lab do not resolve.  Choices where FortiOS is
-not documented: every port of a lab host reaches the responder; the reply TTL
-for lab hosts is the guide's 31 and 64 for loopback; there is no one-second
-pause between packets (lab transcripts stay fast).
+not documented: the reply TTL for lab hosts is the guide's 31 and 64 for
+loopback; there is no one-second pause between packets (lab transcripts stay
+fast).
+
+The lab hosts and the only ports they answer on (``SERVICES``):
+
+* ``testrfc7030.com`` (54.70.32.33): EST on 8443/tcp (the responder);
+* ``tftp.lab`` (192.0.2.69): TFTP on 69/udp, files in ``<state-dir>/tftp/``;
+* ``crl.lab`` (192.0.2.80): HTTP on 80/tcp, the lab CA's CRL.
+
+Any other port of a lab host refuses the connection (:meth:`resolve` maps it
+to a loopback port nothing listens on, so the client sees a real
+``ECONNREFUSED``).  The TFTP and CRL servers start lazily like the responder;
+with ``--lab-server`` the EST host goes to the shared responder while TFTP and
+the CRL stay in this process (on the lab state of this state directory).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,12 +40,26 @@ from urllib.parse import urlsplit
 
 from ..clock import Clock
 from ..errors import LabError
+from .crl import CrlService, lab_ca_for
 from .server import EstResponder, ResponderConfig
+from .state import LabState
+from .tftp import TftpService
 
-DEFAULT_HOSTS: dict[str, str] = {"testrfc7030.com": "54.70.32.33"}
+DEFAULT_HOSTS: dict[str, str] = {"testrfc7030.com": "54.70.32.33", "tftp.lab": "192.0.2.69",
+                                 "crl.lab": "192.0.2.80"}
+EST, TFTP, CRL = "est", "tftp", "crl"
+SERVICES: dict[str, dict[tuple[str, int], str]] = {
+    "testrfc7030.com": {("tcp", 8443): EST},
+    "tftp.lab": {("udp", 69): TFTP},
+    "crl.lab": {("tcp", 80): CRL},
+}
+# Nothing listens on TCP port 1 of loopback (tcpmux, privileged, unused): connecting there is
+# refused at once, which is how the lab network answers a port without a service.
+REFUSED: tuple[str, int] = ("127.0.0.1", 1)
 LAB_TTL = 31
 LOOPBACK_TTL = 64
 STATE_SUBDIR = "est-lab"
+TFTP_SUBDIR = "tftp"
 
 
 class LabNetwork:
@@ -48,6 +75,8 @@ class LabNetwork:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.clock = clock
         self.responder: EstResponder | None = None
+        self.tftp: TftpService | None = None
+        self.crl: CrlService | None = None
         self._lock = threading.Lock()
         self._remote: tuple[str, int] | None = None
         if lab_server_url:
@@ -70,26 +99,57 @@ class LabNetwork:
                 return lab
         return None
 
-    def resolve(self, host: str, port: int) -> tuple[str, int] | None:
-        """Where to connect for ``host:port`` -- None for hosts outside the lab."""
-        if self.lab_host(host) is None:
+    def resolve(self, host: str, port: int, proto: str = "tcp") -> tuple[str, int] | None:
+        """Where to connect for ``host:port`` -- None for hosts outside the lab.
+
+        A lab host's port without a service maps to :data:`REFUSED`."""
+        lab = self.lab_host(host)
+        if lab is None:
             return None
-        return self._endpoint()
+        service = SERVICES.get(lab, {}).get((proto, port))
+        if service == EST:
+            return self._endpoint()
+        if service == TFTP:
+            return self._tftp_endpoint()
+        if service == CRL:
+            return self._crl_endpoint()
+        return REFUSED
+
+    def _lab_state_dir(self) -> Path | None:
+        return self.state_dir / STATE_SUBDIR if self.state_dir is not None else None
+
+    def _tftp_endpoint(self) -> tuple[str, int]:
+        with self._lock:
+            if self.tftp is None:
+                root = self.state_dir / TFTP_SUBDIR if self.state_dir is not None else Path(
+                    tempfile.mkdtemp(prefix="fortishell-tftp-"))
+                self.tftp = TftpService(root).start()
+            return self.tftp.address
+
+    def _crl_endpoint(self) -> tuple[str, int]:
+        with self._lock:
+            if self.crl is None:
+                state_dir = self._lab_state_dir()
+                self.crl = CrlService(LabState(state_dir), lab_ca_for(state_dir), self.clock).start()
+            return self.crl.address
 
     def _endpoint(self) -> tuple[str, int]:
         if self._remote is not None:
             return self._remote
         with self._lock:
             if self.responder is None:
-                state = self.state_dir / STATE_SUBDIR if self.state_dir is not None else None
+                state = self._lab_state_dir()
                 self.responder = EstResponder(ResponderConfig(state_dir=state, clock=self.clock)).start()
             return (self.responder.host, self.responder.port)
 
     def close(self) -> None:
         with self._lock:
             responder, self.responder = self.responder, None
-        if responder is not None:
-            responder.stop()
+            tftp, self.tftp = self.tftp, None
+            crl, self.crl = self.crl, None
+        for service in (responder, tftp, crl):
+            if service is not None:
+                service.stop()
 
     # ------------------------------------------------------------ ping
     def ping(self, host: str, count: int = 5) -> list[str]:
@@ -98,7 +158,7 @@ class LabNetwork:
         lab = self.lab_host(name)
         if lab is not None:
             shown, addr = (lab if name.lower().rstrip(".") == lab else self.hosts[lab]), self.hosts[lab]
-            times = [self._probe() for _ in range(count)]
+            times = [self._probe(lab) for _ in range(count)]
             return _report(shown, addr, LAB_TTL, times, count)
         if name.lower() == "localhost":
             name = "127.0.0.1"
@@ -110,9 +170,12 @@ class LabNetwork:
             return _report(str(ip), str(ip), LOOPBACK_TTL, [0.0] * count, count)
         return _report(str(ip), str(ip), LAB_TTL, [None] * count, count)
 
-    def _probe(self) -> float | None:
-        """One simulated echo: the time of a TCP connect to the lab endpoint, in ms."""
-        addr = self._endpoint()
+    def _probe(self, lab: str) -> float | None:
+        """One simulated echo: the time of a TCP connect to the host's (first) TCP service, in ms."""
+        ports = [port for proto, port in SERVICES.get(lab, {}) if proto == "tcp"]
+        if not ports:
+            return 0.1  # a UDP-only host: nothing to time, loopback is immediate
+        addr = self.resolve(lab, ports[0]) or REFUSED
         start = time.perf_counter()
         try:
             with socket.create_connection(addr, timeout=2.0):
