@@ -20,6 +20,8 @@ commands:
   lab-server [options]        serve the lab EST responder (see: fortishell lab-server --help)
   serve [--host H] [--port P] [--state-dir DIR] [--shared] [--users FILE]
                               serve the shell over SSH (see: fortishell serve --help)
+  lab-ca {sign CSR|revoke SERIAL|crl}
+                              the lab CA by hand (see: fortishell lab-ca --help)
 """
 
 
@@ -37,7 +39,7 @@ def _global_parser() -> argparse.ArgumentParser:
     p.add_argument("--lab-server", metavar="URL", help="map the lab hosts to this shared EST responder")
     p.add_argument("--clock", metavar="WHEN", help="start the device clock frozen at WHEN (YYYY-MM-DD[ HH:MM:SS])")
     p.add_argument("--version", action="version", version=f"fortishell {__version__}")
-    p.add_argument("command", nargs="?", choices=["run", "lab-server", "serve", "shell"], help=argparse.SUPPRESS)
+    p.add_argument("command", nargs="?", choices=["run", "lab-server", "serve", "shell", "lab-ca"], help=argparse.SUPPRESS)
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
@@ -58,6 +60,10 @@ def run_main(argv: list[str]) -> int:
         return lab_main(args.rest)
 
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    if args.command == "lab-ca":
+        from .lab.cacli import main as lab_ca_main
+
+        return lab_ca_main(args.rest, state_dir, clock=args.clock)
     if args.command == "serve":
         from .ssh.cli import serve_main
 

@@ -54,7 +54,7 @@ def subject_name(spec: RequestSpec) -> x509.Name:
         raise CertFileError("the subject is empty")
     if spec.country and not re.fullmatch(r"[A-Za-z]{2}", spec.country):
         raise CertFileError(f"invalid country code '{spec.country}'")
-    attrs: list[x509.NameAttribute] = []
+    attrs: list[x509.NameAttribute[str]] = []
     for oid, value in ((NameOID.COUNTRY_NAME, spec.country.upper()), (NameOID.STATE_OR_PROVINCE_NAME, spec.state),
                        (NameOID.LOCALITY_NAME, spec.city), (NameOID.ORGANIZATION_NAME, spec.org)):
         if value:

@@ -126,6 +126,12 @@ class LabNetwork:
                 self.tftp = TftpService(root).start()
             return self.tftp.address
 
+    def tftp_settle(self) -> None:
+        """After a put to the lab TFTP server: return once the file is complete on disk."""
+        tftp = self.tftp
+        if tftp is not None:
+            tftp.wait_idle()
+
     def _crl_endpoint(self) -> tuple[str, int]:
         with self._lock:
             if self.crl is None:

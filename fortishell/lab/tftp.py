@@ -17,9 +17,11 @@ import io
 import re
 import logging
 import threading
+import time
 from pathlib import Path
+from typing import BinaryIO
 
-import tftpy
+import tftpy  # type: ignore[import-untyped]  # the library ships no type information
 
 from ..errors import LabError
 
@@ -50,7 +52,7 @@ class TftpService:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LabError(f"Cannot use TFTP root {self.root}: {exc.strerror}") from None
-        server = tftpy.TftpServer(str(self.root))
+        server = tftpy.TftpServer(str(self.root), upload_open=_open_upload)
         errors: list[BaseException] = []
 
         def serve() -> None:
@@ -80,6 +82,27 @@ class TftpService:
     @property
     def address(self) -> tuple[str, int]:
         return (self.host, self.port)
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until no transfer is in progress (tftpy acknowledges the last block of an
+        upload before it writes and closes the file: a reader right after a put waits here)."""
+        server = self._server
+        deadline = time.monotonic() + timeout
+        while server is not None and server.sessions:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+
+def _open_upload(path: str, context: object) -> BinaryIO | None:
+    """Unbuffered, so an upload is on disk once its last block is acknowledged (a file
+    read right after ``put`` returns is complete); None (access violation) when it cannot
+    be created (tftpy has already checked that ``path`` stays inside the root)."""
+    try:
+        return open(path, "wb", buffering=0)
+    except OSError:
+        return None
 
 
 def _client(addr: tuple[str, int]) -> tftpy.TftpClient:

@@ -41,6 +41,7 @@ def upload(network: Any, server: str, filename: str, data: bytes) -> None:
     """A file to a TFTP server of the lab."""
     try:
         tftp_put(_tftp_addr(network, server), filename, data)
+        network.tftp_settle()
     except TftpFailure as exc:
         raise CertError(f"Failed to send file '{filename}' to tftp server {server}: {exc}") from None
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ...cli import ast
 from ...errors import IncompleteCommand, ValueParseError
 from ..result import Question, Result
+from . import certs, certs_ca
 from .tree import Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
@@ -205,11 +206,16 @@ TREE = Node("Execute static commands.", {
                  args=fixed_args([("<hh:mm:ss>", "Time.")], optional_from=0)),
     "vpn": Node("VPN commands.", {
         "certificate": Node("Certificate commands.", {
+            # ca / crl and local import/export/generate rsa|ec live in certs.py / certs_ca.py
+            "ca": certs_ca.ca_node(),
+            "crl": certs_ca.crl_node(),
             "local": Node("Local certificate.", {
                 "generate": Node("Generate a certificate request.", {
+                    **certs.generate_nodes(),
                     "est": Node("Generate a certificate request and enroll it with EST (RFC 7030).",
                                 handler=do_generate_est, args=_generate_args),
                 }),
+                **certs.local_nodes(),
             }),
         }),
     }),
