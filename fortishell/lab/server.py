@@ -50,6 +50,7 @@ import h11
 
 from ..clock import Clock
 from ..errors import FortiError, LabError
+from . import classroom
 from .ca import LabCA
 from .estapp import EstApp, Reply, Request, error
 from .faults import Faults
@@ -391,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--srp-user", action="append", default=[], metavar="NAME:PASSWORD", help="SRP user (default srpuser:srppwd)")
     p.add_argument("--require-pop", action="store_true", help="require tls-unique in challengePassword (TLS 1.2)")
     p.add_argument("--clock", default=None, help="fixed responder time, e.g. '2023-04-06 22:37:34'")
+    classroom.add_arguments(p)
     for name in FAULT_FLAGS:
         p.add_argument("--" + name.replace("_", "-"), action="store_true", help="fault: " + name.replace("_", " "))
     p.add_argument("--retry-after", nargs=2, type=int, metavar=("COUNT", "SECONDS"), help="fault: 202 replies first")
@@ -449,6 +451,11 @@ def main(argv: list[str]) -> int:
             knobs["endpoints"] = tuple(args.fault_endpoint)
         responder.faults.set(**knobs)
         responder.start()
+        try:
+            extras, extra_lines = classroom.start(args, responder.clock)
+        except BaseException:
+            responder.stop()
+            raise
     except (FortiError, ValueError, OSError) as exc:
         lines = exc.lines if isinstance(exc, FortiError) else [str(exc)]
         print("\n".join(["lab-server: " + lines[0], *lines[1:]]), file=sys.stderr)
@@ -458,10 +465,14 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, lambda *_: stop.set())
     print(f"EST lab responder listening on {responder.url} (CA CN=estExampleCA, serial "
           f"{responder.ca.cert.serial_number:x}); Ctrl-C stops it", flush=True)
+    for line in extra_lines:
+        print(line, flush=True)
     try:
         while not stop.wait(0.5):
             pass
     finally:
+        for service in extras:
+            service.stop()
         responder.stop()
     return 0
 

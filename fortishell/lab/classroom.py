@@ -1,0 +1,52 @@
+"""The services ``fortishell lab-server`` runs next to the EST responder for a classroom.
+
+``--tftp-port P`` starts the lab TFTP server (files in ``--tftp-root``, default
+``<state-dir>/tftp``, else ``./tftp``); ``--crl-port P`` publishes the lab CA's
+CRL over plain HTTP at ``/estExampleCA.crl`` (revocations: ``fortishell lab-ca
+--lab-state <state-dir> revoke SERIAL``).  Both listen on ``--host``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Protocol
+
+from ..clock import Clock
+from .crl import CRL_PATH, CrlService, lab_ca_for
+from .state import LabState
+from .tftp import TftpService
+
+
+class Service(Protocol):
+    def stop(self) -> None: ...
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tftp-port", type=int, default=None, metavar="PORT", help="also serve TFTP on PORT (69 for real)")
+    p.add_argument("--tftp-root", type=Path, default=None, metavar="DIR",
+                   help="TFTP files (default: <state-dir>/tftp, else ./tftp)")
+    p.add_argument("--crl-port", type=int, default=None, metavar="PORT",
+                   help=f"also publish the lab CRL over HTTP on PORT (path {CRL_PATH})")
+
+
+def start(args: argparse.Namespace, clock: Clock | None) -> tuple[list[Service], list[str]]:
+    """Start what the options ask for; returns the services and one line per service."""
+    services: list[Service] = []
+    lines: list[str] = []
+    state_dir = Path(args.state_dir) if args.state_dir is not None else None
+    try:
+        if args.tftp_port is not None:
+            root = args.tftp_root or (state_dir / "tftp" if state_dir is not None else Path("tftp"))
+            tftp = TftpService(root, args.host, args.tftp_port).start()
+            services.append(tftp)
+            lines.append(f"TFTP server listening on {args.host}:{tftp.port} (files in {root})")
+        if args.crl_port is not None:
+            crl = CrlService(LabState(state_dir), lab_ca_for(state_dir), clock, args.host, args.crl_port).start()
+            services.append(crl)
+            lines.append(f"CRL published at http://{args.host}:{crl.port}{CRL_PATH}")
+    except BaseException:
+        for service in services:
+            service.stop()
+        raise
+    return services, lines
