@@ -45,20 +45,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 
-from .clock import Clock
 from .errors import FortiError
-from .trace import TracePoint
+from .est.ports import Clock, Cmdb, Entry, EventLog, Tracer
 from .eventlog import (
     LOGID_CERT_EXPIRE_WARNING,
     LOGID_CERT_RENEW_FAILED,
     LOGID_CERT_RENEWED,
-    EventLog,
 )
+from .trace import TracePoint
 
 LOCAL = ("vpn", "certificate", "local")
 BACKOFF = (
@@ -95,8 +95,8 @@ class Outcome:
 class RenewalService:
     """Decides when certificates are due and calls ``renew`` for them."""
 
-    def __init__(self, cmdb, clock: Clock, renew: Callable[[str], list[str]], log: EventLog,
-                 tracer=None) -> None:
+    def __init__(self, cmdb: Cmdb, clock: Clock, renew: Callable[[str], list[str]], log: EventLog,
+                 tracer: Tracer | None = None) -> None:
         self._cmdb = cmdb
         self._clock = clock
         self._renew = renew
@@ -116,7 +116,7 @@ class RenewalService:
         """Something changed: the next :meth:`poll` checks every certificate."""
         self._dirty = True
 
-    def _on_commit(self, changes) -> None:
+    def _on_commit(self, changes: Iterable[Any]) -> None:
         for change in changes:
             if tuple(change.path) != LOCAL:
                 continue
@@ -156,7 +156,7 @@ class RenewalService:
         now = self._clock.now()
         return [name for name, entry, cert in self._watched() if _is_due(entry, cert, now)]
 
-    def _watched(self):
+    def _watched(self) -> Iterator[tuple[str, Entry, x509.Certificate]]:
         for name in list(self._cmdb.keys(LOCAL)):
             entry = self._cmdb.entry(LOCAL, name)
             if entry is None or _get(entry, "enroll-protocol") != "est":
@@ -227,7 +227,7 @@ class RenewalService:
                 self._retry[name] = _Retry(0, self._clock.now() + HOLD_AFTER_RENEWAL)
         return Outcome(name, True, tuple(lines))
 
-    def _maybe_warn(self, name: str, entry, cert: x509.Certificate, now: _dt.datetime) -> None:
+    def _maybe_warn(self, name: str, entry: Entry, cert: x509.Certificate, now: _dt.datetime) -> None:
         days = int(_get(entry, "auto-regenerate-days-warning") or 0)
         not_after = cert.not_valid_after_utc
         if days <= 0 or _days_left(cert, now) > days:
@@ -242,7 +242,7 @@ class RenewalService:
             f"Certificate {name} will expire in {left} days ({not_after:%Y-%m-%d %H:%M:%S} GMT)",
         )
 
-    def _trace(self, point: TracePoint, **values) -> None:
+    def _trace(self, point: TracePoint, **values: Any) -> None:
         if self._tracer is not None:
             self._tracer.emit(TRACE_APP, point, **values)
 
@@ -254,11 +254,11 @@ def _short_reason(err: FortiError) -> str:
     return (tail if sep and tail else text) or "unknown error"
 
 
-def _get(entry, attr: str):
+def _get(entry: Entry, attr: str) -> Any:
     return entry.get(attr)
 
 
-def _is_due(entry, cert: x509.Certificate, now: _dt.datetime) -> bool:
+def _is_due(entry: Entry, cert: x509.Certificate, now: _dt.datetime) -> bool:
     days = int(_get(entry, "auto-regenerate-days") or 0)
     return days > 0 and _days_left(cert, now) <= days
 

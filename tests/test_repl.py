@@ -18,7 +18,9 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
 from fortishell.clock import Clock
-from fortishell.repl import Repl, mask_secrets, run_repl
+from fortishell.shell.histform import history_form as mask_secrets
+from fortishell.frontend.interact import Repl
+from fortishell.repl import run_repl
 from fortishell.shell.device import Device
 
 pytestmark = pytest.mark.timeout(30)

@@ -76,6 +76,12 @@ class AttrSpec:
         return self.type == MULTI_OPTION
 
     @property
+    def sensitive(self) -> bool:
+        """A value that must never be written in clear outside the CMDB: a password
+        (``ENC`` in the configuration) or a private key.  The history keeps ``*``."""
+        return self.secret or self.pem_kind == "private-key"
+
+    @property
     def option_values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
 
@@ -403,6 +409,24 @@ class Schema:
         if table is not None:
             return table.help
         return self.word_help.get(path, "")
+
+    def names_sensitive_attr(self, word: str) -> bool:
+        """Whether ``word`` is, or abbreviates, a sensitive attribute of any table.
+
+        Any table, not one: the history form of a line is decided without the
+        mode it was typed in, so a word that could name a secret is treated as one.
+        """
+        return bool(word) and any(a.sensitive and a.name.startswith(word) for t in self._all_tables()
+                                  for a in t.attrs)
+
+    def _all_tables(self) -> list[TableSpec]:
+        out: list[TableSpec] = []
+        todo = list(self.tables)
+        while todo:
+            t = todo.pop()
+            out.append(t)
+            todo.extend(t.subtables)
+        return out
 
     def resolve_path(self, words: list[str]) -> Path | None:
         """Resolve abbreviated ``config`` words to a table path (None if not a table)."""

@@ -14,6 +14,8 @@ Two behaviours the guide shows rather than documents:
 
 * An existing certificate name means *re-generate* ("re-generate will ignore
   all the options you have provided"): the other words are not checked.
+  :func:`parse_generate_args` is the one place that decides it: it returns
+  :class:`Regenerate` for an existing name, :class:`EstSettings` otherwise.
 * Example 1 passes ``G_CA_Cert_1`` in position 8 (CA identifier) and the trace
   shows ``ca_identifier:(null)`` and a URL without a label.  So a position-8
   value that names an existing ``vpn certificate ca`` entry (with position 9
@@ -32,6 +34,7 @@ from urllib.parse import urlsplit
 from fortishell import errors
 
 from .pki import ALGORITHMS, PkiError, parse_san, parse_subject
+from .settings import EstSettings
 
 LOCAL = ("vpn", "certificate", "local")
 CA = ("vpn", "certificate", "ca")
@@ -39,22 +42,10 @@ NAME_MAX = 35
 
 
 @dataclass(frozen=True)
-class GenerateRequest:
+class Regenerate:
+    """``generate est <existing name> ...``: re-enroll that certificate; the other words are ignored."""
+
     name: str
-    algorithm: str
-    url: str
-    subject: str | None = None
-    san: str | None = None
-    http_username: str | None = None
-    http_password: str | None = None
-    ca_id: str | None = None
-    ca_cert: str | None = None
-    key_password: str | None = None
-    client_cert: str | None = None
-    source_ip: str | None = None
-    srp_username: str | None = None
-    srp_password: str | None = None
-    regenerate: bool = False  # the name exists: re-enroll it, the options are ignored
 
 
 POSITIONS: list[tuple[str, str]] = [
@@ -102,15 +93,16 @@ def check_url(url: str) -> str:
     return url
 
 
-def parse_generate_args(words: list[str], cmdb: Any) -> GenerateRequest:
-    """Words after ``generate est`` -> a validated :class:`GenerateRequest`."""
+def parse_generate_args(words: list[str], cmdb: Any) -> EstSettings | Regenerate:
+    """Words after ``generate est`` -> :class:`Regenerate` for an existing certificate name (the
+    one place that decides it), else validated :class:`EstSettings` for a new enrollment."""
     if not words or not words[0]:
         raise errors.IncompleteCommand()
-    if len(words) > len(FIELDS):
-        raise errors.ParseError(words[len(FIELDS)])
     name = words[0]
     if _exists(cmdb, LOCAL, name):
-        return GenerateRequest(name=name, algorithm="", url="", regenerate=True)
+        return Regenerate(name)
+    if len(words) > len(FIELDS):
+        raise errors.ParseError(words[len(FIELDS)])
     if len(name) > NAME_MAX:
         raise _bad(f"The name is too long (at most {NAME_MAX} characters).", name)
     if len(words) < 3 or not words[1] or not words[2]:
@@ -154,4 +146,4 @@ def parse_generate_args(words: list[str], cmdb: Any) -> GenerateRequest:
         raise _bad("TLS-SRP password given without a username.", values["srp_password"])
     if values["srp_username"] and not values["srp_password"]:
         raise errors.IncompleteCommand()
-    return GenerateRequest(**values)  # type: ignore[arg-type]
+    return EstSettings.from_positions(values)

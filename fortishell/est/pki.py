@@ -14,7 +14,7 @@ import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
-from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.error import PyAsn1Error
-from pyasn1_modules import rfc7030
+from pyasn1.codec.der import decoder as der_decoder  # type: ignore[import-untyped]
+from pyasn1.error import PyAsn1Error  # type: ignore[import-untyped]
+from pyasn1_modules import rfc7030  # type: ignore[import-untyped]
 
 from ..x509text import extension_name, extension_text, name_compact, serial_colon
 
@@ -51,8 +51,11 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("ec-secp384r1", curve="secp384r1"), Algorithm("ec-secp521r1", curve="secp521r1"),
     )
 }
-_CURVES = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}
-_CURVE_HASH = {"secp256r1": hashes.SHA256, "secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512}
+_CURVES: dict[str, type[ec.SECP256R1 | ec.SECP384R1 | ec.SECP521R1]] = {
+    "secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}
+SignHash = hashes.SHA224 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+_CURVE_HASH: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "secp256r1": hashes.SHA256, "secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512}
 
 
 def generate_key(algorithm: Algorithm) -> PrivateKey:
@@ -61,7 +64,7 @@ def generate_key(algorithm: Algorithm) -> PrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=algorithm.rsa_bits)
 
 
-def default_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+def default_hash(key: PrivateKey) -> SignHash:
     """The CSR signature hash: SHA-256, or the curve's matching hash for P-384/P-521."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return _CURVE_HASH.get(key.curve.name, hashes.SHA256)()
@@ -123,7 +126,7 @@ def _split_unescaped(text: str, sep: str = ",") -> list[str]:
 
 def parse_subject(text: str) -> x509.Name:
     """``CN=a,DC=local,O=Org`` -> Name (fields in the order given)."""
-    attrs: list[x509.NameAttribute] = []
+    attrs: list[x509.NameAttribute[Any]] = []
     for part in _split_unescaped(text):
         key, eq, value = part.partition("=")
         key, value = key.strip(), value.strip()
@@ -183,8 +186,8 @@ def build_csr(
     san: list[x509.GeneralName] | None = None,
     *,
     challenge_password: str | None = None,
-    extensions: list[x509.Extension] | None = None,
-    hash_alg: hashes.HashAlgorithm | None = None,
+    extensions: list[x509.Extension[Any]] | None = None,
+    hash_alg: SignHash | None = None,
 ) -> x509.CertificateSigningRequest:
     builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
     for ext in extensions or []:
@@ -200,7 +203,7 @@ def build_csr(
 
 def csr_from_cert(
     cert: x509.Certificate, key: PrivateKey, *, challenge_password: str | None = None,
-    hash_alg: hashes.HashAlgorithm | None = None,
+    hash_alg: SignHash | None = None,
 ) -> x509.CertificateSigningRequest:
     """A re-enrollment CSR: the certificate's subject, key and extensions."""
     return build_csr(key, cert.subject, None, challenge_password=challenge_password,
@@ -263,7 +266,8 @@ OID_NAMES: dict[str, str] = {
     "1.3.6.1.5.5.7.1.1": "Authority Information Access",
     "1.3.6.1.5.5.7.3.1": "TLS Web Server Authentication", "1.3.6.1.5.5.7.3.2": "TLS Web Client Authentication",
 }
-_HASH_OIDS = {"2.16.840.1.101.3.4.2.1": hashes.SHA256, "2.16.840.1.101.3.4.2.2": hashes.SHA384,
+_HASH_OIDS: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "2.16.840.1.101.3.4.2.1": hashes.SHA256, "2.16.840.1.101.3.4.2.2": hashes.SHA384,
               "2.16.840.1.101.3.4.2.3": hashes.SHA512}
 CHALLENGE_PASSWORD_OID = "1.2.840.113549.1.9.7"
 
@@ -304,7 +308,7 @@ def decode_csrattrs(body: bytes) -> list[CsrAttr]:
             vals: list[str] = []
             for raw in attr["values"]:
                 try:
-                    from pyasn1.type import univ
+                    from pyasn1.type import univ  # type: ignore[import-untyped]
 
                     inner, _ = der_decoder.decode(bytes(raw), asn1Spec=univ.ObjectIdentifier())
                     vals.append(str(inner))
@@ -314,7 +318,7 @@ def decode_csrattrs(body: bytes) -> list[CsrAttr]:
     return out
 
 
-def hash_from_attrs(attrs: list[CsrAttr]) -> hashes.HashAlgorithm | None:
+def hash_from_attrs(attrs: list[CsrAttr]) -> SignHash | None:
     """The signature hash the server asks for (a bare hash OID in csrattrs), if any."""
     for attr in attrs:
         if attr.oid in _HASH_OIDS:

@@ -38,7 +38,7 @@ import traceback
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..clock import Clock
 from ..errors import ConfigFileError, EstError, FortiError
@@ -51,6 +51,7 @@ DEFAULT_HOSTNAME = "FortiProxy"
 RENEWAL_FAILED_STATE = "RENEWAL FAILED"
 
 Sink = Callable[[str], None]
+T = TypeVar("T")
 
 
 class Device:
@@ -81,6 +82,8 @@ class Device:
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self._bg_thread: threading.Thread | None = None
         self._bg_stop: threading.Event | None = None
+        self._operations: set[Any] = set()  # cancellation tokens of the running EST operations
+        self._operations_lock = threading.Lock()
         self.cmdb = cmdb
         self.renewal: RenewalService
         self._wire(cmdb)
@@ -198,21 +201,54 @@ class Device:
                     return True
         return False
 
+    # ------------------------------------------------------------ EST operations (cancellable)
+    def _cancellable(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(token)`` with a fresh cancellation token that :meth:`cancel` reaches."""
+        from ..est.cancel import CancelToken
+
+        token = CancelToken()
+        with self._operations_lock:
+            self._operations.add(token)
+        try:
+            return work(token)
+        finally:
+            with self._operations_lock:
+                self._operations.discard(token)
+
+    def cancel(self) -> bool:
+        """Cancel every running EST operation (Ctrl-C, SIGINT/SIGTERM; any thread); True if one ran."""
+        with self._operations_lock:
+            tokens = list(self._operations)
+        for token in tokens:
+            token.cancel()
+        return bool(tokens)
+
+    def enroll(self, settings: Any) -> list[str]:
+        """``generate est`` of a new certificate (see :mod:`fortishell.est.engine`)."""
+        return self._cancellable(lambda token: list(self.engine.generate(settings, token)))
+
+    def fetch_cacerts(self, settings: Any) -> list[Any]:
+        """A server's CA certificates (``/cacerts``), verified, not stored."""
+        return self._cancellable(lambda token: list(self.engine.fetch_cacerts(settings, token)))
+
     def _renew(self, name: str) -> list[str]:
         """The renewal service's worker: the engine's renewal; failures mark the run-time state."""
-        return self._marking_failure(name, lambda: self.engine.renew(name))
+        return self._marking_failure(name, lambda: self._cancellable(lambda t: self.engine.renew(name, t)))
 
     def regenerate(self, name: str) -> list[str]:
         """A manual re-enrollment of an existing certificate; a failure marks the run-time state
-        like a failed renewal, then propagates (the command fails)."""
-        engine_regenerate = getattr(self.engine, "regenerate", None)
-        if engine_regenerate is None:
-            raise EstError("Re-generating a certificate with EST is not supported.")
-        return self._marking_failure(name, lambda: list(engine_regenerate(name) or []))
+        like a failed renewal, then propagates (the command fails).  A cancellation leaves the
+        entry as it was."""
+        return self._marking_failure(
+            name, lambda: self._cancellable(lambda t: list(self.engine.regenerate(name, t))))
 
     def _marking_failure(self, name: str, work: Callable[[], list[str]]) -> list[str]:
+        from ..est.cancel import Cancelled
+
         try:
             return work()
+        except Cancelled:
+            raise
         except FortiError:
             self._set_state(name, RENEWAL_FAILED_STATE)
             raise

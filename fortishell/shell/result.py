@@ -2,7 +2,7 @@
 
 ``Result`` carries output lines (no trailing blank line: the front end adds
 it), the FortiOS return code, an optional pending ``(y/n)`` :class:`Question`
-and the ``exit`` flag.  Front ends (REPL, replay, SSH, tests) render it; no
+the ``exit`` flag and whether the output ``pages`` (``--More--``).  Front ends (REPL, replay, SSH, tests) render it; no
 handler prints.
 """
 
@@ -26,6 +26,9 @@ class Result:
     rc: int = 0
     question: Question | None = None
     exit: bool = False
+    # a get/show listing: the front end pages it when `config system console` says `more`
+    # ("This setting applies to show or get commands only")
+    pages: bool = False
 
     @property
     def ok(self) -> bool:

@@ -141,20 +141,23 @@ class Session:
         return result
 
     def guard(self, answer: Callable[[bool], Result]) -> Callable[[bool], Result]:
-        """Wrap a question's answer callback so it never raises either."""
-        at_root = self.frame is None
+        """A question's answer callback that never raises and ends at the command boundary.
 
-        def wrapped(yes: bool) -> Result:
-            return self._boundary(lambda: self._guarded(lambda: answer(yes), at_root=at_root))
-
-        return wrapped
+        Every question leaving :meth:`execute` is wrapped here once; an answer that
+        is already wrapped is returned as it is (so ``after_command()`` runs once
+        per answer even when a handler wraps its own answer).
+        """
+        if isinstance(answer, _GuardedAnswer):
+            return answer
+        return _GuardedAnswer(self, answer, at_root=self.frame is None)
 
     def _guarded(self, work: Callable[[], Result], *, at_root: bool) -> Result:
         try:
             result = work()
             if result.question is not None:  # answers must never raise either
                 q = result.question
-                result.question = Question(q.text, self.guard(q.answer))
+                if not isinstance(q.answer, _GuardedAnswer):
+                    result.question = Question(q.text, self.guard(q.answer))
             return result
         except ParseError as err:
             lines = err.lines if at_root else err.output()
@@ -197,3 +200,16 @@ class Session:
         except Exception:  # noqa: BLE001
             self.device.log.error("help error\n%s", traceback.format_exc())
             return []
+
+
+class _GuardedAnswer:
+    """An answer callback run like a command: guarded, under the lock, then ``after_command()``."""
+
+    def __init__(self, session: Session, answer: Callable[[bool], Result], *, at_root: bool) -> None:
+        self.session = session
+        self.answer = answer
+        self.at_root = at_root
+
+    def __call__(self, yes: bool) -> Result:
+        sess = self.session
+        return sess._boundary(lambda: sess._guarded(lambda: self.answer(yes), at_root=self.at_root))

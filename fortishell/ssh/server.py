@@ -1,6 +1,6 @@
-"""``fortishell serve``: the shell over SSH (asyncssh + prompt_toolkit's SSH integration).
+"""``fortishell serve``: the shell over SSH (asyncssh; each channel a prompt_toolkit app session).
 
-Each SSH session runs the very same :meth:`fortishell.repl.Repl.interact` as the
+Each SSH session runs the very same :meth:`fortishell.frontend.interact.Repl.interact` as the
 local terminal (completion, ``?``, history, background output above the
 prompt), with the ``--More--`` pager on.
 
@@ -37,17 +37,21 @@ import logging
 import re
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 import asyncssh
-from prompt_toolkit.contrib.ssh import PromptToolkitSSHServer, PromptToolkitSSHSession
+from prompt_toolkit.application.current import create_app_session
 from prompt_toolkit.data_structures import Size
 from prompt_toolkit.history import History
+from prompt_toolkit.input import PipeInput, create_pipe_input
+from prompt_toolkit.output.vt100 import Vt100_Output
 
 from ..clock import Clock
+from ..frontend.history import MaskingFileHistory
+from ..frontend.interact import Repl
 from .hostkey import load_or_create_host_key
 from .users import Users, factory_users
 
@@ -108,8 +112,6 @@ class DeviceRegistry:
             return device
 
     def history_for(self, user: str) -> History:
-        from ..repl import MaskingFileHistory
-
         with self._lock:
             hist = self._histories.get(user)
             if hist is None:
@@ -139,25 +141,56 @@ def _safe_name(user: str) -> str:
     return cleaned.strip(".") or "_"
 
 
-class ShellSession(PromptToolkitSSHSession):
-    """One SSH channel: prompt_toolkit's session plus the login name and Ctrl-C handling."""
+class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
+    """One SSH channel running :meth:`Repl.interact` in its own prompt_toolkit app session.
 
-    def __init__(self, interact: Any) -> None:
-        super().__init__(interact, enable_cpr=False)
+    The channel is opened without asyncssh's line editor: the shell echoes and
+    edits lines itself (:class:`~fortishell.frontend.echo.PlainEcho`).  Input
+    goes into a prompt_toolkit pipe; output leaves through :class:`_ChannelText`.
+    """
+
+    def __init__(self, interact: Callable[["ShellSession"], Awaitable[None]]) -> None:
+        self._interact = interact
+        self.channel: Any = None  # asyncssh.SSHServerChannel[str]
         self.username = ""
-        self.repl: Any = None
-        self.stdout = _ChannelText(self)  # type: ignore[assignment]
+        self.repl: Repl | None = None
+        self.input: PipeInput | None = None
+        self.stdout = _ChannelText(self)
+        self.task: asyncio.Task[None] | None = None
 
     def connection_made(self, chan: Any) -> None:
-        super().connection_made(chan)
+        self.channel = chan
         self.username = str(chan.get_extra_info("username") or "")
 
-    def _get_size(self) -> Size:
-        size = super()._get_size()
-        return size if size.rows > 0 and size.columns > 0 else DEFAULT_SIZE
+    def shell_requested(self) -> bool:
+        return True
 
     def exec_requested(self, command: str) -> bool:
         return False  # an interactive shell only, as FortiOS's CLI over SSH
+
+    def terminal_size(self) -> Size:
+        """The client's terminal size (a session without a pty, or a 0x0 one: 80x24)."""
+        if self.channel is None:
+            return DEFAULT_SIZE
+        width, height, _pw, _ph = self.channel.get_terminal_size()
+        return Size(rows=height, columns=width) if height > 0 and width > 0 else DEFAULT_SIZE
+
+    def session_started(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        chan = self.channel
+        output = Vt100_Output(cast(TextIO, self.stdout), self.terminal_size,
+                              term=chan.get_terminal_type(), enable_cpr=False)
+        with create_pipe_input() as inp:
+            self.input = inp
+            with create_app_session(input=inp, output=output):
+                try:
+                    await self._interact(self)
+                except Exception:  # the session ends; the server and the other sessions go on
+                    log.exception("SSH session of %s failed", self.username)
+                finally:
+                    chan.close()
 
     def data_received(self, data: str, datatype: object) -> None:
         data = data.replace("\r\n", "\r")  # one Enter, whichever line end the client sends
@@ -168,17 +201,15 @@ class ShellSession(PromptToolkitSSHSession):
             data = data.replace("\x03", "")
             if not data:
                 return
-        super().data_received(data, datatype)
+        if self.input is not None:
+            self.input.send_text(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The client went away: end the session (its prompt sees end of input)."""
         if self.repl is not None:
             self.repl.hangup()
-        if self._input is not None:
-            try:
-                self._input.close()
-            except OSError:
-                pass
+        if self.input is not None:
+            self.input.close()
 
     def break_received(self, msec: int) -> bool:
         if self.repl is not None and self.repl.busy:
@@ -204,9 +235,8 @@ def _as_pastes(data: str) -> str:
 class _ChannelText:
     """The text stream prompt_toolkit writes to: straight onto the channel, ``\n`` sent as ``\r\n``.
 
-    It bypasses asyncssh's line editor (which would translate line ends a
-    second time and track a cursor of its own); the editor is only there
-    because prompt_toolkit's SSH session expects it and switches it off.
+    The channel has no line editor (the server is created with
+    ``line_editor=False``): what is written here is what the client receives.
     """
 
     def __init__(self, session: "ShellSession") -> None:
@@ -221,12 +251,11 @@ class _ChannelText:
 
     def _send(self) -> None:
         data, self._pending = "".join(self._pending), []
-        chan = self._session._chan
+        chan = self._session.channel
         if chan is None or not data:
             return
-        raw = getattr(chan, "_orig_chan", chan)
         try:
-            raw.write(data.replace("\n", "\r\n"))
+            chan.write(data.replace("\n", "\r\n"))
         except (BrokenPipeError, OSError, asyncssh.Error):
             pass  # the channel is closing
 
@@ -241,11 +270,10 @@ class _ChannelText:
         return "utf-8"
 
 
-class ShellServer(PromptToolkitSSHServer):
+class ShellServer(asyncssh.SSHServer):
     """Authentication against the users file; one :class:`ShellSession` per channel."""
 
     def __init__(self, registry: DeviceRegistry, users: Users) -> None:
-        super().__init__(self._interact, enable_cpr=False)
         self.registry = registry
         self.users = users
         self._conn: Any = None
@@ -282,10 +310,7 @@ class ShellServer(PromptToolkitSSHServer):
     def session_requested(self) -> ShellSession:
         return ShellSession(self._interact)
 
-    async def _interact(self, ssh_session: PromptToolkitSSHSession) -> None:
-        from ..repl import Repl
-
-        assert isinstance(ssh_session, ShellSession)
+    async def _interact(self, ssh_session: ShellSession) -> None:
         user = ssh_session.username
         try:
             device = await asyncio.get_running_loop().run_in_executor(None, self.registry.device_for, user)
@@ -343,6 +368,7 @@ async def start_server(options: ServeOptions) -> SshServer:
         server_host_keys=[key],
         kex_algs=KEX_ALGS,
         gss_host=None,
+        line_editor=False,  # the shell echoes and edits lines itself
         x11_forwarding=False,
         agent_forwarding=False,
         allow_scp=False,

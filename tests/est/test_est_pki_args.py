@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from fortishell import errors
 from fortishell.cmdb.model import Cmdb
 from fortishell.est import pki
-from fortishell.est.args import CA, LOCAL, POSITIONS, parse_generate_args
+from fortishell.est.args import CA, LOCAL, POSITIONS, Regenerate, parse_generate_args
 from fortishell.lab.ca import LabCA
 
 URL = "https://testrfc7030.com:8443"
@@ -100,14 +100,14 @@ def test_guide_command(cmdb):
     req = parse_generate_args(["est-test101", "ec-secp256r1", URL, "CN=firewall-portal1,DC=local,DC=COM",
                                "DNS:firewall-portal1.local.ca,IP:172.18.60.184", "estuser", "estpwd",
                                "G_CA_Cert_1"], cmdb)
-    assert req.ca_id is None and req.ca_cert is None  # position 8 names a CA entry (module docstring)
+    assert req.ca_id is None and req.server_cert is None  # position 8 names a CA entry (module docstring)
     assert (req.http_username, req.http_password) == ("estuser", "estpwd")
 
 
 def test_skipped_positions(cmdb):
     req = parse_generate_args(["n", "rsa-2048", URL, "", "", "", "", "label1", "G_CA_Cert_1", "", "", "10.1.1.1"],
                               cmdb)
-    assert req.subject is None and req.ca_id == "label1" and req.ca_cert == "G_CA_Cert_1"
+    assert req.subject is None and req.ca_id == "label1" and req.server_cert == "G_CA_Cert_1"
     assert req.source_ip == "10.1.1.1"
     assert len(POSITIONS) == 14
 
@@ -115,7 +115,9 @@ def test_skipped_positions(cmdb):
 def test_existing_name_means_regenerate(cmdb):
     with cmdb.transaction() as tx:
         tx.put(LOCAL, "old", {"enroll-protocol": "est"})
-    assert parse_generate_args(["old", "whatever"], cmdb).regenerate
+    assert parse_generate_args(["old", "whatever"], cmdb) == Regenerate("old")
+    # the other words are not checked, not even their number
+    assert parse_generate_args(["old"] + ["x"] * 20, cmdb) == Regenerate("old")
 
 
 @pytest.mark.parametrize("words,lines,rc", [

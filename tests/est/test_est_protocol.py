@@ -5,26 +5,20 @@ from __future__ import annotations
 import base64
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from fortishell.est import pki, protocol
+from fortishell.est import flows
+from fortishell.est.cancel import Cancelled
+from fortishell.est.events import Interim, StoreCaCerts, StoreLocal, Stored, Trace, WireFailure
 from fortishell.est.protocol import EstRequest, EstResponse, FlowConfig, TlsInfo, Wait
+from fortishell.est.settings import EstSettings
 from fortishell.lab.ca import LabCA
 
 GUIDE_CSRATTRS = b"MCYGBysGAQEBARYGCSqGSIb3DQEJAQYFK4EEACIGCWCGSAFlAwQCAg==\n"
 CFG = FlowConfig(url="https://testrfc7030.com:8443")
-
-
-class Out:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def emit(self, point, **values) -> None:
-        self.lines.append(point.render(values))
-
-    def raw(self, text: str) -> None:
-        self.lines.append(text)
 
 
 def certs_body(wrap: bool = True) -> bytes:
@@ -39,39 +33,69 @@ def ok(ctype: str, body: bytes, **kw) -> EstResponse:
     return EstResponse(200, "OK", headers=(("Content-Type", ctype),), body=body, **kw)
 
 
+class Driver:
+    """Drives a flow with scripted replies: traces rendered, each request/store gets the next reply."""
+
+    def __init__(self, replies) -> None:
+        self.replies, self.lines, self.steps = iter(replies), [], []
+
+    def run(self, flow, cancel_at=None):
+        reply, pending = None, None
+        try:
+            while True:
+                step = flow.throw(pending) if pending else flow.send(reply)
+                reply, pending = None, None
+                if isinstance(step, Trace):
+                    self.lines.append(step.text if step.point is None else step.point.render(dict(step.values)))
+                    continue
+                self.steps.append(step)
+                if cancel_at is not None and len(self.steps) == cancel_at:
+                    pending = Cancelled("cancelled")
+                elif isinstance(step, (StoreCaCerts, StoreLocal)):
+                    reply = Stored()
+                elif not isinstance(step, Wait):
+                    reply = next(self.replies)
+        except StopIteration as stop:
+            return stop.value
+
+
 def run(flow, responses):
-    """Drive ``flow``: each request/wait gets the next item of ``responses``; returns (result, steps)."""
-    steps, reply, it = [], None, iter(responses)
-    try:
-        while True:
-            step = flow.send(reply)
-            steps.append(step)
-            reply = None if isinstance(step, Wait) else next(it)
-    except StopIteration as stop:
-        return stop.value, steps
+    """Drive ``flow``; returns (result, steps) where steps are the requests and waits."""
+    d = Driver(responses)
+    result = d.run(flow)
+    return result, d.steps
+
+
+def run_lines(flow, responses):
+    d = Driver(responses)
+    d.run(flow)
+    return d.lines
 
 
 @pytest.mark.parametrize("wrap", [True, False])
 def test_cacerts(wrap):
-    out = Out()
-    certs, steps = run(protocol.get_cacerts(CFG, out), [ok("application/pkcs7-mime", certs_body(wrap))])
-    assert steps == [EstRequest("GET", "/.well-known/est/cacerts")]
+    d = Driver([ok("application/pkcs7-mime", certs_body(wrap))])
+    certs = d.run(protocol.cacerts(CFG))
+    assert d.steps == [EstRequest("GET", "/.well-known/est/cacerts")]
     assert certs[0].subject.rfc4514_string() == "CN=estExampleCA"
-    assert out.lines[:3] == ["[2075] __est_get_ca_certs: ============STARTED============",
-                             "[1191] save_pkcs7_certs: Saving pkcs7 response",
-                             "[505] est_print_pkcs7: Certs: (1 in total)"]
-    assert "        Serial Number:\n            ab:e8:32:e1:f6:6a:6b:43" in out.lines[4]
-    assert out.lines[-1] == ("[1228] save_pkcs7_certs: Saving cert(s):\n\tis_global:1\n"
+    lines = [l for l in d.lines if "curl_header_debug_func" not in l]
+    assert lines[:5] == ["[2075] __est_get_ca_certs: ============STARTED============",
+                         "[1728] est_curl_req: URL: https://testrfc7030.com:8443/.well-known/est/cacerts",
+                         "[1776] est_curl_req: HTTP GET",
+                         "[1787] est_curl_req: Response 200"] + lines[4:5]
+    start = lines.index("[1191] save_pkcs7_certs: Saving pkcs7 response")
+    assert lines[start + 1] == "[505] est_print_pkcs7: Certs: (1 in total)"
+    assert "        Serial Number:\n            ab:e8:32:e1:f6:6a:6b:43" in lines[start + 3]
+    assert lines[-1] == ("[1228] save_pkcs7_certs: Saving cert(s):\n\tis_global:1\n"
                              "\test_url:https://testrfc7030.com:8443\n\tsource_ip:NULL\n\tca_identifier:NULL\n")
 
 
 def test_csrattrs_guide_value():
-    out = Out()
     tls = TlsInfo("TLSv1.2", "X", b"\x01" * 12)
-    (attrs, got_tls), _ = run(protocol.get_csrattrs(CFG, out),
-                              [ok("application/csrattrs", GUIDE_CSRATTRS, tls=tls)])
+    d = Driver([ok("application/csrattrs", GUIDE_CSRATTRS, tls=tls)])
+    attrs, got_tls = d.run(protocol.csrattrs(CFG))
     assert got_tls is tls
-    assert out.lines[1:] == [
+    assert d.lines[-5:] == [
         "[1439] decode_csrattrs_callback: Decoding csrattrs, resp->len: 57",
         "[1474] decode_csrattrs_callback: Object: 1.3.6.1.1.1.1.22 undefined",
         "[1474] decode_csrattrs_callback: Object: 1.2.840.113549.1.9.1 emailAddress",
@@ -83,13 +107,13 @@ def test_csrattrs_guide_value():
 
 @pytest.mark.parametrize("status", [204, 404])
 def test_csrattrs_none(status):
-    (attrs, _), _ = run(protocol.get_csrattrs(CFG, Out()), [EstResponse(status)])
+    (attrs, _), _ = run(protocol.csrattrs(CFG), [EstResponse(status)])
     assert attrs == []
 
 
 def test_csrattrs_label_path():
     cfg = FlowConfig(url="https://h:1", ca_id="arbitrary")
-    _, steps = run(protocol.get_csrattrs(cfg, Out()), [EstResponse(204)])
+    _, steps = run(protocol.csrattrs(cfg), [EstResponse(204)])
     assert steps[0].path == "/.well-known/est/arbitrary/csrattrs"
 
 
@@ -98,24 +122,29 @@ def _issued():
     return key, pki.build_csr(key, pki.parse_subject("CN=x")), None
 
 
+def _job(**kw) -> flows.Job:
+    settings = EstSettings(name="c1", url=CFG.url, algorithm="ec-secp256r1", subject="CN=x", **kw)
+    return flows.Job(settings, CFG, (LabCA.shipped().cert,))
+
+
 def test_enroll_flow_with_202_retry():
-    key, csr, _ = _issued()
-    out = Out()
-    body = certs_body()
+    """The composite enroll: cacerts, CA import, csrattrs, POST, 202 wait, POST again."""
     accepted = EstResponse(202, "Accepted", headers=(("Retry-After", "7"),))
-    outcome, steps = run(
-        protocol.enroll_flow(CFG, out, lambda attrs, tls: csr),
-        [ok("application/pkcs7-mime", body), EstResponse(204), accepted,
-         ok("application/pkcs7-mime; smime-type=certs-only", body)])
-    kinds = [(s.method, s.path.rsplit("/", 1)[1]) if isinstance(s, EstRequest) else s for s in steps]
-    assert kinds == [("GET", "cacerts"), ("GET", "csrattrs"), ("POST", "simpleenroll"), Wait(7.0),
-                     ("POST", "simpleenroll")]
-    post = steps[2]
+    # the last reply is the lab root, which does not match the CSR's key: the flow fails on the leaf
+    d = Driver([ok("application/pkcs7-mime", certs_body()), EstResponse(204), accepted,
+                ok("application/pkcs7-mime", certs_body())])
+    with pytest.raises(protocol.FlowFailure, match="does not match the private key"):
+        d.run(flows.enroll(_job()))
+    kinds = [(s.method, s.path.rsplit("/", 1)[1]) if isinstance(s, EstRequest) else s for s in d.steps]
+    assert kinds[0] == ("GET", "cacerts") and isinstance(kinds[1], StoreCaCerts)
+    assert kinds[2:] == [("GET", "csrattrs"), ("POST", "simpleenroll"), Wait(7.0), ("POST", "simpleenroll")]
+    post = d.steps[3]
     assert dict(post.headers)["Content-Type"] == "application/pkcs10"
-    assert pki.b64decode_body(post.body) == csr.public_bytes(serialization.Encoding.DER)
+    csr = x509.load_der_x509_csr(pki.b64decode_body(post.body))
+    assert csr.is_signature_valid and csr.subject.rfc4514_string() == "CN=x"
     assert max(len(l) for l in post.body.decode().splitlines()) == 64
-    assert outcome.issued and outcome.csr is csr
-    assert "[2226] __est_simple_post: Request accepted, retry after 7 seconds (1/3)" in out.lines
+    assert "[2226] __est_simple_post: Request accepted, retry after 7 seconds (1/3)" in d.lines
+    assert d.lines[-2:] == ["[2408] est_simple_enroll: POST ret:-1", "[592] est_ctx_clear_tmp_data: trace"]
 
 
 def test_retry_bounded_by_budget():
@@ -123,7 +152,7 @@ def test_retry_bounded_by_budget():
     cfg = FlowConfig(url="https://h:1", retry_limit=5, retry_budget=10)
     accepted = EstResponse(202, "Accepted", headers=(("Retry-After", "6"),))
     with pytest.raises(protocol.FlowFailure, match="still pending after 1 retries"):
-        run(protocol.simple_post(cfg, "simpleenroll", "QUJD", Out()), [accepted, accepted, accepted])
+        run(protocol.simple_post(cfg, "simpleenroll", csr), [accepted, accepted, accepted])
 
 
 @pytest.mark.parametrize("resp,match", [
@@ -134,15 +163,84 @@ def test_retry_bounded_by_budget():
     (EstResponse(200, "OK", headers=(("Content-Type", "application/pkcs7-mime"),), body=b"QUJD"), "PKCS#7"),
 ])
 def test_post_failures(resp, match):
-    with pytest.raises(protocol.FlowFailure, match=match):
-        run(protocol.simple_post(CFG, "simpleenroll", "QUJD", Out()), [resp])
+    _, csr, _ = _issued()
+    with pytest.raises(protocol.FlowFailure, match=match) as info:
+        run(protocol.simpleenroll(CFG, csr), [resp])
+    assert info.value.stage == "post"
 
 
 def test_reenroll_skips_cacerts():
-    _, csr, _ = _issued()
-    _, steps = run(protocol.reenroll_flow(CFG, Out(), lambda a, t: csr),
-                   [EstResponse(204), ok("application/pkcs7-mime", certs_body())])
-    assert [s.path for s in steps] == ["/.well-known/est/csrattrs", "/.well-known/est/simplereenroll"]
+    key = pki.generate_key(pki.ALGORITHMS["ec-secp256r1"])
+    lab = LabCA.shipped()
+    settings = EstSettings(name="c1", url=CFG.url, from_cmdb=True)
+    job = flows.Job(settings, CFG, (lab.cert,), lab.cert, key, lab.cert)
+    d = Driver([EstResponse(204), ok("application/pkcs7-mime", certs_body())])
+    with pytest.raises(protocol.FlowFailure):  # the lab root does not match the key: fails after the POST
+        d.run(flows.reenroll(job))
+    assert [s.path for s in d.steps] == ["/.well-known/est/csrattrs", "/.well-known/est/simplereenroll"]
+    assert d.lines[-2:] == ["[2477] est_simple_reenroll: POST ret:-1", "[592] est_ctx_clear_tmp_data: trace"]
+
+
+# ------------------------------------------------------------------ one request, one place for its lines
+def test_ssl_ctx_lines_only_when_the_request_opened_a_connection():
+    fresh = EstResponse(204, "No Content", tls=TlsInfo(new_connection=True))
+    reused = EstResponse(204, "No Content", tls=TlsInfo(new_connection=False))
+    first = run_lines(protocol.csrattrs(CFG), [fresh])
+    second = run_lines(protocol.csrattrs(CFG), [reused])
+    assert first[3:5] == ["[143] __curl_ssl_ctx_finalizer: global CAs are loaded.",
+                          "[165] __curl_ssl_ctx_finalizer: SSL_CTX ex data is set."]
+    assert not any("__curl_ssl_ctx_finalizer" in l for l in second)
+    labelled = run_lines(protocol.csrattrs(FlowConfig(url=CFG.url, trust_label="lab-root")), [fresh])
+    assert "[151] __curl_ssl_ctx_finalizer: CA cert lab-root is loaded." in labelled
+    srp = run_lines(protocol.csrattrs(FlowConfig(url=CFG.url, srp=True)), [fresh])
+    assert not any("__curl_ssl_ctx_finalizer" in l for l in srp)
+
+
+def test_interim_responses_traced_in_wire_order():
+    challenge = Interim(401, "Unauthorized", headers=(("WWW-Authenticate", 'Digest realm="x"'),))
+    resp = EstResponse(204, "No Content", headers=(("Server", "lab"),), interim=(challenge,))
+    lines = run_lines(protocol.csrattrs(CFG), [resp])
+    headers = [l.split("Header received:", 1)[1] for l in lines if "Header received:" in l]
+    assert headers == ["HTTP/1.1 401 Unauthorized", 'WWW-Authenticate: Digest realm="x"', "",
+                       "HTTP/1.1 204 No Content", "Server: lab", ""]
+
+
+def test_wire_failure_is_traced_by_the_flow():
+    d = Driver([WireFailure("SSL certificate problem: self-signed certificate in certificate chain",
+                            connected=True)])
+    with pytest.raises(protocol.FlowFailure) as info:
+        d.run(flows.enroll(_job()))
+    assert info.value.stage == "cacerts"
+    assert d.lines[-5:] == [
+        "[143] __curl_ssl_ctx_finalizer: global CAs are loaded.",
+        "[165] __curl_ssl_ctx_finalizer: SSL_CTX ex data is set.",
+        "[1795] est_curl_req: Error buf: SSL certificate problem: self-signed certificate in certificate chain,",
+        "[2402] est_simple_enroll: Failed to get ca certs: -1.",
+        "[592] est_ctx_clear_tmp_data: trace",
+    ]
+
+
+def test_ca_certs_imported_only_after_the_store():
+    d = Driver([ok("application/pkcs7-mime", certs_body()), EstResponse(500, "Internal Server Error")])
+    with pytest.raises(protocol.FlowFailure):
+        d.run(flows.enroll(_job()))
+    assert isinstance(d.steps[1], StoreCaCerts)
+    assert "[1288] save_pkcs7_certs: CA certs imported!" in d.lines
+
+
+def test_cancel_ends_the_trace_with_clear_tmp():
+    d = Driver([ok("application/pkcs7-mime", certs_body())])
+    with pytest.raises(Cancelled):
+        d.run(flows.enroll(_job()), cancel_at=1)  # cancelled while the cacerts request is out
+    assert d.lines[-1] == "[592] est_ctx_clear_tmp_data: trace"
+    assert not any(isinstance(s, (StoreCaCerts, StoreLocal)) for s in d.steps)
+
+
+def test_fetch_cacerts_stores_nothing():
+    d = Driver([ok("application/pkcs7-mime", certs_body())])
+    certs = d.run(flows.fetch_cacerts(_job()))
+    assert [c.subject.rfc4514_string() for c in certs] == ["CN=estExampleCA"]
+    assert d.steps == [EstRequest("GET", "/.well-known/est/cacerts")]
 
 
 def test_retry_after_http_date():

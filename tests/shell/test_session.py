@@ -190,3 +190,22 @@ def test_visible_notation() -> None:
     assert visible("a\x1b[1mb\x00\x1f\x7f\x85") == "a^[[1mb^@^_^?\\x85"
     assert visible("tab\there\nnext") == "tab\there\nnext"
     assert visible(visible("\x1b")) == "^["
+
+
+def test_an_answer_ends_at_the_command_boundary_once(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = session.device.after_command
+    monkeypatch.setattr(session.device, "after_command", lambda: (calls.append(1), real())[1])
+    r = session.execute("execute factoryreset")
+    assert r.question is not None and calls == [1]
+    answered = r.question.answer(False)
+    assert answered.question is None
+    assert calls == [1, 1]  # the command, then the answer: once each
+
+
+def test_get_and_show_listings_page_other_output_does_not(session: Session) -> None:
+    assert session.execute("show").pages
+    assert session.execute("get system status").pages
+    assert session.execute("show vpn certificate local | grep x").pages
+    assert not session.execute("execute date").pages
+    assert not session.execute("config system console").pages

@@ -14,8 +14,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from fortishell.repl import PlainEcho
-from fortishell.ssh.pager import Pager
+from fortishell.frontend.echo import PlainEcho
+from fortishell.frontend.pager import Pager
 from fortishell.ssh.users import FACTORY_ADMIN, UsersFileError, hash_password, load_users, verify_password
 
 

@@ -112,10 +112,11 @@ def regenerate_question(name: str) -> list[str]:
 
 
 def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
-    if not rest:
-        raise IncompleteCommand()
-    name = rest[0].text
-    if name and sess.cmdb.entry(LOCAL, name) is not None:
+    from ...est import args as estargs
+
+    parsed = estargs.parse_generate_args([w.text for w in rest], sess.cmdb)
+    if isinstance(parsed, estargs.Regenerate):
+        name = parsed.name
 
         def answer(yes: bool) -> Result:
             if not yes:
@@ -123,17 +124,12 @@ def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
             return Result(sess.device.regenerate(name))  # a failure marks `state` RENEWAL FAILED
 
         return Result(question=Question(regenerate_question(name), sess.guard(answer)))
-    from ...est import args as estargs
-
-    req = estargs.parse_generate_args([w.text for w in rest], sess.cmdb)
-    return Result(list(sess.device.engine.generate(req) or []))
+    return Result(sess.device.enroll(parsed))
 
 
 def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
-    try:
-        from ...est.args import POSITIONS
-    except ImportError:
-        return []
+    from ...est.args import POSITIONS
+
     i = len(typed)
     out: list[tuple[str, str]] = []
     if i < len(POSITIONS):
@@ -213,7 +209,9 @@ TREE = Node("Execute static commands.", {
                 "generate": Node("Generate a certificate request.", {
                     **certs.generate_nodes(),
                     "est": Node("Generate a certificate request and enroll it with EST (RFC 7030).",
-                                handler=do_generate_est, args=_generate_args),
+                                handler=do_generate_est, args=_generate_args,
+                                # HTTP password, key password, SRP password (<name> is 1)
+                                secret_args=(7, 10, 14)),
                 }),
                 **certs.local_nodes(),
             }),

@@ -15,7 +15,8 @@ Nested levels show their top-level entry (wrapped from its config path down).
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...cli import ast
 from ...errors import IncompleteCommand, ParseError
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 # virtual leaves under a schema prefix that are commands, not tables
 GET_EXTRA: dict[tuple[str, ...], list[str]] = {("system",): ["status"]}
+_C = TypeVar("_C", ast.Get, ast.Show)
+
 GET_EXTRA_HELP: dict[tuple[str, ...], str] = {("system", "status"): "System status."}
 
 
@@ -168,4 +171,15 @@ def do_show(sess: "Session", cmd: ast.Show) -> Result:
     return Result(show_lines(sess, frame.path, key, full=full, buf=frame.buf))
 
 
-HANDLERS = {ast.Get: do_get, ast.Show: do_show}
+def _paging(handler: Callable[["Session", _C], Result]) -> Callable[["Session", _C], Result]:
+    """``handler``'s listing is one the ``--More--`` pager applies to."""
+
+    def paged(sess: "Session", cmd: _C) -> Result:
+        result = handler(sess, cmd)
+        result.pages = True
+        return result
+
+    return paged
+
+
+HANDLERS = {ast.Get: _paging(do_get), ast.Show: _paging(do_show)}

@@ -2,7 +2,7 @@
 
 Each :class:`Node` has a help text and either children (keywords, unique-prefix
 abbreviable: ``exec vpn cert loc gen est``) or a handler taking the remaining
-argument words.  ``args`` describes the arguments for ``?`` and Tab: a function
+argument words (``secret_args`` marks the ones that hold passwords).  ``args`` describes the arguments for ``?`` and Tab: a function
 ``(session, typed_args) -> [(candidate, help)]`` for the next argument.
 """
 
@@ -29,6 +29,9 @@ class Node:
     children: dict[str, "Node"] = field(default_factory=dict)
     handler: Handler | None = None
     args: ArgHelp | None = None
+    # 1-based positions of the argument words (after the keywords) that hold secrets:
+    # the history keeps ``*`` there (shell/histform.py)
+    secret_args: tuple[int, ...] = ()
 
 
 def walk(root: Node, words: list[ast.Word]) -> tuple[Node, list[ast.Word]]:

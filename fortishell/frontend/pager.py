@@ -2,7 +2,8 @@
 
 Pure state: :class:`Pager` takes the output lines of one ``get``/``show``
 command and the terminal height and answers, key by key, which lines to print
-next.  The front end (``repl.interact``) prints them and reads the keys.
+next.  The interact loop (:mod:`fortishell.frontend.interact`) prints them and
+reads the keys.
 
 Keys, as on FortiOS: space shows the next page, Enter the next line, ``q``
 (or Ctrl-C) drops the rest.  FortiOS leaves the keys it does not know

@@ -1,0 +1,344 @@
+"""The interact loop shared by the local terminal and SSH: :class:`Repl`.
+
+All behaviour comes from :class:`~fortishell.shell.session.Session`; this module
+only moves text between the terminal and the session:
+
+* the prompt is the session's (``FortiProxy (local) # ``);
+* history is the caller's (secrets masked: :mod:`.history`);
+* Tab completes from ``session.complete``; ``?`` prints ``session.help`` for the
+  partial line without echoing ``?`` and re-shows the prompt with the partial
+  line, as FortiOS does, the word being typed filled in when it has exactly one
+  valid completion (inside an open quote ``?`` is an ordinary character);
+* Enter inside an open quote or after a trailing backslash continues the line;
+* Ctrl-C clears the line, Ctrl-D at the root prompt leaves; Ctrl-C while a
+  command runs abandons it (see :meth:`Repl.abort`);
+* a ``(y/n)`` question reads the answer on its own line;
+* lines the device emits while the prompt is shown (background work on another
+  thread) are printed above the prompt, which is then redrawn intact;
+* with paging on (SSH sessions, a local terminal) long ``get``/``show`` output
+  stops at ``--More--`` while ``config system console`` / ``output`` is ``more``.
+Output is plain text, the same on a terminal or a pipe.
+
+:meth:`Repl.interact` is a coroutine that the local terminal runs with
+``asyncio.run`` (:func:`fortishell.repl.run_repl`) and the SSH server runs
+inside its per-connection app session.  Commands run on a per-session worker
+thread (so one SSH session never stalls another) under the device's command
+lock (so sessions sharing one device never interleave a command); device output
+is routed by :class:`~.hub.OutputHub`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
+from prompt_toolkit.application.current import get_app_session, set_app
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import History
+from prompt_toolkit.input import Input
+from prompt_toolkit.output import DummyOutput, Output
+
+from ..cli import parser
+from ..shell.result import Result, parse_answer
+from ..shell.session import Session
+from .compat import no_render
+from .echo import PlainEcho
+from .hub import OutputHub, hub_for
+from .keys import line_bindings, read_key
+from .pager import ERASE_MORE, MORE, Pager
+
+if TYPE_CHECKING:
+    from ..shell.device import Device
+
+
+class SessionCompleter(Completer):
+    """Tab completion from :meth:`Session.complete`."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        current = parser.split_partial(text).current  # never raises
+        for name, desc in self.session.complete(text):
+            yield Completion(name, start_position=-len(current), display_meta=desc or None)
+
+
+class Repl:
+    """One interactive CLI session on a device: a local terminal, an SSH channel or test I/O.
+
+    ``paging`` turns the ``--More--`` pager on (it then follows ``config system
+    console`` / ``set output``).  ``plain`` echoes input as a FortiOS box does
+    (typed characters, backspaces; no cursor addressing, no colours) instead of
+    prompt_toolkit's screen renderer: the form SSH clients and automation
+    (netmiko, scrapli, expect scripts) read.  ``history`` may be shared by
+    several sessions.
+    """
+
+    def __init__(self, device: "Device", *, history: History, input: Input | None = None,
+                 output: Output | None = None, paging: bool = False, plain: bool = False) -> None:
+        self.device = device
+        self.session = Session(device)
+        app_session = get_app_session()
+        self.input = input if input is not None else app_session.input
+        self.output = output if output is not None else app_session.output
+        self.paging = paging
+        self.plain = plain
+        self.echo = PlainEcho(self.write_raw) if plain else None
+        self._redraw_pending = False
+        self._shown_prompt = ""
+        screen: Output = DummyOutput() if plain else self.output
+        self._lock = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._abort: "asyncio.Future[None] | None" = None  # done: stop waiting for the command
+        self.busy = False  # a command is running (Ctrl-C then aborts it)
+        self.closed = False  # the terminal went away (SSH connection lost)
+        self.prompt_session: PromptSession[str] = PromptSession(
+            history=history,
+            completer=SessionCompleter(self.session),
+            complete_while_typing=False,
+            key_bindings=line_bindings(self.session, self),
+            input=self.input,
+            output=screen,
+            enable_history_search=False,
+        )
+        self.answer_session: PromptSession[str] = PromptSession(input=self.input, output=screen)
+        if plain:  # nothing of prompt_toolkit's screen is shown: skip its layout work entirely
+            for ps in (self.prompt_session, self.answer_session):
+                no_render(ps.app)
+
+    # ------------------------------------------------------------ output
+    def write_lines(self, lines: Iterable[str]) -> None:
+        with self._lock:
+            for line in lines:
+                self.output.write(line + "\n")
+            self.output.flush()
+
+    def write_raw(self, text: str) -> None:
+        with self._lock:
+            self.output.write(text)
+            self.output.flush()
+
+    def emit(self, line: str) -> None:
+        """Device sink (any thread): above the prompt while it is shown, else straight out."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.write_lines([line])
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._emit_here(line)
+        else:
+            try:
+                loop.call_soon_threadsafe(self._emit_here, line)
+            except RuntimeError:  # the loop closed meanwhile: the session is gone
+                pass
+
+    def _emit_here(self, line: str) -> None:
+        echo = self.echo
+        if echo is not None:
+            if echo.active and not self._redraw_pending:  # leave the prompt line, redraw it after
+                self._redraw_pending = True
+                self.write_raw("\n")
+                asyncio.get_running_loop().call_soon(self._redraw)
+            self.write_lines([line])
+            return
+        app = self.prompt_session.app
+        if app.is_running:
+            with set_app(app):
+                run_in_terminal(lambda: self.write_lines([line]))
+        else:
+            self.write_lines([line])
+
+    def _redraw(self) -> None:
+        self._redraw_pending = False
+        if self.echo is not None and self.echo.active:
+            self.echo.redraw(self._shown_prompt)
+
+    async def _read_line(self, ps: PromptSession[str], message: str | Callable[[], str]) -> str:
+        """One line from ``ps``: drawn by prompt_toolkit, or echoed plainly."""
+        if self.echo is None:
+            return await ps.prompt_async(message)
+        # SIGINT is the server's (or the terminal's) business, never a plain session's
+        text = message() if callable(message) else message
+        self._shown_prompt = text
+        self.write_raw(text)
+        self.echo.start(ps.default_buffer)
+        try:
+            line = await ps.prompt_async(handle_sigint=False)
+        except KeyboardInterrupt:
+            self.write_raw("\n")
+            raise
+        except EOFError:
+            self.write_raw("\n")
+            raise
+        finally:
+            self.echo.stop()
+        self.write_raw("\n")
+        return line
+
+    async def read_key(self) -> str:
+        """One key press from this session's input (nothing is drawn)."""
+        return await read_key(self.input)
+
+    # ------------------------------------------------------------ loop
+    def run(self) -> int:
+        """Run :meth:`interact` on a fresh event loop (the local terminal)."""
+        return asyncio.run(self.interact())
+
+    async def interact(self) -> int:
+        """Prompt, run, print, until ``exit`` (or Ctrl-D at the root prompt)."""
+        self._loop = asyncio.get_running_loop()
+        hub = hub_for(self.device)
+        hub.attach(self)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fortishell-cmd")
+        try:
+            while True:
+                try:
+                    text = await self._read_line(self.prompt_session, lambda: self.session.prompt)
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    if self.closed:
+                        return 0
+                    if self.session.frame is None:
+                        self.write_lines([""])
+                        return 0
+                    continue
+                result = await self._run(executor, hub, lambda: self.session.execute(text))
+                if result is not None:
+                    result = await self._answer(executor, hub, result)
+                if result is None:  # abandoned with Ctrl-C (or the connection was lost)
+                    if self.closed:
+                        return 0
+                    self.write_lines([""])
+                    continue
+                if self.paging and result.pages and self._console_more():
+                    await self._paged(result.lines)
+                    self.write_lines([""])
+                else:
+                    self.write_lines([*result.lines, ""])
+                if result.exit:
+                    return 0
+        finally:
+            hub.detach(self)
+            executor.shutdown(wait=False)
+            self._loop = None
+
+    def abort(self) -> None:
+        """Ctrl-C while a command runs: stop waiting for it (any thread).
+
+        A Python thread cannot be killed, so the command finishes on its worker
+        thread; its result is dropped and the next command waits for it.  The
+        EST engine stores all or nothing, so an abandoned enrollment either
+        lands whole or not at all.
+        """
+        loop, waiter = self._loop, self._abort
+        if loop is not None and waiter is not None:
+            loop.call_soon_threadsafe(_settle, waiter)
+
+    def hangup(self) -> None:
+        """The terminal is gone (the input is closed by the caller): leave at the next step."""
+        self.closed = True
+        self.abort()
+
+    async def _run(self, executor: ThreadPoolExecutor, hub: OutputHub,
+                   work: Callable[[], Result]) -> Result | None:
+        loop = asyncio.get_running_loop()
+        # one future settled by whichever comes first, the command's end or an abort
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._abort = waiter
+        future = loop.run_in_executor(executor, hub.run_for, self, work)
+        future.add_done_callback(lambda _f: _settle(waiter))
+        restore = _catch_sigint(loop, self.abort, self.input)
+        self.busy = True
+        try:
+            await waiter
+        finally:
+            self.busy = False
+            restore()
+            self._abort = None
+        if future.done():
+            return future.result()
+        future.add_done_callback(lambda f: f.exception())  # never "exception was never retrieved"
+        return None
+
+    async def _answer(self, executor: ThreadPoolExecutor, hub: OutputHub, result: Result) -> Result | None:
+        while result.question is not None:
+            q = result.question
+            self.write_lines([*result.lines, *q.text[:-1]])
+            try:
+                reply = await self._read_line(self.answer_session, q.text[-1] + " ")
+            except (KeyboardInterrupt, EOFError):
+                reply = "n"
+            yes = parse_answer(reply)
+            answered = await self._run(executor, hub, lambda: q.answer(yes))
+            if answered is None:
+                return None
+            result = answered
+        return result
+
+    # ------------------------------------------------------------ paging
+    def _console_more(self) -> bool:
+        entry = self.device.cmdb.entry(("system", "console"))
+        return entry is not None and entry.get("output") == "more"
+
+    def _rows(self) -> int:
+        try:
+            return max(2, int(self.output.get_size().rows))
+        except OSError:  # the terminal went away meanwhile: a classic screen
+            return 24
+
+    async def _paged(self, lines: list[str]) -> None:
+        pager = Pager(list(lines), self._rows())
+        self.write_lines(pager.first())
+        while not pager.done:
+            self.write_raw(MORE)
+            chunk = pager.key(await self.read_key())
+            if chunk == []:
+                continue
+            self.write_raw(ERASE_MORE)
+            if chunk is None:
+                return
+            self.write_lines(chunk)
+
+
+def _settle(waiter: "asyncio.Future[None]") -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _catch_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None], inp: Input) -> Callable[[], None]:
+    """On a local terminal, Ctrl-C while a command runs arrives as SIGINT: route it to ``handler``."""
+    if threading.current_thread() is not threading.main_thread() or not _is_tty(inp):
+        return lambda: None
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return lambda: None
+
+    def restore() -> None:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+    return restore
+
+
+def _is_tty(inp: Input) -> bool:
+    stdin = getattr(inp, "stdin", None)  # only the terminal input has one
+    try:
+        return bool(stdin is not None and stdin.isatty())
+    except (OSError, ValueError):  # closed meanwhile
+        return False
