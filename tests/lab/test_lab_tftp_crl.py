@@ -34,6 +34,7 @@ def test_curl_downloads_and_uploads(tftp: TftpService, tmp_path: Path) -> None:
     src = tmp_path / "up.bin"
     src.write_bytes(bytes(range(256)) * 9)
     assert _curl("-T", str(src), f"tftp://127.0.0.1:{tftp.port}/up.bin").returncode == 0
+    assert tftp.wait_idle()  # the server writes the last block after acknowledging it
     assert (tftp.root / "up.bin").read_bytes() == src.read_bytes()
     missing = _curl(f"tftp://127.0.0.1:{tftp.port}/nope.txt")
     assert missing.returncode != 0
