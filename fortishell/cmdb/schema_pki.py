@@ -8,9 +8,10 @@ import auto`` fills it from ``http-url``); ``get`` prints its details
 
 from __future__ import annotations
 
-from .schema import (
-    DATASOURCE, GET_CERT, IPV4, PEM, AttrSpec, Path, TableSpec, _i, _o, _pw, _s,
-)
+from .schema import GET_CERT, AttrSpec, Path, TableSpec, _i, _o, _pw, _s
+
+# the type names of schema.py (spelled out: this module is read while schema.py is loading)
+PEM, DATASOURCE, IPV4 = "pem", "datasource", "ipv4"
 
 CRL: Path = ("vpn", "certificate", "crl")
 REMOTE: Path = ("vpn", "certificate", "remote")

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-import tftpy  # type: ignore[import-untyped]  # the library ships no type information
+import tftpy  # no type information (pyproject: ignore_missing_imports)
 
 from ..errors import LabError
 

@@ -17,30 +17,37 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import CertError
+from ..lab.network import REFUSED
 from ..lab.tftp import TFTP_PORT, TftpFailure, tftp_get, tftp_put
 
 HTTP_TIMEOUT = 10.0
 
 
-def _tftp_addr(network: Any, server: str) -> tuple[str, int]:
+def _tftp_addr(network: Any, server: str, failed: str) -> tuple[str, int]:
+    """Where the TFTP server ``server`` is; a lab host without TFTP answers with an ICMP port
+    unreachable at once (connection refused), an address outside the lab never answers."""
     addr = network.resolve(server, TFTP_PORT, "udp")
     if addr is None:
         raise CertError(f"Failed to connect to tftp server {server}: timed out")
+    if addr == REFUSED:
+        raise CertError(f"{failed}: Connection refused")
     return addr  # type: ignore[no-any-return]
 
 
 def download(network: Any, server: str, filename: str) -> bytes:
     """A file from a TFTP server of the lab."""
+    failed = f"Failed to get file '{filename}' from tftp server {server}"
     try:
-        return tftp_get(_tftp_addr(network, server), filename)
+        return tftp_get(_tftp_addr(network, server, failed), filename)
     except TftpFailure as exc:
         raise CertError(f"Failed to get file '{filename}' from tftp server {server}: {exc}") from None
 
 
 def upload(network: Any, server: str, filename: str, data: bytes) -> None:
     """A file to a TFTP server of the lab."""
+    failed = f"Failed to send file '{filename}' to tftp server {server}"
     try:
-        tftp_put(_tftp_addr(network, server), filename, data)
+        tftp_put(_tftp_addr(network, server, failed), filename, data)
         network.tftp_settle()
     except TftpFailure as exc:
         raise CertError(f"Failed to send file '{filename}' to tftp server {server}: {exc}") from None

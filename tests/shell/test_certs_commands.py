@@ -155,3 +155,10 @@ def test_enrollment_to_a_port_without_service_is_refused(session: Session, devic
     assert result.rc != 0
     assert any(line.startswith("[1795] est_curl_req: Error buf: Failed to connect to testrfc7030.com port 9999 "
                                "after ") and line.endswith("Connection refused,") for line in trace)
+
+
+def test_tftp_to_hosts_without_a_tftp_server(session: Session, device: Device) -> None:
+    err = fails(session, device, "execute vpn certificate ca import tftp x.pem testrfc7030.com")
+    assert err[0] == "Failed to get file 'x.pem' from tftp server testrfc7030.com: Connection refused"
+    err = fails(session, device, "execute vpn certificate ca export tftp Fortinet_CA_SSL x.pem 10.1.1.1")
+    assert err[0] == "Failed to connect to tftp server 10.1.1.1: timed out"
