@@ -32,7 +32,6 @@ from ...cli import ast
 from ...cmdb.schema import CA, LOCAL
 from ...errors import CertError, IncompleteCommand, ParseError
 from ...est import pki
-from .. import filexfer
 from ..result import Result
 from .tree import Node, extra_words, fixed_args
 
@@ -43,6 +42,14 @@ NAME_MAX = 35
 DONE = ["Done."]
 _GENERATE_OPTIONAL = ("country", "state", "city", "org", "unit", "email", "san", "scep_url", "challenge",
                       "source_ip", "ca_id", "key_password")
+
+
+def _filexfer() -> Any:
+    """The transfer module, loaded on first use (it brings httpx and the lab network, which
+    the shell does not load before a command needs them)."""
+    from .. import filexfer
+
+    return filexfer
 
 
 def _now_epoch(sess: "Session") -> int:
@@ -134,7 +141,7 @@ def do_local_export_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
                 data = files.export_p12(name, key, cert, _issuers(sess, cert), password)
             except (pki.PkiError, CertFileError) as exc:
                 raise CertError(f"Failed to export certificate '{name}': {exc}.") from None
-    filexfer.upload(sess.device.network, server, filename, data)
+    _filexfer().upload(sess.device.network, server, filename, data)
     return Result(list(DONE))
 
 
@@ -160,7 +167,7 @@ def do_local_import_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
     if kind not in ("", "cer", "p12"):
         raise ParseError(kind)
     password = rest[3].text if len(rest) > 3 else ""
-    data = filexfer.download(sess.device.network, server, filename)
+    data = _filexfer().download(sess.device.network, server, filename)
     if kind == "p12" or (not kind and files.looks_like_p12(data)):
         _import_p12(sess, filename, data, password)
     else:

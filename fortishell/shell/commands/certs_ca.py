@@ -29,9 +29,8 @@ from ...cmdb.schema_pki import CRL
 from ...errors import CertError
 from ...est import pki
 from ...x509text import name_spaced
-from .. import filexfer
 from ..result import Result
-from .certs import DONE, _need, _now_epoch, _positions
+from .certs import DONE, _filexfer, _need, _now_epoch, _positions
 from .tree import Node, extra_words
 
 if TYPE_CHECKING:
@@ -92,7 +91,7 @@ def do_ca_import_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
     _need(rest, 2)
     extra_words(rest, 2)
     filename, server = rest[0].text, rest[1].text
-    certs = _certificates(filexfer.download(sess.device.network, server, filename), filename)
+    certs = _certificates(_filexfer().download(sess.device.network, server, filename), filename)
     store_ca(sess, certs[0])
     return Result(list(DONE))
 
@@ -101,7 +100,7 @@ def do_ca_import_bundle(sess: "Session", rest: list[ast.Word]) -> Result:
     _need(rest, 2)
     extra_words(rest, 2)
     filename, server = rest[0].text, rest[1].text
-    certs = _certificates(filexfer.download(sess.device.network, server, filename), filename)
+    certs = _certificates(_filexfer().download(sess.device.network, server, filename), filename)
     new = [c for c in certs if is_ca(c) and existing_ca(sess.cmdb, c) is None]
     if not new:
         raise CertError(f"Failed to import '{filename}': no new CA certificate in the bundle.")
@@ -119,7 +118,7 @@ def do_ca_export_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
     entry = sess.cmdb.entry(CA, name)
     if entry is None or not entry.get("ca"):
         raise CertError(f"CA certificate '{name}' does not exist.", rc=-3)
-    filexfer.upload(sess.device.network, server, filename, entry.get("ca").encode("ascii").rstrip(b"\n") + b"\n")
+    _filexfer().upload(sess.device.network, server, filename, entry.get("ca").encode("ascii").rstrip(b"\n") + b"\n")
     return Result(list(DONE))
 
 
@@ -133,7 +132,7 @@ def do_crl_import_auto(sess: "Session", rest: list[ast.Word]) -> Result:
     url = entry.get("http-url")
     if not url:
         raise CertError(f"CRL '{name}' has no http-url to update from.")
-    crl = parse_crl(filexfer.http_get(sess.device.network, url))
+    crl = parse_crl(_filexfer().http_get(sess.device.network, url))
     _issuer_of(sess, crl)
     with sess.cmdb.transaction() as tx:
         tx.put(CRL, name, {"crl": crl_pem(crl), "last-updated": _now_epoch(sess)})
