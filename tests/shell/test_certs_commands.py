@@ -74,7 +74,9 @@ def test_csr_tftp_sign_import(session: Session, device: Device, tftp_dir: Path) 
     lines = ok(session, "get vpn certificate local web1")
     assert "state               : OK" in lines and not any(line.startswith("csr ") for line in lines)
     details = ok(session, "get vpn certificate local details web1")
-    assert details[:3] == ["== [ web1 ]", "        Subject:     CN = web1.lab", "        Issuer:      CN = estExampleCA"]
+    assert details[:4] == ["== [ web1 ]", "Name:        web1", "Subject:     CN = web1.lab",
+                           "Issuer:      CN = estExampleCA"]
+    assert "Serial Num:  07:46:e5" in details
     # cer export opens with openssl x509
     ok(session, "execute vpn certificate local export tftp web1 cer web1-out.cer 192.0.2.69")
     out = subprocess.run(["openssl", "x509", "-in", str(tftp_dir / "web1-out.cer"), "-noout", "-serial"],
