@@ -30,10 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"also publish the lab CRL over HTTP on PORT (path {CRL_PATH})")
 
 
-def start(args: argparse.Namespace, clock: Clock | None) -> tuple[list[Service], list[str]]:
-    """Start what the options ask for; returns the services and one line per service."""
+def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = "") -> tuple[list[Service], list[str]]:
+    """Start what the options ask for; returns the services and one line per service, then
+    the ``--lab-server`` URL students give (with the TFTP / CRL ports) when there are any."""
     services: list[Service] = []
     lines: list[str] = []
+    query: list[str] = []
     state_dir = Path(args.state_dir) if args.state_dir is not None else None
     try:
         if args.tftp_port is not None:
@@ -41,12 +43,16 @@ def start(args: argparse.Namespace, clock: Clock | None) -> tuple[list[Service],
             tftp = TftpService(root, args.host, args.tftp_port).start()
             services.append(tftp)
             lines.append(f"TFTP server listening on {args.host}:{tftp.port} (files in {root})")
+            query.append(f"tftp={tftp.port}")
         if args.crl_port is not None:
             crl = CrlService(LabState(state_dir), lab_ca_for(state_dir), clock, args.host, args.crl_port).start()
             services.append(crl)
             lines.append(f"CRL published at http://{args.host}:{crl.port}{CRL_PATH}")
+            query.append(f"crl={crl.port}")
     except BaseException:
         for service in services:
             service.stop()
         raise
+    if query and responder_url:
+        lines.append(f"students: fortishell --lab-server '{responder_url}/?{'&'.join(query)}'")
     return services, lines

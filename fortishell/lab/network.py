@@ -25,7 +25,9 @@ Any other port of a lab host refuses the connection (:meth:`resolve` maps it
 to a loopback port nothing listens on, so the client sees a real
 ``ECONNREFUSED``).  The TFTP and CRL servers start lazily like the responder;
 with ``--lab-server`` the EST host goes to the shared responder while TFTP and
-the CRL stay in this process (on the lab state of this state directory).
+the CRL stay in this process (on the lab state of this state directory), unless the URL
+names the classroom server's ports too: ``https://HOST:8443/?tftp=P&crl=P`` (what
+``fortishell lab-server`` prints for students).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ..clock import Clock
 from ..errors import LabError
@@ -79,6 +81,8 @@ class LabNetwork:
         self.crl: CrlService | None = None
         self._lock = threading.Lock()
         self._remote: tuple[str, int] | None = None
+        # a classroom lab-server's TFTP / CRL ports (``--lab-server URL?tftp=P&crl=P``)
+        self._remote_udp_tcp: dict[str, tuple[str, int]] = {}
         if lab_server_url:
             parts = urlsplit(lab_server_url)
             if parts.scheme != "https" or not parts.hostname:
@@ -87,6 +91,7 @@ class LabNetwork:
                 self._remote = (parts.hostname, parts.port or 443)
             except ValueError:
                 raise LabError(f"Bad port in lab server URL '{lab_server_url}'") from None
+            self._remote_udp_tcp = _service_ports(parts.hostname, parse_qs(parts.query), lab_server_url)
 
     # ------------------------------------------------------------ host map
     def lab_host(self, host: str) -> str | None:
@@ -119,6 +124,8 @@ class LabNetwork:
         return self.state_dir / STATE_SUBDIR if self.state_dir is not None else None
 
     def _tftp_endpoint(self) -> tuple[str, int]:
+        if TFTP in self._remote_udp_tcp:
+            return self._remote_udp_tcp[TFTP]
         with self._lock:
             if self.tftp is None:
                 root = self.state_dir / TFTP_SUBDIR if self.state_dir is not None else Path(
@@ -133,6 +140,8 @@ class LabNetwork:
             tftp.wait_idle()
 
     def _crl_endpoint(self) -> tuple[str, int]:
+        if CRL in self._remote_udp_tcp:
+            return self._remote_udp_tcp[CRL]
         with self._lock:
             if self.crl is None:
                 state_dir = self._lab_state_dir()
@@ -189,6 +198,23 @@ class LabNetwork:
         except OSError:
             return None
         return (time.perf_counter() - start) * 1000.0
+
+
+def _service_ports(host: str, query: dict[str, list[str]], url: str) -> dict[str, tuple[str, int]]:
+    """``tftp=`` / ``crl=`` ports of a lab-server URL's query (what ``lab-server`` prints)."""
+    out: dict[str, tuple[str, int]] = {}
+    for service in (TFTP, CRL):
+        values = query.get(service)
+        if not values:
+            continue
+        try:
+            port = int(values[-1])
+        except ValueError:
+            port = 0
+        if not 0 < port < 65536:
+            raise LabError(f"Bad {service} port in lab server URL '{url}'")
+        out[service] = (host, port)
+    return out
 
 
 def _report(shown: str, addr: str, ttl: int, times: list[float | None], count: int) -> list[str]:

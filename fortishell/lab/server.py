@@ -452,7 +452,7 @@ def main(argv: list[str]) -> int:
         responder.faults.set(**knobs)
         responder.start()
         try:
-            extras, extra_lines = classroom.start(args, responder.clock)
+            extras, extra_lines = classroom.start(args, responder.clock, responder.url)
         except BaseException:
             responder.stop()
             raise

@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def test_lab_server_serves_tftp_and_the_crl(tmp_path: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(3)]
+        lines = [proc.stdout.readline() for _ in range(4)]
         tftp_port = int(re.search(r"TFTP server listening on 127\.0\.0\.1:(\d+)", lines[1]).group(1))
         crl_url = re.search(r"CRL published at (\S+)", lines[2]).group(1)
         got = subprocess.run(["curl", "-sS", "--max-time", "20", f"tftp://127.0.0.1:{tftp_port}/hello.txt"],
@@ -66,6 +67,17 @@ def test_lab_server_serves_tftp_and_the_crl(tmp_path: Path) -> None:
         assert got.stdout == "hello class\n"
         der = subprocess.run(["curl", "-sS", "--max-time", "20", crl_url], capture_output=True, timeout=30).stdout
         assert x509.load_der_x509_crl(der).issuer.rfc4514_string() == "CN=estExampleCA"
+        # a student's shell on that classroom server: tftp.lab is the trainer's TFTP server
+        student_url = re.search(r"--lab-server '(\S+)'", lines[3]).group(1)
+        script = tmp_path / "student.cli"
+        script.write_text("execute vpn certificate ca export tftp Fortinet_CA_SSL from-student.pem tftp.lab\n")
+        student = subprocess.run([str(EXE), "--state-dir", str(tmp_path / "student"), "--lab-server", student_url,
+                                  "run", str(script)], capture_output=True, text=True, timeout=120)
+        assert "Done." in student.stdout, student.stdout + student.stderr
+        deadline = time.monotonic() + 10  # the server writes the last block after acknowledging it
+        while "-----END CERTIFICATE-----" not in (root / "from-student.pem").read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (root / "from-student.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
