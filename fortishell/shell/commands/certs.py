@@ -8,7 +8,8 @@ Parameters follow the FortiOS 7.6 CLI reference; choices where it is silent:
   ``secp256r1|secp384r1|secp521r1`` instead of the key size) creates the key
   and the CSR and stores the entry with ``csr`` set: ``get`` shows ``state :
   PENDING`` and the CSR.  ``""`` skips a position.  SCEP enrollment (a
-  ``scep-url``) has no server in the lab and is refused.  It prints nothing.
+  ``scep-url``) has no server in the lab and is refused; the challenge password
+  and CA identifier only serve SCEP and are not stored.  It prints nothing.
 * ``local export tftp <name> {cer|p12|csr} <file> <tftp-server> [<password>]``:
   ``p12`` needs the password (the PKCS#12 encryption password).  ``Done.``
 * ``local import tftp <file> <tftp-server> [cer|p12] [<password>]``: a
@@ -21,6 +22,7 @@ Parameters follow the FortiOS 7.6 CLI reference; choices where it is silent:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -30,7 +32,7 @@ from cryptography import x509
 from ...certs import CertFileError, files, request
 from ...cli import ast
 from ...cmdb.schema import CA, LOCAL
-from ...errors import CertError, IncompleteCommand, ParseError
+from ...errors import CertError, IncompleteCommand, ParseError, ValueParseError
 from ...est import pki
 from ..result import Result
 from .tree import Node, extra_words, fixed_args
@@ -92,6 +94,11 @@ def _generate(kind: str) -> Any:
             raise ParseError(size)
         if opt.get("scep_url"):
             raise CertError("SCEP enrollment is not available in the lab (no SCEP server).")
+        if opt.get("source_ip"):
+            try:
+                ipaddress.IPv4Address(opt["source_ip"])
+            except ValueError:
+                raise ValueParseError("Invalid IPv4 address.", opt["source_ip"], -8) from None
         spec = request.RequestSpec(kind, size, subject, opt.get("country", ""), opt.get("state", ""),
                                    opt.get("city", ""), opt.get("org", ""), opt.get("unit", ""),
                                    opt.get("email", ""), opt.get("san", ""))
@@ -105,8 +112,6 @@ def _generate(kind: str) -> Any:
                   "last-updated": _now_epoch(sess)}
         if opt.get("source_ip"):
             values["source-ip"] = opt["source_ip"]
-        if opt.get("ca_id"):
-            values["ca-identifier"] = opt["ca_id"]
         with sess.cmdb.transaction() as tx:
             tx.put(LOCAL, name, values)
         return Result()
@@ -130,7 +135,10 @@ def do_local_export_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
     else:
         if not entry.get("certificate"):
             raise CertError(f"Certificate '{name}' has no certificate yet (its request is pending).")
-        cert = pki.load_cert(entry.get("certificate"))
+        try:
+            cert = pki.load_cert(entry.get("certificate"))
+        except pki.PkiError as exc:
+            raise CertError(f"Failed to export certificate '{name}': {exc}.") from None
         if kind == "cer":
             data = entry.get("certificate").encode("ascii").rstrip(b"\n") + b"\n"
         else:
