@@ -164,3 +164,15 @@ def test_tftp_to_hosts_without_a_tftp_server(session: Session, device: Device) -
     assert err[0] == "Failed to get file 'x.pem' from tftp server testrfc7030.com: Connection refused"
     err = fails(session, device, "execute vpn certificate ca export tftp Fortinet_CA_SSL x.pem 10.1.1.1")
     assert err[0] == "Failed to connect to tftp server 10.1.1.1: timed out"
+
+
+def test_passwords_of_the_certificate_commands_stay_out_of_history() -> None:
+    from fortishell.shell.histform import history_form
+
+    assert history_form("execute vpn certificate local export tftp a p12 a.p12 tftp.lab s3cret") == (
+        "execute vpn certificate local export tftp a p12 a.p12 tftp.lab *")
+    assert history_form("exec vpn cert local import tftp a.p12 tftp.lab p12 s3cret").endswith(" p12 *")
+    assert history_form("execute vpn certificate ca import est https://h:8443 lbl user pw") == (
+        "execute vpn certificate ca import est https://h:8443 lbl user *")
+    masked = history_form('execute vpn certificate local generate rsa r 2048 s "" "" "" "" "" "" "" "" chal "" "" kpw')
+    assert masked.split()[-1] == "*" and "chal" not in masked and "kpw" not in masked

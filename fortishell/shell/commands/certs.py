@@ -228,7 +228,7 @@ def local_nodes() -> dict[str, Node]:
     return {
         "export": Node("Export local certificate or certificate request.", {
             "tftp": Node("Export local certificate or certificate request to a TFTP server.",
-                         handler=do_local_export_tftp,
+                         handler=do_local_export_tftp, secret_args=(5,),
                          args=_positions(("<string>", "Local certificate name."),
                                          ("<type>", "cer, p12 or csr."),
                                          ("<string>", "File name on the TFTP server."),
@@ -237,6 +237,7 @@ def local_nodes() -> dict[str, Node]:
         }),
         "import": Node("Import local certificate.", {
             "tftp": Node("Import local certificate from a TFTP server.", handler=do_local_import_tftp,
+                         secret_args=(4,),
                          args=_positions(("<string>", "File name on the TFTP server."),
                                          ("<tftp server>", "TFTP server IPv4, IPv6, or FQDN."),
                                          ("<type>", "cer or p12 (optional)."),
@@ -258,6 +259,8 @@ def generate_nodes() -> dict[str, Node]:
     ec = fixed_args([("<string>", "Local certificate name.")],
                     [(c, "Curve name.") for c in request.CURVES], *[[c] for c in common], optional_from=3)
     return {
-        "ec": Node("Generate an elliptic curve certificate request.", handler=_generate("ec"), args=ec),
-        "rsa": Node("Generate an RSA certificate request.", handler=_generate("rsa"), args=rsa),
+        "ec": Node("Generate an elliptic curve certificate request.", handler=_generate("ec"), args=ec,
+                   secret_args=(12, 15)),
+        "rsa": Node("Generate an RSA certificate request.", handler=_generate("rsa"), args=rsa,
+                    secret_args=(12, 15)),
     }

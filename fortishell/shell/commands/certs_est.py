@@ -142,7 +142,7 @@ def est_import_node() -> dict[str, Node]:
              ("<string>", "Client certificate (optional)."), ("<string>", "TLS-SRP username (optional)."),
              ("<string>", "TLS-SRP password (optional)."),
              ("<fingerprint>", "SHA-256 fingerprint for authenticating the CA certificate (optional).")]
-    return {"est": Node("Import CA certificate via EST.", handler=do_ca_import_est,
+    return {"est": Node("Import CA certificate via EST.", handler=do_ca_import_est, secret_args=(4, 8),
                         args=fixed_args(*[[h] for h in helps], optional_from=1))}
 
 
