@@ -26,9 +26,11 @@ commands:
   lab list|start|check|grade  the training exercises (see: fortishell lab --help)
   lab-server [options]        serve the lab EST responder (see: fortishell lab-server --help)
   serve [options]             serve the shell over SSH (see: fortishell serve --help)
+  lab-ca {sign CSR|revoke SERIAL|crl}
+                              the lab CA by hand (see: fortishell lab-ca --help)
 """
 
-COMMANDS = ("run", "lab", "lab-server", "serve", "shell")
+COMMANDS = ("run", "lab", "lab-server", "lab-ca", "serve", "shell")
 
 # which global options each subcommand takes
 APPLIES: dict[str, frozenset[str]] = {
@@ -37,10 +39,12 @@ APPLIES: dict[str, frozenset[str]] = {
     "serve": frozenset({"config", "state_dir", "lab_server", "clock"}),  # --config/--clock seed the devices
     "lab-server": frozenset({"state_dir", "clock"}),
     "lab": frozenset({"state_dir", "lab_server"}),  # the exercise gives the configuration and clock
+    "lab-ca": frozenset({"state_dir", "clock"}),
 }
 WHY_NOT = {
     "lab": "the exercise gives the configuration and the clock",
     "lab-server": "the responder has no device configuration and is itself the lab server",
+    "lab-ca": "the lab CA has no device configuration",
 }
 
 
@@ -111,6 +115,10 @@ def run_main(argv: list[str]) -> int:
         return lab_main(args.rest, state_dir=args.state_dir, clock=args.clock)
 
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    if command == "lab-ca":
+        from .lab.cacli import main as lab_ca_main
+
+        return lab_ca_main(args.rest, state_dir, clock=args.clock)
     if command == "serve":
         from .ssh.cli import serve_main
 

@@ -150,6 +150,16 @@ class ProtocolError(EstError):
     """The EST server answered something that does not follow RFC 7030."""
 
 
+# ---------------------------------------------------------------- certificate files
+class CertError(FortiError):
+    """A certificate command outside EST failed (TFTP, PKCS#12, CSR, CRL); nothing was stored.
+
+    One line saying why, then ``Command fail. Return code -1`` unless set.
+    """
+
+    rc = -1
+
+
 # ---------------------------------------------------------------- other
 class ConfigFileError(FortiError):
     """A configuration file that cannot be read or written."""

@@ -70,18 +70,53 @@ class Tracer:
     ``levels`` maps application -> level (0 = off, -1 = everything).  Lines
     reach the sink only while ``enabled`` and the application's level is
     non-zero.  Thread-safe: the EST engine may emit from a worker thread.
+
+    ``diagnose debug duration <minutes>`` (default 30, 0 = no limit) runs on the
+    device clock: output stops once the clock is ``duration_minutes`` past the
+    later of ``diagnose debug enable`` and the last duration change; debug is
+    then disabled, as on the device (``diagnose debug info`` shows
+    ``disable``; the application levels are kept).  Moving the clock with
+    ``execute date``/``time`` counts as time passing.
     """
 
     def __init__(self, clock: Clock | None = None, sink: Sink | None = None) -> None:
         self._lock = threading.RLock()
         self.clock = clock or Clock()
-        self.enabled = False
         self.timestamps = False
         self.levels: dict[str, int] = {}
         self._sink = sink
-        self.duration_minutes = 30
+        self._enabled = False
+        self._duration = 30
+        self._since = self.clock.now()
 
     # --------------------------------------------------------------- state
+    @property
+    def enabled(self) -> bool:
+        """Debug output on (``diagnose debug enable``) and its duration not yet over."""
+        with self._lock:
+            if self._enabled and self._duration and \
+                    (self.clock.now() - self._since).total_seconds() >= self._duration * 60:
+                self._enabled = False
+            return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        with self._lock:
+            self._enabled = value
+            if value:
+                self._since = self.clock.now()
+
+    @property
+    def duration_minutes(self) -> int:
+        return self._duration
+
+    @duration_minutes.setter
+    def duration_minutes(self, minutes: int) -> None:
+        with self._lock:
+            _ = self.enabled  # an expired period ends before the new one starts
+            self._duration = minutes
+            self._since = self.clock.now()
+
     def set_sink(self, sink: Sink | None) -> None:
         with self._lock:
             self._sink = sink
@@ -94,12 +129,12 @@ class Tracer:
         """``diagnose debug reset``: every application off, timestamps off, debug disabled."""
         with self._lock:
             self.levels.clear()
-            self.enabled = False
+            self._enabled = False
             self.timestamps = False
 
     def active(self, app: str) -> bool:
         with self._lock:
-            return self.enabled and self.levels.get(app, 0) != 0 and self._sink is not None
+            return self.levels.get(app, 0) != 0 and self._sink is not None and self.enabled
 
     # --------------------------------------------------------------- output
     def emit(self, app: str, point: TracePoint, **values: Any) -> None:

@@ -80,13 +80,15 @@ _LOCAL_ATTRS = (
              get_format=GET_STAR_IF_SET, pem_kind="private-key"),
     AttrSpec("certificate", PEM, "", "PEM format certificate.", user=True, get_format=GET_CERT,
              pem_kind="certificate"),
-    AttrSpec("csr", PEM, "", "Certificate Signing Request.", readonly=True, get_if="nonempty", pem_kind="csr"),
+    # csr and source are "user" / option fields in the reference (settable); the CSR is
+    # normally written by `execute vpn certificate local generate rsa|ec`.
+    AttrSpec("csr", PEM, "", "Certificate Signing Request.", user=True, get_if="nonempty", pem_kind="csr"),
     # state is run-time status computed from the certificate and the clock
     # (OK / PENDING / EXPIRED) or stored by the EST engine (FAILED); it is not
     # part of the configuration file, as on FortiOS.
     AttrSpec("state", STRING, "", "Certificate Signing state.", readonly=True, volatile=True),
     _o("range", _RANGE, "global", "Either a global or VDOM IP address range for the certificate."),
-    _o("source", _SOURCE, "user", "Certificate source type.", readonly=True),
+    _o("source", _SOURCE, "user", "Certificate source type."),
     AttrSpec("source-ip", IPV4, "0.0.0.0", "Source IP address for communications to the SCEP server."),
     _o("ike-localid-type", [("asn1dn", "ASN.1 distinguished name."), ("fqdn", "Fully qualified domain name.")],
        "asn1dn", "IKE local ID type."),
@@ -148,7 +150,7 @@ _LOCAL_ATTRS = (
 _CA_ATTRS = (
     AttrSpec("ca", PEM, "", "CA certificate as a PEM file.", user=True, get_format=GET_CERT, pem_kind="certificate"),
     _o("range", _RANGE, "global", "Either global or VDOM IP address range for the CA certificate."),
-    _o("source", _SOURCE, "user", "CA certificate source type.", readonly=True),
+    _o("source", _SOURCE, "user", "CA certificate source type."),
     _o("ssl-inspection-trusted", list(_ED), "enable", "Enable/disable this CA as a trusted CA for SSL inspection."),
     _s("scep-url", 255, help="URL of the SCEP server."),
     _s("est-url", 255, help="URL of the EST server."),
@@ -323,6 +325,8 @@ class Schema:
         return tuple(out) if self.table(out) is not None else None
 
 
+from .schema_pki import TABLES as _PKI_TABLES  # noqa: E402 - its declarations use the classes above
+
 SCHEMA = Schema(
     tables=(
         TableSpec(GLOBAL, "object", "Configure global attributes.", _GLOBAL_ATTRS),
@@ -332,6 +336,7 @@ SCHEMA = Schema(
         TableSpec(LOCAL, "table", "Local keys and certificates.", (_s("name", 35, help="Name."),) + _LOCAL_ATTRS,
                   key="name", key_size=35, summary=("name", "range", "source", "enroll-protocol")),
         TableSpec(SETTING, "object", "VPN certificate setting.", _SETTING_ATTRS, subtables=(_CRL,)),
+        *_PKI_TABLES,
     ),
     word_help={
         ("system",): "Configure system.",

@@ -191,6 +191,7 @@ _PEM_MARKERS = {
     "private-key": ("-----BEGIN ENCRYPTED PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----",
                     "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----"),
     "csr": ("-----BEGIN CERTIFICATE REQUEST-----", "-----BEGIN NEW CERTIFICATE REQUEST-----"),
+    "crl": ("-----BEGIN X509 CRL-----",),
 }
 
 

@@ -24,6 +24,8 @@ Failure output (not documented by the guide; chosen to match FortiOS's
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import logging
 from collections.abc import Callable, Generator
 from typing import TypeVar
@@ -87,11 +89,23 @@ class EstEngine:
         """Automatic renewal (Example 2): the same re-enrollment, started by the renewal service."""
         return self.regenerate(name, cancel)
 
-    def fetch_cacerts(self, settings: EstSettings, cancel: CancelToken | None = None) -> list[x509.Certificate]:
+    def fetch_cacerts(self, settings: EstSettings, cancel: CancelToken | None = None, *,
+                      bootstrap: bool = False) -> list[x509.Certificate]:
         """``GET /cacerts`` for ``settings`` (URL, CA label, HTTP auth, source IP, est-server-cert
-        trust), traced and verified, nothing stored; raises EstError / Cancelled."""
+        trust), traced and verified, nothing stored; raises EstError / Cancelled.
+
+        ``bootstrap``: RFC 7030 4.1.1 bootstrap distribution (``ca import est``): the TLS server
+        is not authenticated, so the caller must have the CA certificates authorised out of band
+        (fingerprint) before storing them."""
         what = f"EST CA certificate retrieval from {settings.url}"
-        return self._run(what, lambda: _wrap(flows.fetch_cacerts, self._job(settings)), cancel)
+
+        def prepare() -> tuple[flows.Job, TransportConfig]:
+            job, tcfg = self._job(settings)
+            if bootstrap:
+                job, tcfg = replace(job, trust=()), replace(tcfg, verify=False, trust_pems=())
+            return job, tcfg
+
+        return self._run(what, lambda: _wrap(flows.fetch_cacerts, prepare()), cancel)
 
     # ================================================================== driving
     def _run(self, what: str, make: Callable[[], tuple[Generator[Event, Reply, T], TransportConfig]],

@@ -65,6 +65,7 @@ class TransportConfig:
     srp_username: str | None = None
     srp_password: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    verify: bool = True  # False: RFC 7030 4.1.1 bootstrap (``ca import est``), the user checks the fingerprint
 
     @property
     def base_url(self) -> str:
@@ -340,8 +341,8 @@ def make_ssl_context(cfg: TransportConfig) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # tls-unique (proof-of-possession) needs TLS 1.2
-    ctx.check_hostname = True
-    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = cfg.verify
+    ctx.verify_mode = ssl.CERT_REQUIRED if cfg.verify else ssl.CERT_NONE
     pems = "\n".join(cfg.trust_pems)
     if pems.strip():
         try:

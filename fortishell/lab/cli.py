@@ -18,6 +18,7 @@ from typing import IO
 from .. import options
 from ..clock import Clock, parse_clock_option
 from ..errors import FortiError, LabError
+from . import classroom
 from .accesslog import AccessLog, describe_faults
 from .ca import LabCA
 from .server import EstResponder, ResponderConfig
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also append the access log to FILE (default: standard output only)")
     p.add_argument("--quiet", action="store_true",
                    help="no access-log lines on standard output (default: one line per request)")
+    classroom.add_arguments(p)
     for name in FAULT_FLAGS:
         p.add_argument("--" + name.replace("_", "-"), action="store_true",
                        help="fault: " + name.replace("_", " ") + " (default: off)")
@@ -152,6 +154,11 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
             knobs["endpoints"] = tuple(args.fault_endpoint)
         responder.faults.set(**knobs)
         responder.start()
+        try:
+            extras, extra_lines = classroom.start(args, responder.clock, responder.url)
+        except BaseException:
+            responder.stop()
+            raise
     except (FortiError, ValueError, OSError) as exc:
         if log_file is not None:
             log_file.close()
@@ -172,10 +179,14 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
     log_to = ", ".join((["standard output"] if not args.quiet else []) + ([args.access_log] if args.access_log else []))
     print(f"faults: {describe_faults(responder.faults.snapshot())}; {state}; "
           f"access log: {log_to or 'off'}", flush=True)
+    for line in extra_lines:
+        print(line, flush=True)
     try:
         while not stop.wait(0.5):
             pass
     finally:
+        for service in extras:
+            service.stop()
         responder.stop()
         if log_file is not None:
             log_file.close()

@@ -11,28 +11,57 @@ verify TLS for the *original* host name (the lab server certificate names
 Ping never sends ICMP: lab hosts answer with times measured by a TCP connect
 to the responder, loopback answers at once, any other address loses every
 packet, and names outside the lab do not resolve.  Choices where FortiOS is
-not documented: every port of a lab host reaches the responder; the reply TTL
-for lab hosts is the guide's 31 and 64 for loopback; there is no one-second
-pause between packets (lab transcripts stay fast).
+not documented: the reply TTL for lab hosts is the guide's 31 and 64 for
+loopback; there is no one-second pause between packets (lab transcripts stay
+fast).
+
+The lab hosts and the only ports they answer on (``SERVICES``):
+
+* ``testrfc7030.com`` (54.70.32.33): EST on 8443/tcp (the responder);
+* ``tftp.lab`` (192.0.2.69): TFTP on 69/udp, files in ``<state-dir>/tftp/``;
+* ``crl.lab`` (192.0.2.80): HTTP on 80/tcp, the lab CA's CRL.
+
+Any other port of a lab host refuses the connection (:meth:`resolve` maps it
+to a loopback port nothing listens on, so the client sees a real
+``ECONNREFUSED``).  The TFTP and CRL servers start lazily like the responder;
+with ``--lab-server`` the EST host goes to the shared responder while TFTP and
+the CRL stay in this process (on the lab state of this state directory), unless the URL
+names the classroom server's ports too: ``https://HOST:8443/?tftp=P&crl=P`` (what
+``fortishell lab-server`` prints for students).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ..clock import Clock
 from ..errors import LabError
+from .crl import CrlService, lab_ca_for
 from .server import EstResponder, ResponderConfig
+from .state import LabState
+from .tftp import TftpService
 
-DEFAULT_HOSTS: dict[str, str] = {"testrfc7030.com": "54.70.32.33"}
+DEFAULT_HOSTS: dict[str, str] = {"testrfc7030.com": "54.70.32.33", "tftp.lab": "192.0.2.69",
+                                 "crl.lab": "192.0.2.80"}
+EST, TFTP, CRL = "est", "tftp", "crl"
+SERVICES: dict[str, dict[tuple[str, int], str]] = {
+    "testrfc7030.com": {("tcp", 8443): EST},
+    "tftp.lab": {("udp", 69): TFTP},
+    "crl.lab": {("tcp", 80): CRL},
+}
+# Nothing listens on TCP port 1 of loopback (tcpmux, privileged, unused): connecting there is
+# refused at once, which is how the lab network answers a port without a service.
+REFUSED: tuple[str, int] = ("127.0.0.1", 1)
 LAB_TTL = 31
 LOOPBACK_TTL = 64
 STATE_SUBDIR = "est-lab"
+TFTP_SUBDIR = "tftp"
 
 
 class LabNetwork:
@@ -48,8 +77,12 @@ class LabNetwork:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.clock = clock
         self.responder: EstResponder | None = None
+        self.tftp: TftpService | None = None
+        self.crl: CrlService | None = None
         self._lock = threading.Lock()
         self._remote: tuple[str, int] | None = None
+        # a classroom lab-server's TFTP / CRL ports (``--lab-server URL?tftp=P&crl=P``)
+        self._remote_udp_tcp: dict[str, tuple[str, int]] = {}
         if lab_server_url:
             parts = urlsplit(lab_server_url)
             if parts.scheme != "https" or not parts.hostname:
@@ -58,6 +91,7 @@ class LabNetwork:
                 self._remote = (parts.hostname, parts.port or 443)
             except ValueError:
                 raise LabError(f"Bad port in lab server URL '{lab_server_url}'") from None
+            self._remote_udp_tcp = _service_ports(parts.hostname, parse_qs(parts.query), lab_server_url)
 
     # ------------------------------------------------------------ host map
     def lab_host(self, host: str) -> str | None:
@@ -70,26 +104,67 @@ class LabNetwork:
                 return lab
         return None
 
-    def resolve(self, host: str, port: int) -> tuple[str, int] | None:
-        """Where to connect for ``host:port`` -- None for hosts outside the lab."""
-        if self.lab_host(host) is None:
+    def resolve(self, host: str, port: int, proto: str = "tcp") -> tuple[str, int] | None:
+        """Where to connect for ``host:port`` -- None for hosts outside the lab.
+
+        A lab host's port without a service maps to :data:`REFUSED`."""
+        lab = self.lab_host(host)
+        if lab is None:
             return None
-        return self._endpoint()
+        service = SERVICES.get(lab, {}).get((proto, port))
+        if service == EST:
+            return self._endpoint()
+        if service == TFTP:
+            return self._tftp_endpoint()
+        if service == CRL:
+            return self._crl_endpoint()
+        return REFUSED
+
+    def _lab_state_dir(self) -> Path | None:
+        return self.state_dir / STATE_SUBDIR if self.state_dir is not None else None
+
+    def _tftp_endpoint(self) -> tuple[str, int]:
+        if TFTP in self._remote_udp_tcp:
+            return self._remote_udp_tcp[TFTP]
+        with self._lock:
+            if self.tftp is None:
+                root = self.state_dir / TFTP_SUBDIR if self.state_dir is not None else Path(
+                    tempfile.mkdtemp(prefix="fortishell-tftp-"))
+                self.tftp = TftpService(root).start()
+            return self.tftp.address
+
+    def tftp_settle(self) -> None:
+        """After a put to the lab TFTP server: return once the file is complete on disk."""
+        tftp = self.tftp
+        if tftp is not None:
+            tftp.wait_idle()
+
+    def _crl_endpoint(self) -> tuple[str, int]:
+        if CRL in self._remote_udp_tcp:
+            return self._remote_udp_tcp[CRL]
+        with self._lock:
+            if self.crl is None:
+                state_dir = self._lab_state_dir()
+                self.crl = CrlService(LabState(state_dir), lab_ca_for(state_dir), self.clock).start()
+            return self.crl.address
 
     def _endpoint(self) -> tuple[str, int]:
         if self._remote is not None:
             return self._remote
         with self._lock:
             if self.responder is None:
-                state = self.state_dir / STATE_SUBDIR if self.state_dir is not None else None
+                state = self._lab_state_dir()
                 self.responder = EstResponder(ResponderConfig(state_dir=state, clock=self.clock)).start()
             return (self.responder.host, self.responder.port)
 
     def close(self) -> None:
         with self._lock:
             responder, self.responder = self.responder, None
-        if responder is not None:
-            responder.stop()
+            tftp, self.tftp = self.tftp, None
+            crl, self.crl = self.crl, None
+        for service in (responder, tftp, crl):
+            if service is not None:
+                service.stop()
 
     # ------------------------------------------------------------ ping
     def ping(self, host: str, count: int = 5) -> list[str]:
@@ -98,7 +173,7 @@ class LabNetwork:
         lab = self.lab_host(name)
         if lab is not None:
             shown, addr = (lab if name.lower().rstrip(".") == lab else self.hosts[lab]), self.hosts[lab]
-            times = [self._probe() for _ in range(count)]
+            times = [self._probe(lab) for _ in range(count)]
             return _report(shown, addr, LAB_TTL, times, count)
         if name.lower() == "localhost":
             name = "127.0.0.1"
@@ -110,9 +185,12 @@ class LabNetwork:
             return _report(str(ip), str(ip), LOOPBACK_TTL, [0.0] * count, count)
         return _report(str(ip), str(ip), LAB_TTL, [None] * count, count)
 
-    def _probe(self) -> float | None:
-        """One simulated echo: the time of a TCP connect to the lab endpoint, in ms."""
-        addr = self._endpoint()
+    def _probe(self, lab: str) -> float | None:
+        """One simulated echo: the time of a TCP connect to the host's (first) TCP service, in ms."""
+        ports = [port for proto, port in SERVICES.get(lab, {}) if proto == "tcp"]
+        if not ports:
+            return 0.1  # a UDP-only host: nothing to time, loopback is immediate
+        addr = self.resolve(lab, ports[0]) or REFUSED
         start = time.perf_counter()
         try:
             with socket.create_connection(addr, timeout=2.0):
@@ -120,6 +198,23 @@ class LabNetwork:
         except OSError:
             return None
         return (time.perf_counter() - start) * 1000.0
+
+
+def _service_ports(host: str, query: dict[str, list[str]], url: str) -> dict[str, tuple[str, int]]:
+    """``tftp=`` / ``crl=`` ports of a lab-server URL's query (what ``lab-server`` prints)."""
+    out: dict[str, tuple[str, int]] = {}
+    for service in (TFTP, CRL):
+        values = query.get(service)
+        if not values:
+            continue
+        try:
+            port = int(values[-1])
+        except ValueError:
+            port = 0
+        if not 0 < port < 65536:
+            raise LabError(f"Bad {service} port in lab server URL '{url}'")
+        out[service] = (host, port)
+    return out
 
 
 def _report(shown: str, addr: str, ttl: int, times: list[float | None], count: int) -> list[str]:

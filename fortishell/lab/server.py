@@ -61,6 +61,7 @@ import h11
 
 from ..clock import Clock
 from ..errors import FortiError, LabError
+from . import classroom
 from .ca import LabCA
 from .estapp import NONCE_LIFETIME, EstApp, Reply, Request, error
 from .faults import Faults

@@ -128,6 +128,47 @@ class LabState:
                 pass
             return rows
 
+    # ------------------------------------------------------------ revocation
+    def revoke(self, serial: int, when: str) -> bool:
+        """Revoke an issued certificate (``when``: ISO time).  False if it was already revoked.
+
+        ``revoked.log`` in the state directory (one JSON line per revocation) is
+        what every responder, embedded or standalone, publishes in its CRL.
+        """
+        if serial not in self.issued():
+            raise LabError(f"Serial {serial} (0x{serial:x}) was not issued by this lab CA")
+        if serial in self.revoked():
+            return False
+        row = {"serial": serial, "date": when}
+        if self.dir is None:
+            with self._lock:
+                self._mem.setdefault("revoked", {})[str(serial)] = when
+            return True
+        with self._locked():
+            with open(self.dir / "revoked.log", "a", encoding="utf-8") as log:
+                log.write(json.dumps(row, sort_keys=True) + "\n")
+                log.flush()
+                os.fsync(log.fileno())
+        return True
+
+    def revoked(self) -> dict[int, str]:
+        """serial -> revocation time (ISO) of the revoked certificates."""
+        if self.dir is None:
+            with self._lock:
+                return {int(k): str(v) for k, v in self._mem.get("revoked", {}).items()}
+        rows: dict[int, str] = {}
+        try:
+            with open(self.dir / "revoked.log", encoding="utf-8") as log:
+                for text in log:
+                    try:
+                        row = json.loads(text)
+                        rows.setdefault(int(row["serial"]), str(row["date"]))
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a line torn by a crash: skip it
+        except FileNotFoundError:
+            pass
+        return rows
+
     def issued_pem(self, serial: int) -> str | None:
         if self.dir is None:
             return None

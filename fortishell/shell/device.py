@@ -268,9 +268,10 @@ class Device:
         """``generate est`` of a new certificate (see :mod:`fortishell.est.engine`)."""
         return self._cancellable(lambda token: list(self.engine.generate(settings, token)))
 
-    def fetch_cacerts(self, settings: "EstSettings") -> list["x509.Certificate"]:
-        """A server's CA certificates (``/cacerts``), verified, not stored."""
-        return self._cancellable(lambda token: list(self.engine.fetch_cacerts(settings, token)))
+    def fetch_cacerts(self, settings: "EstSettings", *, bootstrap: bool = False) -> list["x509.Certificate"]:
+        """A server's CA certificates (``/cacerts``), verified, not stored (``bootstrap``: the
+        TLS server is not authenticated; see ``EstEngine.fetch_cacerts``)."""
+        return self._cancellable(lambda token: list(self.engine.fetch_cacerts(settings, token, bootstrap=bootstrap)))
 
     def _renew(self, name: str) -> list[str]:
         """The renewal service's worker: the engine's renewal; failures mark the run-time state."""

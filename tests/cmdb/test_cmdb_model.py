@@ -36,7 +36,7 @@ def test_schema_completeness():
     assert setting.kind == "object" and setting.subtable("crl-verification") is not None
     assert {a.name for a in setting.attrs} >= {"cert-expire-warning", "certname-rsa2048", "check-ca-cert",
                                                "cn-match", "ocsp-status", "proxy-port", "ssl-min-proto-version"}
-    assert SCHEMA.children(("vpn", "certificate")) == ["ca", "local", "setting"]
+    assert SCHEMA.children(("vpn", "certificate")) == ["ca", "crl", "local", "ocsp-server", "remote", "setting"]
     assert SCHEMA.children() == ["system", "vpn"]
     assert SCHEMA.resolve_path(["vpn", "cert", "loc"]) == LOCAL
     assert SCHEMA.help(LOCAL) == "Local keys and certificates."

@@ -8,7 +8,7 @@ from cmdb_helpers import LOCAL
 from fortishell.cmdb.model import Cmdb
 from fortishell.cmdb.schema import MULTI_OPTION, AttrSpec, Option
 from fortishell.cmdb.types import ParseContext, type_of
-from fortishell.errors import FortiError, IncompleteCommand, ParseError
+from fortishell.errors import ValueParseError, FortiError, IncompleteCommand, ParseError
 
 
 def _err(buf, attr, words) -> FortiError:
@@ -76,9 +76,14 @@ def test_missing_value_extra_words_unknown_attr(buf):
 
 
 def test_readonly_and_conditional_attributes_refused(buf):
-    for attr in ("state", "source", "csr", "last-updated", "scep-url", "name"):
+    for attr in ("state", "last-updated", "scep-url", "name"):
         with pytest.raises(ParseError):
             buf.set(attr, ["x"])
+    # source (option) and csr ("user" PEM) are settable, as the CLI reference declares them
+    buf.set("source", ["bundle"])
+    assert buf.get("source") == "bundle"
+    with pytest.raises(ValueParseError):
+        buf.set("csr", ["not a request"])
     buf.set("enroll-protocol", ["scep"])
     buf.set("scep-url", ["http://x/"])
     assert buf.get("scep-url") == "http://x/"

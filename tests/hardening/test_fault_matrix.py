@@ -178,7 +178,8 @@ def start(box: Box, op: str) -> None:
                      "next", "end"):
             box.ok(line)
         poll(box)  # not due yet: nothing happens
-    for line in ("diagnose debug application est -1", "diagnose debug enable"):
+    # duration 0: the renewal case moves the clock days ahead, past the default 30 minutes of debug
+    for line in ("diagnose debug application est -1", "diagnose debug duration 0", "diagnose debug enable"):
         box.ok(line)
 
 

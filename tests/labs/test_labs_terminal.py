@@ -114,9 +114,9 @@ def test_example1_typed_in_the_interactive_shell(pane: Pane) -> None:
     pane.wait(lambda s: s.count("FortiProxy #") >= 4, "the debug commands")
 
     # Step 3: the generate command with Tab completion and ? help on the way.
-    pane.type("execute vpn certificate local generate e")
+    pane.type("execute vpn certificate local generate es")  # "e" alone is ambiguous: ec, est
     pane.key("Tab")
-    pane.wait(lambda s: pane.last_line().endswith("local generate est"), "Tab to complete 'e' to 'est'")
+    pane.wait(lambda s: pane.last_line().endswith("local generate est"), "Tab to complete 'es' to 'est'")
     pane.type(" est-test101 ?")
     help_screen = pane.wait(lambda s: "<algorithm>" in s, "the ? help listing")
     assert "ec-secp256r1" in help_screen  # the choices of the next argument are listed

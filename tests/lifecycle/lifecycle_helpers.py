@@ -18,7 +18,9 @@ TESTS = Path(__file__).resolve().parents[1]
 
 ENROLL = ("execute vpn certificate local generate est est-test101 ec-secp256r1 https://testrfc7030.com:8443 "
           '"CN=firewall-portal1" "" estuser estpwd G_CA_Cert_1')
-DEBUG_ON = "diagnose debug application est -1\ndiagnose debug enable\n"
+# duration 0: these tests move the clock days ahead while debugging (debug output otherwise stops
+# 30 minutes of device time after `diagnose debug enable`, as on the device)
+DEBUG_ON = "diagnose debug application est -1\ndiagnose debug duration 0\ndiagnose debug enable\n"
 BRACKET = re.compile(r"^\[\d+\] [A-Za-z0-9_]+: ")
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ...cli import ast
 from ...errors import IncompleteCommand, ValueParseError
 from ..result import Question, Result
+from . import certs, certs_ca, certs_est
 from .tree import CommandHandlers, Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
             return Result(sess.device.regenerate(name))  # a failure marks `state` RENEWAL FAILED
 
         return Result(question=Question(regenerate_question(name), sess.guard(answer)))
-    return Result(sess.device.enroll(parsed))
+    return Result(certs_est.enroll(sess, parsed))  # plus the CA-name check of certs_est
 
 
 def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
@@ -201,13 +202,18 @@ TREE = Node("Execute static commands.", {
                  args=fixed_args([("<hh:mm:ss>", "Time.")], optional_from=0)),
     "vpn": Node("VPN commands.", {
         "certificate": Node("Certificate commands.", {
+            # ca / crl and local import/export/generate rsa|ec live in certs.py / certs_ca.py
+            "ca": certs_ca.ca_node(certs_est.est_import_node()),
+            "crl": certs_ca.crl_node(),
             "local": Node("Local certificate.", {
                 "generate": Node("Generate a certificate request.", {
+                    **certs.generate_nodes(),
                     "est": Node("Generate a certificate request and enroll it with EST (RFC 7030).",
                                 handler=do_generate_est, args=_generate_args,
                                 # HTTP password, key password, SRP password (<name> is 1)
                                 secret_args=(7, 10, 14)),
                 }),
+                **certs.local_nodes(),
             }),
         }),
     }),

@@ -111,11 +111,25 @@ def _get_root(sess: "Session", words: list[str]) -> list[str]:
         return get_entry_lines(sess, path, None)
     if not rest:
         return list(_render().get_table(sess.cmdb, path))
+    if rest[0] == "details" and path[:2] == ("vpn", "certificate") and path[-1] in ("local", "ca") \
+            and sess.cmdb.entry(path, "details") is None:
+        return _details(sess, path, rest[1:])
     if len(rest) > 1:
         raise ParseError(rest[1])
     if sess.cmdb.entry(path, rest[0]) is None:
         raise entry_not_found(rest[0])
     return get_entry_lines(sess, path, rest[0])
+
+
+def _details(sess: "Session", path: tuple[str, ...], rest: list[str]) -> list[str]:
+    """``get vpn certificate local|ca details [name]`` (certdetails.details_listing)."""
+    from ...cmdb import certdetails
+
+    if len(rest) > 1:
+        raise ParseError(rest[1])
+    if rest and sess.cmdb.entry(path, rest[0]) is None:
+        raise entry_not_found(rest[0])
+    return certdetails.details_listing(sess.cmdb, path, rest[0] if rest else None)
 
 
 # ------------------------------------------------------------------ show

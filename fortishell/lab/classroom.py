@@ -1,0 +1,60 @@
+"""The services ``fortishell lab-server`` runs next to the EST responder for a classroom.
+
+``--tftp-port P`` starts the lab TFTP server (files in ``--tftp-root``, default
+``<state-dir>/tftp``, else ``./tftp``); ``--crl-port P`` publishes the lab CA's
+CRL over plain HTTP at ``/estExampleCA.crl`` (revocations: ``fortishell lab-ca
+--lab-state <state-dir> revoke SERIAL``).  Both listen on ``--host``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Protocol
+
+from .. import options
+from ..clock import Clock
+from .crl import CRL_PATH, CrlService, lab_ca_for
+from .state import LabState
+from .tftp import TftpService
+
+
+class Service(Protocol):
+    def stop(self) -> None: ...
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tftp-port", type=options.listen_port, default=None, metavar="PORT",
+                   help="also serve TFTP on PORT, 1-65535 or 0 for any free port (default: no TFTP)")
+    p.add_argument("--tftp-root", type=Path, default=None, metavar="DIR",
+                   help="TFTP files (default: <state-dir>/tftp, else ./tftp)")
+    p.add_argument("--crl-port", type=options.listen_port, default=None, metavar="PORT",
+                   help=f"also publish the lab CRL over HTTP on PORT, path {CRL_PATH} (default: no CRL server)")
+
+
+def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = "") -> tuple[list[Service], list[str]]:
+    """Start what the options ask for; returns the services and one line per service, then
+    the ``--lab-server`` URL students give (with the TFTP / CRL ports) when there are any."""
+    services: list[Service] = []
+    lines: list[str] = []
+    query: list[str] = []
+    state_dir = Path(args.state_dir) if args.state_dir is not None else None
+    try:
+        if args.tftp_port is not None:
+            root = args.tftp_root or (state_dir / "tftp" if state_dir is not None else Path("tftp"))
+            tftp = TftpService(root, args.host, args.tftp_port).start()
+            services.append(tftp)
+            lines.append(f"TFTP server listening on {args.host}:{tftp.port} (files in {root})")
+            query.append(f"tftp={tftp.port}")
+        if args.crl_port is not None:
+            crl = CrlService(LabState(state_dir), lab_ca_for(state_dir), clock, args.host, args.crl_port).start()
+            services.append(crl)
+            lines.append(f"CRL published at http://{args.host}:{crl.port}{CRL_PATH}")
+            query.append(f"crl={crl.port}")
+    except BaseException:
+        for service in services:
+            service.stop()
+        raise
+    if query and responder_url:
+        lines.append(f"students: fortishell --lab-server '{responder_url}/?{'&'.join(query)}'")
+    return services, lines

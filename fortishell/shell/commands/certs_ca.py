@@ -1,0 +1,197 @@
+"""``execute vpn certificate ca import tftp|bundle``, ``ca export tftp``, ``crl import auto``.
+
+Choices where the CLI reference is silent:
+
+* An imported CA certificate is named the way the device names imported CA
+  certificates in the global range: ``G_CA_Cert_1``, ``G_CA_Cert_2``, ... (the
+  first free number).  A certificate already in the CA store is refused with the
+  name it has (nothing is stored twice).  A file whose first certificate is not
+  a CA certificate (basic constraints CA:TRUE) is refused.
+* ``ca import bundle <file> <tftp-server>``: every CA certificate of a PEM file
+  (or PKCS#7) that is not in the store yet, each with ``source bundle``.
+* ``crl import auto <name>`` downloads the CRL from the entry's ``http-url``
+  (DER or PEM), checks its signature with the CA certificate named by its issuer
+  and stores it as PEM.  Each of these prints ``Done.``; a failure prints one
+  line and ``Command fail. Return code -1``, and stores nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ...certs import CertFileError, files
+from ...cli import ast
+from ...cmdb.schema import CA
+from ...cmdb.schema_pki import CRL
+from ...errors import CertError
+from ...est import pki
+from ...x509text import name_spaced
+from ..result import Result
+from .certs import DONE, _filexfer, _need, _now_epoch, _positions
+from .tree import Node, extra_words
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+CA_NAME_PREFIX = "G_CA_Cert_"
+
+
+def next_ca_name(cmdb: Any) -> str:
+    """The name the device gives the next imported CA certificate (global range)."""
+    n = 1
+    while cmdb.entry(CA, f"{CA_NAME_PREFIX}{n}") is not None:
+        n += 1
+    return f"{CA_NAME_PREFIX}{n}"
+
+
+def existing_ca(cmdb: Any, cert: x509.Certificate) -> str | None:
+    """The name of the CA entry holding ``cert``, if any."""
+    for entry in cmdb.entries(CA):
+        try:
+            if pki.load_cert(entry.get("ca")) == cert:
+                return str(entry.key)
+        except pki.PkiError:
+            continue
+    return None
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def store_ca(sess: "Session", cert: x509.Certificate, **extra: str) -> str:
+    """Add ``cert`` to the CA store under the next name; returns the name."""
+    found = existing_ca(sess.cmdb, cert)
+    if found is not None:
+        raise CertError(f"CA certificate already exists as '{found}'.", rc=-5)
+    if not is_ca(cert):
+        raise CertError(f"'{name_spaced(cert.subject)}' is not a CA certificate.")
+    with sess.cmdb.transaction() as tx:
+        name = next_ca_name(sess.cmdb)
+        tx.put(CA, name, {"ca": pki.cert_pem(cert), "source": "user", "range": "global",
+                          "last-updated": _now_epoch(sess), **extra})
+    return name
+
+
+def _certificates(data: bytes, filename: str) -> list[x509.Certificate]:
+    try:
+        return files.read_certificates(data)
+    except CertFileError as exc:
+        raise CertError(f"Failed to import '{filename}': {exc}.") from None
+
+
+# ------------------------------------------------------------------ handlers
+def do_ca_import_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
+    _need(rest, 2)
+    extra_words(rest, 2)
+    filename, server = rest[0].text, rest[1].text
+    certs = _certificates(_filexfer().download(sess.device.network, server, filename), filename)
+    store_ca(sess, certs[0])
+    return Result(list(DONE))
+
+
+def do_ca_import_bundle(sess: "Session", rest: list[ast.Word]) -> Result:
+    _need(rest, 2)
+    extra_words(rest, 2)
+    filename, server = rest[0].text, rest[1].text
+    certs = _certificates(_filexfer().download(sess.device.network, server, filename), filename)
+    new = [c for c in certs if is_ca(c) and existing_ca(sess.cmdb, c) is None]
+    if not new:
+        raise CertError(f"Failed to import '{filename}': no new CA certificate in the bundle.")
+    with sess.cmdb.transaction() as tx:
+        for cert in new:
+            tx.put(CA, next_ca_name(sess.cmdb), {"ca": pki.cert_pem(cert), "source": "bundle", "range": "global",
+                                                 "last-updated": _now_epoch(sess)})
+    return Result(list(DONE))
+
+
+def do_ca_export_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
+    _need(rest, 3)
+    extra_words(rest, 3)
+    name, filename, server = rest[0].text, rest[1].text, rest[2].text
+    entry = sess.cmdb.entry(CA, name)
+    if entry is None or not entry.get("ca"):
+        raise CertError(f"CA certificate '{name}' does not exist.", rc=-3)
+    _filexfer().upload(sess.device.network, server, filename, entry.get("ca").encode("ascii").rstrip(b"\n") + b"\n")
+    return Result(list(DONE))
+
+
+def do_crl_import_auto(sess: "Session", rest: list[ast.Word]) -> Result:
+    _need(rest, 1)
+    extra_words(rest, 1)
+    name = rest[0].text
+    entry = sess.cmdb.entry(CRL, name)
+    if entry is None:
+        raise CertError(f"CRL '{name}' does not exist.", rc=-3)
+    url = entry.get("http-url")
+    if not url:
+        raise CertError(f"CRL '{name}' has no http-url to update from.")
+    crl = parse_crl(_filexfer().http_get(sess.device.network, url))
+    _issuer_of(sess, crl)
+    with sess.cmdb.transaction() as tx:
+        tx.put(CRL, name, {"crl": crl_pem(crl), "last-updated": _now_epoch(sess)})
+    return Result(list(DONE))
+
+
+def parse_crl(data: bytes) -> x509.CertificateRevocationList:
+    try:
+        if b"-----BEGIN X509 CRL-----" in data:
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError:
+        raise CertError("Failed to import the CRL: the CRL does not parse.") from None
+
+
+def crl_pem(crl: x509.CertificateRevocationList) -> str:
+    return crl.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _issuer_of(sess: "Session", crl: x509.CertificateRevocationList) -> str:
+    """The CA entry that signed ``crl``; the CRL is refused without one."""
+    for entry in sess.cmdb.entries(CA):
+        try:
+            ca = pki.load_cert(entry.get("ca"))
+        except pki.PkiError:
+            continue
+        if ca.subject == crl.issuer and crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+            return str(entry.key)
+    raise CertError(f"Failed to import the CRL: its issuer '{name_spaced(crl.issuer)}' is not a CA "
+                    "certificate on this device.")
+
+
+# ------------------------------------------------------------------ the keyword tree
+def ca_node(extra: dict[str, Node] | None = None) -> Node:
+    """``ca``; ``extra`` adds import methods defined elsewhere (``est``)."""
+    imports = {
+        "bundle": Node("Import certificate bundle from a TFTP server.", handler=do_ca_import_bundle,
+                       args=_positions(("<string>", "File name on the TFTP server."),
+                                       ("<ip>", "IP address of TFTP server."))),
+        "tftp": Node("Import CA certificate from a TFTP server.", handler=do_ca_import_tftp,
+                     args=_positions(("<string>", "File name on the TFTP server."),
+                                     ("<tftp server>", "TFTP server IPv4, IPv6, or FQDN."))),
+        **(extra or {}),
+    }
+    return Node("CA certificate.", {
+        "export": Node("Export CA certificate.", {
+            "tftp": Node("Export CA certificate to a TFTP server.", handler=do_ca_export_tftp,
+                         args=_positions(("<string>", "CA certificate name."),
+                                         ("<string>", "File name on the TFTP server."),
+                                         ("<ip>", "IP address of TFTP server."))),
+        }),
+        "import": Node("Import CA certificate.", dict(sorted(imports.items()))),
+    })
+
+
+def crl_node() -> Node:
+    return Node("Certificate Revocation List.", {
+        "import": Node("Import CRL.", {
+            "auto": Node("Update CRL.", handler=do_crl_import_auto,
+                         args=_positions(("<string>", "CRL name."))),
+        }),
+    })

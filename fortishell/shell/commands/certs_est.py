@@ -1,0 +1,166 @@
+"""``execute vpn certificate ca import est`` and the CA-name check of ``generate est``.
+
+``ca import est <url> [<ca-identifier>] [<http-username>] [<http-password>]
+[<source-ip>] [<client-cert>] [<srp-username>] [<srp-password>] [<fingerprint>]``:
+the nine positions of the 7.6 reference (string string string string ip string
+string string string); the reference names only the first two, the rest is our
+reading, in the order ``generate est`` uses for the same settings.
+
+It fetches ``/cacerts`` with the EST engine (same trace lines as an enrollment's
+first step) in RFC 7030 bootstrap mode: a device that does not trust the
+server yet cannot authenticate it, so the received CA certificates are shown
+(subject, SHA-256 fingerprint) and must be authorised out of band.  With a
+fingerprint (SHA-256, hex, colons optional) they are imported when it matches
+a received certificate (and every other one chains to it), refused otherwise;
+without one the device asks ``Do you want to continue? (y/n)``.  Imported CA
+certificates get the device's names for imported CA certificates in the global
+range (``G_CA_Cert_1``, ...), with ``est-url`` / ``ca-identifier`` kept.
+
+``generate est``: a CA identifier (position 8) that looks like a device CA
+certificate name (``G_CA_Cert_N`` / ``CA_Cert_N``) but names none is still sent
+as a CA label (the user may mean one), and when the enrollment fails the error
+says in addition that it is not a CA certificate on this device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ...cli import ast
+from ...cmdb.schema import CA, LOCAL
+from ...errors import CertError, FortiError, ValueParseError
+from ...est import pki
+from ...est.args import check_url
+from ...est.settings import EstSettings
+from ...x509text import colon_hex, name_spaced
+from ..result import Question, Result
+from .certs import DONE, _need, _now_epoch
+from .certs_ca import existing_ca, is_ca, next_ca_name
+from .tree import Node, extra_words, fixed_args
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+FIELDS = ("url", "ca_id", "http_username", "http_password", "source_ip", "client_cert", "srp_username",
+          "srp_password", "fingerprint")
+CA_NAME_RE = re.compile(r"(G_)?CA_Cert_\d+")
+QUESTION = "Do you want to continue? (y/n)"
+I1 = " " * 8
+
+
+def sha256_fingerprint(cert: x509.Certificate) -> str:
+    return colon_hex(hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest())
+
+
+def _normalise_fingerprint(text: str) -> str:
+    hexdigits = re.sub(r"[:\s]", "", text).upper()
+    if not re.fullmatch(r"[0-9A-F]{64}", hexdigits):
+        raise ValueParseError("Invalid fingerprint (SHA-256, 64 hex digits).", text, -1)
+    return hexdigits
+
+
+def _settings(sess: "Session", values: dict[str, str | None]) -> EstSettings:
+    url = values["url"] or ""
+    check_url(url)
+    if values["source_ip"]:
+        try:
+            ipaddress.IPv4Address(values["source_ip"])
+        except ValueError:
+            raise ValueParseError("Invalid IPv4 address.", values["source_ip"], -8) from None
+    if values["client_cert"] and sess.cmdb.entry(LOCAL, values["client_cert"]) is None:
+        raise ValueParseError("entry not found in datasource", values["client_cert"], -3)
+    return EstSettings(name="", url=url, ca_id=values["ca_id"], http_username=values["http_username"],
+                       http_password=values["http_password"], source_ip=values["source_ip"],
+                       client_cert=values["client_cert"], srp_username=values["srp_username"],
+                       srp_password=values["srp_password"])
+
+
+def do_ca_import_est(sess: "Session", rest: list[ast.Word]) -> Result:
+    _need(rest, 1)
+    extra_words(rest, len(FIELDS))
+    values: dict[str, str | None] = dict.fromkeys(FIELDS)
+    values.update({f: (w.text or None) for f, w in zip(FIELDS, rest)})
+    pin = _normalise_fingerprint(values["fingerprint"]) if values["fingerprint"] else None
+    settings = _settings(sess, values)
+    certs = [c for c in sess.device.fetch_cacerts(settings, bootstrap=True) if is_ca(c)]
+    if not certs:
+        raise CertError(f"No CA certificate received from {settings.url}.")
+    shown = _shown(settings.url, certs)
+    if pin is not None:
+        _check_pin(certs, pin)
+        return Result(shown + _store(sess, certs, settings))
+    return Result(question=Question(shown + [QUESTION], sess.guard(
+        lambda yes: Result(_store(sess, certs, settings)) if yes else Result())))
+
+
+def _shown(url: str, certs: list[x509.Certificate]) -> list[str]:
+    lines = [f"Received {len(certs)} CA certificate(s) from {url}:"]
+    for cert in certs:
+        lines += [f"{I1}Subject:     {name_spaced(cert.subject)}",
+                  f"{I1}Issuer:      {name_spaced(cert.issuer)}",
+                  f"{I1}SHA-256 Fingerprint: {sha256_fingerprint(cert)}"]
+    return lines
+
+
+def _check_pin(certs: list[x509.Certificate], pin: str) -> None:
+    pinned = next((c for c in certs if sha256_fingerprint(c).replace(":", "") == pin), None)
+    if pinned is None:
+        got = ", ".join(sha256_fingerprint(c) for c in certs)
+        raise CertError(f"CA certificate fingerprint mismatch: received {got}.")
+    for cert in certs:
+        if cert is not pinned and not pki.chain_to(cert, [pinned, *certs]):
+            raise CertError(f"CA certificate '{name_spaced(cert.subject)}' does not chain to the pinned "
+                            "certificate.")
+
+
+def _store(sess: "Session", certs: list[x509.Certificate], settings: EstSettings) -> list[str]:
+    new = [c for c in certs if existing_ca(sess.cmdb, c) is None]
+    if not new:
+        raise CertError(f"CA certificate already exists as '{existing_ca(sess.cmdb, certs[0])}'.", rc=-5)
+    names = []
+    with sess.cmdb.transaction() as tx:
+        for cert in new:
+            name = next_ca_name(sess.cmdb)
+            tx.put(CA, name, {"ca": pki.cert_pem(cert), "source": "user", "range": "global",
+                              "est-url": settings.url, "ca-identifier": settings.ca_id or "",
+                              "last-updated": _now_epoch(sess)})
+            names.append(name)
+    return [f"CA certificate imported as '{name}'." for name in names] + list(DONE)
+
+
+def est_import_node() -> dict[str, Node]:
+    helps = [("<string>", "URL of the CA server. (e.g. https://example.com:1234)."),
+             ("<string>", "CA Identifier (optional)."), ("<string>", "HTTP authentication username (optional)."),
+             ("<string>", "HTTP authentication password (optional)."),
+             ("<ip>", "Source-IP for communications to the CA server (optional)."),
+             ("<string>", "Client certificate (optional)."), ("<string>", "TLS-SRP username (optional)."),
+             ("<string>", "TLS-SRP password (optional)."),
+             ("<fingerprint>", "SHA-256 fingerprint for authenticating the CA certificate (optional).")]
+    return {"est": Node("Import CA certificate via EST.", handler=do_ca_import_est, secret_args=(4, 8),
+                        args=fixed_args(*[[h] for h in helps], optional_from=1))}
+
+
+# ------------------------------------------------------------------ generate est: CA names
+def enroll(sess: "Session", settings: EstSettings) -> list[str]:
+    """``Device.enroll`` plus the CA-name check (module doc): a failure's error gets one more
+    line; a success says it too, before ``Done.``."""
+    ca_id = settings.ca_id
+    note = None
+    if ca_id and CA_NAME_RE.fullmatch(ca_id) and sess.cmdb.entry(CA, ca_id) is None:
+        note = f"'{ca_id}' is not a CA certificate on this device (it was sent as the CA identifier)."
+    try:
+        lines = list(sess.device.enroll(settings))
+    except FortiError as exc:
+        if note:
+            exc.lines.append(note)
+        raise
+    if note:
+        at = len(lines) - 1 if lines and lines[-1] == "Done." else len(lines)
+        lines.insert(at, f"Warning: {note}")
+    return lines
