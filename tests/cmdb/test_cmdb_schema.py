@@ -16,7 +16,8 @@ def test_settable_attrs_leave_out_the_key_read_only_and_hidden() -> None:
     local = SCHEMA.table(("vpn", "certificate", "local"))
     assert local is not None and not local.is_object
     names = [a.name for a in local.settable_attrs()]
-    assert "name" not in names and "csr" not in names  # the key; read-only
+    assert "name" not in names and "state" not in names  # the key; read-only
+    assert "csr" in names  # settable, as the 7.6 reference declares it
     assert "enroll-protocol" in names and "est-http-password" in names
     assert all(not a.readonly and not a.hidden for a in local.settable_attrs())
 

@@ -59,7 +59,10 @@ def test_lab_server_serves_tftp_and_the_crl(tmp_path: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(4)]
+        # listening line, fault knobs line, then one line per classroom service and the students' URL
+        lines = [proc.stdout.readline() for _ in range(5)]
+        assert lines[0].startswith("EST lab responder listening on") and lines[1].startswith("faults: ")
+        lines = lines[1:]
         tftp_port = int(re.search(r"TFTP server listening on 127\.0\.0\.1:(\d+)", lines[1]).group(1))
         crl_url = re.search(r"CRL published at (\S+)", lines[2]).group(1)
         got = subprocess.run(["curl", "-sS", "--max-time", "20", f"tftp://127.0.0.1:{tftp_port}/hello.txt"],
