@@ -35,7 +35,7 @@ import threading
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import asyncssh
 from prompt_toolkit.application.current import create_app_session
@@ -50,6 +50,9 @@ from .devices import DeviceRegistry, ServeOptions
 from .users import Users
 from .hostkey import load_or_create_host_key
 from .script import LineFeed
+
+if TYPE_CHECKING:
+    from ..shell.device import Device
 
 __all__ = ["DeviceRegistry", "ServeOptions", "ServerThread", "SshServer", "start_server"]
 
@@ -307,18 +310,26 @@ class ShellServer(asyncssh.SSHServer):
     def session_requested(self) -> ShellSession:
         return ShellSession(self._interact, self._script)
 
+    async def _device_for(self, ssh_session: ShellSession) -> Device | None:
+        """The login's device; None (the reason written to the session, logged) when it cannot boot."""
+        user = ssh_session.username
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, self.registry.device_for, user)
+        except FortiError as exc:  # e.g. a configuration file that does not load
+            log.error("cannot open the device of %s: %s", user, exc)
+            ssh_session.stdout.write("\n".join(exc.output()) + "\n")
+        except Exception:  # noqa: BLE001 - never a traceback on the wire: logged here, one line there
+            log.exception("cannot open the device of %s", user)
+            ssh_session.stdout.write(BOOT_ERROR + "\n")
+        return None
+
     async def _script(self, ssh_session: ShellSession) -> int:
         """An exec request or a session without a terminal (see :mod:`.script`): its exit status."""
         from .script import run_lines
 
         loop = asyncio.get_running_loop()
-        user = ssh_session.username
-        try:
-            device = await loop.run_in_executor(None, self.registry.device_for, user)
-        except Exception as exc:  # noqa: BLE001 - a boot failure must not print a traceback
-            log.error("cannot open the device of %s: %s", user, exc)
-            output = getattr(exc, "output", None)
-            ssh_session.stdout.write("\n".join(output() if callable(output) else [str(exc)]) + "\n")
+        device = await self._device_for(ssh_session)
+        if device is None:
             return 1
         assert ssh_session.feed is not None
         return await loop.run_in_executor(None, run_lines, device, ssh_session.feed,
@@ -326,15 +337,8 @@ class ShellServer(asyncssh.SSHServer):
 
     async def _interact(self, ssh_session: ShellSession) -> None:
         user = ssh_session.username
-        try:
-            device = await asyncio.get_running_loop().run_in_executor(None, self.registry.device_for, user)
-        except FortiError as exc:  # e.g. a configuration file that does not load
-            log.error("cannot open the device of %s: %s", user, exc)
-            ssh_session.stdout.write("\n".join(exc.output()) + "\n")
-            return
-        except Exception:  # noqa: BLE001 - never a traceback on the wire: logged here, one line there
-            log.exception("cannot open the device of %s", user)
-            ssh_session.stdout.write(BOOT_ERROR + "\n")
+        device = await self._device_for(ssh_session)
+        if device is None:
             return
         repl = Repl(device, history=self.registry.history_for(user), paging=True, plain=True,
                     fast=ssh_session.fast)
