@@ -24,6 +24,8 @@ _bootstrap.ensure_venv(  # requirements: pyproject.toml's dependencies and the t
 import pytest  # noqa: E402
 
 args = sys.argv[1:]
+# parallel workers, one per core (pytest-xdist), unless the caller chose (-n N, -n 0, -p no:xdist)
+workers = [] if any(a == "-n" or a.startswith("-n") or a.startswith("--numprocesses") or "xdist" in a for a in args) else ["-n", "auto"]
 # paths given: run those; otherwise the whole suite
 targets = [] if any(Path(a.split("::")[0]).exists() for a in args if not a.startswith("-")) else [str(ROOT / "tests")]
-sys.exit(pytest.main(["-p", "no:cacheprovider", "--rootdir", str(ROOT), *targets, *args]))
+sys.exit(pytest.main(["-p", "no:cacheprovider", "--rootdir", str(ROOT), *workers, *targets, *args]))
