@@ -102,6 +102,7 @@ class Persistence:
             base = jmod.text_hash(base_text) if base_text is not None else "-"
             self._journal = jmod.Journal(config_path, base, log)
         self._file_size = len(base_text or "")
+        self._unsaved = False  # whole-file mode: the last save failed (close tries again)
         self._compactor: threading.Thread | None = None
         self._compact_lock = threading.Lock()  # one compaction (or whole save) at a time
 
@@ -191,7 +192,9 @@ class Persistence:
 
         if self._journal is None:
             with self._compact_lock:
+                self._unsaved = True
                 store.save(self._current(), self.config_path)
+                self._unsaved = False
             return
         self._compact()
 
@@ -263,13 +266,19 @@ class Persistence:
             self.log.error("background compaction of %s failed\n%s", self.config_path, traceback.format_exc())
 
     def close(self) -> None:
-        """Final compaction: the file holds everything, the journal files are removed.
+        """Final compaction: the file holds everything, the journal files are removed (whole-file
+        mode: the file is saved again if the last save failed).
 
         The journal is closed first (what is queued is flushed, every waiter
         settled), then the whole file written and the journal files retired
         (``journal.retire``: crash- and fault-safe at each step).  A failure
         keeps the journal files: the next start replays them.
         """
+        if self._journal is None and self._unsaved:  # whole-file mode after a failed save: once more
+            try:
+                self.save()
+            except (FortiError, OSError):
+                self.log.error("final save of %s failed\n%s", self.config_path, traceback.format_exc())
         if self._journal is None or self.config_path is None:
             return
         thread = self._compactor
