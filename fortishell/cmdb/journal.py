@@ -60,10 +60,10 @@ from pathlib import Path as FsPath
 from ..errors import ConfigFileError
 from .journal_files import (COMPACTED, MAGIC, MAX_RECORD, _append_record, _fsync_dir, _record, _remove_olds,
                             holds_records, journal_path, next_old_path, old_path, old_paths, pending_files,
-                            read_records, recover, remove, retire, text_hash, unapplied_path)
+                            read_records, recover, retire, text_hash, unapplied_path)
 
 __all__ = ["COMPACTED", "MAGIC", "MAX_RECORD", "WAIT_TIMEOUT", "Journal", "holds_records", "journal_path",
-           "next_old_path", "old_path", "old_paths", "pending_files", "read_records", "recover", "remove",
+           "next_old_path", "old_path", "old_paths", "pending_files", "read_records", "recover",
            "retire", "text_hash", "unapplied_path", "not_confirmed", "save_failed", "_record"]
 
 WAIT_TIMEOUT = 60.0  # seconds a commit waits for the disk before it is reported as not saved

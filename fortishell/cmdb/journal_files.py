@@ -246,10 +246,3 @@ def retire(config: FsPath, text: str, write: Callable[[str], None], log: logging
     write(text)
     _remove_olds(olds, log)
 
-
-def remove(config: FsPath) -> None:
-    for p in [*old_paths(config), journal_path(config)]:
-        try:
-            os.unlink(p)
-        except FileNotFoundError:
-            pass
