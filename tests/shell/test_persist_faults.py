@@ -279,3 +279,27 @@ def test_a_closed_journal_left_beside_the_file_is_retired_at_start(tmp_path: Pat
     restart_boots(tmp_path, expected)
     assert "c1" not in expected.keys(LOCAL)
 
+
+
+def test_a_record_failing_halfway_through_replay_at_start(tmp_path: Path) -> None:
+    """The device boots with the commits before the bad record (none of the bad one), says so in
+    debug.log, and keeps the bad record and those after it in ``.journal.unapplied``."""
+    dev = open_device(tmp_path)
+    commit(dev, "c1")
+    conf = tmp_path / "fortishell.conf"
+    before = store.loads(store.dumps(dev.cmdb))  # a copy: the device goes on
+    bad = 'config vpn certificate local\n    edit "half"\n    next\nend\nconfig no such table\nend\n'
+    ticket = dev.persistence._journal.append(bad)  # type: ignore[union-attr]
+    dev.persistence.wait_ticket(ticket)
+    commit(dev, "c3")
+    crash(dev)
+    again = open_device(tmp_path)
+    try:
+        assert again.cmdb == before and "half" not in again.cmdb.keys(LOCAL)
+        assert not journal_files(conf)  # retired: the file holds what was applied
+        kept = journal.unapplied_path(conf).read_text()
+        assert kept.startswith(bad) and 'edit "c3"' in kept
+        log = (tmp_path / "state" / "debug.log").read_text()
+        assert "record 2 not applied" in log and "kept in" in log
+    finally:
+        again.close()
