@@ -42,6 +42,7 @@ class Tx:
     def __init__(self, cmdb: "Cmdb") -> None:
         self._cmdb = cmdb
         self.changes: list[Change] = []
+        self.output: list[str] = []  # the listeners' lines, once the transaction is committed
 
     def get(self, path: Path, key: str | None = None) -> Entry | None:
         return self._cmdb.entry(path, key)
@@ -281,7 +282,16 @@ class Cmdb:
     # ----------------------------------------------------- transactions, state
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        """All-or-nothing programmatic writes; listeners fire once, after success."""
+        """All-or-nothing programmatic writes; listeners fire once, after success.
+
+        The listeners' lines are in ``tx.output`` afterwards.  A listener that
+        fails (a :class:`FortiError`, e.g. the configuration file could not be
+        saved) makes the transaction raise that error once every listener ran,
+        its lines joined by the others' failures: the change stays in memory
+        (as after ``end``), and the command that wrote it reports the failure
+        (``Command fail`` / a non-zero return code) instead of succeeding
+        silently.
+        """
         with self._lock:
             snap = self.snapshot()
             tx = Tx(self)
@@ -292,7 +302,13 @@ class Cmdb:
                 raise
             if tx.changes:
                 self.version += 1
-        self._fire(tx.changes)
+        failures: list[FortiError] = []
+        tx.output = self._fire(tx.changes, failures)
+        if failures:
+            first = failures[0]
+            for other in failures[1:]:
+                first.lines.extend(line for line in other.lines if line not in first.lines)
+            raise first
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -312,7 +328,9 @@ class Cmdb:
         """
         self._listeners.append(listener)
 
-    def _fire(self, changes: list[Change]) -> list[str]:
+    def _fire(self, changes: list[Change], failures: list[FortiError] | None = None) -> list[str]:
+        """Every listener's lines; a listener's :class:`FortiError` becomes lines, or goes to
+        ``failures`` when the caller collects them."""
         out: list[str] = []
         if not changes:
             return out
@@ -320,6 +338,9 @@ class Cmdb:
             try:
                 lines = listener(changes)
             except FortiError as exc:
+                if failures is not None:
+                    failures.append(exc)
+                    continue
                 lines = exc.output()
             if lines:
                 out.extend(lines)

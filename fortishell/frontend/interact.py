@@ -47,6 +47,7 @@ from prompt_toolkit.history import History
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import DummyOutput, Output
 
+from ..shell import persist
 from ..shell.result import Result, parse_answer
 from ..shell.session import Session
 from .compat import no_render
@@ -326,7 +327,10 @@ class Repl:
                         loop.call_soon_threadsafe(_resolve, durable, lines)
 
                     self.device.when_durable(ticket, on_disk)
-                    errors = await durable
+                    try:  # bounded: a disk that never answers must not hold the prompt
+                        errors = await asyncio.wait_for(durable, persist.durable_timeout())
+                    except asyncio.TimeoutError:
+                        errors = persist.not_confirmed()
                     if errors:
                         result = replace(result, lines=[*result.lines, *errors])
                 return result

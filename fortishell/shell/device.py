@@ -120,7 +120,7 @@ class Device:
         journal left by a crash is replayed first and the file rewritten.
         """
         from ..cmdb import factory, store
-        from .persist import open_cmdb
+        from .persist import journal_left, open_cmdb
 
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -136,8 +136,8 @@ class Device:
             fresh = True
         dev = cls(cmdb, clock, config_path=Path(config_path) if config_path else None,
                   state_dir=state_dir, lab_server_url=lab_server_url, journal=journal, base_text=text)
-        if fresh or replayed:
-            dev.persistence.rewrite()
+        if fresh or replayed or (config_path is not None and journal_left(Path(config_path))):
+            dev.persistence.rewrite()  # journal files left (even with nothing to replay) are retired
         return dev
 
     def _wire(self, cmdb: Any) -> None:

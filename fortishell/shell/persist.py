@@ -44,6 +44,27 @@ def load_saved(config_path: Path) -> Any:
     return open_cmdb(Path(config_path), logging.getLogger("fortishell.persist"), set_aside=False)[0]
 
 
+def journal_left(config_path: Path) -> bool:
+    """Journal files are on disk beside ``config_path`` (a start-up rewrite retires them)."""
+    from ..cmdb import journal
+
+    return journal.pending_files(Path(config_path))
+
+
+def durable_timeout() -> float:
+    """Seconds a command waits for its commit to reach the disk (then: not confirmed)."""
+    from ..cmdb import journal
+
+    return journal.WAIT_TIMEOUT
+
+
+def not_confirmed() -> list[str]:
+    """The lines of a command whose commit the disk did not confirm within :func:`durable_timeout`."""
+    from ..cmdb import journal
+
+    return journal.not_confirmed(journal.WAIT_TIMEOUT).output()
+
+
 def open_cmdb(config_path: Path, log: logging.Logger, *, set_aside: bool = True) -> tuple[Any, str, int]:
     """``(cmdb, file text, journal records replayed)`` of an existing configuration file."""
     from ..cmdb import journal, store
@@ -81,6 +102,7 @@ class Persistence:
             base = jmod.text_hash(base_text) if base_text is not None else "-"
             self._journal = jmod.Journal(config_path, base, log)
         self._file_size = len(base_text or "")
+        self._unsaved = False  # whole-file mode: the last save failed (close tries again)
         self._compactor: threading.Thread | None = None
         self._compact_lock = threading.Lock()  # one compaction (or whole save) at a time
 
@@ -150,9 +172,10 @@ class Persistence:
             callback([])
             return
 
+        from ..cmdb.journal import save_failed
+
         def done(error: OSError | None) -> None:
-            callback([] if error is None else
-                     ConfigFileError(f"Failed to save configuration: {error.strerror or error}").output())
+            callback([] if error is None else save_failed(error).output())
 
         self._journal.when_durable(ticket, done)
 
@@ -169,7 +192,9 @@ class Persistence:
 
         if self._journal is None:
             with self._compact_lock:
+                self._unsaved = True
                 store.save(self._current(), self.config_path)
+                self._unsaved = False
             return
         self._compact()
 
@@ -180,21 +205,27 @@ class Persistence:
         from ..cmdb import journal as jmod
         from ..cmdb import store
 
+        path = self.config_path
         with self._compact_lock:
             text = store.dumps(self._current())
-            store.save_text(text, self.config_path)
-            jmod.remove(self.config_path)
+            try:
+                jmod.retire(path, text, lambda t: store.save_text(t, path), self.log)
+            except OSError as exc:  # translated at the boundary (the files stay: the next start replays)
+                raise ConfigFileError(f"cannot write configuration file {path}: {exc}") from exc
             self._file_size = len(text)
             if self._journal is not None:
                 self._journal.rebase(jmod.text_hash(text))
 
-    def _compact(self) -> None:
+    def _compact(self, *, final: bool = False) -> None:
         """Snapshot + journal rotation under the device lock; render and write outside it.
 
         Lock order: the device lock, then the compaction lock (a command that
         saves holds the first and takes the second); the compaction lock is
         kept until the file is written, the device lock only for the snapshot.
+        ``final`` (the journal is closed): no rotation, every journal file is
+        retired once the file is written.
         """
+        from ..cmdb import journal as jmod
         from ..cmdb import store
         from ..cmdb.model import Cmdb
 
@@ -205,14 +236,18 @@ class Persistence:
                 cmdb = self._current()
                 copy = Cmdb(cmdb.schema)
                 copy.restore(cmdb.snapshot())
-                self._journal.rotate()
+                if not final:
+                    self._journal.rotate()
             except BaseException:
                 self._compact_lock.release()
                 raise
         try:
             text = store.dumps(copy)
             path = self.config_path
-            self._journal.compacted(text, lambda t: store.save_text(t, path))
+            if final:
+                jmod.retire(path, text, lambda t: store.save_text(t, path), self.log)
+            else:
+                self._journal.compacted(text, lambda t: store.save_text(t, path))
             self._file_size = len(text)
         finally:
             self._compact_lock.release()
@@ -231,20 +266,28 @@ class Persistence:
             self.log.error("background compaction of %s failed\n%s", self.config_path, traceback.format_exc())
 
     def close(self) -> None:
-        """Final compaction: the file holds everything, the journal files are removed."""
+        """Final compaction: the file holds everything, the journal files are removed (whole-file
+        mode: the file is saved again if the last save failed).
+
+        The journal is closed first (what is queued is flushed, every waiter
+        settled), then the whole file written and the journal files retired
+        (``journal.retire``: crash- and fault-safe at each step).  A failure
+        keeps the journal files: the next start replays them.
+        """
+        if self._journal is None and self._unsaved:  # whole-file mode after a failed save: once more
+            try:
+                self.save()
+            except (FortiError, OSError):
+                self.log.error("final save of %s failed\n%s", self.config_path, traceback.format_exc())
         if self._journal is None or self.config_path is None:
             return
-        from ..cmdb import journal as jmod
-
         thread = self._compactor
         if thread is not None:
             thread.join(60)
+        self._journal.close()
         try:
             if self._journal.holds_records:  # else the file is up to date: left byte for byte
-                self._compact()
-            self._journal.close()
-            jmod.remove(self.config_path)
+                self._compact(final=True)
         except (FortiError, OSError):
-            self._journal.close()
             self.log.error("final compaction of %s failed (the journal is kept)\n%s", self.config_path,
                            traceback.format_exc())

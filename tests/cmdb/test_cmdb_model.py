@@ -8,7 +8,7 @@ from cmdb_helpers import CA, LOCAL
 from fortishell.cmdb.factory import factory_cmdb
 from fortishell.cmdb.model import Cmdb
 from fortishell.cmdb.schema import SCHEMA
-from fortishell.errors import CliError, EntryInUse, EntryNotFound
+from fortishell.errors import CliError, ConfigFileError, EntryInUse, EntryNotFound
 
 
 def _new(cmdb, key, **values):
@@ -91,6 +91,31 @@ def test_transaction_all_or_nothing():
     with pytest.raises(CliError), cmdb.transaction() as tx:
         tx.put(LOCAL, "x", {"no-such-attr": 1})
     assert cmdb.entry(LOCAL, "x") is None
+
+
+def test_a_transaction_hands_back_its_listeners_lines_and_failures():
+    """Listener lines are in ``tx.output``; a failing listener (the file could not be saved) makes the
+    transaction raise after every listener ran, with the change kept, as ``end`` keeps it."""
+    cmdb = factory_cmdb()
+    ran = []
+
+    def saves_badly(changes):
+        ran.append("save")
+        raise ConfigFileError("cannot write configuration file f.conf: [Errno 28] No space left on device")
+
+    cmdb.on_commit(lambda changes: ["noted"])
+    with cmdb.transaction() as tx:
+        tx.put(LOCAL, "ok", {"comments": "x"})
+    assert tx.output == ["noted"]
+    cmdb.on_commit(saves_badly)
+    cmdb.on_commit(lambda changes: ran.append("after") or None)
+    with pytest.raises(ConfigFileError) as info:
+        with cmdb.transaction() as tx:
+            tx.put(LOCAL, "kept", {"comments": "y"})
+    assert info.value.lines == ["cannot write configuration file f.conf: [Errno 28] No space left on device"]
+    assert ran == ["save", "after"] and cmdb.entry(LOCAL, "kept").get("comments") == "y"
+    edit = cmdb.begin_edit(LOCAL, "typed")  # a typed commit still shows the failure as lines
+    assert cmdb.commit(edit) == ["noted", "cannot write configuration file f.conf: [Errno 28] No space left on device"]
 
 
 def test_references_delete_and_rename():

@@ -204,3 +204,45 @@ def test_a_session_without_commits_leaves_the_file_byte_for_byte(tmp_path: Path)
         sess.execute(line)
     dev.close()
     assert dev.config_path.read_bytes() == before  # type: ignore[union-attr]
+
+
+GENERATE_EC = "execute vpn certificate local generate ec k1 secp256r1 k1.lab"
+
+
+@pytest.mark.parametrize("journal_mode", [False, True], ids=["whole-file", "journal"])
+def test_a_certificate_command_reports_a_failed_save_as_end_does(tmp_path: Path, monkeypatch,
+                                                                   journal_mode: bool) -> None:
+    """With fsync failing (ENOSPC), ``generate ec`` prints the save error with a non-zero return code;
+    ``config ... end`` prints the same error.  Run as a front end runs a command (deferred sync)."""
+    from fortishell.frontend.hub import hub_for
+
+    dev = open_device(tmp_path, journal_mode=journal_mode)
+    sess = Session(dev)
+    hub = hub_for(dev)
+
+    class Member:
+        def emit(self, line: str) -> None:
+            pass
+
+    def no_space(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    def run(text: str):  # noqa: ANN202
+        return hub.run_for(Member(), lambda: sess.execute(text))
+
+    monkeypatch.setattr(store.os, "fsync", no_space)
+    try:
+        for line in ["config system global", "set alias full-disk"]:
+            assert run(line).rc == 0
+        ended = run("end")
+        generated = run(GENERATE_EC)
+    finally:
+        monkeypatch.undo()
+    saved = re.compile(r"Failed to save configuration|cannot write configuration file")
+    assert any(saved.search(line) for line in ended.lines), ended.lines
+    assert any(saved.search(line) and "No space left on device" in line for line in generated.lines), generated.lines
+    if not journal_mode:
+        assert generated.rc != 0
+    assert dev.cmdb.entry(LOCAL, "k1") is not None  # kept in memory, as after `end`
+    dev.close()
+    assert persist.load_saved(dev.config_path).entry(LOCAL, "k1") is not None  # type: ignore[arg-type]
