@@ -24,6 +24,7 @@ import pexpect
 import pytest
 
 from fortishell.cmdb import store
+from fortishell.shell.persist import load_saved
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -281,3 +282,23 @@ def test_a_lock_that_cannot_be_taken_is_one_line(tmp_path: Path, how: str) -> No
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith(f"Cannot lock configuration file {conf_dir / 'box.conf'}: "), lines[0]
+
+
+def test_serve_reset_does_not_remove_a_configuration_open_elsewhere(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    local = Terminal(state)
+    try:
+        assert local.started(), local.output()
+        local.commit("l1")
+        serve = subprocess.run([str(EXE), "--state-dir", str(state), "serve", "--shared", "--reset", "--port", "0"],
+                               capture_output=True, text=True, env=_env(), timeout=60)
+        # what a restart would boot now: the file and the running shell's journal
+        booted = load_saved(state / "fortishell.conf").keys(LOCAL)
+        assert "l1" in booted, "serve --reset removed the configuration of a running shell"
+        local.commit("l2")
+        assert local.exit() == 0
+    finally:
+        local.close()
+    assert {"l1", "l2"} <= saved(state)
+    assert serve.returncode == 1, serve.stderr
+    assert_refused(serve.stderr, state, local.pid)
