@@ -30,7 +30,9 @@ def _parser() -> options.Parser:
                "or STATE/rooms/NAME for a device seeded with --exercise NAME or --config FILE (so that each "
                "exercise is a room of its own). A new user's device starts from the seed (factory defaults "
                "without one). --reset starts every device of the room afresh; to reset one user, stop the "
-               "server and delete DIR/users/USER.",
+               "server and delete DIR/users/USER. A configuration file has one owner: --shared opens its device "
+               "at start and stops (exit status 1) when another fortishell process has that file open; a login "
+               "whose device's file is open elsewhere gets that one line; --reset removes no file open elsewhere.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=options.listen_port, default=2222,
