@@ -63,7 +63,7 @@ T = TypeVar("T")
 
 
 class Device:
-    """An emulated FortiProxy.  Create with :meth:`open` (or directly for tests)."""
+    """An emulated FortiProxy.  Create with :meth:`open` (which locks the file), or directly (tests: no lock)."""
 
     def __init__(
         self,
