@@ -81,7 +81,8 @@ def _run_parser() -> argparse.ArgumentParser:
                     "answer from the next script line.",
         epilog="SCRIPT '-' reads the script from standard input. Exit status: 0 every command succeeded; "
                "1 a command failed (the replay stops there unless --keep-going); with --expect, 0 when the "
-               "transcript matches FILE and 1 when it differs, whatever the commands did; "
+               "transcript matches FILE and 1 when it differs, whatever the commands did; 1 also when the "
+               "configuration file is open in another fortishell process (one owner per file; nothing is run); "
                "2 a script or FILE cannot be read, or bad options.",
     )
     p.add_argument("--keep-going", action="store_true",

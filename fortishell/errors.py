@@ -167,6 +167,22 @@ class ConfigFileError(FortiError):
     rc = None
 
 
+class ConfigInUse(ConfigFileError):
+    """The configuration file is open in another process (``cmdb/owner.py``): one line, the
+    owner's PID when known, and where to go instead (``--config``)."""
+
+    def __init__(self, path: str, owner: int | None, me: int) -> None:
+        if owner == me:
+            who = f"already open in this process (PID {owner})"
+        elif owner is not None:
+            who = f"in use by another fortishell process (PID {owner})"
+        else:
+            who = "in use by another fortishell process"
+        super().__init__(f"Configuration file {path} is {who}; use --config FILE for another configuration")
+        self.path = path
+        self.owner = owner
+
+
 class LabError(FortiError):
     """The lab responder or lab network cannot do what was asked."""
 

@@ -54,6 +54,7 @@ RENEWAL_FAILED_STATE = "RENEWAL FAILED"
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from ..cmdb.owner import OwnerLock
     from ..est.settings import EstSettings
     from .services import Enrollment
 
@@ -62,7 +63,7 @@ T = TypeVar("T")
 
 
 class Device:
-    """An emulated FortiProxy.  Create with :meth:`open` (or directly for tests)."""
+    """An emulated FortiProxy.  Create with :meth:`open` (which locks the file), or directly (tests: no lock)."""
 
     def __init__(
         self,
@@ -97,6 +98,7 @@ class Device:
         self._operations: dict[Any, int] = {}  # running EST operations: cancellation token -> thread id
         self._operations_lock = threading.Lock()
         self.cmdb = cmdb
+        self.owner: OwnerLock | None = None  # the file's lock (Device.open), released by close()
         self.persistence = Persistence(config_path, self.log, self.lock, lambda: self.cmdb,
                                        journal=journal, base_text=base_text)
         self.renewal: RenewalService
@@ -117,13 +119,31 @@ class Device:
 
         ``journal``: commits are made durable through the journal (O(change),
         see ``shell/persist.py``) instead of whole-file saves.  Either way a
-        journal left by a crash is replayed first and the file rewritten.
+        journal left by a crash is replayed first and the file rewritten.  The file is
+        locked first (``cmdb/owner.py``: one owner per configuration file, until
+        :meth:`close`); :class:`~fortishell.errors.ConfigInUse` when another holds it.
         """
-        from ..cmdb import factory, store
-        from .persist import journal_left, open_cmdb
+        from ..cmdb import owner
 
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
+        lock = owner.acquire(Path(config_path), _debug_logger(state_dir)) if config_path is not None else None
+        try:
+            dev = cls._boot(config_path, state_dir, clock, lab_server_url, journal=journal)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        dev.owner = lock
+        return dev
+
+    @classmethod
+    def _boot(cls, config_path: Path | None, state_dir: Path, clock: Clock, lab_server_url: str | None, *,
+              journal: bool) -> "Device":
+        """:meth:`open` once the file is locked: where a device reads its file and journal."""
+        from ..cmdb import factory, store
+        from .persist import journal_left, open_cmdb
+
         text: str | None = None
         replayed = 0
         if config_path is not None:
@@ -386,7 +406,11 @@ class Device:
 
     def close(self) -> None:
         self.stop_background()
-        self.persistence.close()
+        try:
+            self.persistence.close()
+        finally:
+            if self.owner is not None:
+                self.owner.release()
         if self._network is not None:
             try:
                 self._network.close()

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import gc
+import logging
 import shutil
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from .. import options
 from ..clock import Clock, parse_clock_option
+from ..cmdb import owner
+from ..errors import FortiError
 from .users import UsersFileError, load_users
+
+log = logging.getLogger("fortishell.ssh")
 
 
 def _parser() -> options.Parser:
@@ -24,7 +30,9 @@ def _parser() -> options.Parser:
                "or STATE/rooms/NAME for a device seeded with --exercise NAME or --config FILE (so that each "
                "exercise is a room of its own). A new user's device starts from the seed (factory defaults "
                "without one). --reset starts every device of the room afresh; to reset one user, stop the "
-               "server and delete DIR/users/USER.",
+               "server and delete DIR/users/USER. A configuration file has one owner: --shared opens its device "
+               "at start and stops (exit status 1) when another fortishell process has that file open; a login "
+               "whose device's file is open elsewhere gets that one line; --reset removes no file open elsewhere.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=options.listen_port, default=2222,
@@ -89,7 +97,11 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
     else:
         clock_factory = Clock
     if args.reset:
-        _reset(devices_dir or base, shared=args.shared)
+        try:
+            _reset(devices_dir or base, shared=args.shared)
+        except FortiError as err:  # a device of the room is open elsewhere: not removed behind its back
+            print("\n".join(err.output()), file=sys.stderr)
+            return 1
     options_ = ServeOptions(base, host=args.host, port=args.port, shared=args.shared, users=users,
                             clock_factory=clock_factory, lab_server_url=lab_server, seed_config=seed,
                             devices_dir=devices_dir)
@@ -106,6 +118,15 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
         print(f"fortishell serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
+    if args.shared:
+        # the shared device (and the lock of its file, cmdb/owner.py) is taken now, not at the first
+        # login: a configuration a local shell owns is refused here, and one served here is refused there
+        try:
+            server.registry.open_shared()
+        except FortiError as err:
+            server.stop()
+            print("\n".join(err.output()), file=sys.stderr)
+            return 1
     mode = "one shared device" if args.shared else "one device per user"
     if seed is not None:
         mode += f", each starting from {args.exercise or seed}" + (f" at {when_text}" if when_text else "")
@@ -140,10 +161,18 @@ def _tune_gc() -> None:
 
 
 def _reset(root: Path, *, shared: bool) -> None:
-    """``--reset``: remove the devices under ``root`` (each starts again from its seed)."""
+    """``--reset``: remove the devices under ``root`` (each starts again from its seed).
+
+    Each configuration file is locked (cmdb/owner.py) while it is removed: a device open in another
+    process raises :class:`ConfigInUse` and nothing is removed.
+    """
     users = root / "users"
-    if users.is_dir():
-        shutil.rmtree(users)
-    if shared:
-        for name in ("fortishell.conf", "history"):
-            (root / name).unlink(missing_ok=True)
+    configs = sorted(users.glob("*/fortishell.conf")) + ([root / "fortishell.conf"] if shared else [])
+    with ExitStack() as held:
+        for config in configs:
+            held.callback(owner.acquire(config, log).release)
+        if users.is_dir():
+            shutil.rmtree(users)
+        if shared:
+            for name in ("fortishell.conf", "history"):
+                (root / name).unlink(missing_ok=True)

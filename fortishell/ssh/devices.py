@@ -80,6 +80,11 @@ class DeviceRegistry:
                 self._devices[key] = device
             return device
 
+    def open_shared(self) -> Any:
+        """``--shared``: open the one device now (its file locked) rather than at the first login."""
+        assert self.options.shared
+        return self.device_for("")
+
     def history_for(self, user: str) -> History:
         with self._lock:
             hist = self._histories.get(user)

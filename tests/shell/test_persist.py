@@ -69,6 +69,7 @@ def test_a_journal_left_behind_is_replayed_at_start(tmp_path: Path) -> None:
     expected = full_config(dev)
     cmdb = dev.cmdb
     dev.stop_background()  # the process "dies": no close, no compaction
+    dev.owner.release()  # ... and the kernel releases its lock (cmdb/owner.py)
     again = open_device(tmp_path)
     try:
         assert again.cmdb == cmdb
@@ -94,6 +95,7 @@ def test_show_full_configuration_is_the_same_after_a_compaction(tmp_path: Path) 
         assert rc == 0, text
         cmdb = dev.cmdb
         dev.stop_background()
+        dev.owner.release()  # the process "dies": the kernel releases its lock (cmdb/owner.py)
         again = open_device(tmp_path)
         assert again.cmdb == cmdb
         again.close()

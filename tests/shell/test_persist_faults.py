@@ -112,6 +112,8 @@ def journal_files(conf: Path) -> list[Path]:
 def crash(dev: Device) -> None:
     """The process dies: no close, no final compaction (the flusher thread just stops being used)."""
     dev.stop_background()
+    if dev.owner is not None:
+        dev.owner.release()  # ... and the kernel releases its lock (cmdb/owner.py)
 
 
 @pytest.mark.parametrize("err", ERRNOS)
