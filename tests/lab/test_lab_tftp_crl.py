@@ -40,7 +40,8 @@ def test_curl_downloads_and_uploads(tftp: TftpService, tmp_path: Path) -> None:
     assert missing.returncode != 0
 
 
-def test_client_functions_and_their_failures(tftp: TftpService) -> None:
+def test_client_functions_and_their_failures(tftp: TftpService, tmp_path: Path) -> None:
+    (tmp_path / "outside").write_bytes(b"not for students\n")  # real, one level above the root
     tftp_put(tftp.address, "a.cer", b"x" * 1025)
     assert tftp_get(tftp.address, "a.cer") == b"x" * 1025
     with pytest.raises(TftpFailure, match="File not found"):
