@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
+from ..x509text import serial_colon
 
 FIRST_SERIAL = 476823  # the guide's first issued serial (0x74697)
 MEMORY_INDEX = 1000  # issued certificates remembered without a state directory
@@ -162,7 +163,7 @@ class LabState:
                     _append(self._file("revoked.log"),
                             json.dumps({"serial": serial, "date": when}, sort_keys=True) + "\n")
         if not known:
-            raise LabError(f"Serial {serial} (0x{serial:x}) was not issued by this lab CA")
+            raise LabError(f"Serial {serial_colon(serial)} was not issued by this lab CA")
         return not done
 
     def revoked(self) -> dict[int, str]:
