@@ -26,7 +26,7 @@ commands:
   lab list|start|check|grade  the training exercises (see: fortishell lab --help)
   lab-server [options]        serve the lab EST responder (see: fortishell lab-server --help)
   serve [options]             serve the shell over SSH (see: fortishell serve --help)
-  lab-ca {sign CSR|revoke SERIAL|crl}
+  lab-ca {sign CSR|revoke SERIAL|crl|show}
                               the lab CA by hand (see: fortishell lab-ca --help)
 """
 

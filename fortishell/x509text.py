@@ -8,9 +8,11 @@ distinguished names, general names, extension names and values as OpenSSL's
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 SHORT_NAMES: dict[x509.ObjectIdentifier, str] = {
@@ -61,6 +63,30 @@ def colon_hex(data: bytes, upper: bool = True) -> str:
 def serial_colon(serial: int) -> str:
     """A serial number as lower-case colon hex (``07:46:a5``), as OpenSSL and FortiOS print it."""
     return colon_hex(serial.to_bytes(max(1, (serial.bit_length() + 7) // 8), "big"), upper=False)
+
+
+_COLON_SERIAL = re.compile(r"[0-9a-f]{1,2}(?::[0-9a-f]{1,2})+")
+_HEX = re.compile(r"(?:0x)?[0-9a-f]+")
+
+
+def serial_readings(text: str) -> tuple[int, ...]:
+    """The serial numbers ``text`` can mean, as a trainer copies one: the device's colon hex
+    (``07:46:9a``), hex (``7469a``, ``0x7469a``) or decimal (``476826``).  Digits alone read
+    both ways (decimal first) unless that is the same number; () when it is no serial."""
+    t = text.strip().lower()
+    if _COLON_SERIAL.fullmatch(t):
+        return (int("".join(group.zfill(2) for group in t.split(":")), 16),)
+    if not _HEX.fullmatch(t):
+        return ()
+    if t.isdigit():
+        decimal, hexadecimal = int(t, 10), int(t, 16)
+        return (decimal,) if decimal == hexadecimal else (decimal, hexadecimal)
+    return (int(t, 16),)
+
+
+def sha256_fingerprint(cert: x509.Certificate) -> str:
+    """``AB:12:...`` (32 bytes, upper-case colon hex), as ``ca import est`` shows a CA certificate."""
+    return colon_hex(cert.fingerprint(hashes.SHA256()))
 
 
 def name_compact(name: x509.Name) -> str:

@@ -2,7 +2,7 @@
 
 A line, fields separated by single spaces, ``-`` for "none"::
 
-    2026-11-30T23:59:01.123Z 127.0.0.1:50412 tls-user=- http-user=estuser op=simpleenroll label=- status=200 serial=1a2b ms=41.7
+    2026-11-30T23:59:01.123Z 127.0.0.1:50412 tls-user=- http-user=estuser op=simpleenroll label=- status=200 serial=07:46:9a ms=41.7
 
 ``tls-user`` is the TLS-SRP user name, or the common name of the TLS client
 certificate (re-enrollment, ``est-client-cert``); ``http-user`` the user of the
@@ -10,14 +10,24 @@ HTTP Basic or Digest ``Authorization`` header (also when it was refused);
 ``op`` the EST operation (``cacerts``, ``csrattrs``, ``simpleenroll``,
 ``simplereenroll``), ``.lab/faults`` for the admin endpoint, else the request
 path; ``label`` the CA label of ``/.well-known/est/<label>/<op>``; ``serial``
-the serial number (hex) of the certificate issued by this request; ``ms`` the
-time from the complete request to the answer (a ``--delay`` fault included).
-The time is the host's real time in UTC (the responder's ``--clock`` only
-dates certificates).  Values are made printable: a client cannot break a line.
+the serial number of the certificate issued by this request, spelt as the
+device spells it (``07:46:9a``, as in ``get vpn certificate local details``);
+``ms`` the time from the complete request to the answer (a ``--delay`` fault
+included).  The time is the host's real time in UTC (the responder's ``--clock``
+only dates certificates).  Values are made printable: a client cannot break a line.
+
+The classroom services write the same line.  The CRL server: ``op`` the path
+(``estExampleCA.crl``), ``status`` the HTTP status.  The TFTP server:
+``op=tftp-get:<file>`` or ``op=tftp-put:<file>`` (the name as the client sent it),
+``status`` ``ok`` (the whole file went through), ``not-found`` (a download of no
+file in the root), ``access-violation`` (an upload refused) or ``incomplete``,
+``ms`` the transfer's duration.  A name tftpy itself refuses (one that climbs out
+of the root) never reaches the lab's code and is not logged.
 
 :class:`AccessLog` is the responder's ``on_request`` hook
-(:class:`fortishell.lab.server.ResponderConfig`); it writes to every stream it
-was given, under a lock (requests are served on many threads).
+(:class:`fortishell.lab.server.ResponderConfig`) and has one hook per classroom
+service (:meth:`AccessLog.tftp`, :meth:`AccessLog.crl`); it writes to every stream
+it was given, under a lock (requests are served on many threads).
 """
 
 from __future__ import annotations
@@ -27,13 +37,19 @@ import binascii
 import datetime as _dt
 import threading
 from collections.abc import Iterable
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
+from ..x509text import serial_colon
 from .estapp import PREFIX, Reply, Request
 from .faults import Faults, FaultState
+
+if TYPE_CHECKING:
+    from .crl import CrlFetch
+    from .tftp import TftpTransfer
 
 _ENROLL = ("simpleenroll", "simplereenroll", "serverkeygen")
 
@@ -82,35 +98,63 @@ def operation(target: str) -> tuple[str, str | None]:
     return path.lstrip("/") or "/", None
 
 
-def issued_serial(op: str, reply: Reply) -> str | None:
-    """The serial (hex) of the certificate in a successful enrollment reply."""
+def issued_serial(op: str, reply: Reply) -> int | None:
+    """The serial of the certificate in a successful enrollment reply."""
     if op not in _ENROLL or reply.status != 200 or not reply.body:
         return None
     try:
         certs = pkcs7.load_der_pkcs7_certificates(base64.b64decode(b"".join(reply.body.split()), validate=True))
     except (binascii.Error, ValueError):
         return None  # a fault sent garbage on purpose
-    return format(certs[0].serial_number, "x") if certs else None
+    return certs[0].serial_number if certs else None
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """The fields of one access-log line (see the module note)."""
+
+    peer: tuple[str, int]
+    op: str
+    status: str
+    seconds: float
+    tls_user: str | None = None
+    http_user: str | None = None
+    label: str | None = None
+    serial: int | None = None
+
+    def line(self, when: _dt.datetime | None = None) -> str:
+        when = when or _dt.datetime.now(_dt.timezone.utc)
+        host, port = self.peer[0], self.peer[1]
+        fields = [
+            when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+            f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "tls-user=" + _printable(self.tls_user or ""),
+            "http-user=" + _printable(self.http_user or ""),
+            "op=" + _printable(self.op),
+            "label=" + _printable(self.label or ""),
+            "status=" + _printable(self.status),
+            "serial=" + (serial_colon(self.serial) if self.serial is not None else "-"),
+            f"ms={self.seconds * 1000:.1f}",
+        ]
+        return " ".join(fields)
 
 
 def format_line(req: Request, reply: Reply, seconds: float, *, when: _dt.datetime | None = None) -> str:
-    when = when or _dt.datetime.now(_dt.timezone.utc)
     op, label = operation(req.target)
-    host, port = req.peer[0], req.peer[1]
-    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     status = str(reply.status) if reply.mode != "drop" else f"{reply.status}(dropped)"
-    fields = [
-        when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
-        addr,
-        "tls-user=" + _printable(tls_user(req) or ""),
-        "http-user=" + _printable(http_user(req) or ""),
-        "op=" + _printable(op),
-        "label=" + _printable(label or ""),
-        "status=" + status,
-        "serial=" + (issued_serial(op, reply) or "-"),
-        f"ms={seconds * 1000:.1f}",
-    ]
-    return " ".join(fields)
+    return AccessEntry(peer=(req.peer[0], req.peer[1]), op=op, status=status, seconds=seconds,
+                       tls_user=tls_user(req), http_user=http_user(req), label=label,
+                       serial=issued_serial(op, reply)).line(when)
+
+
+def tftp_entry(transfer: "TftpTransfer") -> AccessEntry:
+    return AccessEntry(peer=transfer.peer, op=f"tftp-{transfer.op}:{transfer.name}", status=transfer.status,
+                       seconds=transfer.seconds)
+
+
+def crl_entry(fetch: "CrlFetch") -> AccessEntry:
+    return AccessEntry(peer=fetch.peer, op=operation(fetch.target)[0], status=str(fetch.status),
+                       seconds=fetch.seconds)
 
 
 def describe_faults(state: FaultState) -> str:
@@ -148,6 +192,17 @@ class AccessLog:
         if self.faults is not None and req.method == "POST" and reply.status == 200 \
                 and operation(req.target)[0] == ".lab/faults":
             line += f"faults: {describe_faults(self.faults.snapshot())}\n"
+        self._write(line)
+
+    def tftp(self, transfer: "TftpTransfer") -> None:
+        """The lab TFTP server's ``on_transfer`` hook."""
+        self._write(tftp_entry(transfer).line() + "\n")
+
+    def crl(self, fetch: "CrlFetch") -> None:
+        """The lab CRL server's ``on_request`` hook."""
+        self._write(crl_entry(fetch).line() + "\n")
+
+    def _write(self, line: str) -> None:
         with self._lock:
             for stream in self.streams:
                 try:

@@ -3,15 +3,24 @@
     fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] [--clock WHEN] sign CSR [-o CERT]
     fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] revoke SERIAL
     fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] crl
+    fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] show
 
 The lab state is ``DIR/est-lab`` (what the embedded responder uses) unless
 ``--lab-state`` names another one (give a standalone ``fortishell lab-server
---state-dir LABDIR`` the same directory to share it).  ``sign`` issues a
-certificate for a CSR file (PEM or DER) exactly as the responder would (same
-serial counter, same profile) and prints it as PEM (or writes it to ``-o``);
-``revoke`` adds an issued serial (decimal, or hex with ``0x``) to the CRL;
-``crl`` prints the current CRL as PEM.  Exit status 1 with one line on
-standard error when something is wrong.
+--state-dir LABDIR`` the same directory to share it); ``--lab-state`` and
+``--clock`` may also follow the action.  ``sign`` issues a certificate for a CSR
+file (PEM or DER) exactly as the responder would (same serial counter, same
+profile) and prints it as PEM (or writes it to ``-o``); ``revoke`` adds an issued
+serial to the CRL; ``crl`` prints the current CRL as PEM; ``show`` prints the lab
+CA certificate with its SHA-256 fingerprint as ``ca import est`` shows it, then
+its PEM.
+
+Serials are written as the device writes them (``07:46:9a``, ``get ... details``);
+``revoke`` also takes hex (``7469a``, ``0x7469a``) and decimal (``476826``).  Digits
+alone can be either: the one issued by this CA is meant, and when both were issued
+the command asks for an unambiguous form.  Exit status 1 with one line
+``fortishell lab-ca: ...`` on standard error when something is wrong (2 for a
+command-line error, as argparse).
 """
 
 from __future__ import annotations
@@ -24,76 +33,124 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..clock import Clock, parse_clock_option
-from ..errors import FortiError
-from .ca import CsrRejected
+from ..errors import FortiError, LabError
+from ..x509text import name_spaced, serial_colon, serial_readings, sha256_fingerprint
+from .ca import CsrRejected, LabCA
 from .crl import build_crl, crl_pem, lab_ca_for
 from .state import LabState
 
 STATE_SUBDIR = "est-lab"
+PROG = "fortishell lab-ca"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fortishell lab-ca", description="The lab CA by hand.")
-    p.add_argument("--lab-state", metavar="LABDIR", help="lab state directory (default: <state-dir>/est-lab)")
-    p.add_argument("--clock", metavar="WHEN", help="issue / revoke / sign the CRL at WHEN (default: now)")
+    p = argparse.ArgumentParser(prog=PROG, description="The lab CA by hand.")
+    _common(p, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="action", required=True)
     sign = sub.add_parser("sign", help="issue a certificate for a CSR file")
     sign.add_argument("csr", type=Path)
     sign.add_argument("-o", "--output", type=Path, help="write the certificate here (default: stdout)")
     revoke = sub.add_parser("revoke", help="revoke an issued certificate by serial number")
-    revoke.add_argument("serial")
-    sub.add_parser("crl", help="print the current CRL (PEM)")
+    revoke.add_argument("serial", help="as the device shows it (07:46:9a), hex (7469a, 0x7469a) or decimal")
+    crl = sub.add_parser("crl", help="print the current CRL (PEM)")
+    show = sub.add_parser("show", help="print the lab CA certificate and its SHA-256 fingerprint")
+    for action in (sign, revoke, crl, show):
+        _common(action, argparse.SUPPRESS)
     return p
 
 
-def _serial(text: str) -> int:
-    try:
-        return int(text, 16) if text.lower().startswith("0x") else int(text)
-    except ValueError:
-        raise SystemExit(f"lab-ca: '{text}' is not a serial number") from None
+def _common(p: argparse.ArgumentParser, default: object) -> None:
+    """The options taken before and after the action (the later one wins)."""
+    p.add_argument("--lab-state", metavar="LABDIR", default=default,
+                   help="lab state directory (default: <state-dir>/est-lab)")
+    p.add_argument("--clock", metavar="WHEN", default=default,
+                   help="issue / revoke / sign the CRL at WHEN (default: now)")
+
+
+def _fail(text: str) -> int:
+    print(f"{PROG}: {text}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str], state_dir: Path, clock: str | None = None) -> int:
     """``clock``: the global ``--clock`` (``lab-ca --clock`` wins)."""
     args = _parser().parse_args(argv)
-    args.clock = args.clock or clock
-    lab_dir = Path(args.lab_state) if args.lab_state else Path(state_dir) / STATE_SUBDIR
+    when = getattr(args, "clock", None) or clock
+    lab_state = getattr(args, "lab_state", None)
+    lab_dir = Path(lab_state) if lab_state else Path(state_dir) / STATE_SUBDIR
     try:
-        lab_clock = Clock(parse_clock_option(args.clock)) if args.clock else Clock()
+        lab_clock = Clock(parse_clock_option(when)) if when else Clock()
     except ValueError:
-        print(f"lab-ca: invalid --clock value: {args.clock}", file=sys.stderr)
+        print(f"{PROG}: invalid --clock value: {when}", file=sys.stderr)
         return 2
     try:
+        if args.action == "show":
+            print("\n".join(show_lines(lab_ca_for(lab_dir))))
+            return 0
         state = LabState(lab_dir)
         ca = lab_ca_for(lab_dir)
         if args.action == "sign":
-            data = args.csr.read_bytes()
-            try:
-                csr = (x509.load_pem_x509_csr(data) if b"-----BEGIN" in data else x509.load_der_x509_csr(data))
-            except ValueError:
-                raise CsrRejected(f"{args.csr} is not a certificate signing request") from None
-            serial = state.next_serial()
-            cert = ca.issue(csr, now=lab_clock.now(), serial=serial)
-            pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-            state.record(serial, subject=cert.subject.rfc4514_string(),
-                         not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op="lab-ca sign")
-            if args.output:
-                args.output.write_text(pem)
-                print(f"issued serial {serial} (0x{serial:x}) -> {args.output}")
-            else:
-                print(pem, end="")
+            _sign(state, ca, lab_clock, args.csr, args.output)
         elif args.action == "revoke":
-            serial = _serial(args.serial)
+            serial = _issued_serial(state, args.serial)
             if state.revoke(serial, lab_clock.now().replace(microsecond=0).isoformat()):
-                print(f"revoked serial {serial} (0x{serial:x})")
+                print(f"revoked serial {serial_colon(serial)}")
             else:
-                print(f"serial {serial} (0x{serial:x}) was already revoked")
+                print(f"serial {serial_colon(serial)} was already revoked")
         else:
             print(crl_pem(build_crl(ca, state.revoked(), lab_clock.now())), end="")
     except FortiError as exc:
-        print("lab-ca: " + " ".join(exc.lines), file=sys.stderr)
-        return 1
+        return _fail(" ".join(exc.lines))
     except OSError as exc:
-        print(f"lab-ca: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", file=sys.stderr)
-        return 1
+        return _fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}")
     return 0
+
+
+def _sign(state: LabState, ca: LabCA, clock: Clock, csr_file: Path, output: Path | None) -> None:
+    data = csr_file.read_bytes()
+    try:
+        csr = (x509.load_pem_x509_csr(data) if b"-----BEGIN" in data else x509.load_der_x509_csr(data))
+    except ValueError:
+        raise CsrRejected(f"{csr_file} is not a certificate signing request") from None
+    serial = state.next_serial()
+    cert = ca.issue(csr, now=clock.now(), serial=serial)
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    state.record(serial, subject=cert.subject.rfc4514_string(),
+                 not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op="lab-ca sign")
+    if output:
+        output.write_text(pem)
+        print(f"issued serial {serial_colon(serial)} -> {output}")
+    else:
+        print(pem, end="")
+
+
+def _issued_serial(state: LabState, text: str) -> int:
+    """The serial ``text`` names (module note); the first reading when none was issued (the
+    revocation then says so), LabError when it is no serial or names two issued ones."""
+    readings = serial_readings(text)
+    if not readings:
+        raise LabError(f"'{text}' is not a serial number (write it as the device shows it, e.g. 07:46:9a, "
+                       "or in hex, 0x7469a, or in decimal)")
+    issued = state.issued()
+    hits = [serial for serial in readings if serial in issued]
+    if len(hits) > 1:
+        raise LabError(f"'{text}' names two issued serials, {serial_colon(hits[0])} (decimal) and "
+                       f"{serial_colon(hits[1])} (hex): write it as the device shows it")
+    if not hits and len(readings) > 1:
+        raise LabError(f"Neither {serial_colon(readings[0])} ({text} in decimal) nor {serial_colon(readings[1])} "
+                       f"(0x{text}) was issued by this lab CA")
+    return hits[0] if hits else readings[0]
+
+
+def show_lines(ca: LabCA) -> list[str]:
+    """The lab CA certificate: the first lines as ``get vpn certificate ca details`` prints them,
+    the fingerprint as ``ca import est`` does, then its PEM."""
+    cert = ca.cert
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return [f"Subject:     {name_spaced(cert.subject)}",
+            f"Issuer:      {name_spaced(cert.issuer)}",
+            f"Valid from:  {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S}  GMT",
+            f"Valid to:    {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}  GMT",
+            f"Serial Num:  {serial_colon(cert.serial_number)}",
+            f"SHA-256 Fingerprint: {sha256_fingerprint(cert)}",
+            *pem.rstrip("\n").split("\n")]

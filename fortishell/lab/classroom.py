@@ -3,7 +3,8 @@
 ``--tftp-port P`` starts the lab TFTP server (files in ``--tftp-root``, default
 ``<state-dir>/tftp``, else ``./tftp``); ``--crl-port P`` publishes the lab CA's
 CRL over plain HTTP at ``/estExampleCA.crl`` (revocations: ``fortishell lab-ca
---lab-state <state-dir> revoke SERIAL``).  Both listen on ``--host``.
+--lab-state <state-dir> revoke SERIAL``).  Both listen on ``--host`` and write
+their requests to the responder's access log.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Protocol
 
 from .. import options
 from ..clock import Clock
+from .accesslog import AccessLog
 from .crl import CRL_PATH, CrlService, lab_ca_for
 from .state import LabState
 from .tftp import TftpService
@@ -32,9 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"also publish the lab CRL over HTTP on PORT, path {CRL_PATH} (default: no CRL server)")
 
 
-def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = "") -> tuple[list[Service], list[str]]:
+def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = "",
+          log: AccessLog | None = None) -> tuple[list[Service], list[str]]:
     """Start what the options ask for; returns the services and one line per service, then
-    the ``--lab-server`` URL students give (with the TFTP / CRL ports) when there are any."""
+    the ``--lab-server`` URL students give (with the TFTP / CRL ports) when there are any.
+    With ``log`` (the responder's access log), TFTP transfers and CRL fetches are logged too."""
     services: list[Service] = []
     lines: list[str] = []
     query: list[str] = []
@@ -42,12 +46,13 @@ def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = ""
     try:
         if args.tftp_port is not None:
             root = args.tftp_root or (state_dir / "tftp" if state_dir is not None else Path("tftp"))
-            tftp = TftpService(root, args.host, args.tftp_port).start()
+            tftp = TftpService(root, args.host, args.tftp_port, on_transfer=log.tftp if log else None).start()
             services.append(tftp)
             lines.append(f"TFTP server listening on {args.host}:{tftp.port} (files in {root})")
             query.append(f"tftp={tftp.port}")
         if args.crl_port is not None:
-            crl = CrlService(LabState(state_dir), lab_ca_for(state_dir), clock, args.host, args.crl_port).start()
+            crl = CrlService(LabState(state_dir), lab_ca_for(state_dir), clock, args.host, args.crl_port,
+                             on_request=log.crl if log else None).start()
             services.append(crl)
             lines.append(f"CRL published at http://{args.host}:{crl.port}{CRL_PATH}")
             query.append(f"crl={crl.port}")

@@ -155,7 +155,7 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
         responder.faults.set(**knobs)
         responder.start()
         try:
-            extras, extra_lines = classroom.start(args, responder.clock, responder.url)
+            extras, extra_lines = classroom.start(args, responder.clock, responder.url, access_log)
         except BaseException:
             responder.stop()
             raise

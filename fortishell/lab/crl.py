@@ -7,7 +7,8 @@ number = the number of revocations plus one.  Issued certificates carry no CRL
 distribution point (the guide's responses must stay byte-identical), so a
 device is told the URL: ``http://crl.lab/estExampleCA.crl`` (``crl.lab`` =
 192.0.2.80, port 80 in the lab network; really a ``http.server`` on a loopback
-port).  Any other path answers 404.
+port).  Any other path answers 404.  Each GET is told to the ``on_request`` hook
+(``lab-server`` writes it to its access log).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -67,13 +71,26 @@ def crl_pem(crl: x509.CertificateRevocationList) -> str:
     return crl.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+@dataclass(frozen=True)
+class CrlFetch:
+    """One GET the CRL server answered (its ``on_request`` hook: the access log)."""
+
+    peer: tuple[str, int]
+    target: str
+    status: int
+    seconds: float
+
+
 class CrlService:
-    """A plain-HTTP server for the lab CRL on a loopback port (a thread)."""
+    """A plain-HTTP server for the lab CRL on a loopback port (a thread); ``on_request`` is
+    told of each GET once it is answered."""
 
     def __init__(self, state: LabState, ca: LabCA, clock: Clock | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0,
+                 on_request: Callable[[CrlFetch], None] | None = None) -> None:
         self.state, self.ca, self.clock = state, ca, clock or Clock()
         self.host, self.port = host, port
+        self.on_request = on_request
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -87,20 +104,29 @@ class CrlService:
             server_version = "lab-crl"
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                started = time.monotonic()
+                status = self._answer()
+                hook = service.on_request
+                if hook is not None:
+                    peer = (str(self.client_address[0]), int(self.client_address[1]))
+                    hook(CrlFetch(peer, self.path, status, time.monotonic() - started))
+
+            def _answer(self) -> int:
                 if self.path.split("?", 1)[0] != CRL_PATH:
                     self.send_error(404, "Not Found")
-                    return
+                    return 404
                 try:
                     body = service.current().public_bytes(serialization.Encoding.DER)
                 except LabError as exc:
                     _log.error("CRL not available: %s", exc)
                     self.send_error(503, "CRL not available")
-                    return
+                    return 503
                 self.send_response(200)
                 self.send_header("Content-Type", "application/pkix-crl")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                return 200
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 _log.debug(format, *args)
