@@ -180,7 +180,7 @@ def enroll(job: Job) -> Flow[x509.Certificate]:
             algorithm = s.key_algorithm
             if algorithm is None:
                 raise FlowFailure("no key algorithm", "post")
-            key = pki.generate_key(algorithm)
+            key = pki.generate_key(pki.algorithm_for(algorithm, attrs))
             subject = pki.parse_subject(s.subject) if s.subject else _default_subject(s.name)
             san = pki.parse_san(s.san) if s.san else None
             challenge = yield from pop_password(attrs, tls)
@@ -225,7 +225,7 @@ def reenroll(job: Job) -> Flow[x509.Certificate]:
         try:
             key = job.current_key
             if stored.regeneration_method == "create-new-key":
-                key = _same_kind_key(key)
+                key = _same_kind_key(key, attrs)
             challenge = yield from pop_password(attrs, tls)
             csr = pki.csr_from_cert(job.current_cert, key, challenge_password=challenge,
                                     hash_alg=pki.hash_from_attrs(attrs))
@@ -258,7 +258,8 @@ def _default_subject(name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
 
 
-def _same_kind_key(key: pki.PrivateKey) -> pki.PrivateKey:
+def _same_kind_key(key: pki.PrivateKey, attrs: list[pki.CsrAttr]) -> pki.PrivateKey:
+    """A new key like ``key`` (an EC key takes the curve the server names in csrattrs)."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return pki.generate_key(pki.Algorithm("ec", curve=key.curve.name))
+        return pki.generate_key(pki.algorithm_for(pki.Algorithm("ec", curve=key.curve.name), attrs))
     return pki.generate_key(pki.Algorithm("rsa", rsa_bits=key.key_size))

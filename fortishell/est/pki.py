@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
 from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.error import PyAsn1Error
+from pyasn1.type import univ
 from pyasn1_modules import rfc7030
 
 from ..x509text import extension_name, extension_text, name_compact, serial_colon
@@ -201,13 +202,23 @@ def build_csr(
     return builder.sign(key, hash_alg or default_hash(key))
 
 
+# Extensions a CA sets for the certificate it issues: never requested back in a CSR.  The key
+# identifiers above all: a rekey CSR must not claim the old key's SubjectKeyIdentifier, and the
+# AuthorityKeyIdentifier names whichever CA key signs the new certificate.
+CA_OWNED_EXTENSIONS = frozenset({
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+    ExtensionOID.AUTHORITY_INFORMATION_ACCESS, ExtensionOID.CRL_DISTRIBUTION_POINTS,
+})
+
+
 def csr_from_cert(
     cert: x509.Certificate, key: PrivateKey, *, challenge_password: str | None = None,
     hash_alg: SignHash | None = None,
 ) -> x509.CertificateSigningRequest:
-    """A re-enrollment CSR: the certificate's subject, key and extensions."""
+    """A re-enrollment CSR: the certificate's subject and extensions (not those the CA owns), ``key``."""
+    kept = [ext for ext in cert.extensions if ext.oid not in CA_OWNED_EXTENSIONS]
     return build_csr(key, cert.subject, None, challenge_password=challenge_password,
-                     extensions=list(cert.extensions), hash_alg=hash_alg)
+                     extensions=kept, hash_alg=hash_alg)
 
 
 def csr_der_base64(csr: x509.CertificateSigningRequest) -> str:
@@ -222,8 +233,14 @@ def tls_unique_password(tls_unique: bytes) -> str:
 
 # ------------------------------------------------------------------ bodies
 def b64decode_body(body: bytes) -> bytes:
-    """Base64 with or without line breaks (RFC 8951); PEM armour tolerated."""
+    """A base64 body as liberally as libcurl + libest read it.
+
+    Tolerated: line breaks at any width (LF or CRLF, RFC 8951), other ASCII
+    whitespace, trailing NUL bytes (the reference server counts a terminating
+    ``\\0`` in its ``Content-Length``) and PEM armour.  Anything else that is not
+    base64 is refused."""
     text = body.decode("ascii", errors="strict") if isinstance(body, bytes) else body
+    text = text.rstrip("\x00 \t\r\n\f\v")
     text = re.sub(r"-----(BEGIN|END) [A-Z0-9 ]+-----", "", text)
     compact = "".join(text.split())
     try:
@@ -268,7 +285,13 @@ OID_NAMES: dict[str, str] = {
 }
 _HASH_OIDS: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "2.16.840.1.101.3.4.2.1": hashes.SHA256, "2.16.840.1.101.3.4.2.2": hashes.SHA384,
-              "2.16.840.1.101.3.4.2.3": hashes.SHA512}
+    "2.16.840.1.101.3.4.2.3": hashes.SHA512}
+_SIGNATURE_HASH_OIDS: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "1.2.840.10045.4.3.2": hashes.SHA256, "1.2.840.10045.4.3.3": hashes.SHA384,
+    "1.2.840.10045.4.3.4": hashes.SHA512, "1.2.840.113549.1.1.11": hashes.SHA256,
+    "1.2.840.113549.1.1.12": hashes.SHA384, "1.2.840.113549.1.1.13": hashes.SHA512}
+_CURVE_OIDS = {"1.2.840.10045.3.1.7": "secp256r1", "1.3.132.0.34": "secp384r1", "1.3.132.0.35": "secp521r1"}
+EC_PUBLIC_KEY_OID = "1.2.840.10045.2.1"
 CHALLENGE_PASSWORD_OID = "1.2.840.113549.1.9.7"
 
 
@@ -288,7 +311,11 @@ class CsrAttr:
 
 
 def decode_csrattrs(body: bytes) -> list[CsrAttr]:
-    """Decode a base64 ``CsrAttrs`` body (RFC 7030 / 8951)."""
+    """Decode a base64 ``CsrAttrs`` body (RFC 7030 4.5.2 / RFC 8951).
+
+    An ``Attribute`` keeps the dotted OIDs among its ``attrValues`` (a curve for
+    ``id-ecPublicKey``, extension types for ``extensionRequest``); values of other
+    types (a DirectoryString, an Extensions list) are skipped, never an error."""
     der = b64decode_body(body)
     if not der:
         return []
@@ -300,30 +327,53 @@ def decode_csrattrs(body: bytes) -> list[CsrAttr]:
         raise PkiError("trailing data after the csrattrs structure")
     out: list[CsrAttr] = []
     for item in value:
-        name = item.getName()
-        if name == "oid":
+        if item.getName() == "oid":
             out.append(CsrAttr(str(item["oid"])))
-        else:
-            attr = item["attribute"]
-            vals: list[str] = []
-            for raw in attr["values"]:
-                try:
-                    from pyasn1.type import univ
-
-                    inner, _ = der_decoder.decode(bytes(raw), asn1Spec=univ.ObjectIdentifier())
-                    vals.append(str(inner))
-                except (PyAsn1Error, TypeError):
-                    continue
-            out.append(CsrAttr(str(attr["attrType"]), True, tuple(vals)))
+            continue
+        attr = item["attribute"]
+        vals: list[str] = []
+        for raw in attr["attrValues"]:
+            try:
+                inner, _ = der_decoder.decode(bytes(raw), asn1Spec=univ.ObjectIdentifier())
+            except PyAsn1Error:
+                continue
+            vals.append(str(inner))
+        out.append(CsrAttr(str(attr["attrType"]), True, tuple(vals)))
     return out
 
 
 def hash_from_attrs(attrs: list[CsrAttr]) -> SignHash | None:
-    """The signature hash the server asks for (a bare hash OID in csrattrs), if any."""
+    """The signature hash the server asks for: a bare hash OID (``sha384``) or a signature
+    algorithm OID (``ecdsa-with-SHA384``, ``sha384WithRSAEncryption``) in csrattrs."""
     for attr in attrs:
+        if attr.is_attribute:
+            continue
         if attr.oid in _HASH_OIDS:
             return _HASH_OIDS[attr.oid]()
+        if attr.oid in _SIGNATURE_HASH_OIDS:
+            return _SIGNATURE_HASH_OIDS[attr.oid]()
     return None
+
+
+def curve_from_attrs(attrs: list[CsrAttr]) -> str | None:
+    """The curve the server asks for (``id-ecPublicKey`` attribute valued with a curve FortiOS
+    offers: secp256r1, secp384r1, secp521r1), if any."""
+    for attr in attrs:
+        if attr.is_attribute and attr.oid == EC_PUBLIC_KEY_OID:
+            for value in attr.values:
+                if value in _CURVE_OIDS:
+                    return _CURVE_OIDS[value]
+    return None
+
+
+def algorithm_for(algorithm: Algorithm, attrs: list[CsrAttr]) -> Algorithm:
+    """The key algorithm of a new key: the administrator's, except that an EC key takes the
+    curve the server names in csrattrs (RFC 7030 4.5.2; a server that names one refuses others).
+    An RSA choice is kept: FortiOS never turns a key type it was given into another."""
+    curve = curve_from_attrs(attrs)
+    if algorithm.curve and curve and curve != algorithm.curve:
+        return ALGORITHMS[f"ec-{curve}"]
+    return algorithm
 
 
 def wants_pop(attrs: list[CsrAttr]) -> bool:

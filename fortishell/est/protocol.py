@@ -112,8 +112,8 @@ def request(cfg: FlowConfig, req: EstRequest, stage: Stage) -> Flow[EstResponse]
         yield from _header_lines(interim)
     yield from _header_lines(reply)
     yield Trace.of(C.CURL_RESPONSE, status=reply.status)
-    if reply.body:
-        yield Trace.of(C.CURL_BUFFER, buffer=reply.body.decode("latin-1").strip())
+    if reply.body:  # printed as a C string: up to a terminating NUL (the reference server sends one)
+        yield Trace.of(C.CURL_BUFFER, buffer=reply.body.split(b"\0", 1)[0].decode("latin-1").strip())
     return reply
 
 
