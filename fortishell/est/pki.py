@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
+from pyasn1.codec.ber import decoder as ber_decoder
 from pyasn1.codec.der import decoder as der_decoder
+from pyasn1.codec.der import encoder as der_encoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import univ
-from pyasn1_modules import rfc7030
+from pyasn1_modules import rfc2315, rfc7030
 
 from ..x509text import extension_name, extension_text, name_compact, serial_colon
 
@@ -250,17 +252,37 @@ def b64decode_body(body: bytes) -> bytes:
 
 
 def parse_pkcs7_certs(body: bytes) -> list[x509.Certificate]:
+    """The certificates of a base64 certs-only PKCS#7 body, in the order sent.
+
+    A set in chain order is not DER (a DER SET OF is sorted): cryptography reads it as
+    BER with a UserWarning (logged, see ``warnlog.py``); should a later cryptography
+    refuse it, pyasn1's BER decoder reads it (:func:`pkcs7_certs_ber`)."""
     try:
         der = b64decode_body(body)
     except UnicodeDecodeError as exc:
         raise PkiError("the response is not valid base64") from exc
     try:
         certs = pkcs7.load_der_pkcs7_certificates(der)
-    except ValueError as exc:
-        raise PkiError("the response is not a PKCS#7 certs-only structure") from exc
+    except ValueError:
+        certs = pkcs7_certs_ber(der)
     if not certs:
         raise PkiError("the PKCS#7 structure holds no certificate")
     return certs
+
+
+def pkcs7_certs_ber(der: bytes) -> list[x509.Certificate]:
+    """The certificates of a (BER or DER) PKCS#7 SignedData, in encoding order (pyasn1)."""
+    try:
+        info, _ = ber_decoder.decode(der, asn1Spec=rfc2315.ContentInfo())
+        if info["contentType"] != rfc2315.signedData:
+            raise PkiError("the response is not a PKCS#7 certs-only structure")
+        signed, _ = ber_decoder.decode(bytes(info["content"]), asn1Spec=rfc2315.SignedData())
+        return [x509.load_der_x509_certificate(bytes(der_encoder.encode(item["certificate"])))
+                for item in signed["certificates"] if item.getName() == "certificate"]
+    except (PyAsn1Error, ValueError) as exc:
+        if isinstance(exc, PkiError):
+            raise
+        raise PkiError("the response is not a PKCS#7 certs-only structure") from exc
 
 
 # ------------------------------------------------------------------ csrattrs

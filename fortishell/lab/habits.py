@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 from pyasn1.codec.ber import encoder as ber_encoder
 from pyasn1.codec.der import decoder as der_decoder
+from pyasn1.type import namedtype, tag, univ
 from pyasn1_modules import rfc2315
 
 from .faults import FaultState
@@ -46,28 +47,37 @@ CT_PKCS7 = "application/pkcs7-mime"
 CT_CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only"
 
 
+class _CertsOnlySignedData(univ.Sequence):  # type: ignore[misc]  # pyasn1 ships no type hints
+    """RFC 2315 SignedData as a certs-only reply has it, each certificate kept as its own DER
+    (re-encoding a certificate could change its bytes, and so break its signature)."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("version", univ.Integer()),
+        namedtype.NamedType("digestAlgorithms", univ.SetOf(componentType=univ.Any())),
+        namedtype.NamedType("contentInfo", univ.Any()),
+        namedtype.OptionalNamedType("certificates", univ.SetOf(componentType=univ.Any()).subtype(
+            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0))),
+        namedtype.NamedType("signerInfos", univ.SetOf(componentType=univ.Any())),
+    )
+
+
 def pkcs7_der(certs: list[x509.Certificate], *, chain_order: bool = False) -> bytes:
     """A certs-only PKCS#7 (RFC 2315 SignedData, no signers) holding ``certs``.
 
     By default the set is in DER order (cryptography sorts it).  ``chain_order``
-    keeps the order given, as many servers send a chain: the structure is
+    keeps the order given, as many servers send a chain: the SignedData is
     re-encoded with pyasn1's BER encoder, which writes a SET OF as given."""
     der = pkcs7.serialize_certificates(certs, serialization.Encoding.DER)
     if not chain_order or len(certs) < 2:
         return der
     info, _ = der_decoder.decode(der, asn1Spec=rfc2315.ContentInfo())
-    signed, _ = der_decoder.decode(bytes(info["content"]), asn1Spec=rfc2315.SignedData())
-    by_der = {bytes(_encode(c)): c for c in signed["certificates"]}
+    signed, _ = der_decoder.decode(bytes(info["content"]), asn1Spec=_CertsOnlySignedData())
     ordered = signed["certificates"].clone()
     for index, cert in enumerate(certs):
-        ordered[index] = by_der[cert.public_bytes(serialization.Encoding.DER)]
+        ordered[index] = univ.Any(cert.public_bytes(serialization.Encoding.DER))
     signed["certificates"] = ordered
     info["content"] = ber_encoder.encode(signed)
     return bytes(ber_encoder.encode(info))
-
-
-def _encode(value: object) -> bytes:
-    return bytes(ber_encoder.encode(value))
 
 
 def base64_body(der: bytes, f: FaultState, *, pem_label: str | None = None) -> bytes:

@@ -80,3 +80,17 @@ def test_rekey_csr_carries_no_key_identifiers(rig):
     assert ExtensionOID.AUTHORITY_KEY_IDENTIFIER not in requested
     assert requested == {ext.oid for ext in old.extensions} - pki.CA_OWNED_EXTENSIONS  # the rest is kept
     assert ExtensionOID.KEY_USAGE in requested
+
+
+def test_pkcs7_in_chain_order_reads_without_cryptography_too(make_rig):
+    """The pyasn1 reader (used should cryptography refuse a non-DER set) keeps the order sent."""
+    from fortishell.lab import habits
+    from fortishell.lab.ca import LabCA
+
+    ca = LabCA.shipped()
+    der = habits.pkcs7_der([ca.server_cert, ca.cert], chain_order=True)
+    assert pki.pkcs7_certs_ber(der) == [ca.server_cert, ca.cert]
+    import pytest
+
+    with pytest.raises(pki.PkiError):
+        pki.pkcs7_certs_ber(b"\x30\x03\x02\x01\x01")
