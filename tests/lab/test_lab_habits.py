@@ -156,3 +156,16 @@ def test_lab_server_help_and_flags():
     assert habit_knobs(args) == {"http10": True, "wrap_columns": 76, "pkcs7_type": "certs-only"}
     with pytest.raises(SystemExit):
         parser.parse_args(["--wrap-columns", "2"])
+
+
+def test_lab_server_binary_help_lists_the_habits():
+    import sys
+
+    exe = Path(sys.executable).parent / "fortishell"
+    if not exe.exists():
+        pytest.fail(f"the fortishell command is not installed next to {sys.executable}")
+    proc = subprocess.run([str(exe), "lab-server", "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "--chunked habit: send replies in chunked transfer encoding, without Content-Length (default: off)" in text
+    assert "--wrap-columns N habit: base64 bodies in lines of N columns (4-1024) ending CRLF" in text
