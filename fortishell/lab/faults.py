@@ -54,6 +54,9 @@ from ..errors import LabError
 ENROLL_OPS = frozenset({"simpleenroll", "simplereenroll"})
 ALL_OPS = frozenset({"cacerts", "csrattrs", "serverkeygen", *ENROLL_OPS})
 PKCS7_TYPES = ("", "bare", "certs-only")  # real-server body habits: pkcs7_type
+# real-server body habits: knobs a client must cope with (not failures; tests/est/test_est_server_habits.py)
+HABIT_KNOBS = ("nul_terminated", "wrap_columns", "pem_armour", "no_transfer_encoding", "pkcs7_type", "chain_order",
+               "chunked", "http10", "connection_close", "csrattrs_example")
 
 
 @dataclass

@@ -42,6 +42,13 @@ HABITS: dict[str, tuple[dict[str, object], str | None]] = {
 }
 
 
+def test_the_matrix_covers_every_habit_knob() -> None:
+    """A habit added to the responder without a row here fails this test."""
+    from fortishell.lab.faults import HABIT_KNOBS, KNOBS
+
+    assert {k for knobs, _ in HABITS.values() for k in knobs} == set(HABIT_KNOBS) <= set(KNOBS)
+
+
 @pytest.fixture()
 def device(tmp_path: Path) -> Iterator[Device]:
     dev = Device.open(tmp_path / "fortishell.conf", tmp_path / "state", Clock(fixed=LAB_TIME))
