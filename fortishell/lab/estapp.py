@@ -204,7 +204,7 @@ class EstApp:
     def _csrattrs(self, f: FaultState) -> Reply:
         der = base64.b64decode(habits.RFC7030_CSRATTRS_EXAMPLE if f.csrattrs_example else self.csrattrs_b64)
         if self.require_pop:
-            der = _add_pop_oid(der)
+            der = habits.add_pop_oid(der, POP_OID)
         return _reply(200, CT_CSRATTRS, habits.base64_body(der, f), b64=True)
 
     # ------------------------------------------------------------ enrollment
@@ -406,21 +406,6 @@ def _load_csr(body: bytes) -> x509.CertificateSigningRequest:
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"body is not base64 ({exc})") from None
     return x509.load_der_x509_csr(der)
-
-
-def _add_pop_oid(der: bytes) -> bytes:
-    """csrattrs with challengePassword appended (pyasn1-modules' RFC 7030 CsrAttrs)."""
-    from pyasn1.codec.der import decoder, encoder
-    from pyasn1.type import univ
-    from pyasn1_modules import rfc7030
-
-    attrs, _ = decoder.decode(der, asn1Spec=rfc7030.CsrAttrs())
-    if any(a.getName() == "oid" and str(a["oid"]) == POP_OID for a in attrs):
-        return der
-    item = rfc7030.AttrOrOID()
-    item["oid"] = univ.ObjectIdentifier(POP_OID)
-    attrs.append(item)
-    return bytes(encoder.encode(attrs))
 
 
 _FOREIGN: list[LabCA] = []

@@ -35,8 +35,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 from pyasn1.codec.ber import encoder as ber_encoder
 from pyasn1.codec.der import decoder as der_decoder
+from pyasn1.codec.der import encoder as der_encoder
 from pyasn1.type import namedtype, tag, univ
-from pyasn1_modules import rfc2315
+from pyasn1_modules import rfc2315, rfc7030
 
 from .faults import FaultState
 
@@ -109,3 +110,15 @@ def framing_headers(headers: list[tuple[str, str]], f: FaultState) -> list[tuple
     if f.connection_close or f.http10:
         out.append(("Connection", "close"))
     return out
+
+
+def add_pop_oid(der: bytes, pop_oid: str) -> bytes:
+    """csrattrs (DER) with the challengePassword OID ``pop_oid`` appended unless present
+    (``--require-pop``; pyasn1-modules' RFC 7030 CsrAttrs)."""
+    attrs, _ = der_decoder.decode(der, asn1Spec=rfc7030.CsrAttrs())
+    if any(a.getName() == "oid" and str(a["oid"]) == pop_oid for a in attrs):
+        return der
+    item = rfc7030.AttrOrOID()
+    item["oid"] = univ.ObjectIdentifier(pop_oid)
+    attrs.append(item)
+    return bytes(der_encoder.encode(attrs))

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AttributeOID, ExtensionOID
 
+from fortishell.est import attrs as csr_attrs
 from fortishell.est import pki
 from fortishell.est.args import LOCAL
 
@@ -62,7 +63,7 @@ def test_attribute_values_of_any_type_decode():
     item["attribute"]["attrValues"].append(encoder.encode(univ.ObjectIdentifier("1.3.132.0.35")))
     attrs.append(item)
     body = base64.b64encode(encoder.encode(attrs)) + b"\r\n\x00"
-    assert pki.decode_csrattrs(body) == [pki.CsrAttr("2.5.4.3", True, ("1.3.132.0.35",))]
+    assert csr_attrs.decode_csrattrs(body) == [csr_attrs.CsrAttr("2.5.4.3", True, ("1.3.132.0.35",))]
 
 
 def test_rekey_csr_carries_no_key_identifiers(rig):
