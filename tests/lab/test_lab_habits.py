@@ -169,3 +169,41 @@ def test_lab_server_binary_help_lists_the_habits():
     text = " ".join(proc.stdout.split())
     assert "--chunked habit: send replies in chunked transfer encoding, without Content-Length (default: off)" in text
     assert "--wrap-columns N habit: base64 bodies in lines of N columns (4-1024) ending CRLF" in text
+
+
+def test_lab_server_binary_serves_the_flagged_habits(tmp_path):
+    """``fortishell lab-server --nul-terminated --http10``: the start-up line names the habits and
+    curl gets the reference server's NUL-terminated /csrattrs in an HTTP/1.0 reply."""
+    import re
+    import signal
+    import sys
+
+    from fortishell.lab.ca import LabCA
+
+    exe = Path(sys.executable).parent / "fortishell"
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(LabCA.shipped().cert_pem)
+    proc = subprocess.Popen([str(exe), "lab-server", "--port", "0", "--quiet", "--nul-terminated", "--http10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        listening, faults = proc.stdout.readline(), proc.stdout.readline()
+        port = int(re.search(r"https://127\.0\.0\.1:(\d+)", listening).group(1))
+        assert faults.startswith("faults: nul-terminated, http10 (on every EST operation)"), faults
+        got = subprocess.run(
+            ["curl", "-sS", "--max-time", "20", "--cacert", str(ca_file), "--resolve",
+             f"testrfc7030.com:{port}:127.0.0.1", "-D", "-", f"https://testrfc7030.com:{port}{EST}csrattrs"],
+            capture_output=True, timeout=30, check=True).stdout
+        head, _, body = got.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200 OK\r\n") and b"Content-Length: 57" in head
+        assert body == REFERENCE_CSRATTRS
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # pragma: no cover - reported by the assertion below
+            proc.kill()
+            pytest.fail("lab-server did not stop on SIGINT")
+    assert proc.returncode == 0
