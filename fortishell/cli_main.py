@@ -104,6 +104,9 @@ def _not_applicable(args: argparse.Namespace, command: str) -> str | None:
 
 
 def run_main(argv: list[str]) -> int:
+    from . import warnlog
+
+    warnlog.capture()  # library warnings go to debug.log, never to the user (see warnlog.py)
     args = _global_parser().parse_args(argv)
     command = args.command or "shell"
     problem = _not_applicable(args, command)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from . import catalogue as C
+from . import attrs as csr_attrs
 from . import pki
 from .cancel import Cancelled
 from .events import FlowFailure, StoreCaCerts, StoreLocal, Stored, TlsInfo, Trace
@@ -88,9 +89,9 @@ def check_issued(certs: list[x509.Certificate], key: pki.PrivateKey,
     return leaf
 
 
-def pop_password(attrs: list[pki.CsrAttr], tls: TlsInfo | None) -> Flow[str | None]:
+def pop_password(attrs: list[csr_attrs.CsrAttr], tls: TlsInfo | None) -> Flow[str | None]:
     """The challengePassword for proof-of-possession (RFC 7030 3.5), when the server asks for it."""
-    if not pki.wants_pop(attrs):
+    if not csr_attrs.wants_pop(attrs):
         return None
     if tls is None or not tls.tls_unique:
         raise FlowFailure("the server requires proof-of-possession but tls-unique is not available", "post")
@@ -173,19 +174,19 @@ def enroll(job: Job) -> Flow[x509.Certificate]:
         except FlowFailure:
             yield Trace.of(C.ENROLL_ATTRS_FAILED, ret=-1)
             raise
-        need_pop = int(pki.wants_pop(attrs))
+        need_pop = int(csr_attrs.wants_pop(attrs))
         yield ctx_dump(s, need_pop=need_pop, csr_attrs=bool(attrs))
         yield Trace.of(C.SIMPLE_ENROLL_STARTED)
         try:
             algorithm = s.key_algorithm
             if algorithm is None:
                 raise FlowFailure("no key algorithm", "post")
-            key = pki.generate_key(algorithm)
+            key = pki.generate_key(csr_attrs.algorithm_for(algorithm, attrs))
             subject = pki.parse_subject(s.subject) if s.subject else _default_subject(s.name)
             san = pki.parse_san(s.san) if s.san else None
             challenge = yield from pop_password(attrs, tls)
             csr = pki.build_csr(key, subject, san, challenge_password=challenge,
-                                hash_alg=pki.hash_from_attrs(attrs))
+                                hash_alg=csr_attrs.hash_from_attrs(attrs))
             issued = yield from simpleenroll(cfg, csr)
             leaf = yield from check_issued(issued, key, [*ca_certs, *job.trust])
             yield from store_local(s, leaf, key, s.key_password or pki.random_password())
@@ -220,15 +221,15 @@ def reenroll(job: Job) -> Flow[x509.Certificate]:
         except FlowFailure:
             yield Trace.of(C.REENROLL_ATTRS_FAILED, ret=-1)
             raise
-        yield ctx_dump(s, need_pop=int(pki.wants_pop(attrs)), csr_attrs=bool(attrs))
+        yield ctx_dump(s, need_pop=int(csr_attrs.wants_pop(attrs)), csr_attrs=bool(attrs))
         yield Trace.of(C.SIMPLE_REENROLL_STARTED)
         try:
             key = job.current_key
             if stored.regeneration_method == "create-new-key":
-                key = _same_kind_key(key)
+                key = _same_kind_key(key, attrs)
             challenge = yield from pop_password(attrs, tls)
             csr = pki.csr_from_cert(job.current_cert, key, challenge_password=challenge,
-                                    hash_alg=pki.hash_from_attrs(attrs))
+                                    hash_alg=csr_attrs.hash_from_attrs(attrs))
             yield Trace.of(C.CSR_FROM_CERT, name=s.name)
             issued = yield from simplereenroll(cfg, csr)
             leaf = yield from check_issued(issued, key, [*job.trust, *issued])
@@ -258,7 +259,8 @@ def _default_subject(name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
 
 
-def _same_kind_key(key: pki.PrivateKey) -> pki.PrivateKey:
+def _same_kind_key(key: pki.PrivateKey, attrs: list[csr_attrs.CsrAttr]) -> pki.PrivateKey:
+    """A new key like ``key`` (an EC key takes the curve the server names in csrattrs)."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return pki.generate_key(pki.Algorithm("ec", curve=key.curve.name))
+        return pki.generate_key(csr_attrs.algorithm_for(pki.Algorithm("ec", curve=key.curve.name), attrs))
     return pki.generate_key(pki.Algorithm("rsa", rsa_bits=key.key_size))

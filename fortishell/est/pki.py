@@ -1,4 +1,4 @@
-"""Keys, subjects, SANs, CSRs, PKCS#7, csrattrs and certificate text for EST.
+"""Keys, subjects, SANs, CSRs, PKCS#7 and certificate text for EST.
 
 Pure functions over ``cryptography`` and ``pyasn1`` objects: no I/O, no CMDB,
 no trace.  Parse errors raise :class:`PkiError` (a ``ValueError``) carrying a
@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
-from pyasn1.codec.der import decoder as der_decoder
+from pyasn1.codec.ber import decoder as ber_decoder
+from pyasn1.codec.der import encoder as der_encoder
 from pyasn1.error import PyAsn1Error
-from pyasn1_modules import rfc7030
+from pyasn1_modules import rfc2315
 
 from ..x509text import extension_name, extension_text, name_compact, serial_colon
 
@@ -201,13 +202,23 @@ def build_csr(
     return builder.sign(key, hash_alg or default_hash(key))
 
 
+# Extensions a CA sets for the certificate it issues: never requested back in a CSR.  The key
+# identifiers above all: a rekey CSR must not claim the old key's SubjectKeyIdentifier, and the
+# AuthorityKeyIdentifier names whichever CA key signs the new certificate.
+CA_OWNED_EXTENSIONS = frozenset({
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+    ExtensionOID.AUTHORITY_INFORMATION_ACCESS, ExtensionOID.CRL_DISTRIBUTION_POINTS,
+})
+
+
 def csr_from_cert(
     cert: x509.Certificate, key: PrivateKey, *, challenge_password: str | None = None,
     hash_alg: SignHash | None = None,
 ) -> x509.CertificateSigningRequest:
-    """A re-enrollment CSR: the certificate's subject, key and extensions."""
+    """A re-enrollment CSR: the certificate's subject and extensions (not those the CA owns), ``key``."""
+    kept = [ext for ext in cert.extensions if ext.oid not in CA_OWNED_EXTENSIONS]
     return build_csr(key, cert.subject, None, challenge_password=challenge_password,
-                     extensions=list(cert.extensions), hash_alg=hash_alg)
+                     extensions=kept, hash_alg=hash_alg)
 
 
 def csr_der_base64(csr: x509.CertificateSigningRequest) -> str:
@@ -222,8 +233,14 @@ def tls_unique_password(tls_unique: bytes) -> str:
 
 # ------------------------------------------------------------------ bodies
 def b64decode_body(body: bytes) -> bytes:
-    """Base64 with or without line breaks (RFC 8951); PEM armour tolerated."""
+    """A base64 body as liberally as libcurl + libest read it.
+
+    Tolerated: line breaks at any width (LF or CRLF, RFC 8951), other ASCII
+    whitespace, trailing NUL bytes (the reference server counts a terminating
+    ``\\0`` in its ``Content-Length``) and PEM armour.  Anything else that is not
+    base64 is refused."""
     text = body.decode("ascii", errors="strict") if isinstance(body, bytes) else body
+    text = text.rstrip("\x00 \t\r\n\f\v")
     text = re.sub(r"-----(BEGIN|END) [A-Z0-9 ]+-----", "", text)
     compact = "".join(text.split())
     try:
@@ -233,101 +250,37 @@ def b64decode_body(body: bytes) -> bytes:
 
 
 def parse_pkcs7_certs(body: bytes) -> list[x509.Certificate]:
+    """The certificates of a base64 certs-only PKCS#7 body, in the order sent.
+
+    A set in chain order is not DER (a DER SET OF is sorted): cryptography reads it as
+    BER with a UserWarning (logged, see ``warnlog.py``); should a later cryptography
+    refuse it, pyasn1's BER decoder reads it (:func:`pkcs7_certs_ber`)."""
     try:
         der = b64decode_body(body)
     except UnicodeDecodeError as exc:
         raise PkiError("the response is not valid base64") from exc
     try:
         certs = pkcs7.load_der_pkcs7_certificates(der)
-    except ValueError as exc:
-        raise PkiError("the response is not a PKCS#7 certs-only structure") from exc
+    except ValueError:
+        certs = pkcs7_certs_ber(der)
     if not certs:
         raise PkiError("the PKCS#7 structure holds no certificate")
     return certs
 
 
-# ------------------------------------------------------------------ csrattrs
-OID_NAMES: dict[str, str] = {
-    "1.2.840.113549.1.9.1": "emailAddress", "1.2.840.113549.1.9.7": "challengePassword",
-    "1.2.840.113549.1.9.14": "Extension Request", "2.5.4.3": "commonName", "2.5.4.5": "serialNumber",
-    "2.5.4.6": "countryName", "2.5.4.7": "localityName", "2.5.4.8": "stateOrProvinceName",
-    "2.5.4.10": "organizationName", "2.5.4.11": "organizationalUnitName",
-    "0.9.2342.19200300.100.1.25": "domainComponent", "1.2.840.10045.2.1": "id-ecPublicKey",
-    "1.2.840.10045.3.1.7": "prime256v1", "1.3.132.0.34": "secp384r1", "1.3.132.0.35": "secp521r1",
-    "1.2.840.113549.1.1.1": "rsaEncryption", "2.16.840.1.101.3.4.2.1": "sha256",
-    "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512", "1.3.14.3.2.26": "sha1",
-    "1.2.840.113549.1.1.11": "sha256WithRSAEncryption", "1.2.840.113549.1.1.12": "sha384WithRSAEncryption",
-    "1.2.840.113549.1.1.13": "sha512WithRSAEncryption", "1.2.840.10045.4.3.2": "ecdsa-with-SHA256",
-    "1.2.840.10045.4.3.3": "ecdsa-with-SHA384", "1.2.840.10045.4.3.4": "ecdsa-with-SHA512",
-    "2.5.29.17": "X509v3 Subject Alternative Name", "2.5.29.15": "X509v3 Key Usage",
-    "2.5.29.37": "X509v3 Extended Key Usage", "2.5.29.19": "X509v3 Basic Constraints",
-    "2.5.29.14": "X509v3 Subject Key Identifier", "2.5.29.35": "X509v3 Authority Key Identifier",
-    "2.5.29.31": "X509v3 CRL Distribution Points", "2.5.29.32": "X509v3 Certificate Policies",
-    "1.3.6.1.5.5.7.1.1": "Authority Information Access",
-    "1.3.6.1.5.5.7.3.1": "TLS Web Server Authentication", "1.3.6.1.5.5.7.3.2": "TLS Web Client Authentication",
-}
-_HASH_OIDS: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
-    "2.16.840.1.101.3.4.2.1": hashes.SHA256, "2.16.840.1.101.3.4.2.2": hashes.SHA384,
-              "2.16.840.1.101.3.4.2.3": hashes.SHA512}
-CHALLENGE_PASSWORD_OID = "1.2.840.113549.1.9.7"
-
-
-def oid_name(oid: str) -> str:
-    return OID_NAMES.get(oid, "undefined")
-
-
-@dataclass(frozen=True)
-class CsrAttr:
-    oid: str
-    is_attribute: bool = False  # an Attribute (with values) rather than a bare OID
-    values: tuple[str, ...] = ()  # dotted OIDs among the attribute values, if any
-
-    @property
-    def name(self) -> str:
-        return oid_name(self.oid)
-
-
-def decode_csrattrs(body: bytes) -> list[CsrAttr]:
-    """Decode a base64 ``CsrAttrs`` body (RFC 7030 / 8951)."""
-    der = b64decode_body(body)
-    if not der:
-        return []
+def pkcs7_certs_ber(der: bytes) -> list[x509.Certificate]:
+    """The certificates of a (BER or DER) PKCS#7 SignedData, in encoding order (pyasn1)."""
     try:
-        value, rest = der_decoder.decode(der, asn1Spec=rfc7030.CsrAttrs())
-    except PyAsn1Error as exc:
-        raise PkiError("the csrattrs response cannot be decoded") from exc
-    if rest:
-        raise PkiError("trailing data after the csrattrs structure")
-    out: list[CsrAttr] = []
-    for item in value:
-        name = item.getName()
-        if name == "oid":
-            out.append(CsrAttr(str(item["oid"])))
-        else:
-            attr = item["attribute"]
-            vals: list[str] = []
-            for raw in attr["values"]:
-                try:
-                    from pyasn1.type import univ
-
-                    inner, _ = der_decoder.decode(bytes(raw), asn1Spec=univ.ObjectIdentifier())
-                    vals.append(str(inner))
-                except (PyAsn1Error, TypeError):
-                    continue
-            out.append(CsrAttr(str(attr["attrType"]), True, tuple(vals)))
-    return out
-
-
-def hash_from_attrs(attrs: list[CsrAttr]) -> SignHash | None:
-    """The signature hash the server asks for (a bare hash OID in csrattrs), if any."""
-    for attr in attrs:
-        if attr.oid in _HASH_OIDS:
-            return _HASH_OIDS[attr.oid]()
-    return None
-
-
-def wants_pop(attrs: list[CsrAttr]) -> bool:
-    return any(a.oid == CHALLENGE_PASSWORD_OID for a in attrs)
+        info, _ = ber_decoder.decode(der, asn1Spec=rfc2315.ContentInfo())
+        if info["contentType"] != rfc2315.signedData:
+            raise PkiError("the response is not a PKCS#7 certs-only structure")
+        signed, _ = ber_decoder.decode(bytes(info["content"]), asn1Spec=rfc2315.SignedData())
+        return [x509.load_der_x509_certificate(bytes(der_encoder.encode(item["certificate"])))
+                for item in signed["certificates"] if item.getName() == "certificate"]
+    except (PyAsn1Error, ValueError) as exc:
+        if isinstance(exc, PkiError):
+            raise
+        raise PkiError("the response is not a PKCS#7 certs-only structure") from exc
 
 
 # ------------------------------------------------------------------ certificates

@@ -26,6 +26,7 @@ from typing import TypeVar
 from cryptography import x509
 
 from . import catalogue as C
+from . import attrs as csr_attrs
 from . import pki
 from .events import (
     EstRequest,
@@ -112,8 +113,8 @@ def request(cfg: FlowConfig, req: EstRequest, stage: Stage) -> Flow[EstResponse]
         yield from _header_lines(interim)
     yield from _header_lines(reply)
     yield Trace.of(C.CURL_RESPONSE, status=reply.status)
-    if reply.body:
-        yield Trace.of(C.CURL_BUFFER, buffer=reply.body.decode("latin-1").strip())
+    if reply.body:  # printed as a C string: up to a terminating NUL (the reference server sends one)
+        yield Trace.of(C.CURL_BUFFER, buffer=reply.body.split(b"\0", 1)[0].decode("latin-1").strip())
     return reply
 
 
@@ -176,7 +177,7 @@ def cacerts(cfg: FlowConfig) -> Flow[list[x509.Certificate]]:
     return (yield from _certs_reply(cfg, resp, "cacerts"))
 
 
-def csrattrs(cfg: FlowConfig) -> Flow[tuple[list[pki.CsrAttr], TlsInfo | None]]:
+def csrattrs(cfg: FlowConfig) -> Flow[tuple[list[csr_attrs.CsrAttr], TlsInfo | None]]:
     """``GET csrattrs`` -> (attributes, TLS info of the connection); 204/404 mean none."""
     yield Trace.of(C.GET_CSR_ATTRS_STARTED)
     resp = yield from request(cfg, EstRequest("GET", f"{cfg.base_path}/csrattrs"), "csrattrs")
@@ -188,7 +189,7 @@ def csrattrs(cfg: FlowConfig) -> Flow[tuple[list[pki.CsrAttr], TlsInfo | None]]:
     yield from _check_type(resp, CSRATTRS_TYPES, "csrattrs")
     yield Trace.of(C.DECODE_CSRATTRS, length=len(resp.body))
     try:
-        attrs = pki.decode_csrattrs(resp.body)
+        attrs = csr_attrs.decode_csrattrs(resp.body)
     except pki.PkiError as exc:
         raise FlowFailure(str(exc), "csrattrs") from exc
     for attr in attrs:

@@ -100,6 +100,8 @@ def operation(target: str) -> tuple[str, str | None]:
 
 def issued_serial(op: str, reply: Reply) -> int | None:
     """The serial of the certificate in a successful enrollment reply."""
+    if reply.serial is not None:
+        return reply.serial
     if op not in _ENROLL or reply.status != 200 or not reply.body:
         return None
     try:
@@ -161,7 +163,7 @@ def describe_faults(state: FaultState) -> str:
     """The fault knobs in force, for the start-up lines (``none`` when the responder behaves)."""
     knobs: list[str] = []
     for name, value in vars(state).items():
-        if name == "endpoints" or value in (False, None, 0, 0.0, ()):
+        if name == "endpoints" or value in (False, None, 0, 0.0, (), ""):
             continue
         if value is True:
             knobs.append(name.replace("_", "-"))

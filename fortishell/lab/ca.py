@@ -21,7 +21,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import LabError
@@ -211,10 +211,10 @@ class LabCA:
         *,
         now: _dt.datetime,
         serial: int,
-        public_key: ec.EllipticCurvePublicKey | None = None,
+        public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None,
     ) -> x509.Certificate:
         """Sign ``csr`` as the reference responder does.  ``public_key`` overrides the
-        CSR's key (only the ``wrong_key_cert`` fault uses it).  Raises :class:`CsrRejected`."""
+        CSR's key (the ``wrong_key_cert`` fault and ``/serverkeygen`` use it).  Raises :class:`CsrRejected`."""
         if not csr.is_signature_valid:
             raise CsrRejected("CSR signature is not valid")
         kept = [

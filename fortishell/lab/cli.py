@@ -61,9 +61,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=_seconds, default=0.0, metavar="SECONDS",
                    help="fault: wait SECONDS (0-600) before each answer (default: 0)")
     p.add_argument("--fault-endpoint", action="append", default=[], metavar="OP",
-                   choices=("cacerts", "csrattrs", "simpleenroll", "simplereenroll"),
+                   choices=("cacerts", "csrattrs", "simpleenroll", "simplereenroll", "serverkeygen"),
                    help="limit the HTTP faults to OP, repeatable (default: every EST operation)")
+    _add_habit_flags(p)
     return p
+
+
+# real-server body habits (see .habits): how independent EST servers shape their replies
+HABIT_FLAGS = {
+    "nul_terminated": "end every base64 body with one NUL byte, counted in Content-Length, "
+                      "as the reference server's /csrattrs (default: off)",
+    "pem_armour": "send PKCS#7 bodies in PEM armour, -----BEGIN PKCS7----- (default: off)",
+    "no_transfer_encoding": "leave out the Content-Transfer-Encoding header (default: sent, base64)",
+    "chain_order": "PKCS#7 certificate sets in chain order, not DER SET order; enrollment replies "
+                   "add the CA certificate after the issued one (default: off)",
+    "chunked": "send replies in chunked transfer encoding, without Content-Length (default: off)",
+    "http10": "answer with HTTP/1.0 status lines and close the connection after each reply (default: off)",
+    "connection_close": "send Connection: close and close the connection after each reply (default: off)",
+    "csrattrs_example": "answer /csrattrs with the RFC 7030 section 4.5.2 example: challengePassword, "
+                        "id-ecPublicKey secp384r1, extensionRequest macAddress, ecdsa-with-SHA384 (default: off)",
+}
+
+
+def _add_habit_flags(p: argparse.ArgumentParser) -> None:
+    for name, text in HABIT_FLAGS.items():
+        p.add_argument("--" + name.replace("_", "-"), action="store_true", help="habit: " + text)
+    p.add_argument("--wrap-columns", type=_columns, default=0, metavar="N",
+                   help="habit: base64 bodies in lines of N columns (4-1024) ending CRLF, e.g. 76 "
+                        "(default: 64 columns ending LF)")
+    p.add_argument("--pkcs7-type", choices=("bare", "certs-only"), default="",
+                   help="habit: Content-Type of every PKCS#7 reply, application/pkcs7-mime without (bare) or "
+                        "with smime-type=certs-only (default: cacerts bare, enrollment certs-only)")
+
+
+def _columns(text: str) -> int:
+    value = _count(text)
+    if not 4 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"{value} is not between 4 and 1024")
+    return value
+
+
+def habit_knobs(args: argparse.Namespace) -> dict[str, object]:
+    knobs: dict[str, object] = {n: True for n in HABIT_FLAGS if getattr(args, n)}
+    if args.wrap_columns:
+        knobs["wrap_columns"] = args.wrap_columns
+    if args.pkcs7_type:
+        knobs["pkcs7_type"] = args.pkcs7_type
+    return knobs
+# end of real-server body habits
 
 
 def _count(text: str) -> int:
@@ -152,6 +197,7 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
             knobs["delay_seconds"] = args.delay
         if args.fault_endpoint:
             knobs["endpoints"] = tuple(args.fault_endpoint)
+        knobs.update(habit_knobs(args))  # real-server body habits
         responder.faults.set(**knobs)
         responder.start()
         try:

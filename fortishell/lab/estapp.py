@@ -30,10 +30,10 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, NameOID
 
 from ..errors import LabError
+from . import habits, keygen
 from .ca import CsrRejected, LabCA
 from .faults import ENROLL_OPS, Faults, FaultState
 from .state import LabState
@@ -43,15 +43,15 @@ REASONS = {
     404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
     500: "Internal Server Error",
 }
-CT_CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only"
-CT_PKCS7 = "application/pkcs7-mime"
+CT_CERTS_ONLY = habits.CT_CERTS_ONLY
+CT_PKCS7 = habits.CT_PKCS7
 CT_CSRATTRS = "application/csrattrs"
 REALM = "estrealm"
 POP_OID = "1.2.840.113549.1.9.7"  # challengePassword
 # RFC 7030 section 3.2.2: a label is one path segment; kept to URL-safe characters
 # and never a dot segment ("." / "..", which a client or proxy would resolve away).
 LABEL_RE = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._~-]{1,64}$")
-OPS = {"cacerts": "GET", "csrattrs": "GET", "simpleenroll": "POST", "simplereenroll": "POST"}
+OPS = {"cacerts": "GET", "csrattrs": "GET", "simpleenroll": "POST", "simplereenroll": "POST", "serverkeygen": "POST"}
 PREFIX = "/.well-known/est/"
 NONCE_LIFETIME = 300.0  # seconds a Digest nonce is accepted; then the challenge says stale=true
 
@@ -85,16 +85,13 @@ class Reply:
     delay: float = 0.0
     mode: str = "normal"  # normal | truncate | drop
     close: bool = False
+    chunked: bool = False  # real-server habits (see .habits): no Content-Length, body in chunks
+    http10: bool = False  # an HTTP/1.0 status line, the connection closed after the reply
+    serial: int | None = None  # the serial of the certificate this reply issues (access log)
 
     @property
     def reason(self) -> str:
         return REASONS.get(self.status, "Unknown")
-
-
-def wrap64(der: bytes) -> bytes:
-    """Base64 in 64-column lines, every line ending with ``\\n`` (as the reference server)."""
-    text = base64.b64encode(der)
-    return b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))
 
 
 def _reply(status: int, ctype: str, body: bytes, *, b64: bool, extra: Sequence[tuple[str, str]] = ()) -> Reply:
@@ -149,13 +146,15 @@ class EstApp:
             return error(405, "Method Not Allowed", [("Allow", OPS[op])])
         faults = self.faults.snapshot()
         applies = self.faults.applies(op)
-        if op in ENROLL_OPS:
+        shown = faults if applies else FaultState()  # the body habits in force for this reply
+        if op in ENROLL_OPS or op == "serverkeygen":
             reply = self._enroll(req, op)
         elif op == "cacerts":
-            reply = _reply(200, CT_PKCS7, wrap64(pkcs7.serialize_certificates(
-                self._cacerts(faults if applies else None), serialization.Encoding.DER)), b64=True)
+            der = habits.pkcs7_der(self._cacerts(faults if applies else None), chain_order=shown.chain_order)
+            reply = _reply(200, habits.pkcs7_type(CT_PKCS7, shown),
+                           habits.base64_body(der, shown, pem_label="PKCS7"), b64=True)
         else:
-            reply = self._csrattrs()
+            reply = self._csrattrs(shown)
         if applies:
             reply = self._shape(reply, faults)
         return reply
@@ -197,14 +196,16 @@ class EstApp:
         if f.drop_connection:
             reply.mode = "drop"
         reply.delay = f.delay_seconds
+        reply.headers = habits.framing_headers(reply.headers, f)
+        reply.chunked, reply.http10 = f.chunked, f.http10
         return reply
 
     # ------------------------------------------------------------ csrattrs
-    def _csrattrs(self) -> Reply:
-        der = base64.b64decode(self.csrattrs_b64)
+    def _csrattrs(self, f: FaultState) -> Reply:
+        der = base64.b64decode(habits.RFC7030_CSRATTRS_EXAMPLE if f.csrattrs_example else self.csrattrs_b64)
         if self.require_pop:
-            der = _add_pop_oid(der)
-        return _reply(200, CT_CSRATTRS, wrap64(der), b64=True)
+            der = habits.add_pop_oid(der, POP_OID)
+        return _reply(200, CT_CSRATTRS, habits.base64_body(der, f), b64=True)
 
     # ------------------------------------------------------------ enrollment
     def _enroll(self, req: Request, op: str) -> Reply:
@@ -245,6 +246,7 @@ class EstApp:
     def _issue(self, csr: x509.CertificateSigningRequest, op: str, f: FaultState | None) -> Reply:
         serial = self.state.next_serial()
         now = self.now()
+        new_key = keygen.key_like(csr) if op == "serverkeygen" else None  # RFC 7030 4.4: the server's key
         try:
             if f is not None and f.foreign_ca_cert:
                 cert = _foreign_ca().issue(csr, now=now, serial=serial)
@@ -252,15 +254,26 @@ class EstApp:
                 other = ec.generate_private_key(ec.SECP256R1()).public_key()
                 cert = self.ca.issue(csr, now=now, serial=serial, public_key=other)
             else:
-                cert = self.ca.issue(csr, now=now, serial=serial)
+                cert = self.ca.issue(csr, now=now, serial=serial,
+                                     public_key=new_key.public_key() if new_key is not None else None)
         except CsrRejected as exc:
             return error(400, " ".join(exc.lines))
         pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         self.state.record(
             serial, subject=cert.subject.rfc4514_string(), not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op=op
         )
-        body = wrap64(pkcs7.serialize_certificates([cert], serialization.Encoding.DER))
-        return _reply(200, CT_CERTS_ONLY, body, b64=True)
+        shown = f or FaultState()
+        certs = [cert, self.ca.cert] if shown.chain_order else [cert]
+        der = habits.pkcs7_der(certs, chain_order=shown.chain_order)
+        if new_key is not None:
+            ctype, body = keygen.multipart(new_key, der)
+            reply = Reply(200, [("Status", "200 OK"), ("Content-Type", ctype), ("Content-Length", str(len(body)))],
+                          body)
+        else:
+            reply = _reply(200, habits.pkcs7_type(CT_CERTS_ONLY, shown),
+                           habits.base64_body(der, shown, pem_label="PKCS7"), b64=True)
+        reply.serial = serial
+        return reply
 
     def _valid_client_cert(self, cert: x509.Certificate | None) -> x509.Certificate | None:
         """The TLS client certificate if the lab CA issued it and it is valid now (responder clock)."""
@@ -393,21 +406,6 @@ def _load_csr(body: bytes) -> x509.CertificateSigningRequest:
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"body is not base64 ({exc})") from None
     return x509.load_der_x509_csr(der)
-
-
-def _add_pop_oid(der: bytes) -> bytes:
-    """csrattrs with challengePassword appended (pyasn1-modules' RFC 7030 CsrAttrs)."""
-    from pyasn1.codec.der import decoder, encoder
-    from pyasn1.type import univ
-    from pyasn1_modules import rfc7030
-
-    attrs, _ = decoder.decode(der, asn1Spec=rfc7030.CsrAttrs())
-    if any(a.getName() == "oid" and str(a["oid"]) == POP_OID for a in attrs):
-        return der
-    item = rfc7030.AttrOrOID()
-    item["oid"] = univ.ObjectIdentifier(POP_OID)
-    attrs.append(item)
-    return bytes(encoder.encode(attrs))
 
 
 _FOREIGN: list[LabCA] = []

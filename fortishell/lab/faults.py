@@ -25,6 +25,22 @@ split_writes         HTTP header block and body in two sends with Nagle on (as
                      ~40 ms for every body; applies to every reply
 endpoints            operations the HTTP faults apply to (empty = every EST one)
 ===================  ===========================================================
+
+Real-server body habits (see :mod:`.habits`; they shape the replies of the
+operations ``endpoints`` selects, and ``/serverkeygen``):
+
+=====================  =========================================================
+nul_terminated         base64 bodies end with one NUL byte (in Content-Length)
+wrap_columns           base64 in lines of this many columns ending CRLF (0: 64, LF)
+pem_armour             PKCS#7 bodies in PEM armour (BEGIN PKCS7)
+no_transfer_encoding   no Content-Transfer-Encoding header
+pkcs7_type             ``bare`` / ``certs-only``: the PKCS#7 Content-Type of every reply
+chain_order            PKCS#7 sets in chain order; enroll replies add the CA certificate
+chunked                chunked transfer encoding (no Content-Length)
+http10                 HTTP/1.0 status line, connection closed after each reply
+connection_close       ``Connection: close`` on every reply
+csrattrs_example       /csrattrs answers the RFC 7030 section 4.5.2 example
+=====================  =========================================================
 """
 
 from __future__ import annotations
@@ -36,7 +52,11 @@ from typing import Any
 from ..errors import LabError
 
 ENROLL_OPS = frozenset({"simpleenroll", "simplereenroll"})
-ALL_OPS = frozenset({"cacerts", "csrattrs", *ENROLL_OPS})
+ALL_OPS = frozenset({"cacerts", "csrattrs", "serverkeygen", *ENROLL_OPS})
+PKCS7_TYPES = ("", "bare", "certs-only")  # real-server body habits: pkcs7_type
+# real-server body habits: knobs a client must cope with (not failures; tests/est/test_est_server_habits.py)
+HABIT_KNOBS = ("nul_terminated", "wrap_columns", "pem_armour", "no_transfer_encoding", "pkcs7_type", "chain_order",
+               "chunked", "http10", "connection_close", "csrattrs_example")
 
 
 @dataclass
@@ -56,6 +76,18 @@ class FaultState:
     cacerts_not_ca: bool = False
     cacerts_unchained: bool = False
     endpoints: tuple[str, ...] = field(default_factory=tuple)
+    # real-server body habits
+    nul_terminated: bool = False
+    wrap_columns: int = 0
+    pem_armour: bool = False
+    no_transfer_encoding: bool = False
+    pkcs7_type: str = ""
+    chain_order: bool = False
+    chunked: bool = False
+    http10: bool = False
+    connection_close: bool = False
+    csrattrs_example: bool = False
+    # end of real-server body habits
 
 
 KNOBS = tuple(f.name for f in fields(FaultState))
@@ -82,6 +114,16 @@ def _coerce(name: str, value: Any) -> Any:
         if not 0 <= delay <= 600:
             raise LabError("delay_seconds must be between 0 and 600")
         return delay
+    # real-server body habits
+    if name == "wrap_columns":
+        if isinstance(value, bool) or not isinstance(value, int) or not (value == 0 or 4 <= value <= 1024):
+            raise LabError(f"wrap_columns wants 0 or a width of 4-1024 columns, not {value!r}")
+        return value
+    if name == "pkcs7_type":
+        if value not in PKCS7_TYPES:
+            raise LabError(f"pkcs7_type wants one of {', '.join(repr(t) for t in PKCS7_TYPES)}, not {value!r}")
+        return value
+    # end of real-server body habits
     if name == "endpoints":
         ops = (value,) if isinstance(value, str) else tuple(value or ())
         bad = [op for op in ops if op not in ALL_OPS]

@@ -341,10 +341,12 @@ class EstResponder:
         try:
             ch.set_nodelay(not split)
             head = conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reply.reason.encode()))
+            if reply.http10:  # h11 writes HTTP/1.1 only; the reply is framed by Content-Length and a close
+                head = b"HTTP/1.0" + head[len(b"HTTP/1.1"):]
             if reply.mode == "truncate":
                 ch.sendall(head + reply.body[: len(reply.body) // 2])
                 return False
-            data = conn.send(h11.Data(data=reply.body)) if reply.body else b""
+            data = b"".join(conn.send(h11.Data(data=piece)) for piece in _pieces(reply.body, reply.chunked))
             end = conn.send(h11.EndOfMessage())
             if split and data:
                 ch.sendall(head)
@@ -382,6 +384,16 @@ class _Conn:
             socket.socket.shutdown(self.sock, socket.SHUT_RD if graceful else socket.SHUT_RDWR)
         except (OSError, ValueError):
             pass  # already closed or reset: the serving thread is on its way out
+
+
+def _pieces(body: bytes, chunked: bool) -> list[bytes]:
+    """The body as h11 Data events: whole, or (the ``chunked`` habit) in three chunks."""
+    if not body:
+        return []
+    if not chunked:
+        return [body]
+    step = max(1, -(-len(body) // 3))
+    return [body[i : i + step] for i in range(0, len(body), step)]
 
 
 def _set_nodelay(sock: socket.socket, on: bool) -> None:

@@ -41,6 +41,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .. import warnlog
 from ..clock import Clock
 from ..errors import ConfigFileError, EstError, FortiError
 from ..eventlog import EventLog
@@ -447,6 +448,7 @@ def _debug_logger(state_dir: Path | None) -> logging.Logger:
             handler = logging.FileHandler(Path(state_dir) / "debug.log", encoding="utf-8", delay=True)
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
             log.addHandler(handler)
+            warnlog.attach(handler)  # captured Python warnings land in debug.log too
         except OSError:
             pass
     return log

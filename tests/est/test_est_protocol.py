@@ -9,6 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from fortishell.est import attrs as csr_attrs
 from fortishell.est import pki, protocol
 from fortishell.est import flows
 from fortishell.est.cancel import Cancelled
@@ -102,7 +103,7 @@ def test_csrattrs_guide_value():
         "[1474] decode_csrattrs_callback: Object: 1.3.132.0.34 secp384r1",
         "[1474] decode_csrattrs_callback: Object: 2.16.840.1.101.3.4.2.2 sha384",
     ]
-    assert pki.hash_from_attrs(attrs).name == "sha384" and not pki.wants_pop(attrs)
+    assert csr_attrs.hash_from_attrs(attrs).name == "sha384" and not csr_attrs.wants_pop(attrs)
 
 
 @pytest.mark.parametrize("status", [204, 404])

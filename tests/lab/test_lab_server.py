@@ -127,7 +127,7 @@ def test_labels(responder, lab_ca, label):
 
 @pytest.mark.parametrize("path", [
     EST + "bad%20label/cacerts", EST + "a/b/cacerts", EST + "cacerts/simpleenroll", EST + "unknown",
-    EST + "x" * 65 + "/cacerts", "/", "/.well-known/est", EST + "serverkeygen", EST + "fullcmc",
+    EST + "x" * 65 + "/cacerts", "/", "/.well-known/est", EST + "fullcmc",
 ])
 def test_unknown_paths_are_404(responder, lab_ca, path):
     assert raw_request(responder.port, client_context(lab_ca), "GET", path).status == 404
