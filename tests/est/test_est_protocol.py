@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from fortishell.est import pki, protocol
 from fortishell.est import flows
+from fortishell.certs.trust import Anchors
 from fortishell.est.cancel import Cancelled
 from fortishell.est.events import Interim, StoreCaCerts, StoreLocal, Stored, Trace, WireFailure
 from fortishell.est.protocol import EstRequest, EstResponse, FlowConfig, TlsInfo, Wait
@@ -124,7 +125,7 @@ def _issued():
 
 def _job(**kw) -> flows.Job:
     settings = EstSettings(name="c1", url=CFG.url, algorithm="ec-secp256r1", subject="CN=x", **kw)
-    return flows.Job(settings, CFG, (LabCA.shipped().cert,))
+    return flows.Job(settings, CFG, Anchors.store([LabCA.shipped().cert]))
 
 
 def test_enroll_flow_with_202_retry():
@@ -173,7 +174,7 @@ def test_reenroll_skips_cacerts():
     key = pki.generate_key(pki.ALGORITHMS["ec-secp256r1"])
     lab = LabCA.shipped()
     settings = EstSettings(name="c1", url=CFG.url, from_cmdb=True)
-    job = flows.Job(settings, CFG, (lab.cert,), lab.cert, key, lab.cert)
+    job = flows.Job(settings, CFG, Anchors.store([lab.cert]), lab.cert, key, lab.cert)
     d = Driver([EstResponse(204), ok("application/pkcs7-mime", certs_body())])
     with pytest.raises(protocol.FlowFailure):  # the lab root does not match the key: fails after the POST
         d.run(flows.reenroll(job))
