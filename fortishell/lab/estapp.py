@@ -37,6 +37,7 @@ from ..errors import LabError
 from .ca import CsrRejected, LabCA
 from .faults import ENROLL_OPS, Faults, FaultState
 from .state import LabState
+from .topology import LabTopology
 
 REASONS = {
     200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
@@ -136,6 +137,10 @@ class EstApp:
     nonce_lifetime: float = NONCE_LIFETIME
     nonce_time: Callable[[], float] = time.time  # real time, not the (maybe fixed) lab clock
     _nonce_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    topology: LabTopology = field(init=False)  # the PKI topology knobs (lab/topology.py)
+
+    def __post_init__(self) -> None:
+        self.topology = LabTopology(self.ca)
 
     # ------------------------------------------------------------ entry point
     def handle(self, req: Request) -> Reply:
@@ -174,7 +179,7 @@ class EstApp:
         """The lab root; with ``cacerts_not_ca`` also the responder's TLS certificate
         (CA:FALSE), with ``cacerts_unchained`` also a CA certificate issued by a root
         that is not in the reply."""
-        certs = [self.ca.cert]
+        certs = self.topology.cacerts(self.faults.snapshot())  # PKI topology knobs
         if f is not None and f.cacerts_not_ca:
             certs.append(self.ca.server_cert)
         if f is not None and f.cacerts_unchained:
@@ -245,6 +250,7 @@ class EstApp:
     def _issue(self, csr: x509.CertificateSigningRequest, op: str, f: FaultState | None) -> Reply:
         serial = self.state.next_serial()
         now = self.now()
+        chain: list[x509.Certificate] = []  # certificates sent after the new one
         try:
             if f is not None and f.foreign_ca_cert:
                 cert = _foreign_ca().issue(csr, now=now, serial=serial)
@@ -252,19 +258,20 @@ class EstApp:
                 other = ec.generate_private_key(ec.SECP256R1()).public_key()
                 cert = self.ca.issue(csr, now=now, serial=serial, public_key=other)
             else:
-                cert = self.ca.issue(csr, now=now, serial=serial)
+                issuer, chain = self.topology.issuer(self.faults.snapshot())  # PKI topology knobs
+                cert = issuer.issue(csr, now=now, serial=serial)
         except CsrRejected as exc:
             return error(400, " ".join(exc.lines))
         pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         self.state.record(
             serial, subject=cert.subject.rfc4514_string(), not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op=op
         )
-        body = wrap64(pkcs7.serialize_certificates([cert], serialization.Encoding.DER))
+        body = wrap64(pkcs7.serialize_certificates([cert, *chain], serialization.Encoding.DER))
         return _reply(200, CT_CERTS_ONLY, body, b64=True)
 
     def _valid_client_cert(self, cert: x509.Certificate | None) -> x509.Certificate | None:
         """The TLS client certificate if the lab CA issued it and it is valid now (responder clock)."""
-        if cert is None or not self.ca.chains_to_me(cert):
+        if cert is None or not self.topology.issued_here(cert):
             return None
         now = self.now()
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:

@@ -25,6 +25,10 @@ split_writes         HTTP header block and body in two sends with Nagle on (as
                      ~40 ms for every body; applies to every reply
 endpoints            operations the HTTP faults apply to (empty = every EST one)
 ===================  ===========================================================
+
+PKI topology knobs (``lab/topology.py``; they apply to every operation, whatever
+``endpoints`` says): ``issuing_intermediate`` and ``tls_separate_root`` are shapes
+of real servers, ``rogue_root`` and ``evil_twin`` hostile ones.
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ class FaultState:
     cacerts_not_ca: bool = False
     cacerts_unchained: bool = False
     endpoints: tuple[str, ...] = field(default_factory=tuple)
+    # PKI topology knobs (lab/topology.py)
+    issuing_intermediate: bool = False  # issue from CN=estExampleSubCA; cacerts [intermediate, root]
+    tls_separate_root: bool = False  # TLS server certificate from CN=estTlsRootCA (not in cacerts)
+    rogue_root: bool = False  # hostile: an extra self-signed root in cacerts, issuing enrollments
+    evil_twin: bool = False  # hostile: cacerts [root, R, R'], two self-signed roots naming each other
 
 
 KNOBS = tuple(f.name for f in fields(FaultState))
