@@ -94,8 +94,9 @@ class Anchors:
 class ReplyPolicy:
     """How a CA reply is judged.  ``vouched_root``: the channel or the operator vouches for the
     reply's own root (TLS-SRP authenticated the server; bootstrap without a pin, where the
-    operator answers after seeing the certificates), so one self-signed certificate of the reply
-    may be an anchor; several are refused."""
+    operator answers after seeing the certificates), so the reply's root may be an anchor when
+    it is the only self-signed certificate in it; several untrusted roots are refused, and so is
+    an untrusted root next to one the device trusts already (a rogue extra root)."""
 
     anchors: Anchors
     at: _dt.datetime | None = None
@@ -273,13 +274,12 @@ def accept_ca_reply(certs: Sequence[x509.Certificate], policy: ReplyPolicy) -> A
     anchors = policy.anchors
     root = None
     if policy.vouched_root:
-        roots = [c for c in certs if is_self_signed(c) and not anchors.trusts(c)]
-        distinct = _unique(tuple(roots))
-        if len(distinct) > 1:
-            second = distinct[1]
-            raise Untrusted(SEVERAL_ROOTS, second, _index(certs, second))
-        if distinct:
-            root = distinct[0]
+        roots = _unique(tuple(c for c in certs if is_self_signed(c)))
+        unvouched = [r for r in roots if not _verifies(r, anchors, certs, policy.at)]
+        if len(unvouched) > 1:
+            raise Untrusted(SEVERAL_ROOTS, unvouched[1], _index(certs, unvouched[1]))
+        if len(unvouched) == 1 and len(roots) == 1:  # beside a root already trusted: refused below
+            root = unvouched[0]
             anchors = anchors + Anchors.chosen([root])
     chains = []
     for index, cert in enumerate(certs, 1):
@@ -291,6 +291,15 @@ def accept_ca_reply(certs: Sequence[x509.Certificate], policy: ReplyPolicy) -> A
             raise Untrusted(NOT_CA, cert, index)
         chains.append(chain)
     return AcceptedReply(tuple(certs), tuple(chains), root)
+
+
+def _verifies(cert: x509.Certificate, anchors: Anchors, certs: Sequence[x509.Certificate],
+              at: _dt.datetime | None) -> bool:
+    try:
+        verify_chain(cert, anchors, at=at, untrusted=[c for c in certs if c is not cert])
+    except Untrusted:
+        return False
+    return True
 
 
 def pinned(certs: Sequence[x509.Certificate], pin: bytes) -> x509.Certificate | None:

@@ -52,7 +52,8 @@ class LabTopology:
     _contexts: dict[bool, ssl.SSLContext] = field(default_factory=dict)
     _loaded: dict[int, int] = field(default_factory=dict)  # id(context) -> issuing CAs loaded
 
-    def _ca(self, name: str) -> LabCA:
+    def ca(self, name: str) -> LabCA:
+        """The CA of the knobs named ``name`` (SUB_CA, TLS_ROOT, ROGUE_ROOT, EVIL_TWIN), made on first use."""
         with self._lock:
             if name not in self._made:
                 if name == SUB_CA:
@@ -67,24 +68,24 @@ class LabTopology:
     # ------------------------------------------------------------ what the app sends
     def cacerts(self, f: FaultState) -> list[x509.Certificate]:
         """The ``/cacerts`` certificates, in the order sent."""
-        certs = [self._ca(SUB_CA).cert, self.root.cert] if f.issuing_intermediate else [self.root.cert]
+        certs = [self.ca(SUB_CA).cert, self.root.cert] if f.issuing_intermediate else [self.root.cert]
         if f.rogue_root:
-            certs.append(self._ca(ROGUE_ROOT).cert)
+            certs.append(self.ca(ROGUE_ROOT).cert)
         if f.evil_twin:
-            twin = self._ca(EVIL_TWIN)
+            twin = self.ca(EVIL_TWIN)
             certs += [twin.cert, self._twin[0]]
         return certs
 
     def issuer(self, f: FaultState) -> tuple[LabCA, list[x509.Certificate]]:
         """Who signs an enrollment, and the certificates sent after the new one."""
         if f.evil_twin:
-            twin = self._ca(EVIL_TWIN)
+            twin = self.ca(EVIL_TWIN)
             return twin, [twin.cert, self._twin[0]]
         if f.rogue_root:
-            rogue = self._ca(ROGUE_ROOT)
+            rogue = self.ca(ROGUE_ROOT)
             return rogue, [rogue.cert]
         if f.issuing_intermediate:
-            return self._ca(SUB_CA), []
+            return self.ca(SUB_CA), []
         return self.root, []
 
     def issued_here(self, cert: x509.Certificate) -> bool:
@@ -100,7 +101,7 @@ class LabTopology:
         it exists."""
         ctx = base
         if f.tls_separate_root:
-            tls_root = self._ca(TLS_ROOT)
+            tls_root = self.ca(TLS_ROOT)
             with self._lock:
                 if tls12_only not in self._contexts:
                     other = make_ssl_context(tls_root, tls12_only=tls12_only)
