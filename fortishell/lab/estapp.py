@@ -30,7 +30,6 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, NameOID
 
 from ..errors import LabError
@@ -157,8 +156,8 @@ class EstApp:
         if op in ENROLL_OPS:
             reply = self._enroll(req, op)
         elif op == "cacerts":
-            reply = _reply(200, CT_PKCS7, wrap64(pkcs7.serialize_certificates(
-                self._cacerts(faults if applies else None), serialization.Encoding.DER)), b64=True)
+            reply = _reply(200, CT_PKCS7, wrap64(self.topology.pkcs7(  # PKI topology knobs: chain order
+                self._cacerts(faults if applies else None), faults)), b64=True)
         else:
             reply = self._csrattrs()
         if applies:
@@ -266,7 +265,7 @@ class EstApp:
         self.state.record(
             serial, subject=cert.subject.rfc4514_string(), not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op=op
         )
-        body = wrap64(pkcs7.serialize_certificates([cert, *chain], serialization.Encoding.DER))
+        body = wrap64(self.topology.pkcs7([cert, *chain], self.faults.snapshot()))
         return _reply(200, CT_CERTS_ONLY, body, b64=True)
 
     def _valid_client_cert(self, cert: x509.Certificate | None) -> x509.Certificate | None:

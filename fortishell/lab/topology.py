@@ -18,6 +18,10 @@ evil_twin              hostile: ``/cacerts`` is ``[root, R, R']``, two self-sign
                        enroll replies are issued by that key and carry ``R, R'`` along
 =====================  ======================================================================
 
+With any of these knobs on, PKCS#7 replies list their certificates in the order above (chain
+order, as real servers send them: BER, not DER's sorted SET OF; encoded with pyasn1, each
+certificate verbatim); with none, replies are cryptography's DER as before (guide byte counts).
+
 The extra CAs are made once per responder, on first use (not persisted: a certificate issued by
 the intermediate of an earlier responder run is not re-enrolled by a new one).  Client
 certificates issued by the intermediate are accepted for re-enrollment (TLS and the app).
@@ -30,6 +34,10 @@ import threading
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+from pyasn1.codec.ber import encoder as ber_encoder
+from pyasn1.type import namedtype, tag, univ
 
 from .ca import LabCA
 from .faults import FaultState
@@ -39,6 +47,61 @@ SUB_CA = "estExampleSubCA"
 TLS_ROOT = "estTlsRootCA"
 ROGUE_ROOT = "estRogueRootCA"
 EVIL_TWIN = "Evil Twin"
+
+
+KNOBS = ("issuing_intermediate", "tls_separate_root", "rogue_root", "evil_twin")
+OID_DATA = "1.2.840.113549.1.7.1"
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+_CTX0 = tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0)
+
+
+class _Certificates(univ.SetOf):  # type: ignore[misc]  # pyasn1 has no type information
+    """``certificates [0] IMPLICIT SET OF Certificate``, each element its own DER, verbatim."""
+
+    componentType = univ.Any()
+    tagSet = univ.SetOf.tagSet.tagImplicitly(_CTX0)
+
+
+class _EncapsulatedContent(univ.Sequence):  # type: ignore[misc]
+    componentType = namedtype.NamedTypes(namedtype.NamedType("contentType", univ.ObjectIdentifier()))
+
+
+class _SignedData(univ.Sequence):  # type: ignore[misc]
+    """RFC 5652 SignedData of a certs-only reply (no digest algorithms, no signers)."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("version", univ.Integer()),
+        namedtype.NamedType("digestAlgorithms", univ.SetOf(componentType=univ.Any())),
+        namedtype.NamedType("encapContentInfo", _EncapsulatedContent()),
+        namedtype.NamedType("certificates", _Certificates()),
+        namedtype.NamedType("signerInfos", univ.SetOf(componentType=univ.Any())),
+    )
+
+
+class _ContentInfo(univ.Sequence):  # type: ignore[misc]
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("contentType", univ.ObjectIdentifier()),
+        namedtype.NamedType("content", univ.Any().subtype(explicitTag=_CTX0)),
+    )
+
+
+def chain_order_pkcs7(certs: list[x509.Certificate]) -> bytes:
+    """A certs-only PKCS#7 with ``certs`` in the order given (BER: the SET OF is not sorted)."""
+    signed = _SignedData()
+    signed["version"] = 1
+    signed["digestAlgorithms"] = univ.SetOf(componentType=univ.Any())
+    content = _EncapsulatedContent()
+    content["contentType"] = univ.ObjectIdentifier(OID_DATA)
+    signed["encapContentInfo"] = content
+    listed = _Certificates()
+    for cert in certs:
+        listed.append(univ.Any(cert.public_bytes(serialization.Encoding.DER)))
+    signed["certificates"] = listed
+    signed["signerInfos"] = univ.SetOf(componentType=univ.Any())
+    info = _ContentInfo()
+    info["contentType"] = univ.ObjectIdentifier(OID_SIGNED_DATA)
+    info["content"] = univ.Any(ber_encoder.encode(signed)).subtype(explicitTag=_CTX0)
+    return bytes(ber_encoder.encode(info))
 
 
 @dataclass
@@ -87,6 +150,12 @@ class LabTopology:
         if f.issuing_intermediate:
             return self.ca(SUB_CA), []
         return self.root, []
+
+    def pkcs7(self, certs: list[x509.Certificate], f: FaultState) -> bytes:
+        """A certs-only reply: chain order when a topology knob is on, else cryptography's DER."""
+        if any(getattr(f, knob) for knob in KNOBS):
+            return chain_order_pkcs7(certs)
+        return pkcs7.serialize_certificates(certs, serialization.Encoding.DER)
 
     def issued_here(self, cert: x509.Certificate) -> bool:
         """A client certificate of this lab: signed by the root or by the issuing intermediate."""
