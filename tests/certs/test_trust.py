@@ -90,6 +90,15 @@ def test_validity_on_the_given_clock(pki) -> None:
     assert trust.verify_chain(leaf, Anchors.store([pki["root"], expired_sub]), at=None)  # not checked
 
 
+def test_a_certificate_just_issued_by_a_ca_whose_clock_runs_ahead(pki) -> None:
+    store = Anchors.store([pki["root"], pki["sub"]])
+    ahead = cert("ahead", key(), "Sub", pki["ik"], ca=False, not_before=NOW + dt.timedelta(days=900))
+    assert reason(lambda: trust.verify_chain(ahead, store, at=NOW)) == trust.NOT_YET_VALID
+    assert trust.verify_chain(ahead, store, at=NOW, issued_now=True)
+    gone = cert("gone", key(), "Sub", pki["ik"], ca=False, not_after=NOW - dt.timedelta(days=1))
+    assert reason(lambda: trust.verify_chain(gone, store, at=NOW, issued_now=True)) == trust.EXPIRED
+
+
 def test_an_issuer_that_is_not_a_ca_or_may_not_sign_certificates(pki) -> None:
     rk, ek = pki["rk"], key()
     not_ca = cert("EE", ek, "Root", rk, ca=False)
