@@ -247,3 +247,36 @@ def test_fetch_cacerts_stores_nothing():
 def test_retry_after_http_date():
     assert protocol.retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 10, now=1445412470.0) == 10.0
     assert protocol.retry_after_seconds("soon", 4) == 4
+
+
+# ------------------------------------------------------------------ trust of what is issued
+def _reenroll_with_reply(issuer: LabCA, sent_along: list) -> Driver:
+    lab = LabCA.shipped()
+    key = pki.generate_key(pki.ALGORITHMS["ec-secp256r1"])
+    import datetime as dt
+
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    current = lab.issue(pki.build_csr(key, pki.parse_subject("CN=c1")), now=now, serial=1)
+    new = issuer.issue(pki.build_csr(key, pki.parse_subject("CN=c1")), now=now, serial=2)
+    body = base64.b64encode(pkcs7.serialize_certificates([new, *sent_along], serialization.Encoding.DER)) + b"\n"
+    settings = EstSettings(name="c1", url=CFG.url, from_cmdb=True)
+    store = Anchors.store([lab.cert])
+    job = flows.Job(settings, CFG, store, current, key, current, issuers=store, clock=lambda: now)
+    d = Driver([EstResponse(204), ok("application/pkcs7-mime", body)])
+    d.result = None
+    try:
+        d.result = d.run(flows.reenroll(job))
+    except protocol.FlowFailure as exc:
+        d.failure = exc
+    return d
+
+
+def test_reenroll_does_not_trust_roots_sent_with_the_certificate():
+    """Issue 18 item 6: a reply [leaf by R, R] must not make R an anchor of its own check."""
+    rogue = LabCA.new(common_name="estRogueRootCA")
+    d = _reenroll_with_reply(rogue, [rogue.cert])
+    assert d.result is None and "does not chain to a trusted CA" in d.failure.reason
+    assert "[1261] save_pkcs7_certs: Failed to verify the cert: unable to get local issuer certificate" in d.lines
+    assert not any(isinstance(s, StoreLocal) for s in d.steps)
+    good = _reenroll_with_reply(LabCA.shipped(), [])
+    assert good.result is not None and any(isinstance(s, StoreLocal) for s in good.steps)
