@@ -161,12 +161,13 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return cert.subject == cert.issuer and signed_by(cert, cert)
 
 
-def check_validity(cert: x509.Certificate, at: _dt.datetime | None) -> None:
+def check_validity(cert: x509.Certificate, at: _dt.datetime | None, *, start: bool = True) -> None:
+    """``cert`` is valid at ``at`` (None: not checked); ``start=False`` checks the end date only."""
     if at is None:
         return
     if at.tzinfo is None:
         at = at.replace(tzinfo=_dt.timezone.utc)
-    if at < cert.not_valid_before_utc:
+    if start and at < cert.not_valid_before_utc:
         raise Untrusted(NOT_YET_VALID, cert)
     if at > cert.not_valid_after_utc:
         raise Untrusted(EXPIRED, cert)
@@ -187,13 +188,11 @@ def verify_chain(cert: x509.Certificate, trust: Anchors, *, at: _dt.datetime | N
     ``issued_now``: ``cert`` was just issued, so a start date ahead of the device clock is the
     CA's clock running ahead (a classroom lab server on real time, a device on the guide's date)
     and is not held against it; an end date already past is."""
-    check_validity(cert, None if issued_now else at)
-    if issued_now and at is not None and at.replace(tzinfo=at.tzinfo or _dt.timezone.utc) > cert.not_valid_after_utc:
-        raise Untrusted(EXPIRED, cert)
+    check_validity(cert, at, start=not issued_now)
     if trust.trusts(cert):
         return Chain((cert,))
     pool = _unique((*trust.intermediates, *untrusted))
-    failure = _extend((cert,), trust, pool, at, 0)
+    failure = _extend((cert,), trust, pool, at, 0, {})
     if isinstance(failure, Chain):
         return failure
     if failure == NO_ISSUER and is_self_signed(cert):
@@ -202,10 +201,12 @@ def verify_chain(cert: x509.Certificate, trust: Anchors, *, at: _dt.datetime | N
 
 
 def _extend(path: tuple[x509.Certificate, ...], trust: Anchors, pool: tuple[x509.Certificate, ...],
-            at: _dt.datetime | None, ca_below: int) -> Chain | str:
+            at: _dt.datetime | None, ca_below: int, dead: dict[bytes, str]) -> Chain | str:
     """Depth-first search for an issuer of ``path[-1]``; returns a Chain or the failure reason.
     ``ca_below``: CA certificates under the next issuer that count for pathLenConstraint
-    (self-issued ones do not, RFC 5280 4.2.1.9)."""
+    (self-issued ones do not, RFC 5280 4.2.1.9).  ``dead``: issuers already explored without
+    reaching an anchor (fingerprint -> reason), not explored again (a reply of many
+    certificates that sign one another costs linear time, not factorial)."""
     current = path[-1]
     if len(path) > MAX_DEPTH:
         return NO_ISSUER
@@ -221,10 +222,13 @@ def _extend(path: tuple[x509.Certificate, ...], trust: Anchors, pool: tuple[x509
         reason = _usable_issuer(issuer, at, counted)
         if reason is None and trust.trusts(issuer):
             return Chain((*path, issuer))
-        if reason is None:
-            found = _extend((*path, issuer), trust, pool, at, counted)
+        if reason is None and fingerprint(issuer) in dead:
+            reason = dead[fingerprint(issuer)]
+        elif reason is None:
+            found = _extend((*path, issuer), trust, pool, at, counted, dead)
             if isinstance(found, Chain):
                 return found
+            dead[fingerprint(issuer)] = found
             reason = found
         reasons.append(reason)
     return _best(reasons)

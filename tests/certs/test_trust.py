@@ -142,6 +142,18 @@ def test_evil_twins_are_refused_even_with_the_genuine_root_trusted(pki) -> None:
     assert (info.value.index, info.value.reason) == (2, trust.SELF_SIGNED_IN_CHAIN)
 
 
+def test_many_certificates_signing_one_another_cost_little(pki) -> None:
+    import time
+
+    ek = key()
+    crowd = [cert("Evil Twin", ek, "Evil Twin", ek) for _ in range(30)]
+    started = time.monotonic()
+    with pytest.raises(Untrusted) as info:
+        trust.accept_ca_reply([pki["root"], *crowd], ReplyPolicy(Anchors.chosen([pki["root"]]), at=NOW))
+    assert info.value.index == 2 and info.value.reason.startswith("self-signed certificate")
+    assert time.monotonic() - started < 20  # factorial search would not end
+
+
 def test_intermediates_in_chain_order_and_a_rogue_root(pki) -> None:
     policy = ReplyPolicy(Anchors.chosen([pki["root"]]), at=NOW)
     accepted = trust.accept_ca_reply([pki["sub"], pki["root"]], policy)
