@@ -164,6 +164,15 @@ def test_ca_import_est_pinning_the_intermediate_does_not_trust_the_root(factory:
                         "self-signed certificate.")
 
 
+@pytest.mark.parametrize("pinned", [True, False], ids=["pin", "question"])
+def test_ca_import_est_refuses_a_reply_holding_a_certificate_that_is_not_a_ca(factory: Box, pinned: bool) -> None:
+    """Every certificate of the reply must be a CA certificate; none is dropped silently."""
+    factory.knobs(cacerts_not_ca=True)  # the reply also holds the TLS server certificate
+    lines = factory.refused(import_est(fp(factory.responder.ca.cert) if pinned else ""))
+    assert lines[0] == "Certificate 'CN = testrfc7030.com' from the server is not a CA certificate."
+    assert factory.ca_subjects() == []
+
+
 # ------------------------------------------------------------------ hostile servers
 HOSTILE = {"rogue_root": ROGUE_ROOT, "evil_twin": EVIL_TWIN}
 

@@ -19,7 +19,8 @@ refused, so a reply ``[genuine CA, R, R']`` with two roots naming each other
 stores nothing; without one the reply's single root is what the operator is
 asked about (``Do you want to continue? (y/n)``), and a reply with several
 untrusted roots is refused (give the fingerprint of the one to trust).  A
-refusal stores nothing.  Pin the root: a pinned intermediate does not make the
+refusal stores nothing, and so does a reply holding a certificate that is not
+a CA certificate (it is refused, not filtered out).  Pin the root: a pinned intermediate does not make the
 root above it trusted.  Imported CA
 certificates get the device's names for imported CA certificates in the global
 range (``G_CA_Cert_1``, ...), with ``est-url`` / ``ca-identifier`` kept.
@@ -132,6 +133,8 @@ def _judge(sess: "Session", certs: list[x509.Certificate], pin: str | None) -> N
         trust.accept_ca_reply(certs, policy)
     except trust.Untrusted as exc:
         subject = name_spaced(exc.cert.subject) if exc.cert is not None else "?"
+        if exc.reason == trust.NOT_CA:
+            raise CertError(f"Certificate '{subject}' from the server is not a CA certificate.") from None
         if pin is not None:
             raise CertError(f"CA certificate '{subject}' does not chain to the pinned certificate: "
                             f"{exc.reason}.") from None
