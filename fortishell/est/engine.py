@@ -24,9 +24,10 @@ Failure output (not documented by the guide; chosen to match FortiOS's
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from dataclasses import replace
 
-import logging
 from collections.abc import Callable, Generator
 from typing import TypeVar
 
@@ -35,6 +36,7 @@ from cryptography.hazmat.primitives import hashes
 
 from fortishell import errors
 
+from ..certs import trust as rules
 from . import catalogue as C
 from . import flows, pki
 from .cancel import Cancelled, CancelToken
@@ -102,7 +104,8 @@ class EstEngine:
         def prepare() -> tuple[flows.Job, TransportConfig]:
             job, tcfg = self._job(settings)
             if bootstrap:
-                job, tcfg = replace(job, trust=()), replace(tcfg, verify=False, trust_pems=())
+                job = replace(job, trust=rules.Anchors(), issuers=rules.Anchors(), bootstrap=True)
+                tcfg = replace(tcfg, verify=False, trust_pems=())
             return job, tcfg
 
         return self._run(what, lambda: _wrap(flows.fetch_cacerts, prepare()), cancel)
@@ -180,7 +183,9 @@ class EstEngine:
         if s.client_cert:
             cert_pem, key_pem, password, client, _ = self._identity(s.client_cert)
         tcfg = self._transport_config(s, trust_pems, cert_pem, key_pem, password, http_auth=True)
-        return flows.Job(s, self._flow_config(s, label), _certs(trust_pems), client), tcfg
+        reply_anchors, issuers = self._anchors(s)
+        return flows.Job(s, self._flow_config(s, label), reply_anchors, client, issuers=issuers,
+                         clock=self._clock(), vouched_root=bool(s.srp_username)), tcfg
 
     def _reenroll_job(self, name: str) -> tuple[flows.Job, TransportConfig]:
         entry = self.cmdb.entry(LOCAL, name)
@@ -192,7 +197,9 @@ class EstEngine:
         trust_pems, label = self._trust(s)
         cert_pem, key_pem, password, cert, key = self._identity(name)
         tcfg = self._transport_config(s, trust_pems, cert_pem, key_pem, password, http_auth=False)
-        return flows.Job(s, self._flow_config(s, label), _certs(trust_pems), cert, key, cert), tcfg
+        reply_anchors, issuers = self._anchors(s)
+        return flows.Job(s, self._flow_config(s, label), reply_anchors, cert, key, cert, issuers=issuers,
+                         clock=self._clock(), vouched_root=bool(s.srp_username)), tcfg
 
     def _flow_config(self, s: EstSettings, label: str | None) -> FlowConfig:
         return FlowConfig(url=s.url, ca_id=s.ca_id, source_ip=s.source_ip, retry_limit=self.retry_limit,
@@ -222,6 +229,26 @@ class EstEngine:
                 raise FlowFailure(f"CA certificate '{s.server_cert}' not found", "auth")
             return [str(pem)], s.server_cert
         return [str(e.get("ca")) for e in self.cmdb.entries(CA) if e.get("ca")], None
+
+    def _anchors(self, s: EstSettings) -> tuple[rules.Anchors, rules.Anchors]:
+        """The trust rules' anchors for ``s`` (ARCHITECTURE.md, "Trust"): a cacerts reply must chain
+        to the configured CA (est-server-cert) or the CA store; an issued certificate to the
+        stored EST CA certificates of that server (CA entries carrying its URL), or, when no entry
+        carries it (its CA certificates were in the store before the first enrollment, which then
+        stored nothing), the CA store; the configured CA counts for both (guide, option 9)."""
+        store = _certs([str(e.get("ca")) for e in self.cmdb.entries(CA) if e.get("ca")])
+        configured = rules.Anchors()
+        if s.server_cert:
+            pems, _ = self._trust(s)
+            configured = rules.Anchors.chosen(_certs(pems))
+        url = s.url.rstrip("/")
+        est_cas = _certs([str(e.get("ca")) for e in self.cmdb.entries(CA)
+                          if e.get("ca") and str(e.get("est-url") or "").rstrip("/") == url])
+        server = rules.Anchors.chosen(est_cas) if est_cas else rules.Anchors.store(store)
+        return configured + rules.Anchors.store(store), server + configured
+
+    def _clock(self) -> Callable[[], dt.datetime] | None:
+        return self.clock.now if self.clock is not None else None
 
     def _identity(self, name: str) -> tuple[str, str, str, x509.Certificate, pki.PrivateKey]:
         """A local certificate as TLS client identity: its PEM, its key as an *encrypted* PEM and

@@ -16,12 +16,15 @@ nothing.
 
 from __future__ import annotations
 
+import datetime as _dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ..certs import trust as rules
 from . import catalogue as C
 from . import attrs as csr_attrs
 from . import pki
@@ -37,10 +40,18 @@ class Job:
 
     settings: EstSettings
     config: FlowConfig
-    trust: tuple[x509.Certificate, ...] = ()  # the CA certificates trusted for the server
+    trust: rules.Anchors = rules.Anchors()  # what a cacerts reply must chain to (configured CA, CA store)
     client: x509.Certificate | None = None  # the TLS client certificate (named settings.client_cert)
     current_key: pki.PrivateKey | None = None  # re-enrollment: the entry's key
     current_cert: x509.Certificate | None = None  # re-enrollment: the entry's certificate
+    issuers: rules.Anchors = rules.Anchors()  # what an issued certificate must chain to: the
+    #                                           server's stored EST CA certificates (engine._anchors)
+    clock: Callable[[], _dt.datetime] | None = None  # the device clock, for validity (None: not checked)
+    vouched_root: bool = False  # TLS-SRP authenticated the server: its cacerts root may be an anchor
+    bootstrap: bool = False  # ca import est: the caller judges the reply (pin or question)
+
+    def now(self) -> _dt.datetime | None:
+        return self.clock() if self.clock is not None else None
 
 
 # ------------------------------------------------------------------ pieces
@@ -61,29 +72,33 @@ def auth_lines(s: EstSettings, client: x509.Certificate | None, *, http_auth: bo
             yield Trace.of(C.HTTP_PASSWORD_SET)
 
 
-def check_ca_certs(certs: list[x509.Certificate], trust: tuple[x509.Certificate, ...]) -> Flow[None]:
-    """Every received CA certificate is a CA and self-signed or chains to one we have."""
-    anchors = [*certs, *trust]
-    for index, cert in enumerate(certs, 1):
-        reason = None
-        if not pki.is_self_signed(cert) and not pki.chain_to(cert, anchors):
-            reason = "unable to get local issuer certificate"
-        elif not _is_ca(cert):
-            reason = "not a CA certificate"
-        if reason:
-            yield Trace.of(C.CA_VERIFY_FAILED, index=index, reason=reason)
-            raise FlowFailure(f"CA certificate {index} from the server: {reason}", "cacerts")
+def check_ca_certs(certs: list[x509.Certificate], job: Job) -> Flow[rules.AcceptedReply]:
+    """Every received CA certificate is a CA certificate and chains to an anchor the operator
+    chose (``certs/trust.py``); the reply's own certificates are never anchors."""
+    policy = rules.ReplyPolicy(job.trust, at=job.now(), vouched_root=job.vouched_root)
+    try:
+        return rules.accept_ca_reply(certs, policy)
+    except rules.Untrusted as exc:
+        index = exc.index or 1
+        yield Trace.of(C.CA_VERIFY_FAILED, index=index, reason=exc.reason)
+        raise FlowFailure(f"CA certificate {index} from the server: {exc.reason}", "cacerts") from None
 
 
-def check_issued(certs: list[x509.Certificate], key: pki.PrivateKey,
-                 anchors: list[x509.Certificate]) -> Flow[x509.Certificate]:
+def check_issued(certs: list[x509.Certificate], key: pki.PrivateKey, anchors: rules.Anchors,
+                 now: _dt.datetime | None) -> Flow[x509.Certificate]:
+    """The issued certificate is for our key and chains to ``anchors`` (the server's stored CA
+    certificates); the other certificates of the same reply are not used."""
     leaf = next((c for c in certs if pki.cert_matches_key(c, key)), None)
     if leaf is None:
         yield Trace.of(C.SAVE_KEY_MISMATCH)
         raise FlowFailure("the issued certificate does not match the private key", "post")
-    if not pki.chain_to(leaf, anchors + certs):
-        yield Trace.of(C.SAVE_CHAIN_FAILED, reason="unable to get local issuer certificate")
-        raise FlowFailure("the issued certificate does not chain to a trusted CA", "post")
+    try:
+        rules.verify_chain(leaf, anchors, at=now, issued_now=True)
+    except rules.Untrusted as exc:
+        yield Trace.of(C.SAVE_CHAIN_FAILED, reason=exc.reason)
+        if exc.reason == rules.NO_ISSUER:
+            raise FlowFailure("the issued certificate does not chain to a trusted CA", "post") from None
+        raise FlowFailure(f"the issued certificate cannot be verified: {exc.reason}", "post") from None
     yield Trace.of(C.SAVE_RECEIVED_CERT, count=1)
     yield Trace.of(C.PRINT_X509, text=pki.x509_text(leaf))
     return leaf
@@ -149,7 +164,8 @@ def fetch_cacerts(job: Job) -> Flow[list[x509.Certificate]]:
     try:
         yield from auth_lines(job.settings, job.client)
         certs = yield from cacerts(job.config)
-        yield from check_ca_certs(certs, job.trust)
+        if not job.bootstrap:
+            yield from check_ca_certs(certs, job)
         return certs
     except (FlowFailure, Cancelled):
         yield Trace.of(C.CLEAR_TMP)
@@ -163,7 +179,7 @@ def enroll(job: Job) -> Flow[x509.Certificate]:
         yield from auth_lines(s, job.client)
         try:
             ca_certs = yield from cacerts(cfg)
-            yield from check_ca_certs(ca_certs, job.trust)
+            yield from check_ca_certs(ca_certs, job)
             yield StoreCaCerts(tuple(ca_certs), s.url, s.ca_id)
         except FlowFailure:
             yield Trace.of(C.ENROLL_CA_FAILED, ret=-1)
@@ -188,7 +204,8 @@ def enroll(job: Job) -> Flow[x509.Certificate]:
             csr = pki.build_csr(key, subject, san, challenge_password=challenge,
                                 hash_alg=csr_attrs.hash_from_attrs(attrs))
             issued = yield from simpleenroll(cfg, csr)
-            leaf = yield from check_issued(issued, key, [*ca_certs, *job.trust])
+            # the accepted cacerts reply is stored now: the server's EST CA certificates
+            leaf = yield from check_issued(issued, key, job.issuers + rules.Anchors.chosen(ca_certs), job.now())
             yield from store_local(s, leaf, key, s.key_password or pki.random_password())
         except FlowFailure:
             yield Trace.of(C.ENROLL_POST_RET, ret=-1)
@@ -232,7 +249,7 @@ def reenroll(job: Job) -> Flow[x509.Certificate]:
                                     hash_alg=csr_attrs.hash_from_attrs(attrs))
             yield Trace.of(C.CSR_FROM_CERT, name=s.name)
             issued = yield from simplereenroll(cfg, csr)
-            leaf = yield from check_issued(issued, key, [*job.trust, *issued])
+            leaf = yield from check_issued(issued, key, job.issuers, job.now())  # the rule of enroll
             yield from store_local(stored, leaf, key, stored.key_password or pki.random_password())
         except FlowFailure:
             yield Trace.of(C.REENROLL_POST_RET, ret=-1)
@@ -247,13 +264,6 @@ def reenroll(job: Job) -> Flow[x509.Certificate]:
 
 
 # ------------------------------------------------------------------ helpers
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return cert.version == x509.Version.v1  # a v1 root carries no extensions
-
-
 def _default_subject(name: str) -> x509.Name:
     """No subject given: CN=<certificate name> (FortiOS needs a non-empty subject)."""
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])

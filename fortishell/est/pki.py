@@ -311,23 +311,6 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def chain_to(cert: x509.Certificate, anchors: list[x509.Certificate], max_depth: int = 8) -> bool:
-    """Whether ``cert`` chains (by signature) to one of ``anchors`` through ``anchors``."""
-    current = cert
-    for _ in range(max_depth):
-        parent = next((a for a in anchors if a != current and issued_by(current, a)), None)
-        if parent is None:
-            return False
-        if parent.subject == parent.issuer:
-            return True
-        current = parent
-    return False
-
-
-def is_self_signed(cert: x509.Certificate) -> bool:
-    return cert.subject == cert.issuer and issued_by(cert, cert)
-
-
 def has_client_auth_usage(cert: x509.Certificate) -> bool:
     """Whether the key usage / extended key usage allow TLS client authentication."""
     try:

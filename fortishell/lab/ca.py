@@ -112,13 +112,14 @@ class LabCA:
         )
 
     @classmethod
-    def new(cls, *, guide_ids: bool = False) -> "LabCA":
+    def new(cls, *, guide_ids: bool = False, common_name: str = "estExampleCA") -> "LabCA":
         """A fresh root (``--new-ca``).  ``guide_ids`` makes it the guide's reference root:
         the guide's serial and SKI, and Basic Constraints CA:TRUE *not* marked critical
         (the guide prints ``X509v3 Basic Constraints:`` without ``critical`` for it).
-        Other fresh roots mark it critical, as RFC 5280 asks of a CA certificate."""
+        Other fresh roots mark it critical, as RFC 5280 asks of a CA certificate.
+        ``common_name``: the other roots of the PKI topology knobs (``lab/topology.py``)."""
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([_name_attr(NameOID.COMMON_NAME, "estExampleCA")])
+        name = x509.Name([_name_attr(NameOID.COMMON_NAME, common_name)])
         ski = (
             x509.SubjectKeyIdentifier(GUIDE_CA_SKI)
             if guide_ids
@@ -140,6 +141,41 @@ class LabCA:
         ca = cls(cert=ca_cert, key=key, server_cert=ca_cert, server_key=srv_key)
         ca.server_cert = ca._server_certificate(srv_key)
         return ca
+
+    def subordinate(self, common_name: str) -> "LabCA":
+        """An issuing intermediate CA signed by this CA (pathlen 0, keyCertSign + cRLSign); it
+        shares this CA's TLS server certificate."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([_name_attr(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(CA_NOT_BEFORE)
+            .not_valid_after(CA_NOT_AFTER)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(self._aki(), critical=False)
+        )
+        return LabCA(cert=_sign(builder, self.key), key=key, server_cert=self.server_cert, server_key=self.server_key)
+
+    def twin(self) -> x509.Certificate:
+        """Another self-signed certificate of this root: same name, same key, another serial (each
+        of the two names the other as its issuer and verifies with its key)."""
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(self.cert.subject)
+            .issuer_name(self.cert.subject)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.cert.not_valid_before_utc)
+            .not_valid_after(self.cert.not_valid_after_utc)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier(self.ski), critical=False)
+        )
+        return _sign(builder, self.key)
 
     def save(self, directory: Path) -> None:
         """Write ca.pem, ca.key, server.pem, server.key (keys mode 0600)."""

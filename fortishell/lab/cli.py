@@ -28,6 +28,18 @@ FAULT_FLAGS = (
     "drop_connection", "wrong_key_cert", "foreign_ca_cert", "tls_failure", "split_writes",
     "cacerts_not_ca", "cacerts_unchained",
 )
+# PKI topology knobs (lab/topology.py): flag -> help
+TOPOLOGY_FLAGS = {
+    "issuing_intermediate": "real-server PKI: issue certificates from the intermediate CA CN=estExampleSubCA "
+                            "(signed by the lab root); /cacerts sends [intermediate, root] in chain order "
+                            "(default: the root issues)",
+    "tls_separate_root": "real-server PKI: present a TLS server certificate issued by a separate root "
+                         "CN=estTlsRootCA that is not in /cacerts (default: the lab root's)",
+    "rogue_root": "hostile PKI: add a self-signed CN=estRogueRootCA to /cacerts and issue enrollments "
+                  "from it, sending it along (default: off)",
+    "evil_twin": "hostile PKI: /cacerts sends [root, R, R'], two self-signed CN=Evil Twin roots with one "
+                 "key naming each other; enrollments are issued by that key and carry R, R' (default: off)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in FAULT_FLAGS:
         p.add_argument("--" + name.replace("_", "-"), action="store_true",
                        help="fault: " + name.replace("_", " ") + " (default: off)")
+    for name, text in TOPOLOGY_FLAGS.items():  # PKI topology knobs
+        p.add_argument("--" + name.replace("_", "-"), action="store_true", help=text)
     p.add_argument("--retry-after", nargs=2, type=_count, metavar=("COUNT", "SECONDS"),
                    help="fault: answer the first COUNT enrollments 202 with Retry-After SECONDS (default: off)")
     p.add_argument("--delay", type=_seconds, default=0.0, metavar="SECONDS",
@@ -190,7 +204,7 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
         config.on_request = access_log
         responder = EstResponder(config)
         access_log.faults = responder.faults  # changes through POST /.lab/faults are logged too
-        knobs: dict[str, object] = {n: True for n in FAULT_FLAGS if getattr(args, n)}
+        knobs: dict[str, object] = {n: True for n in (*FAULT_FLAGS, *TOPOLOGY_FLAGS) if getattr(args, n)}
         if args.retry_after:
             knobs["retry_after"] = tuple(args.retry_after)
         if args.delay:

@@ -37,6 +37,7 @@ from . import habits, keygen
 from .ca import CsrRejected, LabCA
 from .faults import ENROLL_OPS, Faults, FaultState
 from .state import LabState
+from .topology import LabTopology
 
 REASONS = {
     200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
@@ -133,6 +134,10 @@ class EstApp:
     nonce_lifetime: float = NONCE_LIFETIME
     nonce_time: Callable[[], float] = time.time  # real time, not the (maybe fixed) lab clock
     _nonce_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    topology: LabTopology = field(init=False)  # the PKI topology knobs (lab/topology.py)
+
+    def __post_init__(self) -> None:
+        self.topology = LabTopology(self.ca)
 
     # ------------------------------------------------------------ entry point
     def handle(self, req: Request) -> Reply:
@@ -150,7 +155,8 @@ class EstApp:
         if op in ENROLL_OPS or op == "serverkeygen":
             reply = self._enroll(req, op)
         elif op == "cacerts":
-            der = habits.pkcs7_der(self._cacerts(faults if applies else None), chain_order=shown.chain_order)
+            ordered = shown.chain_order or self.topology.chain_order(faults)  # habit / PKI topology knobs
+            der = habits.pkcs7_der(self._cacerts(faults if applies else None), chain_order=ordered)
             reply = _reply(200, habits.pkcs7_type(CT_PKCS7, shown),
                            habits.base64_body(der, shown, pem_label="PKCS7"), b64=True)
         else:
@@ -173,7 +179,7 @@ class EstApp:
         """The lab root; with ``cacerts_not_ca`` also the responder's TLS certificate
         (CA:FALSE), with ``cacerts_unchained`` also a CA certificate issued by a root
         that is not in the reply."""
-        certs = [self.ca.cert]
+        certs = self.topology.cacerts(self.faults.snapshot())  # PKI topology knobs
         if f is not None and f.cacerts_not_ca:
             certs.append(self.ca.server_cert)
         if f is not None and f.cacerts_unchained:
@@ -247,6 +253,8 @@ class EstApp:
         serial = self.state.next_serial()
         now = self.now()
         new_key = keygen.key_like(csr) if op == "serverkeygen" else None  # RFC 7030 4.4: the server's key
+        chain: list[x509.Certificate] = []  # certificates sent after the new one
+        issuer = self.ca
         try:
             if f is not None and f.foreign_ca_cert:
                 cert = _foreign_ca().issue(csr, now=now, serial=serial)
@@ -254,8 +262,9 @@ class EstApp:
                 other = ec.generate_private_key(ec.SECP256R1()).public_key()
                 cert = self.ca.issue(csr, now=now, serial=serial, public_key=other)
             else:
-                cert = self.ca.issue(csr, now=now, serial=serial,
-                                     public_key=new_key.public_key() if new_key is not None else None)
+                issuer, chain = self.topology.issuer(self.faults.snapshot())  # PKI topology knobs
+                cert = issuer.issue(csr, now=now, serial=serial,
+                                    public_key=new_key.public_key() if new_key is not None else None)
         except CsrRejected as exc:
             return error(400, " ".join(exc.lines))
         pem = cert.public_bytes(serialization.Encoding.PEM).decode()
@@ -263,8 +272,9 @@ class EstApp:
             serial, subject=cert.subject.rfc4514_string(), not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op=op
         )
         shown = f or FaultState()
-        certs = [cert, self.ca.cert] if shown.chain_order else [cert]
-        der = habits.pkcs7_der(certs, chain_order=shown.chain_order)
+        certs = [cert, *(chain or [issuer.cert])] if shown.chain_order else [cert, *chain]  # chain_order habit
+        ordered = shown.chain_order or self.topology.chain_order(self.faults.snapshot())  # or a topology knob
+        der = habits.pkcs7_der(certs, chain_order=ordered)
         if new_key is not None:
             ctype, body = keygen.multipart(new_key, der)
             reply = Reply(200, [("Status", "200 OK"), ("Content-Type", ctype), ("Content-Length", str(len(body)))],
@@ -277,7 +287,7 @@ class EstApp:
 
     def _valid_client_cert(self, cert: x509.Certificate | None) -> x509.Certificate | None:
         """The TLS client certificate if the lab CA issued it and it is valid now (responder clock)."""
-        if cert is None or not self.ca.chains_to_me(cert):
+        if cert is None or not self.topology.issued_here(cert):
             return None
         now = self.now()
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:

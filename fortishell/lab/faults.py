@@ -29,7 +29,7 @@ endpoints            operations the HTTP faults apply to (empty = every EST one)
 Real-server body habits (see :mod:`.habits`; they shape the replies of the
 operations ``endpoints`` selects, and ``/serverkeygen``):
 
-=====================  =========================================================
+=====================  ==================================================
 nul_terminated         base64 bodies end with one NUL byte (in Content-Length)
 wrap_columns           base64 in lines of this many columns ending CRLF (0: 64, LF)
 pem_armour             PKCS#7 bodies in PEM armour (BEGIN PKCS7)
@@ -41,6 +41,10 @@ http10                 HTTP/1.0 status line, connection closed after each reply
 connection_close       ``Connection: close`` on every reply
 csrattrs_example       /csrattrs answers the RFC 7030 section 4.5.2 example
 =====================  =========================================================
+=======
+PKI topology knobs (``lab/topology.py``; they apply to every operation, whatever
+``endpoints`` says): ``issuing_intermediate`` and ``tls_separate_root`` are shapes
+of real servers, ``rogue_root`` and ``evil_twin`` hostile ones.
 """
 
 from __future__ import annotations
@@ -88,6 +92,11 @@ class FaultState:
     connection_close: bool = False
     csrattrs_example: bool = False
     # end of real-server body habits
+    # PKI topology knobs (lab/topology.py)
+    issuing_intermediate: bool = False  # issue from CN=estExampleSubCA; cacerts [intermediate, root]
+    tls_separate_root: bool = False  # TLS server certificate from CN=estTlsRootCA (not in cacerts)
+    rogue_root: bool = False  # hostile: an extra self-signed root in cacerts, issuing enrollments
+    evil_twin: bool = False  # hostile: cacerts [root, R, R'], two self-signed roots naming each other
 
 
 KNOBS = tuple(f.name for f in fields(FaultState))

@@ -234,7 +234,7 @@ class EstResponder:
             if peek_is_srp(sock, timeout):
                 channel = wrap_srp(sock, self._srp, peer, timeout)
             else:
-                channel = wrap_ssl(sock, self._ssl, peer, timeout)
+                channel = wrap_ssl(sock, self._tls_context(), peer, timeout)
                 if isinstance(channel.sock, socket.socket):
                     with self._live_lock:
                         conn.sock = channel.sock  # ssl took over the descriptor
@@ -255,6 +255,11 @@ class EstResponder:
             except OSError:
                 pass
             self._slots.release()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The server context the PKI topology knobs ask for (lab/topology.py)."""
+        return self.app.topology.server_context(self._ssl, self.faults.snapshot(),
+                                                tls12_only=self.config.require_pop)
 
     # ------------------------------------------------------------ HTTP
     def _http(self, ch: Channel, live: "_Conn") -> None:

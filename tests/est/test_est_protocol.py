@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from fortishell.est import attrs as csr_attrs
 from fortishell.est import pki, protocol
 from fortishell.est import flows
+from fortishell.certs.trust import Anchors
 from fortishell.est.cancel import Cancelled
 from fortishell.est.events import Interim, StoreCaCerts, StoreLocal, Stored, Trace, WireFailure
 from fortishell.est.protocol import EstRequest, EstResponse, FlowConfig, TlsInfo, Wait
@@ -125,7 +126,7 @@ def _issued():
 
 def _job(**kw) -> flows.Job:
     settings = EstSettings(name="c1", url=CFG.url, algorithm="ec-secp256r1", subject="CN=x", **kw)
-    return flows.Job(settings, CFG, (LabCA.shipped().cert,))
+    return flows.Job(settings, CFG, Anchors.store([LabCA.shipped().cert]))
 
 
 def test_enroll_flow_with_202_retry():
@@ -174,7 +175,7 @@ def test_reenroll_skips_cacerts():
     key = pki.generate_key(pki.ALGORITHMS["ec-secp256r1"])
     lab = LabCA.shipped()
     settings = EstSettings(name="c1", url=CFG.url, from_cmdb=True)
-    job = flows.Job(settings, CFG, (lab.cert,), lab.cert, key, lab.cert)
+    job = flows.Job(settings, CFG, Anchors.store([lab.cert]), lab.cert, key, lab.cert)
     d = Driver([EstResponse(204), ok("application/pkcs7-mime", certs_body())])
     with pytest.raises(protocol.FlowFailure):  # the lab root does not match the key: fails after the POST
         d.run(flows.reenroll(job))
@@ -247,3 +248,36 @@ def test_fetch_cacerts_stores_nothing():
 def test_retry_after_http_date():
     assert protocol.retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 10, now=1445412470.0) == 10.0
     assert protocol.retry_after_seconds("soon", 4) == 4
+
+
+# ------------------------------------------------------------------ trust of what is issued
+def _reenroll_with_reply(issuer: LabCA, sent_along: list) -> Driver:
+    lab = LabCA.shipped()
+    key = pki.generate_key(pki.ALGORITHMS["ec-secp256r1"])
+    import datetime as dt
+
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    current = lab.issue(pki.build_csr(key, pki.parse_subject("CN=c1")), now=now, serial=1)
+    new = issuer.issue(pki.build_csr(key, pki.parse_subject("CN=c1")), now=now, serial=2)
+    body = base64.b64encode(pkcs7.serialize_certificates([new, *sent_along], serialization.Encoding.DER)) + b"\n"
+    settings = EstSettings(name="c1", url=CFG.url, from_cmdb=True)
+    store = Anchors.store([lab.cert])
+    job = flows.Job(settings, CFG, store, current, key, current, issuers=store, clock=lambda: now)
+    d = Driver([EstResponse(204), ok("application/pkcs7-mime", body)])
+    d.result = None
+    try:
+        d.result = d.run(flows.reenroll(job))
+    except protocol.FlowFailure as exc:
+        d.failure = exc
+    return d
+
+
+def test_reenroll_does_not_trust_roots_sent_with_the_certificate():
+    """Issue 18 item 6: a reply [leaf by R, R] must not make R an anchor of its own check."""
+    rogue = LabCA.new(common_name="estRogueRootCA")
+    d = _reenroll_with_reply(rogue, [rogue.cert])
+    assert d.result is None and "does not chain to a trusted CA" in d.failure.reason
+    assert "[1261] save_pkcs7_certs: Failed to verify the cert: unable to get local issuer certificate" in d.lines
+    assert not any(isinstance(s, StoreLocal) for s in d.steps)
+    good = _reenroll_with_reply(LabCA.shipped(), [])
+    assert good.result is not None and any(isinstance(s, StoreLocal) for s in good.steps)

@@ -85,10 +85,26 @@ FAULTS: dict[str, Fault] = {
                                r"CA certificate \d from the server: unable to get local issuer certificate",
                                r"^\[\d+\] save_pkcs7_certs: Failed to verify CA cert \d: unable to get local issuer",
                                ("all",), ops=("enroll",)),
+    # hostile PKI topology knobs (they apply to every operation; tests/shell/test_trust_topology.py has
+    # ca import est): cacerts refused on enroll, the issued certificate refused on re-enrollment
+    "rogue-root-cacerts": Fault(dict(rogue_root=True), r"CA certificate 2 from the server: self-signed certificate",
+                                r"^\[\d+\] save_pkcs7_certs: Failed to verify CA cert 2: self-signed certificate$",
+                                ("all",), ops=("enroll",)),
+    "rogue-root-issued": Fault(dict(rogue_root=True), r"the issued certificate does not chain to a trusted CA",
+                               r"^\[\d+\] save_pkcs7_certs: Failed to verify the cert: unable to get local issuer",
+                               ("all",), ops=("regenerate", "renewal")),
+    "evil-twin-cacerts": Fault(dict(evil_twin=True),
+                               r"CA certificate 2 from the server: self-signed certificate in certificate chain",
+                               r"^\[\d+\] save_pkcs7_certs: Failed to verify CA cert 2: self-signed certificate in",
+                               ("all",), ops=("enroll",)),
+    "evil-twin-issued": Fault(dict(evil_twin=True), r"the issued certificate does not chain to a trusted CA",
+                              r"^\[\d+\] save_pkcs7_certs: Failed to verify the cert: unable to get local issuer",
+                              ("all",), ops=("regenerate", "renewal")),
 }
 # knobs that change how the responder answers without making an operation fail
-# real-server habits are not failures: tests/est/test_est_server_habits.py runs every one to success
-NOT_FAILURES = {"endpoints", "split_writes", *HABIT_KNOBS}
+# real-server habits are not failures: tests/est/test_est_server_habits.py runs every one to success;
+# the real-server PKI topology knobs: tests/shell/test_trust_topology.py
+NOT_FAILURES = {"endpoints", "split_writes", "issuing_intermediate", "tls_separate_root", *HABIT_KNOBS}
 OPERATIONS = ("enroll", "regenerate", "renewal")
 CASES = [pytest.param(op, name, scope, id=f"{op}-{name}-{scope}")
          for op in OPERATIONS for name, fault in FAULTS.items() for scope in fault.scopes if op in fault.ops]

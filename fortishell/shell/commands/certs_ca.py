@@ -8,10 +8,13 @@ Choices where the CLI reference is silent:
   name it has (nothing is stored twice).  A file whose first certificate is not
   a CA certificate (basic constraints CA:TRUE) is refused.
 * ``ca import bundle <file> <tftp-server>``: every CA certificate of a PEM file
-  (or PKCS#7) that is not in the store yet, each with ``source bundle``.
+  (or PKCS#7) that is not in the store yet, each with ``source bundle``; a bundle
+  holding a certificate that is not a CA certificate is refused as a whole
+  (strict in what enters the trust store; the device's own bundles hold CAs only).
 * ``crl import auto <name>`` downloads the CRL from the entry's ``http-url``
   (DER or PEM), checks its signature with the CA certificate named by its issuer
-  and stores it as PEM.  Each of these prints ``Done.``; a failure prints one
+  (the trust rules, ``certs/trust.py``: a look-alike key with the right issuer
+  name is refused) and stores it as PEM.  Each of these prints ``Done.``; a failure prints one
   line and ``Command fail. Return code -1``, and stores nothing.
 """
 
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ...certs import CertFileError, files
+from ...certs import CertFileError, files, trust
 from ...cli import ast
 from ...cmdb.schema import CA
 from ...cmdb.schema_pki import CRL
@@ -47,22 +50,29 @@ def next_ca_name(cmdb: Any) -> str:
     return f"{CA_NAME_PREFIX}{n}"
 
 
-def existing_ca(cmdb: Any, cert: x509.Certificate) -> str | None:
-    """The name of the CA entry holding ``cert``, if any."""
+def ca_store(cmdb: Any) -> list[tuple[str, x509.Certificate]]:
+    """The CA store: (name, certificate) of every readable ``vpn certificate ca`` entry."""
+    out = []
     for entry in cmdb.entries(CA):
         try:
-            if pki.load_cert(entry.get("ca")) == cert:
-                return str(entry.key)
+            out.append((str(entry.key), pki.load_cert(entry.get("ca"))))
         except pki.PkiError:
-            continue
-    return None
+            continue  # an unreadable entry trusts nothing
+    return out
 
 
-def is_ca(cert: x509.Certificate) -> bool:
+def existing_ca(cmdb: Any, cert: x509.Certificate) -> str | None:
+    """The name of the CA entry holding ``cert``, if any."""
+    return next((name for name, held in ca_store(cmdb) if held == cert), None)
+
+
+def _require_ca(certs: list[x509.Certificate], filename: str) -> None:
+    """Only CA certificates enter the CA store (the trust rules): the whole file is refused."""
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
+        trust.require_ca(certs)
+    except trust.Untrusted as exc:
+        subject = name_spaced(exc.cert.subject) if exc.cert is not None else "?"
+        raise CertError(f"Failed to import '{filename}': '{subject}' is not a CA certificate.") from None
 
 
 def store_ca(sess: "Session", cert: x509.Certificate, **extra: str) -> str:
@@ -70,7 +80,7 @@ def store_ca(sess: "Session", cert: x509.Certificate, **extra: str) -> str:
     found = existing_ca(sess.cmdb, cert)
     if found is not None:
         raise CertError(f"CA certificate already exists as '{found}'.", rc=-5)
-    if not is_ca(cert):
+    if not trust.is_ca(cert):
         raise CertError(f"'{name_spaced(cert.subject)}' is not a CA certificate.")
     with sess.cmdb.transaction() as tx:
         name = next_ca_name(sess.cmdb)
@@ -92,6 +102,7 @@ def do_ca_import_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
     extra_words(rest, 2)
     filename, server = rest[0].text, rest[1].text
     certs = _certificates(_filexfer().download(sess.device.network, server, filename), filename)
+    _require_ca(certs[:1], filename)
     store_ca(sess, certs[0])
     return Result(list(DONE))
 
@@ -101,7 +112,8 @@ def do_ca_import_bundle(sess: "Session", rest: list[ast.Word]) -> Result:
     extra_words(rest, 2)
     filename, server = rest[0].text, rest[1].text
     certs = _certificates(_filexfer().download(sess.device.network, server, filename), filename)
-    new = [c for c in certs if is_ca(c) and existing_ca(sess.cmdb, c) is None]
+    _require_ca(certs, filename)
+    new = [c for c in certs if existing_ca(sess.cmdb, c) is None]
     if not new:
         raise CertError(f"Failed to import '{filename}': no new CA certificate in the bundle.")
     with sess.cmdb.transaction() as tx:
@@ -153,16 +165,15 @@ def crl_pem(crl: x509.CertificateRevocationList) -> str:
 
 
 def _issuer_of(sess: "Session", crl: x509.CertificateRevocationList) -> str:
-    """The CA entry that signed ``crl``; the CRL is refused without one."""
-    for entry in sess.cmdb.entries(CA):
-        try:
-            ca = pki.load_cert(entry.get("ca"))
-        except pki.PkiError:
-            continue
-        if ca.subject == crl.issuer and crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
-            return str(entry.key)
-    raise CertError(f"Failed to import the CRL: its issuer '{name_spaced(crl.issuer)}' is not a CA "
-                    "certificate on this device.")
+    """The CA entry that signed ``crl`` (the trust rules); the CRL is refused without one."""
+    try:
+        return trust.crl_signer(crl, ca_store(sess.cmdb))
+    except trust.Untrusted as exc:
+        if exc.reason == trust.BAD_SIGNATURE:
+            raise CertError(f"Failed to import the CRL: its signature does not verify with the key of CA "
+                            f"certificate '{name_spaced(crl.issuer)}'.") from None
+        raise CertError(f"Failed to import the CRL: its issuer '{name_spaced(crl.issuer)}' is not a CA "
+                        "certificate on this device.") from None
 
 
 # ------------------------------------------------------------------ the keyword tree

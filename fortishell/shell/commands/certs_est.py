@@ -9,10 +9,19 @@ reading, in the order ``generate est`` uses for the same settings.
 It fetches ``/cacerts`` with the EST engine (same trace lines as an enrollment's
 first step) in RFC 7030 bootstrap mode: a device that does not trust the
 server yet cannot authenticate it, so the received CA certificates are shown
-(subject, SHA-256 fingerprint) and must be authorised out of band.  With a
-fingerprint (SHA-256, hex, colons optional) they are imported when it matches
-a received certificate (and every other one chains to it), refused otherwise;
-without one the device asks ``Do you want to continue? (y/n)``.  Imported CA
+(subject, SHA-256 fingerprint) and must be authorised out of band.  The reply
+is judged by the trust rules (``certs/trust.py``) before anything is asked or
+stored: with a fingerprint (SHA-256, hex, colons optional) the certificate it
+names is the anchor and every other received certificate must be a CA
+certificate chaining to it (or to the CA store) -- intermediates stay
+intermediates, and a self-signed certificate that is not the pinned one is
+refused, so a reply ``[genuine CA, R, R']`` with two roots naming each other
+stores nothing; without one the reply's single root is what the operator is
+asked about (``Do you want to continue? (y/n)``), and a reply with several
+untrusted roots is refused (give the fingerprint of the one to trust).  A
+refusal stores nothing, and so does a reply holding a certificate that is not
+a CA certificate (it is refused, not filtered out).  Pin the root: a pinned intermediate does not make the
+root above it trusted.  Imported CA
 certificates get the device's names for imported CA certificates in the global
 range (``G_CA_Cert_1``, ...), with ``est-url`` / ``ca-identifier`` kept.
 
@@ -32,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ...certs import trust
 from ...cli import ast
 from ...cmdb.schema import CA, LOCAL
 from ...errors import CertError, FortiError, ValueParseError
@@ -41,7 +51,7 @@ from ...est.settings import EstSettings
 from ...x509text import colon_hex, name_spaced
 from ..result import Question, Result
 from .certs import DONE, _need, _now_epoch
-from .certs_ca import existing_ca, is_ca, next_ca_name
+from .certs_ca import ca_store, existing_ca, next_ca_name
 from .tree import Node, extra_words, fixed_args
 
 if TYPE_CHECKING:
@@ -88,12 +98,12 @@ def do_ca_import_est(sess: "Session", rest: list[ast.Word]) -> Result:
     values.update({f: (w.text or None) for f, w in zip(FIELDS, rest)})
     pin = _normalise_fingerprint(values["fingerprint"]) if values["fingerprint"] else None
     settings = _settings(sess, values)
-    certs = [c for c in sess.device.fetch_cacerts(settings, bootstrap=True) if is_ca(c)]
+    certs = sess.device.fetch_cacerts(settings, bootstrap=True)
     if not certs:
         raise CertError(f"No CA certificate received from {settings.url}.")
     shown = _shown(settings.url, certs)
+    _judge(sess, certs, pin)
     if pin is not None:
-        _check_pin(certs, pin)
         return Result(shown + _store(sess, certs, settings))
     return Result(question=Question(shown + [QUESTION], sess.guard(
         lambda yes: Result(_store(sess, certs, settings)) if yes else Result())))
@@ -108,15 +118,28 @@ def _shown(url: str, certs: list[x509.Certificate]) -> list[str]:
     return lines
 
 
-def _check_pin(certs: list[x509.Certificate], pin: str) -> None:
-    pinned = next((c for c in certs if sha256_fingerprint(c).replace(":", "") == pin), None)
-    if pinned is None:
-        got = ", ".join(sha256_fingerprint(c) for c in certs)
-        raise CertError(f"CA certificate fingerprint mismatch: received {got}.")
-    for cert in certs:
-        if cert is not pinned and not pki.chain_to(cert, [pinned, *certs]):
-            raise CertError(f"CA certificate '{name_spaced(cert.subject)}' does not chain to the pinned "
-                            "certificate.")
+def _judge(sess: "Session", certs: list[x509.Certificate], pin: str | None) -> None:
+    """The trust rules on the bootstrap reply (module doc); raises CertError, storing nothing."""
+    store = trust.Anchors.store(cert for _, cert in ca_store(sess.cmdb))
+    if pin is not None:
+        pinned = trust.pinned(certs, bytes.fromhex(pin))
+        if pinned is None:
+            got = ", ".join(sha256_fingerprint(c) for c in certs)
+            raise CertError(f"CA certificate fingerprint mismatch: received {got}.")
+        policy = trust.ReplyPolicy(store + trust.Anchors.chosen([pinned]), at=sess.device.clock.now())
+    else:
+        policy = trust.ReplyPolicy(store, at=sess.device.clock.now(), vouched_root=True)
+    try:
+        trust.accept_ca_reply(certs, policy)
+    except trust.Untrusted as exc:
+        subject = name_spaced(exc.cert.subject) if exc.cert is not None else "?"
+        if exc.reason == trust.NOT_CA:
+            raise CertError(f"Certificate '{subject}' from the server is not a CA certificate.") from None
+        if pin is not None:
+            raise CertError(f"CA certificate '{subject}' does not chain to the pinned certificate: "
+                            f"{exc.reason}.") from None
+        hint = " (give the SHA-256 fingerprint of the one to trust)" if exc.reason == trust.SEVERAL_ROOTS else ""
+        raise CertError(f"CA certificate '{subject}' cannot be trusted: {exc.reason}{hint}.") from None
 
 
 def _store(sess: "Session", certs: list[x509.Certificate], settings: EstSettings) -> list[str]:
