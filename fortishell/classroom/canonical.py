@@ -128,6 +128,7 @@ class Modes:
             words = [w.text for w in cmd.path]
             if top is None:
                 path, rest = config_cmds.resolve_table_path(words)
+                config_cmds.require_table(path, rest)
                 return [verb, *path, *map(quote_if_needed, rest)]
             sub = resolve_word(words[0], [s.name for s in top.spec.subtables]) or words[0]
             return [verb, sub, *map(quote_if_needed, words[1:])]
@@ -137,6 +138,8 @@ class Modes:
             if top is None and words:
                 extra = getshow.GET_EXTRA if isinstance(cmd, ast.Get) else None
                 path, rest = config_cmds.resolve_table_path(words, extra=extra)
+                if path not in getshow.GET_EXTRA_HELP:  # a virtual leaf (get system status) is no table
+                    config_cmds.require_table(path, rest)
                 return [*head, *path, *map(quote_if_needed, rest)]
             return [*head, *map(quote_if_needed, words)]
         if isinstance(cmd, (ast.Execute, ast.Diagnose)):
@@ -169,26 +172,14 @@ class Modes:
 
 
 def _keywords(root: tree.Node, words: list[ast.Word]) -> list[str]:
-    """The keyword path ``words`` resolves to in ``root`` (shortest prefix of words that does)."""
-    try:
-        leaf, rest = tree.walk(root, words)
-    except FortiError:
-        return _partial_keywords(root, words)
-    del leaf
-    return _partial_keywords(root, words[: len(words) - len(rest)])
-
-
-def _partial_keywords(root: tree.Node, words: list[ast.Word]) -> list[str]:
+    """The keyword path ``words`` resolves to in ``root`` (FortiError when it reaches no command)."""
     from ..cli import abbrev
 
+    leaf, rest = tree.walk(root, words)
+    del leaf
     node, out = root, []
-    for word in words:
-        if not node.children:
-            break
-        try:
-            name = abbrev.resolve(word.text, list(node.children))
-        except FortiError:
-            break
+    for word in words[: len(words) - len(rest)]:
+        name = abbrev.resolve(word.text, list(node.children))
         out.append(name)
         node = node.children[name]
     return out
