@@ -399,9 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fortishell.expect [--strict] EXPECTED ACTUAL``: grade a recorded transcript."""
     parser = argparse.ArgumentParser(
         prog="python -m fortishell.expect",
-        description="Compare a recorded fortishell transcript with an expected one "
-        "(dates, serials, key identifiers, fingerprints, base64 bodies, secrets and hashes are wildcards; "
-        "'<*>' in EXPECTED matches any text within a line).",
+        description="Grade a recorded fortishell transcript against an expected one, as `fortishell lab check` "
+        "does: by outcome (abbreviated commands spelt out; ? listings, empty lines and refused-then-retyped "
+        "commands set aside; a closing exit is the final prompt), or line by line with --strict. Dates, serials, "
+        "key identifiers, fingerprints, base64 bodies, secrets and hashes are wildcards; "
+        "'<*>' in EXPECTED matches any text within a line.",
     )
     parser.add_argument("expected", metavar="EXPECTED")
     parser.add_argument("actual", metavar="ACTUAL", help="recorded transcript ('-' = standard input)")

@@ -102,6 +102,8 @@ def _list(catalogue: cat.Catalogue) -> int:
         table.add_column(column, overflow="fold")
     for ex in catalogue.exercises:
         start = f"{ex.config} at {ex.clock}" + (" (keep-going)" if ex.keep_going else "")
+        if ex.multi_part:
+            start += " (a step outside the device)"
         table.add_row(ex.name, ex.title, start, ex.teaches)
     _console().print(table)
     lab = shell_line(command_words()) + " lab"
