@@ -18,7 +18,8 @@ certificate revoked) lists its ``steps``: parts replayed on the same device
 in another terminal between them (``{ outside = "lab-ca revoke 476823" }``:
 ``fortishell`` arguments, run with the exercise's state directory and clock;
 ``{tftp}`` stands for the lab TFTP directory).  Its expected transcript
-``NAME.expected`` is the whole session, every part in one.
+``NAME.expected`` is the whole session, every part in one; each part ends at
+the root prompt (a replay starts the next part there).
 """
 
 from __future__ import annotations

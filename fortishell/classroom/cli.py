@@ -33,7 +33,7 @@ from ..clock import Clock
 from ..errors import FortiError
 from . import catalogue as cat
 from .grading import Grade, grade_file, grade_text, transcripts_in
-from .runner import command_words, outside_argv, replay, shell_line, transcript_name
+from .runner import command_words, command_words_anywhere, outside_argv, replay, shell_line, transcript_name
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -161,7 +161,7 @@ def _step_lines(ex: cat.Exercise, work: Path) -> list[str]:
     out = ["  the steps:\n"]
     for n, step in enumerate(ex.parts, 1):
         if isinstance(step, cat.Outside):
-            words = [*command_words(), *outside_argv(step, ex, work)]
+            words = [*command_words_anywhere(), *outside_argv(step, ex, work)]
             out.append(f"    {n}. outside the device, in another terminal: {shell_line(words)}\n")
         else:
             out.append(f"    {n}. in the shell: {ex.directory / (step.stem + '.cli')}\n")

@@ -9,7 +9,9 @@ same process).  The transcript is one session, as ``lab start`` records it.
 :func:`command_words` is how a command is shown to a user so that it runs as
 printed: ``fortishell ...`` when that console script (of this installation) is
 on ``PATH``, ``python3 -m fortishell ...`` from a checkout's top directory,
-else this interpreter's path ``-m fortishell``.
+else this interpreter's path ``-m fortishell``.  A step to type in another
+terminal (whose directory and ``PATH`` are unknown) gets the full path
+(:func:`command_words_anywhere`).
 """
 
 from __future__ import annotations
@@ -118,6 +120,15 @@ def command_words() -> list[str]:
     checkout = package.parent
     if Path.cwd().resolve() == checkout and (checkout / "pyproject.toml").is_file():
         return ["python3", "-m", "fortishell"]
+    return [sys.executable, "-m", "fortishell"]
+
+
+def command_words_anywhere() -> list[str]:
+    """How to call this installation from any directory and any shell (another terminal):
+    the console script by its full path, else this interpreter's path ``-m fortishell``."""
+    script = Path(sys.executable).parent / "fortishell"
+    if script.is_file():
+        return [str(script)]
     return [sys.executable, "-m", "fortishell"]
 
 

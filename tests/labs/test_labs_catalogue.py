@@ -173,13 +173,15 @@ def test_start_of_a_multi_part_exercise_prints_the_step_outside(tmp_path: Path) 
         text = "".join(banner)
         outside = re.search(r"outside the device, in another terminal: (.+)$", text, re.M).group(1)  # type: ignore[union-attr]
         transcript = Path(re.search(r"^  transcript: (.+)$", text, re.M).group(1))  # type: ignore[union-attr]
+        # another terminal may be anywhere with any PATH: the command names this installation in full
+        assert outside.startswith(f"{fortishell_binary()} --state-dir "), outside
         proc.stdin.write("\n".join(_part("exercise-crl-1")) + "\n")
         proc.stdin.flush()
         deadline = time.monotonic() + 60
         while "X509v3 Authority Key Identifier" not in transcript.read_text():
             assert time.monotonic() < deadline, transcript.read_text()
             time.sleep(0.1)
-        revoked = subprocess.run(["bash", "-c", outside], capture_output=True, text=True, env=env, cwd=ROOT,
+        revoked = subprocess.run(["bash", "-c", outside], capture_output=True, text=True, env=env, cwd=tmp_path,
                                  timeout=120, check=False)
         assert revoked.returncode == 0 and "revoked serial 476823" in revoked.stdout, revoked.stdout + revoked.stderr
         proc.stdin.write("\n".join([*_part("exercise-crl-2"), "exit"]) + "\n")
