@@ -237,9 +237,11 @@ def _grade(ex: cat.Exercise, directory: Path, *, as_json: bool, strict: bool) ->
         table.add_column("transcript", overflow="fold")
         table.add_column("result")
         table.add_column("first difference", overflow="fold")
+        table.add_column("set aside", overflow="fold")
         for g in grades:
             why = g.error or (g.first_difference.describe() if g.first_difference else "")
-            table.add_row(str(Path(g.transcript).relative_to(directory)), "PASS" if g.passed else "FAIL", why,
+            aside = ", ".join(f"line {a.line} ({a.why})" for a in g.set_aside)
+            table.add_row(str(Path(g.transcript).relative_to(directory)), "PASS" if g.passed else "FAIL", why, aside,
                           style=None if g.passed else "red")
         _console().print(table)
     if skipped:

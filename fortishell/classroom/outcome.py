@@ -189,10 +189,13 @@ def compare_outcome(expected: str, actual: str) -> tuple[Comparison, list[SetAsi
 
 
 def starts_at_prompt(path: Path) -> bool:
-    """Whether the file at ``path`` reads as a transcript: its first line is a prompt line."""
+    """Whether the file at ``path`` reads as a transcript: its first non-blank line is a prompt line."""
     try:
         with path.open("r", encoding="utf-8", errors="replace") as f:
-            first = f.readline(4096)
+            for _ in range(16):  # blank lines before it are allowed
+                first = f.readline(4096)
+                if first.strip() or not first:
+                    break
     except OSError:
         return True  # unreadable: graded, so that the error is reported
     return bool(_PROMPT.match(first.rstrip()))

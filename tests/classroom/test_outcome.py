@@ -125,6 +125,9 @@ def test_the_three_graders_agree(newcomer: str, tmp_path: Path) -> None:
         flag = ["--strict"] if strict else []
         graded = _fortishell("lab", "grade", ex.name, str(folder), "--json", *flag, tmp_path=tmp_path)
         by_file = {Path(t["transcript"]).name: t["passed"] for t in json.loads(graded.stdout)["transcripts"]}
+        asides = {Path(t["transcript"]).name: [a["why"] for a in t["set_aside"]]
+                  for t in json.loads(graded.stdout)["transcripts"]}
+        assert asides["newcomer.txt"] == ([] if strict else ["refused, retyped", "help"])
         for name in files:
             check = _fortishell("lab", "check", ex.name, str(folder / name), *flag, tmp_path=tmp_path)
             expect = subprocess.run([sys.executable, "-m", "fortishell.expect", *flag, str(ex.expected),
@@ -132,3 +135,17 @@ def test_the_three_graders_agree(newcomer: str, tmp_path: Path) -> None:
             want = verdicts[(name, strict)]
             assert (check.returncode, expect.returncode, 0 if by_file[name] else 1) == (want, want, want), \
                 (name, strict, check.stdout[-1500:], expect.stdout[-1500:])
+
+
+def test_a_transcript_is_a_file_that_starts_at_a_prompt(tmp_path: Path) -> None:
+    from fortishell.classroom.grading import transcripts_in
+
+    (tmp_path / "run" / "est-lab").mkdir(parents=True)
+    (tmp_path / "run" / "alice-x.txt").write_text("\n\nFortiProxy # get system status\n")
+    (tmp_path / "run" / "fortishell.conf").write_text("#config-version=FPXVM64-7.6.1\nconfig system global\n")
+    (tmp_path / "run" / "est-lab" / "state.json").write_text("{}")
+    (tmp_path / "run" / ".hidden.txt").write_text("FortiProxy # exit\n")
+    (tmp_path / "bob (local).txt").write_text("FW-2 (local) # end\n")
+    found, skipped = transcripts_in(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["bob (local).txt", "run/alice-x.txt"]
+    assert skipped == 2
