@@ -122,7 +122,8 @@ def _canonical_units(ex: Exchange, modes: Modes) -> list[Unit]:
             modes.at_root()
         canonical = modes.canonical(ex.command) if ex.command.strip() else ""
         text = f"{ex.prompt} {canonical}".rstrip()
-        head = [Unit(units(text)[0].text if text else text, ex.first, ex.command_lines)]
+        # a value over several lines (a PEM block) is part of the command: all of it is compared
+        head = [Unit("\n".join(u.text for u in units(text)), ex.first, ex.command_lines)]
         if not ex.refused and ex.command.strip():
             modes.accepted(ex.command)
     body = [Unit(u.text, u.first + ex.first + len(ex.command_lines) - 1, u.original)

@@ -149,3 +149,16 @@ def test_a_transcript_is_a_file_that_starts_at_a_prompt(tmp_path: Path) -> None:
     found, skipped = transcripts_in(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["bob (local).txt", "run/alice-x.txt"]
     assert skipped == 2
+
+
+def test_a_value_over_several_lines_is_compared_whole() -> None:
+    from fortishell.classroom.outcome import compare_outcome
+
+    expected = ('FortiProxy # config vpn certificate local\n\nFortiProxy (local) # edit c1\nnew entry \'c1\' added\n\n'
+                'FortiProxy (c1) # set comments "first\nsecond"\n\nFortiProxy (c1) # end\n\nFortiProxy # ')
+    same = expected.replace("config vpn certificate local", "conf vpn cert loc").replace("set comments", "set comm")
+    assert compare_outcome(expected, same)[0].ok
+    other = same.replace('second"', 'other"')
+    result, _ = compare_outcome(expected, other)
+    assert not result.ok and result.first_difference is not None
+    assert result.actual[result.first_difference].original == ('FortiProxy (c1) # set comm "first', 'other"')
