@@ -81,7 +81,7 @@ def lab_main(argv: list[str], *, state_dir: Path, lab_server: str | None = None)
             return _start(ex, state_dir, lab_server, args.transcript)
         if args.action == "check":
             return _check(ex, state_dir, lab_server, args.transcript, args.show, args.strict)
-        return _grade(ex, Path(args.dir), as_json=args.json, strict=args.strict)
+        return _grade(ex, Path(args.dir), as_json=args.json, strict=args.strict, names=catalogue.names)
     except FortiError as err:
         print(f"fortishell lab: {err.lines[0]}", file=sys.stderr)
         return 2
@@ -219,11 +219,11 @@ def _verdict(ex: cat.Exercise, grade: Grade, what: str, text: str | None, strict
     return 1
 
 
-def _grade(ex: cat.Exercise, directory: Path, *, as_json: bool, strict: bool) -> int:
+def _grade(ex: cat.Exercise, directory: Path, *, as_json: bool, strict: bool, names: list[str]) -> int:
     if not directory.is_dir():
         print(f"fortishell lab: {directory} is not a directory", file=sys.stderr)
         return 2
-    found, skipped = transcripts_in(directory)
+    found, skipped = transcripts_in(directory, ex, names)
     grades = [grade_file(ex, p, strict=strict) for p in found]
     failed = sum(not g.passed for g in grades)
     if as_json:
@@ -245,7 +245,8 @@ def _grade(ex: cat.Exercise, directory: Path, *, as_json: bool, strict: bool) ->
                           style=None if g.passed else "red")
         _console().print(table)
     if skipped:
-        print(f"fortishell lab: {skipped} other file(s) under {directory} skipped (not transcripts)", file=sys.stderr)
+        print(f"fortishell lab: {skipped} other file(s) under {directory} skipped (not transcripts of {ex.name})",
+              file=sys.stderr)
     if not grades:
         print(f"fortishell lab: no transcripts in {directory}", file=sys.stderr)
         return 1

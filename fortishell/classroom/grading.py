@@ -8,6 +8,8 @@ take a closing ``exit`` at the root prompt as the final prompt.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -78,17 +80,25 @@ def grade_file(ex: Exercise, path: Path, *, strict: bool = False) -> Grade:
     return grade_text(ex, text, str(path), strict=strict)
 
 
-def transcripts_in(directory: Path) -> tuple[list[Path], int]:
+def transcripts_in(directory: Path, ex: Exercise | None = None, names: Sequence[str] = ()) -> tuple[list[Path], int]:
     """The transcripts below ``directory`` (subfolders too; hidden files and folders left out),
     sorted by path, and how many other files were passed over.  A transcript starts at a prompt
-    (``FortiProxy # ...``): a run folder's ``fortishell.conf``, lab state or logs are not graded."""
+    (``FortiProxy # ...``): a run folder's ``fortishell.conf``, lab state or logs are not graded.
+    With ``ex``, a transcript that ``lab start`` named for another of the exercises ``names``
+    (``<user>-<exercise>-<date>-<time>.txt``) is passed over too (a state directory's run folders
+    hold every exercise's)."""
+    other = None
+    if ex is not None:
+        rest = sorted((re.escape(n) for n in names if n != ex.name), key=len, reverse=True)
+        if rest:  # named for another exercise, and not for this one
+            other = re.compile(rf"^(?!.*-{re.escape(ex.name)}-\d{{8}}-).+-(?:{'|'.join(rest)})-\d{{8}}-\d{{6}}\.txt$")
     found: list[Path] = []
     skipped = 0
     for path in sorted(directory.rglob("*")):
         rel = path.relative_to(directory)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
-        if starts_at_prompt(path):
+        if starts_at_prompt(path) and not (other and other.match(path.name)):
             found.append(path)
         else:
             skipped += 1

@@ -149,6 +149,14 @@ def test_a_transcript_is_a_file_that_starts_at_a_prompt(tmp_path: Path) -> None:
     found, skipped = transcripts_in(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["bob (local).txt", "run/alice-x.txt"]
     assert skipped == 2
+    # lab start's names say which exercise: another exercise's run is passed over
+    (tmp_path / "run" / "carol-exercise-crl-20250301-101500.txt").write_text("FortiProxy # exit\n")
+    (tmp_path / "run" / "dave-example1-enroll-20250301-101500.txt").write_text("FortiProxy # exit\n")
+    names = catalogue.load(SAMPLES).names
+    found, skipped = transcripts_in(tmp_path, _example1(), names)
+    assert [p.name for p in found] == ["bob (local).txt", "alice-x.txt", "dave-example1-enroll-20250301-101500.txt"]
+    assert skipped == 3
+    assert len(transcripts_in(tmp_path)[0]) == 4
 
 
 def test_a_value_over_several_lines_is_compared_whole() -> None:

@@ -217,7 +217,7 @@ def test_grade_walks_subfolders_for_transcripts_only(tmp_path: Path) -> None:
     assert [p for _, p in graded] == [False, True] or [p for _, p in graded] == [True, False]
     assert all(Path(t["transcript"]).name.endswith(".txt") and Path(t["transcript"]).name != "fortishell.conf"
                for t in data["transcripts"])
-    assert (data["passed"], data["failed"]) == (1, 1) and "skipped (not transcripts)" in table.stderr
+    assert (data["passed"], data["failed"]) == (1, 1) and "skipped (not transcripts of example1-enroll)" in table.stderr
 
     room = tmp_path / "room"
     for student, run in zip(("alice", "bob"), sorted(runs.iterdir())):
