@@ -22,6 +22,15 @@ Wildcards in the EXPECTED file
     placeholder written in the expected file (``Valid from:  <DATETIME>  GMT``)
     matches what that rule's value becomes on the actual side.
 
+Grading
+    :func:`grade` is the one grader of ``fortishell lab check``, ``lab grade`` and
+    ``python -m fortishell.expect``: by outcome (the default; see
+    :mod:`fortishell.classroom.outcome`: abbreviations spelt out, ``?`` listings,
+    empty lines and refused-then-retyped commands set aside), or ``strict``
+    (``--strict``: the comparison above, line by line).  Both take a closing
+    ``exit`` at the root prompt as the final prompt.  ``run --expect`` replays a
+    script, so its hook compares strictly.
+
 Exit codes of :func:`main` and of the ``--expect`` hook: 0 the transcripts
 match, 1 they differ, 2 a file cannot be read.
 """
@@ -221,6 +230,39 @@ def compare(expected: str, actual: str) -> Comparison:
     return Comparison(exp, act, ok)
 
 
+_FINAL_EXIT = re.compile(r"^(.* # )exit\s*$")
+
+
+def without_final_exit(text: str) -> str:
+    """``text`` with a closing ``exit`` at the root prompt taken as the bare final prompt."""
+    lines = text.rstrip().split("\n")
+    if lines:
+        m = _FINAL_EXIT.match(lines[-1].rstrip("\r"))
+        if m and "(" not in m.group(1):
+            lines[-1] = m.group(1)
+    return "\n".join(lines)
+
+
+def grade(expected: str, actual: str, *, strict: bool = False) -> tuple[Comparison, list[SetAsideLine]]:
+    """Grade ``actual`` against ``expected``: by outcome, or literally with ``strict``; with the
+    lines of ``actual`` set aside (outcome grading only)."""
+    if strict:
+        return compare(without_final_exit(expected), without_final_exit(actual)), []
+    from .classroom.outcome import compare_outcome
+
+    result, set_aside = compare_outcome(expected, actual)
+    return result, [SetAsideLine(s.line, s.text, s.why) for s in set_aside]
+
+
+@dataclass(frozen=True)
+class SetAsideLine:
+    """A line of the actual transcript that outcome grading left out, and why."""
+
+    line: int
+    text: str
+    why: str
+
+
 def _keys(exp: Sequence[Unit], act: Sequence[Unit]) -> tuple[list[str], list[str]]:
     """Hashable keys for difflib: an actual line that matches a wildcard line gets its key."""
     ekeys = [u.text for u in exp]
@@ -306,8 +348,10 @@ def check(
     out: IO[str] | None = None,
     color: bool | None = None,
     actual_name: str = "actual",
+    strict: bool = False,
 ) -> int:
-    """Compare ``actual`` with the transcript in ``expected_path``; print the verdict and diff to ``out``.
+    """Grade ``actual`` against the transcript in ``expected_path`` (:func:`grade`); print the
+    verdict and diff to ``out``.
 
     ``color`` None: colour when ``out`` is a terminal.  Returns 0 (match), 1 (differs), 2 (unreadable).
     """
@@ -319,8 +363,10 @@ def check(
         return 2
     if color is None:
         color = _isatty(out)
-    result = compare(expected, actual)
+    result, set_aside = grade(expected, actual, strict=strict)
     result.expected_name, result.actual_name = expected_path, actual_name
+    for s in set_aside:
+        out.write(f"expect: set aside line {s.line} ({s.why}): {s.text.strip()}\n")
     if result.ok:
         out.write(f"expect: transcript matches {expected_path} ({sum(len(u.original) for u in result.expected)} lines)\n")
         return 0
@@ -333,10 +379,11 @@ def check(
 
 
 def expect_hook(expected_path: str, *, out: IO[str] | None = None, color: bool | None = None) -> Callable[[str], int]:
-    """The ``--expect FILE`` hook for :func:`fortishell.replay.run_scripts` (transcript text -> exit code)."""
+    """The ``--expect FILE`` hook for :func:`fortishell.replay.run_scripts` (transcript text -> exit code);
+    a replayed script is compared strictly."""
 
     def hook(transcript: str) -> int:
-        return check(expected_path, transcript, out=out, color=color, actual_name="transcript")
+        return check(expected_path, transcript, out=out, color=color, actual_name="transcript", strict=True)
 
     return hook
 
@@ -349,15 +396,19 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m fortishell.expect EXPECTED ACTUAL``: grade a recorded transcript."""
+    """``python -m fortishell.expect [--strict] EXPECTED ACTUAL``: grade a recorded transcript."""
     parser = argparse.ArgumentParser(
         prog="python -m fortishell.expect",
-        description="Compare a recorded fortishell transcript with an expected one "
-        "(dates, serials, key identifiers, fingerprints, base64 bodies, secrets and hashes are wildcards; "
-        "'<*>' in EXPECTED matches any text within a line).",
+        description="Grade a recorded fortishell transcript against an expected one, as `fortishell lab check` "
+        "does: by outcome (abbreviated commands spelt out; ? listings, empty lines and refused-then-retyped "
+        "commands set aside; a closing exit is the final prompt), or line by line with --strict. Dates, serials, "
+        "key identifiers, fingerprints, base64 bodies, secrets and hashes are wildcards; "
+        "'<*>' in EXPECTED matches any text within a line.",
     )
     parser.add_argument("expected", metavar="EXPECTED")
     parser.add_argument("actual", metavar="ACTUAL", help="recorded transcript ('-' = standard input)")
+    parser.add_argument("--strict", action="store_true",
+                        help="compare line by line as typed (default: by outcome, as `fortishell lab check` grades)")
     parser.add_argument("--color", dest="color", action="store_true", default=None, help="always colour the diff")
     parser.add_argument("--no-color", dest="color", action="store_false", help="never colour the diff")
     args = parser.parse_args(list(argv) if argv is not None else None)
@@ -367,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"expect: cannot read {args.actual}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     color = args.color if args.color is not None else _isatty(sys.stdout)
-    return check(args.expected, actual, out=sys.stdout, color=color, actual_name=args.actual)
+    return check(args.expected, actual, out=sys.stdout, color=color, actual_name=args.actual, strict=args.strict)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,21 @@
 
     fortishell lab list
     fortishell lab start NAME [--transcript FILE]
-    fortishell lab check NAME [TRANSCRIPT]
-    fortishell lab grade NAME DIR [--json]
+    fortishell lab check NAME [TRANSCRIPT] [--strict]
+    fortishell lab grade NAME DIR [--json] [--strict]
 
 Every run starts from a fresh scratch copy of the exercise's configuration at
 the exercise's clock (the catalogue says which; nothing to copy by hand).
 Scratch copies live in ``<state dir>/labs/`` (one directory per run: the
-configuration, the lab responder's state, the transcript).
+configuration, the lab responder's state, the transcript
+``<user>-<exercise>-<date>-<time>.txt``).  ``lab start`` prints the check
+command in the form that runs in the user's shell (:mod:`.runner`).
+
+Grading (``check`` with a transcript, ``grade``) is by outcome unless
+``--strict`` (:func:`fortishell.expect.grade`, the grader of ``python -m
+fortishell.expect`` too).  ``grade DIR`` takes every transcript below DIR
+(subfolders too; a transcript is a file that starts at a prompt, so a run
+folder's ``fortishell.conf`` or lab state is not one).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from ..clock import Clock
 from ..errors import FortiError
 from . import catalogue as cat
 from .grading import Grade, grade_file, grade_text, transcripts_in
+from .runner import command_words, command_words_anywhere, outside_argv, replay, shell_line, transcript_name
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -42,15 +51,21 @@ def _parser() -> argparse.ArgumentParser:
     start = sub.add_parser("start", help="the interactive shell on a fresh copy of the exercise, recorded")
     start.add_argument("name", metavar="NAME")
     start.add_argument("--transcript", metavar="FILE",
-                       help="record the session here (default: transcript.txt in the run's scratch directory)")
+                       help="record the session here (default: <user>-<exercise>-<date>-<time>.txt in the run's "
+                            "scratch directory)")
     check = sub.add_parser("check", help="replay the exercise on a fresh copy (or grade TRANSCRIPT) and compare; exit 0 match, 1 differ")
     check.add_argument("name", metavar="NAME")
     check.add_argument("transcript", metavar="TRANSCRIPT", nargs="?",
                        help="a recorded transcript to grade instead of replaying ('-' = standard input)")
     check.add_argument("--show", action="store_true", help="print the replayed transcript too (default: only the verdict)")
+    check.add_argument("--strict", action="store_true",
+                       help="compare line by line as typed (default: by outcome: abbreviations spelt out, "
+                            "? listings and refused-then-retyped commands set aside)")
     grade = sub.add_parser("grade", help="grade every transcript in DIR; exit 1 if any failed")
     grade.add_argument("name", metavar="NAME")
-    grade.add_argument("dir", metavar="DIR", help="a directory of transcripts (every regular file, not hidden)")
+    grade.add_argument("dir", metavar="DIR",
+                       help="a directory of transcripts (every file below it that starts at a prompt; not hidden ones)")
+    grade.add_argument("--strict", action="store_true", help="compare line by line as typed (default: by outcome)")
     grade.add_argument("--json", action="store_true", help="print JSON (for a learning platform) instead of a table (default: a table)")
     return p
 
@@ -65,8 +80,8 @@ def lab_main(argv: list[str], *, state_dir: Path, lab_server: str | None = None)
         if args.action == "start":
             return _start(ex, state_dir, lab_server, args.transcript)
         if args.action == "check":
-            return _check(ex, state_dir, lab_server, args.transcript, args.show)
-        return _grade(ex, Path(args.dir), as_json=args.json)
+            return _check(ex, state_dir, lab_server, args.transcript, args.show, args.strict)
+        return _grade(ex, Path(args.dir), as_json=args.json, strict=args.strict, names=catalogue.names)
     except FortiError as err:
         print(f"fortishell lab: {err.lines[0]}", file=sys.stderr)
         return 2
@@ -87,9 +102,12 @@ def _list(catalogue: cat.Catalogue) -> int:
         table.add_column(column, overflow="fold")
     for ex in catalogue.exercises:
         start = f"{ex.config} at {ex.clock}" + (" (keep-going)" if ex.keep_going else "")
+        if ex.multi_part:
+            start += " (a step outside the device)"
         table.add_row(ex.name, ex.title, start, ex.teaches)
     _console().print(table)
-    print("start one: fortishell lab start NAME; check it: fortishell lab check NAME")
+    lab = shell_line(command_words()) + " lab"
+    print(f"start one: {lab} start NAME; check it: {lab} check NAME")
     return 0
 
 
@@ -103,17 +121,18 @@ def _start(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript
     from .record import RecordingRepl
 
     work = cat.scratch_copy(ex, state_dir / "labs")
-    path = Path(transcript) if transcript else work / "transcript.txt"
+    path = Path(transcript) if transcript else work / transcript_name(ex)
     try:
         record = path.open("w", encoding="utf-8")
     except OSError as exc:
-        print(f"fortishell lab: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"fortishell lab: {transcript or path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    check = shell_line([*command_words(), "lab", "check", ex.name, str(path.resolve())])
     print(f"exercise {ex.name}: {ex.title}\n"
           f"  starts from a fresh copy of {ex.config} ({work / 'fortishell.conf'}), clock {ex.clock}\n"
-          f"  the steps: {ex.script}\n"
+          + "".join(_step_lines(ex, work)) +
           f"  transcript: {path}\n"
-          f"  leave with 'exit'; then: fortishell lab check {ex.name} {path}", file=sys.stderr, flush=True)
+          f"  leave with 'exit'; then: {check}", file=sys.stderr, flush=True)
     device = _open_device(ex, work, lab_server)
     try:
         with record:
@@ -131,56 +150,81 @@ def _start(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript
                 record.write(repl.session.prompt)  # the screen's last prompt, as `run` ends
     finally:
         device.close()
-    print(f"transcript saved: {path}", file=sys.stderr)
+    print(f"transcript saved: {path}\ncheck it: {check}", file=sys.stderr)
     return rc
 
 
-def _check(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript: str | None, show: bool) -> int:
+def _step_lines(ex: cat.Exercise, work: Path) -> list[str]:
+    """The steps of the exercise; a step outside the device as the command to type elsewhere."""
+    if not ex.multi_part:
+        return [f"  the steps: {ex.script}\n"]
+    out = ["  the steps:\n"]
+    for n, step in enumerate(ex.parts, 1):
+        if isinstance(step, cat.Outside):
+            words = [*command_words_anywhere(), *outside_argv(step, ex, work)]
+            out.append(f"    {n}. outside the device, in another terminal: {shell_line(words)}\n")
+        else:
+            out.append(f"    {n}. in the shell: {ex.directory / (step.stem + '.cli')}\n")
+    return out
+
+
+def _check(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript: str | None, show: bool,
+           strict: bool) -> int:
     if transcript is not None:
         if transcript == "-":
-            grade = grade_text(ex, sys.stdin.read(), "-")
-        else:
-            grade = grade_file(ex, Path(transcript))
-        return _verdict(ex, grade, transcript)
-    from ..replay import run_scripts
-
+            text = sys.stdin.read()
+            return _verdict(ex, grade_text(ex, text, "-", strict=strict), "-", text, strict)
+        grade = grade_file(ex, Path(transcript), strict=strict)
+        text = None if grade.error else Path(transcript).read_text(encoding="utf-8", errors="replace")
+        return _verdict(ex, grade, transcript, text, strict)
     work = cat.scratch_copy(ex, state_dir / "labs", prefix="check-")
+    if lab_server is not None and ex.multi_part:
+        print(f"fortishell lab: note: the steps outside the device act on this run's lab state ({work}), "
+              "not on the lab server's", file=sys.stderr)
     device = _open_device(ex, work, lab_server)
-    buf = io.StringIO()
     try:
-        run_scripts([str(ex.script)], device, keep_going=ex.keep_going, out=buf)
+        text, outside = replay(ex, device, work)
     finally:
         device.close()
+    for done in outside:
+        print(f"outside the device: fortishell {shell_line(list(done.argv))}", file=sys.stderr)
+        for line in done.output.splitlines():
+            print(f"  {line}", file=sys.stderr)
+        if done.rc != 0:
+            print(f"fortishell lab: the step outside the device failed (exit {done.rc})", file=sys.stderr)
+            return 2
     if show:
-        sys.stdout.write(buf.getvalue() + "\n")
-    return _verdict(ex, grade_text(ex, buf.getvalue(), "replay"), "the replay", diff_of=buf.getvalue())
+        sys.stdout.write(text + "\n")
+    return _verdict(ex, grade_text(ex, text, "replay", strict=strict), "the replay", text, strict)
 
 
-def _verdict(ex: cat.Exercise, grade: Grade, what: str, diff_of: str | None = None) -> int:
+def _verdict(ex: cat.Exercise, grade: Grade, what: str, text: str | None, strict: bool) -> int:
     if grade.error:
         print(f"fortishell lab: {what}: {grade.error}", file=sys.stderr)
         return 2
+    for aside in grade.set_aside:
+        print(f"{ex.name}: set aside line {aside.line} ({aside.why}): {aside.text.strip()}")
     if grade.passed:
         print(f"{ex.name}: PASS ({what} matches {ex.expected.name})")
         return 0
-    from ..expect import check
+    if text is not None:
+        from ..expect import grade as grade_texts
 
-    if diff_of is None and what != "-":
-        diff_of = Path(what).read_text(encoding="utf-8", errors="replace")
-    if diff_of is not None:
-        from .grading import without_final_exit
-
-        check(str(ex.expected), without_final_exit(diff_of), out=sys.stdout, actual_name=what)
+        result, _ = grade_texts(ex.expected.read_text(encoding="utf-8"), text, strict=strict)
+        result.expected_name, result.actual_name = str(ex.expected), what
+        for line in result.diff_lines(color=sys.stdout.isatty()):
+            print(line)
     assert grade.first_difference is not None
     print(f"{ex.name}: FAIL ({what}; {grade.first_difference.describe()})")
     return 1
 
 
-def _grade(ex: cat.Exercise, directory: Path, *, as_json: bool) -> int:
+def _grade(ex: cat.Exercise, directory: Path, *, as_json: bool, strict: bool, names: list[str]) -> int:
     if not directory.is_dir():
         print(f"fortishell lab: {directory} is not a directory", file=sys.stderr)
         return 2
-    grades = [grade_file(ex, p) for p in transcripts_in(directory)]
+    found, skipped = transcripts_in(directory, ex, names)
+    grades = [grade_file(ex, p, strict=strict) for p in found]
     failed = sum(not g.passed for g in grades)
     if as_json:
         json.dump({"exercise": ex.name, "expected": str(ex.expected), "passed": len(grades) - failed,
@@ -193,11 +237,16 @@ def _grade(ex: cat.Exercise, directory: Path, *, as_json: bool) -> int:
         table.add_column("transcript", overflow="fold")
         table.add_column("result")
         table.add_column("first difference", overflow="fold")
+        table.add_column("set aside", overflow="fold")
         for g in grades:
             why = g.error or (g.first_difference.describe() if g.first_difference else "")
-            table.add_row(Path(g.transcript).name, "PASS" if g.passed else "FAIL", why,
+            aside = ", ".join(f"line {a.line} ({a.why})" for a in g.set_aside)
+            table.add_row(str(Path(g.transcript).relative_to(directory)), "PASS" if g.passed else "FAIL", why, aside,
                           style=None if g.passed else "red")
         _console().print(table)
+    if skipped:
+        print(f"fortishell lab: {skipped} other file(s) under {directory} skipped (not transcripts of {ex.name})",
+              file=sys.stderr)
     if not grades:
         print(f"fortishell lab: no transcripts in {directory}", file=sys.stderr)
         return 1

@@ -1,22 +1,23 @@
 """Grading a transcript against an exercise's expected transcript (text in, verdict out).
 
-A recorded session (``fortishell lab start``) usually ends with the student
-typing ``exit`` at the root prompt; the expected transcripts end with the bare
-final prompt.  A final ``exit`` line is therefore taken as that prompt before
-comparing: everything else must match as ``run --expect`` matches it
-(see :mod:`fortishell.expect` for the wildcards).
+The comparison is :func:`fortishell.expect.grade`, the one grader of ``lab
+check``, ``lab grade`` and ``python -m fortishell.expect``: by outcome (see
+:mod:`fortishell.classroom.outcome`) or, with ``strict``, line by line; both
+take a closing ``exit`` at the root prompt as the final prompt.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..expect import Comparison, compare
+from ..expect import Comparison, SetAsideLine, grade, without_final_exit
 from .catalogue import CatalogueError, Exercise
+from .outcome import starts_at_prompt
 
-_FINAL_EXIT = re.compile(r"^(.* # )exit\s*$")
+__all__ = ["Difference", "Grade", "comparison", "grade_file", "grade_text", "transcripts_in", "without_final_exit"]
 
 
 @dataclass(frozen=True)
@@ -39,27 +40,19 @@ class Grade:
     passed: bool
     first_difference: Difference | None
     error: str | None = None  # the transcript could not be read
+    set_aside: tuple[SetAsideLine, ...] = field(default=())  # lines outcome grading left out
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
 
 
-def without_final_exit(text: str) -> str:
-    lines = text.rstrip().split("\n")
-    if lines:
-        m = _FINAL_EXIT.match(lines[-1].rstrip("\r"))
-        if m:
-            lines[-1] = m.group(1)
-    return "\n".join(lines)
-
-
-def comparison(ex: Exercise, text: str) -> Comparison:
+def comparison(ex: Exercise, text: str, *, strict: bool = False) -> tuple[Comparison, list[SetAsideLine]]:
     if not ex.expected.is_file():
         raise CatalogueError(f"{ex.name} has no expected transcript yet ({ex.expected}); record it with "
                              f"tests/labs/labexercises.py --record {ex.name}")
-    result = compare(ex.expected.read_text(encoding="utf-8"), without_final_exit(text))
+    result, set_aside = grade(ex.expected.read_text(encoding="utf-8"), text, strict=strict)
     result.expected_name = str(ex.expected)
-    return result
+    return result, set_aside
 
 
 def first_difference(result: Comparison) -> Difference | None:
@@ -74,19 +67,39 @@ def first_difference(result: Comparison) -> Difference | None:
     )
 
 
-def grade_text(ex: Exercise, text: str, name: str = "transcript") -> Grade:
-    result = comparison(ex, text)
-    return Grade(ex.name, name, result.ok, first_difference(result))
+def grade_text(ex: Exercise, text: str, name: str = "transcript", *, strict: bool = False) -> Grade:
+    result, set_aside = comparison(ex, text, strict=strict)
+    return Grade(ex.name, name, result.ok, first_difference(result), set_aside=tuple(set_aside))
 
 
-def grade_file(ex: Exercise, path: Path) -> Grade:
+def grade_file(ex: Exercise, path: Path, *, strict: bool = False) -> Grade:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         return Grade(ex.name, str(path), False, None, f"cannot read: {exc.strerror or exc}")
-    return grade_text(ex, text, str(path))
+    return grade_text(ex, text, str(path), strict=strict)
 
 
-def transcripts_in(directory: Path) -> list[Path]:
-    """Every regular, non-hidden file of ``directory`` (not recursive), sorted by name."""
-    return sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+def transcripts_in(directory: Path, ex: Exercise | None = None, names: Sequence[str] = ()) -> tuple[list[Path], int]:
+    """The transcripts below ``directory`` (subfolders too; hidden files and folders left out),
+    sorted by path, and how many other files were passed over.  A transcript starts at a prompt
+    (``FortiProxy # ...``): a run folder's ``fortishell.conf``, lab state or logs are not graded.
+    With ``ex``, a transcript that ``lab start`` named for another of the exercises ``names``
+    (``<user>-<exercise>-<date>-<time>.txt``) is passed over too (a state directory's run folders
+    hold every exercise's)."""
+    other = None
+    if ex is not None:
+        rest = sorted((re.escape(n) for n in names if n != ex.name), key=len, reverse=True)
+        if rest:  # named for another exercise, and not for this one
+            other = re.compile(rf"^(?!.*-{re.escape(ex.name)}-\d{{8}}-).+-(?:{'|'.join(rest)})-\d{{8}}-\d{{6}}\.txt$")
+    found: list[Path] = []
+    skipped = 0
+    for path in sorted(directory.rglob("*")):
+        rel = path.relative_to(directory)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if starts_at_prompt(path) and not (other and other.match(path.name)):
+            found.append(path)
+        else:
+            skipped += 1
+    return found, skipped

@@ -1,7 +1,7 @@
 """The certificate-workflow exercises of ``sample-configs/`` (multi-part ones included), and how to run them.
 
-An exercise is a list of steps on one fresh copy of its configuration and one
-state directory: ``Script`` steps replay ``sample-configs/<name>.cli`` through
+An exercise is a list of steps (from the catalogue, ``sample-configs/exercises.toml``)
+on one fresh copy of its configuration and one state directory: ``Script`` steps replay ``sample-configs/<name>.cli`` through
 the installed ``fortishell`` (compared with ``<name>.expected``), ``Outside``
 steps run what a student runs outside the device between two parts
 (``fortishell lab-ca sign|revoke``), with ``{tftp}`` standing for the lab TFTP
@@ -45,20 +45,25 @@ class CertExercise:
     steps: tuple[Script | Outside, ...]
 
 
-CERT_EXERCISES: tuple[CertExercise, ...] = (
-    CertExercise("exercise-ca-import-est", "factory.conf", (Script("exercise-ca-import-est"),)),
-    CertExercise("exercise-csr-tftp", "lab.conf", (
-        Script("exercise-csr-tftp-1"),
-        Outside(("lab-ca", "sign", "{tftp}/web-csr.csr", "-o", "{tftp}/web-csr.cer")),
-        Script("exercise-csr-tftp-2", keep_going=True),
-    )),
-    CertExercise("exercise-pkcs12", "lab.conf", (Script("exercise-pkcs12", keep_going=True),)),
-    CertExercise("exercise-crl", "lab.conf", (
-        Script("exercise-crl-1"),
-        Outside(("lab-ca", "revoke", "476823")),
-        Script("exercise-crl-2"),
-    )),
-)
+def _from_catalogue(names: tuple[str, ...]) -> tuple[CertExercise, ...]:
+    """The exercises' steps as the catalogue (sample-configs/exercises.toml) lists them."""
+    import shlex
+
+    from fortishell.classroom import catalogue
+
+    cat = catalogue.load(SAMPLES)
+    out = []
+    for name in names:
+        ex = cat.get(name)
+        steps: list[Script | Outside] = [
+            Script(p.stem, p.keep_going) if isinstance(p, catalogue.Part) else Outside(tuple(shlex.split(p.command)))
+            for p in ex.parts]
+        out.append(CertExercise(name, ex.config, tuple(steps)))
+    return tuple(out)
+
+
+CERT_EXERCISES: tuple[CertExercise, ...] = _from_catalogue(
+    ("exercise-ca-import-est", "exercise-csr-tftp", "exercise-pkcs12", "exercise-crl"))
 BY_NAME = {e.name: e for e in CERT_EXERCISES}
 
 
