@@ -119,13 +119,14 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
     mode = "one shared device" if args.shared else "one device per user"
     if seed is not None:
         mode += f", each starting from {args.exercise or seed}" + (f" at {when_text}" if when_text else "")
+    # handlers first: a SIGTERM sent right after the start-up line is a clean stop
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     doors = [] if args.no_ssh else [f"SSH on {args.host}:{server.port}"]
     if args.https_port is not None:
         doors.append(f"REST API on https://{args.host}:{server.https_port}/api/v2/")
     print(f"fortishell: {', '.join(doors)} ({mode}, devices in {options_.devices_root}); "
           f"users: {', '.join(users.names) or '(none)'}", file=sys.stderr, flush=True)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stop.wait(0.5):
             pass
