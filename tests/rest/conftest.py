@@ -5,6 +5,7 @@ with the real `execute api-user generate-key`, and the configuration as text."""
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import warnings
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from fortishell.clock import Clock
+from fortishell.cmdb import secrets
 from fortishell.cmdb.render import show_configuration
 from fortishell.frontend.hub import hub_for
 from fortishell.shell.result import Result
@@ -74,9 +76,16 @@ class Served:
         return lines[0].split(": ", 1)[1]
 
     def config_text(self) -> str:
+        """``show full-configuration`` with each ``ENC`` value in clear (fresh ciphertexts every time)."""
         dev = self.device
         with dev.lock:
-            return "\n".join(show_configuration(dev.cmdb, full=True, header=False))
+            text = "\n".join(show_configuration(dev.cmdb, full=True, header=False))
+        return re.sub(r"ENC (\S+)", lambda m: f"CLEAR[{secrets.decrypt(m.group(1))}]", text)
+
+    def files(self) -> dict[str, bytes]:
+        """Every file of the state directory (configuration, journal ...) by name, as bytes."""
+        return {str(p.relative_to(self.state)): p.read_bytes() for p in sorted(self.state.rglob("*"))
+                if p.is_file() and p.name != "debug.log"}
 
     def ssh(self, command: str, user: str = "admin", password: str | None = None) -> str:
         """Run ``command`` (lines) as an SSH exec request; its output."""
