@@ -122,7 +122,7 @@ async def principal(request: web.Request) -> auth.Principal:
 
 
 def _allowed(request: web.Request, who: auth.Principal, group: str, write: bool) -> None:
-    if write and who.csrf is not None and request.headers.get("X-CSRFTOKEN") != who.csrf:
+    if write and who.csrf is not None and request.headers.get("X-CSRFTOKEN", "").strip('"') != who.csrf:
         raise RestError(403)
     if not who.may(group, write):
         raise RestError(403)
@@ -167,7 +167,7 @@ def _cookies(response: web.StreamResponse, request: web.Request, key: str, csrf:
     port = request.url.port or 443
     response.set_cookie(f"session_key_{port}_fortishell", key, httponly=True, secure=True, samesite="Strict")
     response.set_cookie(f"ccsrf_token_{port}_fortishell", csrf, secure=True, samesite="Strict")
-    response.set_cookie("ccsrftoken", f'"{csrf}"', secure=True, samesite="Strict")
+    response.set_cookie("ccsrftoken", csrf, secure=True, samesite="Strict")
 
 
 async def _login(request: web.Request, username: str, password: str) -> tuple[str, str] | None:
