@@ -47,3 +47,18 @@ def test_generate_key_endpoint(box: Served) -> None:
     with box.client(reader) as c3:
         assert c3.post("/api/v2/monitor/system/api-user/generate-key", json={"api-user": "reader"}) \
             .status_code == 403
+
+
+def test_an_unexpected_error_is_one_envelope_and_a_logged_traceback(box: Served, monkeypatch, caplog) -> None:
+    from fortishell.rest import monitor
+
+    def broken(device, query, body):  # noqa: ANN001, ANN202
+        raise RuntimeError("boom inside")
+
+    monkeypatch.setitem(monitor.ENDPOINTS, "system/status", monitor.Monitor("GET", False, broken))
+    with box.client(box.token()) as c:
+        r = c.get("/api/v2/monitor/system/status")
+    assert (r.status_code, r.json()["status"], r.json()["error"]) == (500, "error", -1)
+    assert "boom" not in r.text and "Traceback" not in r.text
+    logged = [rec for rec in caplog.records if rec.name == "fortishell.rest" and rec.exc_info]
+    assert logged and "boom inside" in str(logged[0].exc_info[1])
