@@ -122,7 +122,7 @@ def apply_json(buf: EditBuffer, body: dict[str, Any]) -> None:
             if attr.secret and isinstance(value, str) and secrets.is_encrypted(value) \
                     and _unchanged(buf, attr, value):
                 continue
-            if not any(a.name == attr.name for a in buf.settable()):
+            if not buf.may_set(attr):
                 raise ParseError(attr.name)  # read-only, or absent under the current values
             buf.set(attr.name, _words(attr, value))
         for sub in spec.subtables:
