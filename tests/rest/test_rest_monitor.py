@@ -62,3 +62,43 @@ def test_an_unexpected_error_is_one_envelope_and_a_logged_traceback(box: Served,
     assert "boom" not in r.text and "Traceback" not in r.text
     logged = [rec for rec in caplog.records if rec.name == "fortishell.rest" and rec.exc_info]
     assert logged and "boom inside" in str(logged[0].exc_info[1])
+
+
+def _cert_pem(ca: bool) -> bytes:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Rotation Root" if ca else "leaf")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_ca_import_file(box: Served) -> None:
+    import base64
+
+    url = "/api/v2/monitor/vpn-certificate/ca/import"
+    root = base64.b64encode(_cert_pem(ca=True)).decode()
+    with box.client(box.token()) as c:
+        r = c.post(url, json={"import_method": "file", "scope": "global", "file_content": root})
+        assert r.status_code == 200, r.text
+        name = r.json()["results"]["mkey"]
+        assert name.startswith("G_CA_Cert_")
+        again = c.post(url, json={"import_method": "file", "file_content": root})
+        assert (again.status_code, again.json()["error"]) == (500, -5)
+        before = box.config_text()
+        leaf = base64.b64encode(_cert_pem(ca=False)).decode()
+        assert c.post(url, json={"import_method": "file", "file_content": leaf}).status_code == 500
+        bad = c.post(url, json={"import_method": "file", "file_content": "bm90IGEgY2VydA=="})
+        assert (bad.status_code, bad.json()["error"]) == (500, -651)
+        assert box.config_text() == before
+    assert "Rotation Root" in box.ssh(f"get vpn certificate ca {name}")
