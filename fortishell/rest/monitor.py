@@ -93,7 +93,8 @@ def _generate_key(device: Any, query: Any, body: Any) -> dict[str, Any]:
 
 def _ca_import(device: Any, query: Any, body: Any) -> dict[str, Any]:
     """``{import_method: file, file_content: <base64 of PEM/DER/PKCS#7>, scope}``: the first certificate."""
-    from ..certs.files import CertFileError, read_certificates
+    from ..certs import CertFileError
+    from ..certs.files import read_certificates
     from ..shell.commands.certs_ca import store_ca
     from ..shell.session import Session
 
