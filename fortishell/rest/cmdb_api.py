@@ -183,6 +183,8 @@ def _edit(cmdb: Cmdb, spec: TableSpec, key: str | None, body: Mapping[str, Any])
     """One ``edit``: a fresh buffer, the body's values, one commit (all or nothing)."""
     buf = cmdb.begin_edit(spec.path, key)
     apply_json(buf, dict(body))
+    if not buf.is_new and buf.to_entry() == cmdb.entry(spec.path, key):
+        return  # nothing changes: no commit, the revision stays (Ansible's second run: changed=false)
     try:
         cmdb.commit(buf)
     except FortiError as exc:

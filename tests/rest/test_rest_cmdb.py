@@ -144,3 +144,17 @@ def test_with_meta(api) -> None:
     row = api.get(f"{LOCAL}/Fortinet_Factory", params={"with_meta": "1"}).json()["results"][0]
     assert row["q_path"] == "vpn.certificate" and row["q_name"] == "local" and row["q_mkey_type"] == "string"
     assert isinstance(row["q_ref"], int)
+
+
+def test_requests_shaped_as_ansible_sends_them(api) -> None:
+    """JSON under a form Content-Type, DELETE with the body `null`, `vdom=root` on every call."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    missing = api.get(f"{LOCAL}/ans-1", params={"vdom": "root"})
+    assert missing.status_code == 404 and missing.json()["http_method"] == "GET"
+    r = api.post(LOCAL, params={"vdom": "root"}, content=b'{"name": "ans-1", "comments": "play"}', headers=form)
+    assert r.status_code == 200 and r.json()["status"] == "success", r.text
+    r = api.put(f"{LOCAL}/ans-1", params={"vdom": "root"}, content=b'{"name": "ans-1", "comments": "play"}',
+                headers=form)
+    assert r.json()["revision_changed"] is False  # same values: a second run reports no change
+    r = api.request("DELETE", f"{LOCAL}/ans-1", params={"vdom": "root"}, content=b"null", headers=form)
+    assert r.status_code == 200, r.text
