@@ -32,6 +32,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 KEYS = web.AppKey("keys", auth.Keys)
 SESSIONS = web.AppKey("sessions", auth.Sessions)
+LOCKOUT = web.AppKey("lockout", auth.Lockout)
 DeviceFor = Callable[[str], Any]
 CheckLogin = Callable[[str, str], bool]
 DEVICE_FOR: web.AppKey[DeviceFor] = web.AppKey("device_for")
@@ -171,11 +172,18 @@ def _cookies(response: web.StreamResponse, request: web.Request, key: str, csrf:
 
 
 async def _login(request: web.Request, username: str, password: str) -> tuple[str, str] | None:
+    """A new session for a user of the users file; None (logged, counted) when refused."""
     app = request.app
     loop = asyncio.get_running_loop()
-    if not username or not await loop.run_in_executor(None, app[CHECK_LOGIN], username, password):
-        log.warning("REST login failed for %r from %s", username, request.remote)
+    remote = request.remote or "?"
+    if app[LOCKOUT].locked(remote):
+        log.warning("REST login refused for %r from %s: locked out after failed logins", username, remote)
         return None
+    if not username or not await loop.run_in_executor(None, app[CHECK_LOGIN], username, password):
+        log.warning("REST login failed for %r from %s", username, remote)
+        app[LOCKOUT].failed(remote)
+        return None
+    app[LOCKOUT].succeeded(remote)
     device = await loop.run_in_executor(None, app[DEVICE_FOR], username)
     return app[SESSIONS].open(username, device)
 
@@ -227,9 +235,10 @@ async def not_found(request: web.Request) -> web.Response:
 
 
 def make_app(keys: auth.Keys, sessions: auth.Sessions, device_for: Callable[[str], Any],
-             check_login: Callable[[str, str], bool]) -> web.Application:
+             check_login: Callable[[str, str], bool], lockout: auth.Lockout | None = None) -> web.Application:
     app = web.Application(middlewares=[envelope_errors], client_max_size=MAX_BODY)
     app[KEYS], app[SESSIONS], app[DEVICE_FOR], app[CHECK_LOGIN] = keys, sessions, device_for, check_login
+    app[LOCKOUT] = lockout or auth.Lockout()
     app.router.add_route("*", "/api/v2/cmdb/{tail:.*}", cmdb_handler)
     app.router.add_route("*", "/api/v2/monitor/{tail:.*}", monitor_handler)
     app.router.add_route("POST", "/api/v2/authentication", authentication)

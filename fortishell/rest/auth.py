@@ -13,7 +13,11 @@
   -> ``vpngrp``, ``log`` -> ``loggrp``; others ``sysgrp``) must be ``read`` for GET,
   ``read-write`` otherwise; 403 otherwise.  A profile that does not exist grants nothing.
 
-Not done (yet): ``trusthost``, per-vdom API users, login rate limiting.
+Failed logins are logged and rate-limited per client address as FortiOS does with its
+``admin-lockout-threshold`` / ``admin-lockout-duration`` defaults: after 3 failures the
+address is locked out for 60 seconds, whatever it sends (:class:`Lockout`).
+
+Not done (yet): ``trusthost``, per-vdom API users.
 """
 
 from __future__ import annotations
@@ -154,3 +158,36 @@ class Sessions:
     def close(self, key: str) -> bool:
         with self._lock:
             return self._by_key.pop(key, None) is not None
+
+
+class Lockout:
+    """Failed logins per client address: ``threshold`` failures lock it out for ``seconds``."""
+
+    def __init__(self, threshold: int = 3, seconds: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._threshold, self._seconds, self._clock = threshold, seconds, clock
+        self._failures: dict[str, int] = {}
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def locked(self, who: str) -> bool:
+        with self._lock:
+            until = self._until.get(who)
+            if until is None:
+                return False
+            if self._clock() >= until:
+                del self._until[who]
+                return False
+            return True
+
+    def failed(self, who: str) -> None:
+        with self._lock:
+            n = self._failures.get(who, 0) + 1
+            if n >= self._threshold:
+                self._until[who] = self._clock() + self._seconds
+                n = 0
+            self._failures[who] = n
+
+    def succeeded(self, who: str) -> None:
+        with self._lock:
+            self._failures.pop(who, None)

@@ -136,3 +136,35 @@ def test_per_user_devices_key_picks_the_device(served) -> None:
 class _Quiet:
     def emit(self, line: str) -> None:
         pass
+
+
+def test_failed_logins_lock_the_address_out(served) -> None:
+    box = served(users_toml='[users.dave]\npassword = "right"\n')
+    with box.client() as c:
+        for _ in range(3):
+            r = c.post("/api/v2/authentication", json={"username": "dave", "secretkey": "wrong"})
+            assert r.json()["status_message"] == "LOGIN_FAILED"
+        r = c.post("/api/v2/authentication", json={"username": "dave", "secretkey": "right"})
+        assert r.json()["status_message"] == "LOGIN_FAILED"  # locked out for now, even with the password
+        assert c.post("/logincheck", content=b"username=dave&secretkey=right").text.startswith("0")
+
+
+def test_lockout_ends_after_its_duration() -> None:
+    from fortishell.rest.auth import Lockout
+
+    now = [100.0]
+    lock = Lockout(threshold=3, seconds=60, clock=lambda: now[0])
+    lock.failed("a")
+    lock.failed("a")
+    assert not lock.locked("a")
+    lock.failed("a")
+    assert lock.locked("a") and not lock.locked("b")
+    now[0] += 59.9
+    assert lock.locked("a")
+    now[0] += 0.2
+    assert not lock.locked("a")
+    lock.failed("a")
+    lock.succeeded("a")
+    lock.failed("a")
+    lock.failed("a")
+    assert not lock.locked("a")  # a success resets the count
