@@ -17,7 +17,12 @@
 4. prints per server requests/s, p50 / p99 latency, the server process's CPU
    time per request (user + system from /proc), and the ratios fortishell/peer
    of CPU per request and of p99.  Targets (issue 21): CPU per request within 2x
-   of the peer, p99 under 20 ms.
+   of the peer, p99 under 20 ms;
+5. the SSH door of the same process: one interactive SSH session types
+   ``get system status | grep Hostname`` over and over, alone and then while the
+   PUT load runs; prints both p99s (the target: the SSH p99 holds under API load).
+   The clients share one process (this one), so client-side queueing is in every
+   figure; on a busy machine compare the ratios rather than the absolute times.
 
 Loopback only; every wait is bounded.
 """
@@ -37,6 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -107,7 +113,38 @@ async def load(base: str, method: str, token: str, clients: int, total: int, ctx
     return latencies
 
 
-def start(argv: list[str], pattern: str) -> tuple[subprocess.Popen[str], int]:
+PROMPT = re.compile(r"\r\n\r\n[\w~_-]+ (\([^)]*\) )?# $")
+
+
+async def ssh_latencies(port: int, background: Any) -> list[float]:
+    """Latencies of one interactive SSH session's commands, with ``background()`` load running (or none)."""
+    import asyncssh
+
+    async with asyncssh.connect("127.0.0.1", port, username="admin", password="", known_hosts=None,
+                                client_keys=None, agent_path=None) as conn:
+        proc = await conn.create_process(term_type="vt100", term_size=(200, 50))
+        buf = ""
+        while not re.search(r"# $", buf):
+            buf += await asyncio.wait_for(proc.stdout.read(4096), 20)
+        proc.stdin.write("config system console\rset output standard\rend\r")
+        out: list[float] = []
+        task = asyncio.ensure_future(background()) if background is not None else None
+        end = time.perf_counter() + 3.0
+        while (task is not None and not task.done()) or (task is None and time.perf_counter() < end):
+            buf = ""
+            await asyncio.sleep(0.01)
+            start = time.perf_counter()
+            proc.stdin.write("get system status | grep Hostname\r")
+            while not (PROMPT.search(buf) and "Hostname" in buf):
+                buf += await asyncio.wait_for(proc.stdout.read(4096), 20)
+            out.append(time.perf_counter() - start)
+        if task is not None:
+            await task
+        proc.stdin.write("exit\r")
+        return out[3:] if len(out) > 10 else out
+
+
+def start(argv: list[str], pattern: str) -> tuple[subprocess.Popen[str], Any]:
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             env=dict(os.environ, PYTHONWARNINGS="ignore"))
     assert proc.stderr is not None
@@ -116,7 +153,8 @@ def start(argv: list[str], pattern: str) -> tuple[subprocess.Popen[str], int]:
     if m is None:
         proc.kill()
         raise SystemExit(f"could not start {argv[:3]}: {line}{proc.stderr.read()}")
-    return proc, int(m.group(1))
+    ports = tuple(int(g) for g in m.groups())
+    return proc, ports if len(ports) > 1 else ports[0]
 
 
 async def setup(base: str, ctx: ssl.SSLContext) -> str:
@@ -155,8 +193,9 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="rest-bench-") as tmp:
         state = Path(tmp) / "st"
-        fs, fs_port = start([str(EXE), "serve", "--https-port", "0", "--no-ssh", "--shared", "--state-dir",
-                             str(state)], r"REST API on https://127\.0\.0\.1:(\d+)/")
+        fs, fs_port = start([str(EXE), "serve", "--port", "0", "--https-port", "0", "--shared", "--state-dir",
+                             str(state)], r"SSH on 127\.0\.0\.1:(\d+), REST API on https://127\.0\.0\.1:(\d+)/")
+        ssh_port, fs_port = fs_port
         peer, peer_port = start([sys.executable, __file__, "--peer-server", str(state)], r"peer on .*:(\d+)/")
         ctx = ssl.create_default_context(cafile=str(state / "rest_admin.crt"))
         failed = False
@@ -180,6 +219,12 @@ def main() -> int:
                 print(f"  ratio fortishell/peer: CPU per request {ratio:.2f}x (target <= {TARGET_RATIO}x), "
                       f"p99 {p99 / results['peer'][1]:.2f}x; fortishell p99 {p99:.2f} ms (target < {TARGET_P99_MS} ms)")
                 failed |= ratio > TARGET_RATIO or p99 > TARGET_P99_MS
+            quiet = asyncio.run(ssh_latencies(ssh_port, None))
+            loaded = asyncio.run(ssh_latencies(ssh_port, lambda: load(fs_base, "PUT", token, args.clients,
+                                                                        args.requests, ctx)))
+            q99, l99 = (sorted(x)[int(len(x) * 0.99) - 1] * 1000 for x in (quiet, loaded))
+            print(f"SSH session on the same process: p99 {q99:.2f} ms alone, {l99:.2f} ms under the PUT load "
+                  f"({l99 / q99:.2f}x; {len(loaded)} commands)")
         finally:
             for proc in (fs, peer):
                 proc.send_signal(signal.SIGTERM)

@@ -40,7 +40,9 @@ CHECK_LOGIN: web.AppKey[CheckLogin] = web.AppKey("check_login")
 
 
 def _reply(body: dict[str, Any], status: int | None = None) -> web.Response:
-    return web.Response(body=json.dumps(body, indent=2).encode(), status=status or body["http_status"],
+    # indented, no space after the colon, as FortiOS writes its answers
+    return web.Response(body=json.dumps(body, indent=2, separators=(",", ":")).encode(),
+                        status=status or body["http_status"],
                         content_type="application/json")
 
 

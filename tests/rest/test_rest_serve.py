@@ -78,7 +78,7 @@ def test_curl_token_and_errors(box: Served) -> None:
     url = f"{box.base_url}/api/v2/monitor/system/status"
     out = subprocess.run(["curl", "-sS", "--cacert", str(box.cert), "-H", f"Authorization: Bearer {token}", url],
                          capture_output=True, text=True, timeout=30)
-    assert '"status_message"' not in out.stdout and '"version": "v7.6.1"' in out.stdout, out
+    assert '"status_message"' not in out.stdout and '"version":"v7.6.1"' in out.stdout, out
     out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(box.cert),
                           "-X", "PATCH", "-H", f"Authorization: Bearer {token}",
                           f"{box.base_url}/api/v2/cmdb/system/global"], capture_output=True, text=True, timeout=30)
