@@ -61,6 +61,8 @@ def table_for(cmdb: Cmdb, path: str, name: str) -> TableSpec:
 
 def handle(cmdb: Cmdb, call: Call) -> dict[str, Any]:
     spec = table_for(cmdb, call.path, call.name)
+    if not spec.is_table and call.mkey is not None:
+        raise RestError(404, -3)  # an object has no entries
     vdom = call.query.get("vdom")
     if vdom not in (None, "", "root"):
         raise RestError(404, -3)

@@ -64,6 +64,8 @@ def _unchanged(box: Served, api: Any, method: str, url: str, expect: tuple[int, 
     ("GET", "/api/v2/monitor/no/such", {}, (404, None)),
     ("POST", "/api/v2/monitor/system/status", {}, (405, None)),
     ("GET", "/nothing/here", {}, (404, None)),
+    ("GET", f"{GLOBAL}/anything", {}, (404, -3)),  # an object has no entries
+    ("PUT", f"{GLOBAL}/anything", {"json": {"alias": "x"}}, (404, -3)),
     ("DELETE", f"{LOCAL}/no-such", {}, (404, -3)),
     ("GET", LOCAL, {"params": {"filter": "no operator"}}, (400, -1)),
     ("GET", LOCAL, {"params": {"start": "x"}}, (400, -1)),
