@@ -82,6 +82,10 @@ def handle(cmdb: Cmdb, call: Call) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ reads
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    return query.get(name) not in (None, "", "0", "false")
+
+
 def _meta(cmdb: Cmdb, spec: TableSpec, row: dict[str, Any], key: str | None) -> dict[str, Any]:
     refs = cmdb.references(spec.path, key) if key is not None else 0
     return {**row, "q_ref": refs, "q_static": False, "q_no_rename": False, "q_global_entry": False,
@@ -97,11 +101,12 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
         return {"revision": revision(cmdb), "results": {a.name: a.default for a in spec.attrs if not a.hidden
                                                         and a.type != "password"}}
     fields = [f for f in (q.get("format") or "").split("|") if f]
-    meta = q.get("with_meta") not in (None, "", "0", "false")
+    meta = _flag(q, "with_meta")
+    defaults = not _flag(q, "exclude-default-values")
     if not spec.is_table:
         entry = cmdb.entry(spec.path)
         assert entry is not None
-        row = formatted(entry_json(entry), fields, None)
+        row = formatted(entry_json(entry, defaults=defaults), fields, None)
         return {"revision": revision(cmdb), "results": _meta(cmdb, spec, row, None) if meta else row}
     if call.mkey is not None:
         entry = cmdb.entry(spec.path, call.mkey)
@@ -114,7 +119,7 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     start, count = int_param(q, "start") or 0, int_param(q, "count")
     rows = []
     for entry in entries:
-        row = entry_json(entry)
+        row = entry_json(entry, defaults=defaults)
         if filters and not keep(row, filters):
             continue
         rows.append((entry.key, row))

@@ -39,7 +39,8 @@ def value_json(spec: AttrSpec, value: Any) -> Any:
     return "" if value is None else str(value)
 
 
-def entry_json(entry: Entry) -> dict[str, Any]:
+def entry_json(entry: Entry, *, defaults: bool = True) -> dict[str, Any]:
+    """``defaults=False``: attributes at their default are left out (``exclude-default-values``)."""
     spec = entry.spec
     out: dict[str, Any] = {}
     if spec.key is not None:
@@ -48,13 +49,16 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     for attr in spec.attrs:
         if attr.name == spec.key or attr.hidden or not entry.visible(attr):
             continue
-        out[attr.name] = value_json(attr, entry.get(attr.name))
+        value = entry.get(attr.name)
+        if not defaults and value == attr.default:
+            continue
+        out[attr.name] = value_json(attr, value)
     for sub in spec.subtables:
-        value = entry.sub(sub.name)
-        if isinstance(value, dict):
-            out[sub.name] = [entry_json(e) for e in value.values()]
+        nested = entry.sub(sub.name)
+        if isinstance(nested, dict):
+            out[sub.name] = [entry_json(e, defaults=defaults) for e in nested.values()]
         else:
-            out[sub.name] = entry_json(value)
+            out[sub.name] = entry_json(nested, defaults=defaults)
     return out
 
 

@@ -158,3 +158,11 @@ def test_requests_shaped_as_ansible_sends_them(api) -> None:
     assert r.json()["revision_changed"] is False  # same values: a second run reports no change
     r = api.request("DELETE", f"{LOCAL}/ans-1", params={"vdom": "root"}, content=b"null", headers=form)
     assert r.status_code == 200, r.text
+
+
+def test_exclude_default_values(api) -> None:
+    api.post(LOCAL, json={"name": "lean", "comments": "only this", "auto-regenerate-days": 5})
+    row = api.get(f"{LOCAL}/lean", params={"exclude-default-values": "1"}).json()["results"][0]
+    assert row == {"name": "lean", "q_origin_key": "lean", "comments": "only this", "auto-regenerate-days": 5}
+    full = api.get(f"{LOCAL}/lean").json()["results"][0]
+    assert full["enroll-protocol"] == "none"
