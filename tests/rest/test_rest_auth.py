@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import RW_PROFILE, Served
+from rest_helpers import RW_PROFILE, Served
 
 GLOBAL = "/api/v2/cmdb/system/global"
 STATUS = "/api/v2/monitor/system/status"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Served
+from rest_helpers import Served
 
 LOCAL = "/api/v2/cmdb/vpn.certificate/local"
 GLOBAL = "/api/v2/cmdb/system/global"

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from conftest import Served
+from rest_helpers import Served
 
 fortigate_api = pytest.importorskip("fortigate_api")
 

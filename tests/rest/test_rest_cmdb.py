@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Served
+from rest_helpers import Served
 
 LOCAL = "/api/v2/cmdb/vpn.certificate/local"
 

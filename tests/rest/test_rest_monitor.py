@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import Served
+from rest_helpers import Served
 
 
 def test_status_as_ansible_reads_it(box: Served) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Served
+from rest_helpers import Served
 
 EXE = Path(sys.executable).parent / "fortishell"
 
