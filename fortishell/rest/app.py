@@ -40,8 +40,9 @@ CHECK_LOGIN: web.AppKey[CheckLogin] = web.AppKey("check_login")
 
 
 def _reply(body: dict[str, Any], status: int | None = None) -> web.Response:
-    # indented, no space after the colon, as FortiOS writes its answers
-    return web.Response(body=json.dumps(body, indent=2, separators=(",", ":")).encode(),
+    # Compact: FortiOS indents its answers, but no client depends on the whitespace, and the
+    # standard library's C encoder only writes compact JSON (indenting took 0.2 ms a request).
+    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(),
                         status=status or body["http_status"],
                         content_type="application/json")
 
