@@ -25,7 +25,8 @@ commands:
                               (see: fortishell run --help)
   lab list|start|check|grade  the training exercises (see: fortishell lab --help)
   lab-server [options]        serve the lab EST responder (see: fortishell lab-server --help)
-  serve [options]             serve the shell over SSH (see: fortishell serve --help)
+  serve [options]             serve the shell over SSH, and the REST API with --https-port PORT
+                              (see: fortishell serve --help)
   lab-ca {sign CSR|revoke SERIAL|crl|show}
                               the lab CA by hand (see: fortishell lab-ca --help)
 """

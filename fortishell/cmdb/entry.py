@@ -152,14 +152,13 @@ class EditBuffer:
     # ------------------------------------------------------------- resolving
     def settable(self) -> list[AttrSpec]:
         """Attributes a ``set``/``unset`` may name now (for resolution, ``?`` and Tab)."""
-        out = []
-        for a in self.spec.attrs:
-            if a.name == self.spec.key or a.volatile and not self.trusted:
-                continue
-            if not self.trusted and (a.readonly or a.hidden or not self.visible(a)):
-                continue
-            out.append(a)
-        return out
+        return [a for a in self.spec.attrs if self.may_set(a)]
+
+    def may_set(self, a: AttrSpec) -> bool:
+        """Whether ``a`` is among :meth:`settable` (one attribute, without listing them all)."""
+        if a.name == self.spec.key or a.volatile and not self.trusted:
+            return False
+        return self.trusted or not (a.readonly or a.hidden or not self.visible(a))
 
     def resolve_attr(self, word: str) -> AttrSpec:
         """Exact name, else unique prefix among the settable attributes; else ParseError (-61)."""
@@ -167,9 +166,12 @@ class EditBuffer:
             spec = self.spec.attr(word)
             if spec is not None and spec.name != self.spec.key:
                 return spec
+        exact = self.spec.attr(word)
+        if exact is not None:  # an exact name: settable now, or refused (read-only / absent)
+            if self.may_set(exact):
+                return exact
+            raise ParseError(word)
         cands = self.settable()
-        if self.spec.attr(word) is not None and all(a.name != word for a in cands):
-            raise ParseError(word)  # the exact name of a read-only / absent attribute
         name = resolve_word(word, [a.name for a in cands])
         if name is None:
             raise ParseError(word)

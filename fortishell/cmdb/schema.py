@@ -253,6 +253,9 @@ _GLOBAL_ATTRS = (
        "minutes (8 hours), default = 5). A shorter idle timeout is more secure."),
     # FortiOS 7.4+ takes a time-zone name.
     _s("timezone", 63, "US/Pacific", "Timezone database name. Enter ? to view the list of timezone."),
+    # FortiOS 7.4.5+: `?access_token=` is refused unless this is enabled (REST API, rest/auth.py)
+    _o("rest-api-key-url-query", list(_DE), "disable", "Enable/disable support for passing REST API keys "
+       "through URL query parameters."),
 )
 
 _CONSOLE_ATTRS = (
@@ -326,6 +329,7 @@ class Schema:
 
 
 from .schema_pki import TABLES as _PKI_TABLES  # noqa: E402 - its declarations use the classes above
+from .schema_admin import TABLES as _ADMIN_TABLES  # noqa: E402 - likewise
 
 SCHEMA = Schema(
     tables=(
@@ -337,6 +341,7 @@ SCHEMA = Schema(
                   key="name", key_size=35, summary=("name", "range", "source", "enroll-protocol")),
         TableSpec(SETTING, "object", "VPN certificate setting.", _SETTING_ATTRS, subtables=(_CRL,)),
         *_PKI_TABLES,
+        *_ADMIN_TABLES,
     ),
     word_help={
         ("system",): "Configure system.",

@@ -37,6 +37,11 @@ def _parser() -> options.Parser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=options.listen_port, default=2222,
                    help="port to listen on, 1-65535 or 0 for any free port (default: 2222)")
+    p.add_argument("--https-port", metavar="PORT", type=options.listen_port,
+                   help="also serve the REST API over HTTPS on PORT (0: any free port), for the same devices "
+                        "(default: no REST API)")
+    p.add_argument("--no-ssh", action="store_true",
+                   help="do not serve SSH (with --https-port: the REST API only) (default: SSH on)")
     p.add_argument("--state-dir", metavar="DIR",
                    help="host key, devices and histories (default: the global --state-dir / fortishell's state directory)")
     p.add_argument("--shared", action="store_true",
@@ -104,7 +109,10 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
             return 1
     options_ = ServeOptions(base, host=args.host, port=args.port, shared=args.shared, users=users,
                             clock_factory=clock_factory, lab_server_url=lab_server, seed_config=seed,
-                            devices_dir=devices_dir)
+                            devices_dir=devices_dir, ssh=not args.no_ssh, https_port=args.https_port)
+    if args.no_ssh and args.https_port is None:
+        print("fortishell serve: --no-ssh needs --https-port (nothing would be served)", file=sys.stderr)
+        return 2
 
     # The event loop runs on its own thread, the main thread only waits for Ctrl-C / SIGTERM: off
     # the main thread prompt_toolkit installs no SIGWINCH handler per prompt (a server has no
@@ -115,7 +123,9 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
         server.start()
     except OSError as exc:
         server.stop()
-        print(f"fortishell serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+        ports = ", ".join(str(p) for p in ([] if args.no_ssh else [args.port]) + (
+            [] if args.https_port is None else [args.https_port]))
+        print(f"fortishell serve: cannot listen on {args.host}:{ports}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
     if args.shared:
@@ -130,10 +140,14 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
     mode = "one shared device" if args.shared else "one device per user"
     if seed is not None:
         mode += f", each starting from {args.exercise or seed}" + (f" at {when_text}" if when_text else "")
-    print(f"fortishell: SSH on {args.host}:{server.port} ({mode}, devices in {options_.devices_root}); "
-          f"users: {', '.join(users.names) or '(none)'}", file=sys.stderr, flush=True)
+    # handlers first: a SIGTERM sent right after the start-up line is a clean stop
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    doors = [] if args.no_ssh else [f"SSH on {args.host}:{server.port}"]
+    if args.https_port is not None:
+        doors.append(f"REST API on https://{args.host}:{server.https_port}/api/v2/")
+    print(f"fortishell: {', '.join(doors)} ({mode}, devices in {options_.devices_root}); "
+          f"users: {', '.join(users.names) or '(none)'}", file=sys.stderr, flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -44,6 +44,8 @@ class ServeOptions:
     seed_config: Path | None = None
     # where the devices live (users/<user>/, or fortishell.conf when shared); None: state_dir
     devices_dir: Path | None = None
+    ssh: bool = True  # False: `serve --no-ssh` (the REST door only)
+    https_port: int | None = None  # the REST API over HTTPS (fortishell.rest); None: off; 0: any free port
 
     @property
     def devices_root(self) -> Path:

@@ -350,20 +350,28 @@ class ShellServer(asyncssh.SSHServer):
 
 
 class SshServer:
-    """A running server on an event loop: ``port``, ``close()``."""
+    """A running server on an event loop: ``port`` (SSH), ``https_port`` (REST), ``close()``."""
 
-    def __init__(self, acceptor: Any, registry: DeviceRegistry) -> None:
-        self.acceptor = acceptor
+    def __init__(self, acceptor: Any, registry: DeviceRegistry, rest: Any = None) -> None:
+        self.acceptor = acceptor  # None: SSH switched off (`serve --no-ssh`)
         self.registry = registry
+        self.rest = rest  # a fortishell.rest.server.RestServer, or None
 
     @property
     def port(self) -> int:
-        return int(self.acceptor.sockets[0].getsockname()[1])
+        return int(self.acceptor.sockets[0].getsockname()[1]) if self.acceptor is not None else 0
+
+    @property
+    def https_port(self) -> int:
+        return int(self.rest.port) if self.rest is not None else 0
 
     async def close(self) -> None:
-        """Stop listening, end every session, close the devices."""
-        self.acceptor.close()
-        await self.acceptor.wait_closed()
+        """Stop listening, end every session and REST connection, close the devices."""
+        if self.rest is not None:
+            await self.rest.close()
+        if self.acceptor is not None:
+            self.acceptor.close()
+            await self.acceptor.wait_closed()
         for conn in list(self.registry.connections):
             conn.close()
         for _ in range(100):  # let the sessions see their connection go
@@ -382,6 +390,14 @@ async def start_server(options: ServeOptions) -> SshServer:
     state_dir.mkdir(parents=True, exist_ok=True)
     key = load_or_create_host_key(state_dir)
     registry = DeviceRegistry(options)
+    rest = None
+    if options.https_port is not None:  # the REST door: same loop, same devices
+        from ..rest.server import start_rest
+
+        rest = await start_rest(registry, options.users, host=options.host, port=options.https_port,
+                                state_dir=state_dir)
+    if not options.ssh:
+        return SshServer(None, registry, rest)
     acceptor = await asyncssh.create_server(
         lambda: ShellServer(registry, options.users),
         options.host,
@@ -396,7 +412,7 @@ async def start_server(options: ServeOptions) -> SshServer:
         keepalive_interval=0,
         login_timeout=60,
     )
-    return SshServer(acceptor, registry)
+    return SshServer(acceptor, registry, rest)
 
 
 class ServerThread:
@@ -417,6 +433,11 @@ class ServerThread:
     def port(self) -> int:
         assert self.server is not None
         return self.server.port
+
+    @property
+    def https_port(self) -> int:
+        assert self.server is not None
+        return self.server.https_port
 
     @property
     def registry(self) -> DeviceRegistry:

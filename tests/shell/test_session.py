@@ -125,7 +125,7 @@ def test_help_config_paths_and_execute(session: Session) -> None:
     assert [ln.split()[0] for ln in session.help("config vpn certificate ")] == [
         "ca", "crl", "local", "ocsp-server", "remote", "setting"]
     names = [ln.split()[0] for ln in session.help("execute ")]
-    assert names == ["date", "factoryreset", "log", "ping", "time", "vpn"]
+    assert names == ["api-user", "date", "factoryreset", "log", "ping", "time", "vpn"]
     assert session.help("diagnose debug application est ")[0].startswith("<integer>")
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ...cli import ast
 from ...errors import IncompleteCommand, ValueParseError
 from ..result import Question, Result
-from . import certs, certs_ca, certs_est
+from . import apiuser, certs, certs_ca, certs_est
 from .tree import CommandHandlers, Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
@@ -186,6 +186,7 @@ def _log_categories(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
 ALGORITHMS = ("rsa-1024", "rsa-1536", "rsa-2048", "rsa-4096", "ec-secp256r1", "ec-secp384r1", "ec-secp521r1")
 
 TREE = Node("Execute static commands.", {
+    "api-user": apiuser.api_user_node(),
     "date": Node("Get/set system date.", handler=do_date,
                  args=fixed_args([("<yyyy-mm-dd>", "Date.")], optional_from=0)),
     "factoryreset": Node("Reset to factory default.", handler=do_factoryreset),

@@ -1,0 +1,252 @@
+"""The REST door: an aiohttp application over the served devices.
+
+Routes (FortiOS 7.6 paths): ``/api/v2/cmdb/<path>/<name>[/<mkey>]`` (cmdb_api),
+``/api/v2/monitor/<endpoint>`` (monitor), ``/api/v2/authentication`` (session
+login / logout), ``/logincheck`` and ``/logout`` (the legacy form login).  Every
+answer is the device's JSON envelope; any failure becomes one (an unexpected
+error is logged with its traceback on the ``fortishell.rest`` logger and answered
+500, never a traceback on the wire).  Bodies are JSON whatever the Content-Type
+says (Ansible sends JSON as ``application/x-www-form-urlencoded``); the body limit
+is :data:`MAX_BODY` (413 above it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from aiohttp import web
+
+from . import auth, cmdb_api, envelope, monitor
+from .envelope import RestError
+from .runner import run_on
+
+log = logging.getLogger("fortishell.rest")
+
+MAX_BODY = 4 * 1024 * 1024  # certificates and PKCS#12 files travel base64 in JSON bodies
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+KEYS = web.AppKey("keys", auth.Keys)
+SESSIONS = web.AppKey("sessions", auth.Sessions)
+LOCKOUT = web.AppKey("lockout", auth.Lockout)
+DeviceFor = Callable[[str], Any]
+CheckLogin = Callable[[str, str], bool]
+DEVICE_FOR: web.AppKey[DeviceFor] = web.AppKey("device_for")
+CHECK_LOGIN: web.AppKey[CheckLogin] = web.AppKey("check_login")
+
+
+def _reply(body: dict[str, Any], status: int | None = None) -> web.Response:
+    # Compact: FortiOS indents its answers, but no client depends on the whitespace, and the
+    # standard library's C encoder only writes compact JSON (indenting took 0.2 ms a request).
+    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(),
+                        status=status or body["http_status"],
+                        content_type="application/json")
+
+
+def _fail(request: web.Request, err: RestError) -> web.Response:
+    return _reply(envelope.error(request.method, err, vdom=None))
+
+
+@web.middleware
+async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """RestError, aiohttp's own HTTP errors (405, 413 ...) and anything unexpected -> an envelope."""
+    try:
+        return await handler(request)
+    except RestError as err:
+        return _fail(request, err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _fail(request, RestError(exc.status))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise
+    except Exception:  # noqa: BLE001 - the boundary: logged with its traceback, one envelope out
+        log.exception("REST %s %s failed", request.method, request.path)
+        return _fail(request, RestError(500, -1))
+
+
+# ------------------------------------------------------------------ requests
+async def _body(request: web.Request) -> Any:
+    raw = await request.read()  # 413 (HTTPRequestEntityTooLarge) above client_max_size
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise RestError(400, -1) from None
+
+
+def _segments(request: web.Request, prefix: str) -> list[str]:
+    raw = request.rel_url.raw_path[len(prefix):]
+    return [unquote(s) for s in raw.split("/") if s != ""]
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+def _session_cookie(request: web.Request) -> str | None:
+    for name, value in request.cookies.items():
+        if name.startswith(("session_key_", "APSCOOKIE_")):
+            return value
+    return None
+
+
+async def principal(request: web.Request) -> auth.Principal:
+    """The caller, or 401."""
+    app = request.app
+    token = _bearer(request)
+    if token:
+        found = app[SESSIONS].get(token, cookie=False) or app[KEYS].cached(token)
+        if found is None:
+            found = await asyncio.get_running_loop().run_in_executor(None, app[KEYS].lookup, token)
+        if found is not None:
+            return found
+        raise RestError(401)
+    cookie = _session_cookie(request)
+    if cookie:
+        found = app[SESSIONS].get(cookie, cookie=True)
+        if found is not None:
+            return found
+        raise RestError(401)
+    query_token = request.query.get("access_token")
+    if query_token:
+        found = app[KEYS].cached(query_token) or await asyncio.get_running_loop().run_in_executor(
+            None, app[KEYS].lookup, query_token)
+        if found is not None and auth.url_query_allowed(found.device):
+            return found
+    raise RestError(401)
+
+
+def _allowed(request: web.Request, who: auth.Principal, group: str, write: bool) -> None:
+    if write and who.csrf is not None and request.headers.get("X-CSRFTOKEN", "").strip('"') != who.csrf:
+        raise RestError(403)
+    if not who.may(group, write):
+        raise RestError(403)
+
+
+# ------------------------------------------------------------------ handlers
+async def cmdb_handler(request: web.Request) -> web.Response:
+    if request.method not in ("GET", "POST", "PUT", "DELETE"):
+        raise RestError(405)
+    parts = _segments(request, "/api/v2/cmdb/")
+    if len(parts) not in (2, 3):
+        raise RestError(404)
+    path, name, mkey = parts[0], parts[1], parts[2] if len(parts) == 3 else None
+    who = await principal(request)
+    write = request.method != "GET"
+    _allowed(request, who, auth.group_of("cmdb", path), write)
+    body = await _body(request) if write else None
+    call = cmdb_api.Call(request.method, path, name, mkey, dict(request.query),
+                         tuple(request.query.getall("filter", [])), body)
+    scope_global = request.query.get("scope") == "global"
+    vdom = None if scope_global else "root"
+    try:
+        fields = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
+    except RestError as err:
+        return _reply(envelope.error(request.method, err, vdom=vdom, path=path, name=name)
+                      | ({"mkey": mkey} if mkey is not None else {}))
+    return _reply(envelope.success(request.method, fields, vdom=vdom, path=path, name=name))
+
+
+async def monitor_handler(request: web.Request) -> web.Response:
+    rest = "/".join(_segments(request, "/api/v2/monitor/"))
+    endpoint = monitor.find(rest, request.method)
+    who = await principal(request)
+    _allowed(request, who, auth.group_of("monitor", rest), endpoint.write)
+    body = await _body(request) if request.method != "GET" else None
+    fields = await run_on(who.device, lambda: endpoint.run(who.device, request.query, body))
+    head, _, tail = rest.rpartition("/")
+    return _reply(envelope.success(request.method, fields, path=head, name=tail))
+
+
+def _cookies(response: web.StreamResponse, request: web.Request, key: str, csrf: str) -> None:
+    port = request.url.port or 443
+    response.set_cookie(f"session_key_{port}_fortishell", key, httponly=True, secure=True, samesite="Strict")
+    response.set_cookie(f"ccsrf_token_{port}_fortishell", csrf, secure=True, samesite="Strict")
+    response.set_cookie("ccsrftoken", csrf, secure=True, samesite="Strict")
+
+
+async def _login(request: web.Request, username: str, password: str) -> tuple[str, str] | None:
+    """A new session for a user of the users file; None (logged, counted) when refused."""
+    app = request.app
+    loop = asyncio.get_running_loop()
+    remote = request.remote or "?"
+    if app[LOCKOUT].locked(remote):
+        log.warning("REST login refused for %r from %s: locked out after failed logins", username, remote)
+        return None
+    if not username or not await loop.run_in_executor(None, app[CHECK_LOGIN], username, password):
+        log.warning("REST login failed for %r from %s", username, remote)
+        app[LOCKOUT].failed(remote)
+        return None
+    app[LOCKOUT].succeeded(remote)
+    device = await loop.run_in_executor(None, app[DEVICE_FOR], username)
+    return app[SESSIONS].open(username, device)
+
+
+async def authentication(request: web.Request) -> web.Response:
+    """``POST /api/v2/authentication`` (7.6.3+ login), ``DELETE`` logs out."""
+    if request.method == "DELETE":
+        key = _bearer(request) or _session_cookie(request)
+        closed = bool(key) and request.app[SESSIONS].close(str(key))
+        return _reply({"status": "success" if closed else "error", "http_status": 200 if closed else 401},
+                      200 if closed else 401)
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise RestError(400, -1)
+    username = str(body.get("username") or "")
+    password = str(body.get("secretkey") or body.get("password") or "")
+    opened = await _login(request, username, password)
+    if opened is None:
+        return _reply({"status": 0, "status_message": "LOGIN_FAILED", "http_status": 401}, 401)
+    key, csrf = opened
+    response = _reply({"status": 1, "status_message": "LOGIN_SUCCESS", "session_key": key, "http_status": 200})
+    _cookies(response, request, key, csrf)
+    return response
+
+
+async def logincheck(request: web.Request) -> web.Response:
+    """The legacy form login: ``username=..&secretkey=..``; ``1`` plus cookies on success, ``0`` else."""
+    raw = (await request.read()).decode("utf-8", "replace")
+    form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+    opened = await _login(request, form.get("username", ""), form.get("secretkey", form.get("password", "")))
+    if opened is None:
+        return web.Response(text="0", status=200, content_type="text/html")
+    key, csrf = opened
+    response = web.Response(text="1document.location=\"/ng/\";\n", content_type="text/html")
+    _cookies(response, request, key, csrf)
+    response.set_cookie("APSCOOKIE_fortishell", key, httponly=True, secure=True)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    key = _session_cookie(request) or _bearer(request)
+    if key:
+        request.app[SESSIONS].close(key)
+    return web.Response(text="", status=200)
+
+
+async def not_found(request: web.Request) -> web.Response:
+    raise RestError(404)
+
+
+def make_app(keys: auth.Keys, sessions: auth.Sessions, device_for: Callable[[str], Any],
+             check_login: Callable[[str, str], bool], lockout: auth.Lockout | None = None) -> web.Application:
+    app = web.Application(middlewares=[envelope_errors], client_max_size=MAX_BODY)
+    app[KEYS], app[SESSIONS], app[DEVICE_FOR], app[CHECK_LOGIN] = keys, sessions, device_for, check_login
+    app[LOCKOUT] = lockout or auth.Lockout()
+    app.router.add_route("*", "/api/v2/cmdb/{tail:.*}", cmdb_handler)
+    app.router.add_route("*", "/api/v2/monitor/{tail:.*}", monitor_handler)
+    app.router.add_route("POST", "/api/v2/authentication", authentication)
+    app.router.add_route("DELETE", "/api/v2/authentication", authentication)
+    app.router.add_route("POST", "/logincheck", logincheck)
+    app.router.add_route("*", "/logout", logout)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    return app

@@ -1,0 +1,193 @@
+"""Who is calling: API keys of ``config system api-user``, login sessions, access profiles.
+
+* ``Authorization: Bearer <key>`` — the key of an API user (``execute api-user
+  generate-key``) in the configuration of one of the served devices; the key
+  picks the device.  ``?access_token=<key>`` only when that device has ``config
+  system global`` / ``set rest-api-key-url-query enable`` (FortiOS 7.4.5+), else 401.
+* a login session (``POST /api/v2/authentication`` or ``/logincheck`` with a user
+  of the users file, as for SSH): ``Bearer <session_key>`` or the session cookie;
+  with the cookie, writes must echo the CSRF cookie as ``X-CSRFTOKEN``.  An admin
+  of the users file has every right on their device.
+* an API user's rights come from its ``accprofile``: the permission group of the
+  request's path (``system.*`` -> ``sysgrp``, ``vpn.*`` and ``vpn-certificate/*``
+  -> ``vpngrp``, ``log`` -> ``loggrp``; others ``sysgrp``) must be ``read`` for GET,
+  ``read-write`` otherwise; 403 otherwise.  A profile that does not exist grants nothing.
+
+Failed logins are logged and rate-limited per client address as FortiOS does with its
+``admin-lockout-threshold`` / ``admin-lockout-duration`` defaults: after 3 failures the
+address is locked out for 60 seconds, whatever it sends (:class:`Lockout`).
+
+Not done (yet): ``trusthost``, per-vdom API users.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..cmdb.schema import GLOBAL
+from ..cmdb.schema_admin import ACCPROFILE, API_USER
+from .apikey import verify_key
+
+SESSION_SECONDS = 5 * 60  # admintimeout's default (5 minutes), renewed by every request
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the device it acts on, its name, its API user (None: an admin)."""
+
+    device: Any
+    name: str
+    api_user: str | None = None
+    csrf: str | None = None  # a cookie session: the token writes must echo
+
+    def may(self, group: str, write: bool) -> bool:
+        if self.api_user is None:
+            return True
+        cmdb = self.device.cmdb
+        user = cmdb.entry(API_USER, self.api_user)
+        if user is None:
+            return False
+        profile = cmdb.entry(ACCPROFILE, str(user.get("accprofile")))
+        if profile is None or profile.spec.attr(group) is None:
+            return False
+        level = profile.get(group)
+        return bool(level == "read-write" or level == "read" and not write)
+
+
+def group_of(kind: str, path: str) -> str:
+    """The access-profile group of a request: ``kind`` cmdb|monitor, ``path`` its first segment."""
+    head = path.split(".", 1)[0].split("/", 1)[0]
+    if head.startswith("vpn"):
+        return "vpngrp"
+    if head == "log":
+        return "loggrp"
+    return "sysgrp"
+
+
+def url_query_allowed(device: Any) -> bool:
+    entry = device.cmdb.entry(GLOBAL)
+    return entry is not None and entry.get("rest-api-key-url-query") == "enable"
+
+
+class Keys:
+    """API keys -> (device, API user); devices are looked through on a miss (opening them)."""
+
+    def __init__(self, devices: Callable[[], list[Any]]) -> None:
+        self._devices = devices
+        self._known: dict[str, tuple[Any, str]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, key: str) -> Principal | None:
+        """The caller of a key seen before, if the key still holds (no blocking)."""
+        with self._lock:
+            hit = self._known.get(key)
+        if hit is None:
+            return None
+        device, name = hit
+        if _holds(device, name, key):
+            return Principal(device, name, name)
+        with self._lock:
+            self._known.pop(key, None)
+        return None
+
+    def lookup(self, key: str) -> Principal | None:
+        """Every device's API users (may open devices: call off the event loop)."""
+        found = self.cached(key)
+        if found is not None:
+            return found
+        if not key:
+            return None
+        for device in self._devices():
+            for user in device.cmdb.entries(API_USER):
+                if _holds(device, str(user.key), key):
+                    with self._lock:
+                        self._known[key] = (device, str(user.key))
+                    return Principal(device, str(user.key), str(user.key))
+        return None
+
+
+def _holds(device: Any, name: str, key: str) -> bool:
+    user = device.cmdb.entry(API_USER, name)
+    stored = user.get("api-key") if user is not None else ""
+    return bool(stored) and verify_key(key, str(stored))
+
+
+@dataclass
+class _Session:
+    user: str
+    device: Any
+    csrf: str
+    expires: float
+
+
+class Sessions:
+    """Login sessions (``/api/v2/authentication``, ``/logincheck``): key -> user, CSRF token."""
+
+    def __init__(self, seconds: float = SESSION_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._by_key: dict[str, _Session] = {}
+        self._lock = threading.Lock()
+
+    def open(self, user: str, device: Any) -> tuple[str, str]:
+        key, csrf = secrets.token_urlsafe(24), secrets.token_hex(16)
+        with self._lock:
+            now = self._clock()
+            for k in [k for k, s in self._by_key.items() if s.expires < now]:
+                del self._by_key[k]
+            self._by_key[key] = _Session(user, device, csrf, now + self._seconds)
+        return key, csrf
+
+    def get(self, key: str, *, cookie: bool) -> Principal | None:
+        with self._lock:
+            s = self._by_key.get(key)
+            now = self._clock()
+            if s is None:
+                return None
+            if s.expires < now:
+                del self._by_key[key]
+                return None
+            s.expires = now + self._seconds
+            return Principal(s.device, s.user, None, s.csrf if cookie else None)
+
+    def close(self, key: str) -> bool:
+        with self._lock:
+            return self._by_key.pop(key, None) is not None
+
+
+class Lockout:
+    """Failed logins per client address: ``threshold`` failures lock it out for ``seconds``."""
+
+    def __init__(self, threshold: int = 3, seconds: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._threshold, self._seconds, self._clock = threshold, seconds, clock
+        self._failures: dict[str, int] = {}
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def locked(self, who: str) -> bool:
+        with self._lock:
+            until = self._until.get(who)
+            if until is None:
+                return False
+            if self._clock() >= until:
+                del self._until[who]
+                return False
+            return True
+
+    def failed(self, who: str) -> None:
+        with self._lock:
+            n = self._failures.get(who, 0) + 1
+            if n >= self._threshold:
+                self._until[who] = self._clock() + self._seconds
+                n = 0
+            self._failures[who] = n
+
+    def succeeded(self, who: str) -> None:
+        with self._lock:
+            self._failures.pop(who, None)

@@ -1,0 +1,198 @@
+"""``/api/v2/cmdb/<path>/<name>[/<mkey>]``: every table and object of the schema, generically.
+
+:func:`handle` runs under the device lock (``runner.py``) and returns the
+fields of a success envelope or raises :class:`RestError`.  Writes go through the
+CMDB's own edit buffers and ``commit`` (validation, commit listeners, journal),
+exactly the path of ``config``/``edit``/``set``/``next``: a refused write leaves
+its buffer behind and the configuration as it was.
+
+Methods as on FortiOS 7.6: GET a table (a list, also for one entry) or an object
+(an object); POST a table creates (``-5`` / 500 when the key exists;
+``action=clone&nkey=`` clones the entry of the URL); PUT updates an entry or an
+object (``-3`` / 404 for a missing entry); DELETE removes an entry (``-23`` / 500
+while it is referenced).  Our choices where the device is not documented: a
+method that makes no sense for the target (POST on an object, DELETE of a
+whole table, PUT of a table) answers 405; a vdom other than ``root`` is 404
+(the emulated device has one vdom).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..cmdb.model import Cmdb
+from ..cmdb.spec import TableSpec
+from ..errors import FortiError
+from .envelope import RestError
+from .query import formatted, int_param, keep, parse_filters
+from .serialize import apply_json, entry_json, table_schema
+
+_BOOT = os.urandom(8).hex()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One CMDB request: ``method``, the URL's ``path`` (``vpn.certificate``), ``name``, ``mkey``."""
+
+    method: str
+    path: str
+    name: str
+    mkey: str | None
+    query: Mapping[str, str]  # the query parameters (the last of a repeated one)
+    filters: tuple[str, ...] = ()  # every `filter` parameter
+    body: Any = None
+
+
+def revision(cmdb: Cmdb) -> str:
+    """The configuration revision (changes with every commit of the device)."""
+    return hashlib.md5(f"{_BOOT}:{id(cmdb)}:{cmdb.version}".encode(), usedforsecurity=False).hexdigest()
+
+
+def table_for(cmdb: Cmdb, path: str, name: str) -> TableSpec:
+    spec = cmdb.schema.table(tuple(path.split(".")) + (name,))
+    if spec is None:
+        raise RestError(404)
+    return spec
+
+
+def handle(cmdb: Cmdb, call: Call) -> dict[str, Any]:
+    spec = table_for(cmdb, call.path, call.name)
+    if not spec.is_table and call.mkey is not None:
+        raise RestError(404, -3)  # an object has no entries
+    vdom = call.query.get("vdom")
+    if vdom not in (None, "", "root"):
+        raise RestError(404, -3)
+    try:
+        if call.method == "GET":
+            return _get(cmdb, spec, call)
+        before = revision(cmdb)
+        mkey = _write(cmdb, spec, call)
+    except FortiError as exc:  # a CLI check outside the body (key length, references ...)
+        raise RestError.from_cli(exc, 404 if exc.return_code == -3 else 500) from None
+    after = revision(cmdb)
+    fields: dict[str, Any] = {}
+    if mkey is not None:
+        fields["mkey"] = mkey
+    fields.update(revision=after, old_revision=before, revision_changed=after != before)
+    return fields
+
+
+# ------------------------------------------------------------------ reads
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    return query.get(name) not in (None, "", "0", "false")
+
+
+def _meta(cmdb: Cmdb, spec: TableSpec, row: dict[str, Any], key: str | None) -> dict[str, Any]:
+    refs = cmdb.references(spec.path, key) if key is not None else 0
+    return {**row, "q_ref": refs, "q_static": False, "q_no_rename": False, "q_global_entry": False,
+            "q_type": 0, "q_path": ".".join(spec.path[:-1]), "q_name": spec.name,
+            "q_mkey_type": "string" if spec.key else "", "q_no_edit": False}
+
+
+def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
+    q = call.query
+    if q.get("action") == "schema":
+        return {"revision": revision(cmdb), "results": table_schema(spec)}
+    if call.query.get("action") == "default":
+        return {"revision": revision(cmdb), "results": {a.name: a.default for a in spec.attrs if not a.hidden
+                                                        and a.type != "password"}}
+    fields = [f for f in (q.get("format") or "").split("|") if f]
+    meta = _flag(q, "with_meta")
+    defaults = not _flag(q, "exclude-default-values")
+    if not spec.is_table:
+        entry = cmdb.entry(spec.path)
+        assert entry is not None
+        row = formatted(entry_json(entry, defaults=defaults), fields, None)
+        return {"revision": revision(cmdb), "results": _meta(cmdb, spec, row, None) if meta else row}
+    if call.mkey is not None:
+        entry = cmdb.entry(spec.path, call.mkey)
+        if entry is None:
+            raise RestError(404, -3)
+        entries = [entry]
+    else:
+        entries = cmdb.entries(spec.path)
+    filters = parse_filters(call.filters)
+    start, count = int_param(q, "start") or 0, int_param(q, "count")
+    rows = []
+    for entry in entries:
+        row = entry_json(entry, defaults=defaults)
+        if filters and not keep(row, filters):
+            continue
+        rows.append((entry.key, row))
+    matched = len(rows)
+    rows = rows[start:] if count is None else rows[start:start + count]
+    results = [_meta(cmdb, spec, formatted(r, fields, spec.key), k) if meta else formatted(r, fields, spec.key)
+               for k, r in rows]
+    return {"revision": revision(cmdb), "size": len(entries), "matched_count": matched,
+            "next_idx": start + len(results) - 1, "results": results}
+
+
+# ------------------------------------------------------------------ writes
+def _body(call: Call) -> Mapping[str, Any]:
+    body = {} if call.body is None else call.body
+    if not isinstance(body, dict):
+        raise RestError(500, -651, "JSON object expected")
+    return body
+
+
+def _write(cmdb: Cmdb, spec: TableSpec, call: Call) -> str | None:
+    method, mkey = call.method, call.mkey
+    if method == "POST":
+        if not spec.is_table:
+            raise RestError(405)
+        if call.query.get("action") == "clone":
+            nkey = call.query.get("nkey")
+            if mkey is None or not nkey:
+                raise RestError(500, -651)
+            if cmdb.entry(spec.path, mkey) is None:
+                raise RestError(404, -3)
+            cmdb.clone(spec.path, mkey, str(nkey))
+            return str(nkey)
+        if mkey is not None:
+            raise RestError(405)
+        body = _body(call)
+        key = body.get(spec.key) if spec.key else None
+        if isinstance(key, int) and not isinstance(key, bool):
+            key = str(key)
+        if not isinstance(key, str) or not key:
+            raise RestError(500, -651, f"Attribute '{spec.key}' MUST be set.")
+        if cmdb.entry(spec.path, key) is not None:
+            raise RestError(500, -5)
+        _edit(cmdb, spec, key, body)
+        return key
+    if method == "PUT":
+        body = _body(call)
+        if spec.is_table:
+            if mkey is None:
+                raise RestError(405)
+            if cmdb.entry(spec.path, mkey) is None:
+                raise RestError(404, -3)
+            if spec.key and spec.key in body and str(body[spec.key]) != mkey:
+                # renaming through PUT is not supported here (our choice): refused, nothing changes
+                raise RestError(500, -651, f"{spec.key} cannot change: use the CLI's rename")
+        _edit(cmdb, spec, mkey, body)
+        return mkey
+    if method == "DELETE":
+        if not spec.is_table or mkey is None:
+            raise RestError(405)
+        if cmdb.entry(spec.path, mkey) is None:
+            raise RestError(404, -3)
+        cmdb.delete(spec.path, mkey)
+        return mkey
+    raise RestError(405)
+
+
+def _edit(cmdb: Cmdb, spec: TableSpec, key: str | None, body: Mapping[str, Any]) -> None:
+    """One ``edit``: a fresh buffer, the body's values, one commit (all or nothing)."""
+    buf = cmdb.begin_edit(spec.path, key)
+    apply_json(buf, dict(body))
+    if not buf.is_new and buf.to_entry() == cmdb.entry(spec.path, key):
+        return  # nothing changes: no commit, the revision stays (Ansible's second run: changed=false)
+    try:
+        cmdb.commit(buf)
+    except FortiError as exc:
+        raise RestError.from_cli(exc) from None

@@ -1,0 +1,206 @@
+"""Schema specs <-> JSON: the one serializer of the REST door (no per-table code).
+
+* :func:`entry_json` — a committed entry as the device returns it: every visible
+  attribute, integers as numbers, multi-value options as one space-separated
+  string, secrets as ``ENC ...``, nested tables as lists, ``q_origin_key``.
+* :func:`apply_json` — a request body onto an :class:`EditBuffer` through the very
+  parsers ``set`` uses (``EditBuffer.set``), in schema order so that conditional
+  attributes see their parent's new value; nested tables through nested buffers.
+  Names must be exact (the CLI's abbreviations are a shell convenience).
+* :func:`schema_json` — ``?action=schema``.
+
+Choices (FortiOS does not document them): an unknown attribute is refused as the
+CLI refuses it (``command parse error``, -61, 500); ``q_*`` fields and read-only
+fields sent back unchanged (a GET-modify-PUT round trip) are ignored; ``null``
+unsets an attribute; a secret sent back in its ``ENC`` form keeps its value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..cmdb import secrets
+from ..cmdb.entry import EditBuffer, Entry
+from ..cmdb.spec import INTEGER, EPOCH, MULTI_OPTION, PASSWORD, AttrSpec, TableSpec
+from ..errors import ConfigFileError, FortiError, ParseError, ValueParseError
+from .envelope import RestError
+
+_NUMERIC = (INTEGER, EPOCH)
+
+
+# ------------------------------------------------------------------ out
+def value_json(spec: AttrSpec, value: Any) -> Any:
+    if spec.type in _NUMERIC:
+        return int(value) if value != "" else 0
+    if spec.type == MULTI_OPTION:
+        return " ".join(value)
+    if spec.type == PASSWORD:
+        return secrets.encrypt(value) if value else ""
+    return "" if value is None else str(value)
+
+
+def entry_json(entry: Entry, *, defaults: bool = True) -> dict[str, Any]:
+    """``defaults=False``: attributes at their default are left out (``exclude-default-values``)."""
+    spec = entry.spec
+    out: dict[str, Any] = {}
+    if spec.key is not None:
+        out[spec.key] = entry.key
+        out["q_origin_key"] = entry.key
+    for attr in spec.attrs:
+        if attr.name == spec.key or attr.hidden or not entry.visible(attr):
+            continue
+        value = entry.get(attr.name)
+        if not defaults and value == attr.default:
+            continue
+        out[attr.name] = value_json(attr, value)
+    for sub in spec.subtables:
+        nested = entry.sub(sub.name)
+        if isinstance(nested, dict):
+            out[sub.name] = [entry_json(e, defaults=defaults) for e in nested.values()]
+        else:
+            out[sub.name] = entry_json(nested, defaults=defaults)
+    return out
+
+
+# ------------------------------------------------------------------ in
+def _invalid(name: str, value: Any) -> RestError:
+    text = str(value)[:64]
+    return RestError.from_cli(ValueParseError(f"invalid value for {name}: {text}", text, -651))
+
+
+def _words(spec: AttrSpec, value: Any) -> list[str]:
+    """The CLI words a JSON value stands for (``set <attr> <words>``); RestError when it cannot."""
+    if isinstance(value, bool):
+        raise _invalid(spec.name, value)
+    if isinstance(value, int):
+        return [str(value)]
+    if isinstance(value, str):
+        if spec.type == MULTI_OPTION:
+            return value.split()
+        return [value]
+    if isinstance(value, list):
+        words: list[str] = []
+        for item in value:  # references / multi-values as [{"name": ...}] or ["a", "b"]
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                words.append(item["name"])
+            elif isinstance(item, str):
+                words.append(item)
+            else:
+                raise _invalid(spec.name, value)
+        if spec.type != MULTI_OPTION and len(words) > 1:
+            raise _invalid(spec.name, value)
+        return words
+    raise _invalid(spec.name, value)
+
+
+def _unchanged(buf: EditBuffer, spec: AttrSpec, value: Any) -> bool:
+    """A read-only or secret field sent back as a GET returned it."""
+    current = buf.get(spec.name)
+    if spec.secret and isinstance(value, str) and secrets.is_encrypted(value):
+        try:
+            return bool(secrets.decrypt(value) == current)
+        except ConfigFileError:
+            return False
+    return bool(value == value_json(spec, current))
+
+
+def apply_json(buf: EditBuffer, body: dict[str, Any]) -> None:
+    """Set the attributes of ``body`` on ``buf``; a :class:`RestError` leaves the caller's
+    buffer to be dropped (nothing is committed)."""
+    spec = buf.spec
+    known = {a.name for a in spec.attrs} | {s.name for s in spec.subtables}
+    for name in body:
+        if name in known or name.startswith("q_") or name == spec.key:
+            continue
+        raise RestError.from_cli(ParseError(name))
+    try:
+        for attr in spec.attrs:
+            if attr.name not in body or attr.name == spec.key:
+                continue
+            value = body[attr.name]
+            if (attr.readonly or attr.hidden or attr.volatile) and _unchanged(buf, attr, value):
+                continue
+            if value is None:
+                buf.unset(attr.name)
+                continue
+            if attr.secret and isinstance(value, str) and secrets.is_encrypted(value) \
+                    and _unchanged(buf, attr, value):
+                continue
+            if not buf.may_set(attr):
+                raise ParseError(attr.name)  # read-only, or absent under the current values
+            buf.set(attr.name, _words(attr, value))
+        for sub in spec.subtables:
+            if sub.name in body:
+                _apply_sub(buf, sub, body[sub.name])
+    except FortiError as exc:
+        raise RestError.from_cli(exc) from None
+
+
+def _apply_sub(buf: EditBuffer, sub: TableSpec, value: Any) -> None:
+    if not sub.is_table:
+        if not isinstance(value, dict):
+            raise _invalid(sub.name, value)
+        child = buf.begin_edit(sub.name)
+        apply_json(child, value)
+        buf.cmdb.commit(child)  # into the parent buffer: committed with it
+        return
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _invalid(sub.name, value)
+    for item in value:
+        key = item.get(sub.key) if sub.key else None
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise _invalid(sub.name, item)
+        child = buf.begin_edit(sub.name, str(key))
+        apply_json(child, item)
+        buf.cmdb.commit(child)
+
+
+# ------------------------------------------------------------------ schema
+_TYPE_NAMES = {"string": "string", "password": "password", "integer": "integer", "epoch": "integer",
+               "option": "option", "multi-option": "option", "ipv4": "ipv4-address",
+               "datasource": "string", "pem": "user"}
+
+
+def attr_schema(attr: AttrSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": attr.name, "category": "unitary", "type": _TYPE_NAMES.get(attr.type, attr.type),
+                           "help": attr.help}
+    if attr.size is not None:
+        out["size"] = attr.size
+    if attr.range is not None:
+        out["min-value"], out["max-value"] = attr.range
+    if attr.type in _NUMERIC:
+        out["default"] = attr.default
+    elif attr.type != PASSWORD and attr.default not in ("", None):
+        out["default"] = value_json(attr, attr.default)
+    if attr.options:
+        out["options"] = [{"name": o.value, "help": o.help} for o in attr.options]
+    if attr.multi:
+        out["multiple_values"] = True
+    if attr.required:
+        out["required"] = True
+    if attr.readonly:
+        out["readonly"] = True
+    if attr.datasource:
+        out["datasource"] = [".".join(p) for p in attr.datasource]
+    return out
+
+
+def table_schema(spec: TableSpec, *, top: bool = True) -> dict[str, Any]:
+    children: dict[str, Any] = {}
+    for attr in spec.attrs:
+        if not attr.hidden:
+            children[attr.name] = attr_schema(attr)
+    for sub in spec.subtables:
+        child = table_schema(sub, top=False)
+        child["member_table"] = sub.is_table
+        children[sub.name] = child
+    out: dict[str, Any] = {"name": spec.name, "category": "table" if spec.is_table else "complex",
+                           "help": spec.help, "children": children}
+    if top:
+        out["path"] = ".".join(spec.path[:-1])
+        out["category"] = "table" if spec.is_table else "unitary"
+    if spec.key is not None:
+        out["mkey"] = spec.key
+        out["mkey_type"] = "string"
+    return out
+

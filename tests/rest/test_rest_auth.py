@@ -1,0 +1,170 @@
+"""Authentication as on the device: API users and keys, access profiles, URL-query keys,
+session login with CSRF, the legacy /logincheck."""
+
+from __future__ import annotations
+
+import re
+
+from rest_helpers import RW_PROFILE, Served
+
+GLOBAL = "/api/v2/cmdb/system/global"
+STATUS = "/api/v2/monitor/system/status"
+
+
+def test_generate_key_cli_output_and_storage(box: Served) -> None:
+    box.cli(*RW_PROFILE, "config system api-user", "edit bot", "set accprofile rw", "next", "end")
+    lines = box.cli("execute api-user generate-key bot")
+    assert re.fullmatch(r"New API key: [A-Za-z0-9]{30}", lines[0]), lines
+    assert lines[1] == ("NOTE: The bearer of this API key will be granted all access privileges assigned to the "
+                        "api-user bot.")
+    key = lines[0].split(": ")[1]
+    shown = "\n".join(box.cli("show system api-user"))
+    assert re.search(r"set api-key ENC \S+", shown) and key not in shown
+    assert key not in box.config_text()  # only the hash is kept
+    for name, data in box.files().items():
+        assert key.encode() not in data, name
+    with box.client(key) as c:
+        assert c.get(STATUS).json()["status"] == "success"
+
+
+def test_generate_key_for_unknown_user(box: Served) -> None:
+    out = box.cli("execute api-user generate-key ghost")
+    assert out[-1] == "Command fail. Return code -3"
+
+
+def test_a_new_key_replaces_the_old_one(box: Served) -> None:
+    old = box.token()
+    new = box.cli("execute api-user generate-key bot")[0].split(": ")[1]
+    with box.client(old) as c:
+        assert c.get(STATUS).status_code == 401
+    with box.client(new) as c:
+        assert c.get(STATUS).status_code == 200
+
+
+def test_deleting_the_api_user_revokes_its_key(box: Served) -> None:
+    key = box.token()
+    with box.client(key) as c:
+        assert c.get(STATUS).status_code == 200
+        box.cli("config system api-user", "delete bot", "end")
+        assert c.get(STATUS).status_code == 401
+
+
+def test_read_only_profile_gets_403_on_writes(box: Served) -> None:
+    key = box.token("reader", "ro")
+    with box.client(key) as c:
+        assert c.get(GLOBAL).status_code == 200
+        r = c.put(GLOBAL, json={"hostname": "nope"})
+        assert (r.status_code, r.json()["status"]) == (403, "error")
+        assert c.get(GLOBAL).json()["results"]["hostname"] == "FortiProxy"
+        assert c.delete("/api/v2/cmdb/vpn.certificate/local/Fortinet_Factory").status_code == 403
+
+
+def test_profile_without_the_group_gets_403_on_reads(box: Served) -> None:
+    box.cli("config system accprofile", "edit sysonly", "set sysgrp read-write", "next", "end")
+    key = box.token("sys", "sysonly")
+    with box.client(key) as c:
+        assert c.get(GLOBAL).status_code == 200
+        assert c.get("/api/v2/cmdb/vpn.certificate/local").status_code == 403
+
+
+def test_access_token_in_the_url_needs_the_global_setting(box: Served) -> None:
+    key = box.token()
+    with box.client() as c:
+        assert c.get(STATUS, params={"access_token": key}).status_code == 401
+        box.cli("config system global", "set rest-api-key-url-query enable", "end")
+        assert c.get(STATUS, params={"access_token": key}).status_code == 200
+
+
+def test_api_user_needs_a_profile(box: Served) -> None:
+    out = box.cli("config system api-user", "edit lone", "end")
+    assert "Attribute 'accprofile' MUST be set." in out
+
+
+def test_session_login_csrf_and_logout(served) -> None:
+    box = served(users_toml='[users.alice]\npassword = "pw-1"\n')
+    with box.client() as c:
+        r = c.post("/api/v2/authentication", json={"username": "alice", "secretkey": "wrong"})
+        assert r.status_code == 401 and r.json()["status_message"] == "LOGIN_FAILED"
+        r = c.post("/api/v2/authentication", json={"username": "alice", "secretkey": "pw-1",
+                                                   "ack_pre_disclaimer": True, "request_key": True})
+        assert r.json()["status_message"] == "LOGIN_SUCCESS"
+        csrf = next(v for k, v in c.cookies.items() if k.startswith("ccsrf_token_"))
+        assert c.get(GLOBAL).status_code == 200  # the session cookie
+        assert c.put(GLOBAL, json={"alias": "no-csrf"}).status_code == 403
+        assert c.put(GLOBAL, json={"alias": "forged"}, headers={"X-CSRFTOKEN": "0" * 32}).status_code == 403
+        assert c.put(GLOBAL, json={"alias": "with-csrf"}, headers={"X-CSRFTOKEN": csrf}).status_code == 200
+        key = r.json()["session_key"]
+        bearer = {"Authorization": f"Bearer {key}"}
+        assert c.put(GLOBAL, json={"alias": "bearer"}, headers=bearer).status_code == 200  # no CSRF with Bearer
+        assert c.delete("/api/v2/authentication", headers=bearer).status_code == 200
+        assert c.get(GLOBAL, headers=bearer).status_code == 401
+    assert 'set alias "bearer"' in box.ssh("show system global", user="alice", password="pw-1")
+
+
+def test_legacy_logincheck(served) -> None:
+    box = served(users_toml='[users.bob]\npassword = "pw-2"\n')
+    with box.client() as c:
+        assert c.post("/logincheck", content=b"username=bob&secretkey=bad&ajax=1").text.startswith("0")
+        r = c.post("/logincheck", content=b"username=bob&secretkey=pw-2&ajax=1")
+        assert r.text.startswith("1")
+        token = c.cookies.get("ccsrftoken", "").strip('"')
+        assert token
+        assert c.put(GLOBAL, json={"alias": "legacy"}, headers={"X-CSRFTOKEN": token}).status_code == 200
+        c.post("/logout")
+        assert c.get(GLOBAL).status_code == 401
+
+
+def test_per_user_devices_key_picks_the_device(served) -> None:
+    """Without --shared each login user has a device; an API key acts on the device that holds it."""
+    box = served(shared=False, users_toml='[users.admin]\npassword = ""\n[users.carol]\npassword = "c"\n')
+    carol = box.server.registry.device_for("carol")
+    from fortishell.frontend.hub import hub_for
+    from fortishell.shell.session import Session
+
+    sess = Session(carol)
+    lines: list[str] = []
+    for line in [*RW_PROFILE, "config system api-user", "edit cbot", "set accprofile rw", "next", "end",
+                 "execute api-user generate-key cbot"]:
+        lines = hub_for(carol).run_for(_Quiet(), lambda line=line: sess.execute(line)).lines
+    key = lines[0].split(": ")[1]
+    with box.client(key) as c:
+        assert c.put(GLOBAL, json={"alias": "carols"}).status_code == 200
+    assert 'set alias "carols"' in box.ssh("show system global", user="carol", password="c")
+    assert 'carols' not in box.ssh("show system global", user="admin", password="")
+
+
+class _Quiet:
+    def emit(self, line: str) -> None:
+        pass
+
+
+def test_failed_logins_lock_the_address_out(served) -> None:
+    box = served(users_toml='[users.dave]\npassword = "right"\n')
+    with box.client() as c:
+        for _ in range(3):
+            r = c.post("/api/v2/authentication", json={"username": "dave", "secretkey": "wrong"})
+            assert r.json()["status_message"] == "LOGIN_FAILED"
+        r = c.post("/api/v2/authentication", json={"username": "dave", "secretkey": "right"})
+        assert r.json()["status_message"] == "LOGIN_FAILED"  # locked out for now, even with the password
+        assert c.post("/logincheck", content=b"username=dave&secretkey=right").text.startswith("0")
+
+
+def test_lockout_ends_after_its_duration() -> None:
+    from fortishell.rest.auth import Lockout
+
+    now = [100.0]
+    lock = Lockout(threshold=3, seconds=60, clock=lambda: now[0])
+    lock.failed("a")
+    lock.failed("a")
+    assert not lock.locked("a")
+    lock.failed("a")
+    assert lock.locked("a") and not lock.locked("b")
+    now[0] += 59.9
+    assert lock.locked("a")
+    now[0] += 0.2
+    assert not lock.locked("a")
+    lock.failed("a")
+    lock.succeeded("a")
+    lock.failed("a")
+    lock.failed("a")
+    assert not lock.locked("a")  # a success resets the count
