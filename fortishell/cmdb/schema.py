@@ -326,6 +326,7 @@ class Schema:
 
 
 from .schema_pki import TABLES as _PKI_TABLES  # noqa: E402 - its declarations use the classes above
+from .schema_acme import TABLES as _ACME_TABLES  # noqa: E402 - likewise
 
 SCHEMA = Schema(
     tables=(
@@ -337,6 +338,7 @@ SCHEMA = Schema(
                   key="name", key_size=35, summary=("name", "range", "source", "enroll-protocol")),
         TableSpec(SETTING, "object", "VPN certificate setting.", _SETTING_ATTRS, subtables=(_CRL,)),
         *_PKI_TABLES,
+        *_ACME_TABLES,
     ),
     word_help={
         ("system",): "Configure system.",
