@@ -40,10 +40,11 @@ LOCAL = ("vpn", "certificate", "local")
 class AcmeDriver:
     def __init__(self, cmdb: Any, clock: Any, tracer: Tracer | None, responder: ChallengeResponder, *,
                  resolve: Resolver | None = None, sleep: Callable[[float], None] | None = None,
-                 poll_interval: float = 1.0, timeout: float = 10.0) -> None:
+                 poll_interval: float = 1.0, timeout: float = 10.0, answering: bool = True) -> None:
         self.cmdb, self.clock, self.tracer, self.responder = cmdb, clock, tracer, responder
         self.resolve, self.timeout, self.poll_interval = resolve, timeout, poll_interval
         self.sleep = sleep
+        self.answering = answering  # False: no `config system acme` interface, nothing answers port 80
         self.cancel = threading.Event()
 
     def order(self, settings: AcmeSettings) -> Outcome:
@@ -93,6 +94,9 @@ class AcmeDriver:
             elif self.cancel.wait(event.seconds):
                 raise FlowFailure("cancelled")
         elif isinstance(event, Serve):
+            if not self.answering:
+                self._trace(Trace.of(C.NO_INTERFACE))
+                return None
             try:
                 self.responder.serve(event.token, event.key_authorization)
             except OSError as exc:

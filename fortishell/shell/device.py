@@ -100,6 +100,8 @@ class Device:
         self.persistence = Persistence(config_path, self.log, self.lock, lambda: self.cmdb,
                                        journal=journal, base_text=base_text)
         self.renewal: RenewalService
+        self.acme_http_port: int | None = None  # --acme-http-port: where the http-01 responder listens
+        self._acme: Any = None
         self._wire(cmdb)
 
     # ------------------------------------------------------------ creation
@@ -144,6 +146,7 @@ class Device:
         cmdb.on_commit(lambda changes, _c=cmdb: self._on_commit(_c, changes))
         self.renewal = RenewalService(cmdb, self.clock, self._renew, self.eventlog, tracer=self.tracer)
         self.renewal.held = self._held
+        cmdb.on_commit(lambda changes: self.acme.on_commit(changes))  # `end` of an acme2 entry orders
 
     def _on_commit(self, cmdb: Any, changes: Any = ()) -> None:
         if cmdb is self.cmdb and not all(_runtime_only(c) for c in changes or [None]):
@@ -215,7 +218,17 @@ class Device:
             self._network = LabNetwork(
                 lab_server_url=self.lab_server_url, state_dir=self.state_dir, clock=self.clock
             )
+            self._network.extra_services["acme"] = self.acme.lab_endpoint
         return self._network
+
+    @property
+    def acme(self) -> Any:
+        """The ACME client (``acme/service.py``): orders on ``end``, renewals, status, ``acme.lab``."""
+        if self._acme is None:
+            from ..acme.service import AcmeService
+
+            self._acme = AcmeService(self)
+        return self._acme
 
     @property
     def engine(self) -> "Enrollment":
@@ -317,7 +330,9 @@ class Device:
         if not self.lock.acquire(blocking=wait):
             return []
         try:
-            return self.renewal.poll(force=force)
+            outcomes = self.renewal.poll(force=force)
+            self.acme.poll()
+            return outcomes
         except Exception:  # noqa: BLE001 - no traceback may reach a user
             self.log.error("renewal poll failed\n%s", traceback.format_exc())
             return []
@@ -387,6 +402,8 @@ class Device:
     def close(self) -> None:
         self.stop_background()
         self.persistence.close()
+        if self._acme is not None:
+            self._acme.close()
         if self._network is not None:
             try:
                 self._network.close()

@@ -104,6 +104,10 @@ def _get_root(sess: "Session", words: list[str]) -> list[str]:
         if rest:
             raise ParseError(rest[0])
         return system.status_lines(sess.device)
+    if path == ("system", "acme") and rest[:1] == ["acc-details"] and len(rest) == 1:
+        from .acme import acc_details_lines
+
+        return acc_details_lines(sess)
     spec = require_table(path, rest)
     if spec.is_object:
         if rest:
