@@ -56,11 +56,18 @@ class _Transport(httpx.BaseTransport):
         req = httpcore.Request(request.method, httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host,
                                                             port=request.url.port, target=request.url.raw_path),
                                headers=request.headers.raw, content=request.read(), extensions=request.extensions)
-        resp = self._pool.handle_request(req)
         try:
-            body = resp.read()
-        finally:
-            resp.close()
+            resp = self._pool.handle_request(req)
+            try:
+                body = resp.read()
+            finally:
+                resp.close()
+        except httpcore.TimeoutException as exc:  # httpcore's errors as httpx's (what HTTPTransport does)
+            raise httpx.TimeoutException(str(exc), request=request) from exc
+        except httpcore.ConnectError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
+            raise httpx.TransportError(str(exc) or type(exc).__name__) from exc
         return httpx.Response(resp.status, headers=resp.headers, content=body)
 
     def close(self) -> None:

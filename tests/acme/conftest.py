@@ -1,0 +1,71 @@
+"""Fixtures for the ACME tests: a device on a fixed clock that trusts the lab CA, pebble when present."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fortishell.clock import Clock
+from fortishell.lab.ca import LabCA
+from fortishell.shell.device import Device
+from fortishell.shell.session import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pebblerun import AVAILABLE as PEBBLE_AVAILABLE  # noqa: E402
+from pebblerun import Pebble  # noqa: E402
+
+LAB_TIME = dt.datetime(2026, 1, 10, 9, 0, 0, tzinfo=dt.timezone.utc)
+CA = ("vpn", "certificate", "ca")
+LOCAL = ("vpn", "certificate", "local")
+
+
+def run(sess: Session, *lines: str) -> list[str]:
+    """The output of ``lines``, without the ``new entry 'x' added`` notices of ``edit``."""
+    out: list[str] = []
+    for line in lines:
+        out += [text for text in sess.execute(line).lines if not text.startswith("new entry '")]
+    return out
+
+
+def trust(device: Device, name: str, pem: str) -> None:
+    with device.cmdb.transaction() as tx:
+        tx.put(CA, name, {"ca": pem})
+
+
+@pytest.fixture()
+def device(tmp_path: Path) -> Iterator[Device]:
+    dev = Device.open(tmp_path / "fortishell.conf", tmp_path / "state", Clock(fixed=LAB_TIME))
+    dev.acme.sleep = lambda _s: None  # polls do not wait on the fixed clock
+    trust(dev, "LabCA", LabCA.shipped().cert_pem)
+    yield dev
+    dev.close()
+
+
+@pytest.fixture()
+def session(device: Device) -> Session:
+    return Session(device)
+
+
+@pytest.fixture()
+def pebble_for(tmp_path: Path) -> Iterator[object]:
+    """``pebble_for(http_port)`` -> a started :class:`Pebble` validating on that port."""
+    if not PEBBLE_AVAILABLE:
+        if os.environ.get("CI"):
+            pytest.fail("pebble is not installed (.ci/run installs the Debian package pebble)")
+        pytest.skip("pebble / pebble-challtestsrv not installed (Debian package pebble; CI installs it)")
+    started: list[Pebble] = []
+
+    def make(http_port: int, **kw: int) -> Pebble:
+        peb = Pebble(tmp_path / f"pebble{len(started)}", http_port, **kw).start()
+        started.append(peb)
+        return peb
+
+    yield make
+    for peb in started:
+        peb.stop()
