@@ -165,13 +165,16 @@ def order(job: Job) -> Generator[Event, Reply, Outcome]:
     check_chain(chain, key, s.domain, job.now)
     leaf = chain[0]
     yield Trace.of(C.CHAIN, count=len(chain), serial=f"{leaf.serial_number:x}")
-    pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM).decode("ascii")  # noqa: E731
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                 serialization.NoEncryption()).decode("ascii")
-    yield StoreCertificate(s.name, pem(leaf), key_pem, tuple(pem(cert) for cert in chain[1:]))
+    yield StoreCertificate(s.name, _pem(leaf), key_pem, tuple(_pem(cert) for cert in chain[1:]))
     yield Trace.of(C.SAVED, name=s.name, not_after=leaf.not_valid_after_utc.strftime("%Y-%m-%d %H:%M:%S GMT"))
     return Outcome(s.name, s.domain, f"{leaf.serial_number:x}", leaf.not_valid_before_utc.timestamp(),
                    leaf.not_valid_after_utc.timestamp(), order_url)
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 def _directory(c: _Conn, url: str) -> Generator[Event, Reply, dict[str, Any]]:
@@ -193,8 +196,8 @@ def _account(c: _Conn, job: Job, directory: dict[str, Any]) -> Flow:
         c.key, c.kid = jws.load_account_key(job.account.key_pem), job.account.url
         yield Trace.of(C.ACCOUNT_REUSE, account_id=job.account.account_id, url=job.account.url)
         return
-    meta = directory.get("meta") if isinstance(directory.get("meta"), dict) else {}
-    if meta.get("externalAccountRequired") and not s.eab_key_id:
+    meta = directory.get("meta")
+    if isinstance(meta, dict) and meta.get("externalAccountRequired") and not s.eab_key_id:
         raise FlowFailure("the CA requires External Account Binding (set acme-eab-key-id and acme-eab-key-hmac)")
     c.key = jws.new_account_key()
     url = directory["newAccount"]
@@ -222,7 +225,8 @@ def _account(c: _Conn, job: Job, directory: dict[str, Any]) -> Flow:
 def _authorize(c: _Conn, url: str, domain: str) -> Flow:
     resp = yield from c.post(url, None)
     authz = _object(resp, url)
-    ident = str((authz.get("identifier") or {}).get("value") or domain)
+    identifier = authz.get("identifier")
+    ident = str(identifier.get("value") or domain) if isinstance(identifier, dict) else domain
     yield Trace.of(C.AUTHZ, url=url, domain=ident, status=authz.get("status"))
     if authz.get("status") == "valid":
         return
@@ -266,7 +270,7 @@ def check_chain(chain: list[x509.Certificate], key: rsa.RSAPrivateKey, domain: s
     if not chain:
         raise FlowFailure("the CA returned an empty certificate chain")
     leaf = chain[0]
-    if leaf.public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[comparison-overlap]
+    if leaf.public_key() != key.public_key():
         raise FlowFailure("the issued certificate does not match the private key")
     try:
         names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

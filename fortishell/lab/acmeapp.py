@@ -318,7 +318,7 @@ class AcmeApp:
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domains[0])]))
             .issuer_name(self.ca.cert.subject)
-            .public_key(key)  # type: ignore[arg-type]
+            .public_key(key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now)
             .not_valid_after(now + _dt.timedelta(days=ISSUED_DAYS))

@@ -48,7 +48,7 @@ class _Server(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             return  # a failed handshake: nothing to answer
         try:
-            super().finish_request(conn, client_address)  # type: ignore[arg-type]
+            super().finish_request(conn, client_address)
         finally:
             try:
                 conn.unwrap()  # close_notify

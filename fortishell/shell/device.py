@@ -54,6 +54,7 @@ RENEWAL_FAILED_STATE = "RENEWAL FAILED"
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from ..acme.service import AcmeService
     from ..est.settings import EstSettings
     from .services import Enrollment
 
@@ -101,7 +102,7 @@ class Device:
                                        journal=journal, base_text=base_text)
         self.renewal: RenewalService
         self.acme_http_port: int | None = None  # --acme-http-port: where the http-01 responder listens
-        self._acme: Any = None
+        self._acme: "AcmeService | None" = None
         self._wire(cmdb)
 
     # ------------------------------------------------------------ creation
@@ -222,7 +223,7 @@ class Device:
         return self._network
 
     @property
-    def acme(self) -> Any:
+    def acme(self) -> "AcmeService":
         """The ACME client (``acme/service.py``): orders on ``end``, renewals, status, ``acme.lab``."""
         if self._acme is None:
             from ..acme.service import AcmeService
