@@ -11,7 +11,19 @@ Read by ``schema.py`` when it assembles ``SCHEMA``.
 
 from __future__ import annotations
 
-from .schema import IPV4, PASSWORD, AttrSpec, Path, TableSpec, _o, _s
+from typing import Any
+
+# from spec.py, not schema.py: this module may be imported first (schema.py imports it back)
+from .spec import IPV4, OPTION, PASSWORD, STRING, AttrSpec, Option, Path, TableSpec
+
+
+def _s(name: str, size: int, default: str = "", help: str = "", **kw: Any) -> AttrSpec:
+    return AttrSpec(name, STRING, default, help, size=size, **kw)
+
+
+def _o(name: str, options: list[tuple[str, str]], default: str, help: str = "") -> AttrSpec:
+    return AttrSpec(name, OPTION, default, help, options=tuple(Option(v, h) for v, h in options))
+
 
 ACME: Path = ("system", "acme")
 ACCOUNTS = "accounts"
