@@ -121,10 +121,13 @@ class AcmeService:
         return self._lab
 
     def _device_port80(self, domain: str) -> tuple[str, int] | None:
-        """The lab network maps every domain's port 80 to the device (when it listens)."""
+        """The lab network maps every domain's port 80 to the device; a device that does not
+        listen (no ``config system acme`` interface) refuses the connection."""
+        from fortishell.lab.network import REFUSED
+
         with self._lock:
             responder = self._responder
-        return responder.address if responder is not None and self._answering() else None
+        return responder.address if responder is not None and self._answering() else REFUSED
 
     def _answering(self) -> bool:
         entry = self.host.cmdb.entry(ACME_SYSTEM)
