@@ -61,8 +61,8 @@ def pebble_for(tmp_path: Path) -> Iterator[object]:
         pytest.skip("pebble / pebble-challtestsrv not installed (Debian package pebble; CI installs it)")
     started: list[Pebble] = []
 
-    def make(http_port: int, **kw: int) -> Pebble:
-        peb = Pebble(tmp_path / f"pebble{len(started)}", http_port, **kw).start()
+    def make(http_port: int, **kw: object) -> Pebble:
+        peb = Pebble(tmp_path / f"pebble{len(started)}", http_port, **kw).start()  # type: ignore[arg-type]
         started.append(peb)
         return peb
 

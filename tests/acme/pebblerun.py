@@ -69,8 +69,11 @@ def _tls_material(workdir: Path) -> tuple[str, Path, Path]:
 
 
 class Pebble:
-    def __init__(self, workdir: Path, http_port: int, *, nonce_reject: int = 0) -> None:
+    def __init__(self, workdir: Path, http_port: int, *, nonce_reject: int = 0,
+                 eab_keys: dict[str, str] | None = None) -> None:
+        """``eab_keys``: External Account Binding required, with these key ids -> base64url MAC keys."""
         self.workdir, self.http_port, self.nonce_reject = Path(workdir), http_port, nonce_reject
+        self.eab_keys = dict(eab_keys or {})
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.root_pem, self._cert, self._key = _tls_material(self.workdir)
         self.root_path = self.workdir / "root.pem"
@@ -97,7 +100,8 @@ class Pebble:
         cfg = {"pebble": {"listenAddress": f"127.0.0.1:{self.port}", "managementListenAddress": f"127.0.0.1:{mgmt}",
                           "certificate": str(self._cert), "privateKey": str(self._key),
                           "httpPort": self.http_port, "tlsPort": _free_port(), "ocspResponderURL": "",
-                          "externalAccountBindingRequired": False}}
+                          "externalAccountBindingRequired": bool(self.eab_keys),
+                          "externalAccountMACKeys": self.eab_keys}}
         (self.workdir / "pebble.json").write_text(json.dumps(cfg))
         chall_log = open(self.workdir / "challtestsrv.log", "wb")  # noqa: SIM115 - closed with the process
         self._procs.append(subprocess.Popen(

@@ -49,3 +49,22 @@ def test_obtain_and_renew_from_pebble(device: Device, session: Session, pebble_f
     # the account was reused: still one
     assert [line for line in run(session, "get system acme acc-details") if line.startswith("==")] == [
         "== [ ACME-127.0.0.1-0000 ]"]
+
+
+def test_external_account_binding_with_pebble(device: Device, session: Session, pebble_for: object) -> None:
+    mac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+    peb = pebble_for(device.acme.responder.address[1], eab_keys={"kid-1": mac})  # type: ignore[operator]
+    trust(device, "PebbleRoot", peb.root_pem)
+    device.clock.set(dt.datetime.now(dt.timezone.utc))
+    entry = ("config vpn certificate local", "edit peb", "set enroll-protocol acme2",
+             f"set acme-ca-url {peb.directory}", "set acme-domain fgt.example.com")
+    out = run(session, "config system acme", "set interface port1", "end", *entry, "end")
+    assert out == ["ACME certificate 'peb' (fgt.example.com) failed: the CA requires External Account Binding "
+                   "(set acme-eab-key-id and acme-eab-key-hmac)"]
+    out = run(session, *entry, "set acme-eab-key-id kid-1", "set acme-eab-key-hmac " + mac[:-4] + "AAAA", "end")
+    assert len(out) == 1 and out[0].startswith("ACME certificate 'peb' (fgt.example.com) failed: ")
+    assert out[0].endswith("(unauthorized)"), out[0]
+    assert not device.cmdb.entry(LOCAL, "peb").get("certificate")
+    assert run(session, "get system acme acc-details") == []  # no account was stored
+    assert run(session, *entry, f"set acme-eab-key-hmac {mac}", "end") == []
+    assert _cert(device) is not None
