@@ -26,10 +26,15 @@ LOCAL = ("vpn", "certificate", "local")
 
 
 def run(sess: Session, *lines: str) -> list[str]:
-    """The output of ``lines``, without the ``new entry 'x' added`` notices of ``edit``."""
+    """The output of ``lines``, without the ``new entry 'x' added`` notices of ``edit``; a (y/n)
+    question takes the next line as its answer (as script replay does); its text is not output."""
     out: list[str] = []
+    pending = None
     for line in lines:
-        out += [text for text in sess.execute(line).lines if not text.startswith("new entry '")]
+        result = pending.answer(line.strip().lower() == "y") if pending is not None else sess.execute(line)
+        pending = result.question
+        out += [text for text in result.lines if not text.startswith("new entry '")]
+    assert pending is None, f"unanswered question: {pending.text}"
     return out
 
 

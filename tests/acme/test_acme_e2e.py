@@ -29,7 +29,7 @@ def test_run_with_acme_http_port_obtains_a_certificate_from_pebble(tmp_path: Pat
     script.write_text(
         "config vpn certificate ca\nedit PebbleRoot\nset ca \"" + peb.root_pem.strip() + "\"\nnext\nend\n"
         "config system acme\nset interface port1\nend\n"
-        "config vpn certificate local\nedit peb\nset enroll-protocol acme2\n"
+        "config vpn certificate local\nedit peb\nset enroll-protocol acme2\ny\n"
         f"set acme-ca-url {peb.directory}\nset acme-domain fgt.example.com\nend\n"
         "get system acme acc-details\n"
         "diagnose sys acme status-full fgt.example.com\n"

@@ -13,7 +13,7 @@ from fortishell.clock import Clock
 from fortishell.shell.device import Device
 from fortishell.shell.session import Session
 
-ORDER = ("config vpn certificate local", "edit acme1", "set enroll-protocol acme2",
+ORDER = ("config vpn certificate local", "edit acme1", "set enroll-protocol acme2", "y",
          "set acme-ca-url https://acme.lab/directory", "set acme-domain fgt.lab.example",
          "set acme-email admin@lab.example", "end")
 INTERFACE = ("config system acme", "set interface port1", "end")
@@ -49,7 +49,7 @@ def test_end_of_an_acme2_entry_obtains_a_certificate_from_acme_lab(device: Devic
 
 def test_the_account_is_reused_and_survives_a_restart(tmp_path: Path, device: Device, session: Session) -> None:
     run(session, *INTERFACE, *ORDER)
-    run(session, "config vpn certificate local", "edit acme2", "set enroll-protocol acme2",
+    run(session, "config vpn certificate local", "edit acme2", "set enroll-protocol acme2", "y",
         "set acme-ca-url https://acme.lab/directory", "set acme-domain www.lab.example", "end")
     assert _cert(device, "acme2") is not None
     assert [line for line in run(session, "get system acme acc-details") if line.startswith("==")] == [
@@ -119,7 +119,7 @@ def test_unreachable_untrusted_and_non_acme_directories(device: Device, session:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     run(session, *INTERFACE)
-    out = run(session, "config vpn certificate local", "edit a1", "set enroll-protocol acme2",
+    out = run(session, "config vpn certificate local", "edit a1", "set enroll-protocol acme2", "y",
               f"set acme-ca-url https://127.0.0.1:{closed}/directory", "set acme-domain fgt.lab.example", "end")
     assert out == [f"ACME certificate 'a1' (fgt.lab.example) failed: cannot connect to "
                    f"https://127.0.0.1:{closed}/directory: Connection refused"]
@@ -180,3 +180,17 @@ def test_debug_trace_of_an_order(device: Device, session: Session) -> None:
     assert lines[0] == "[212] acme_get_directory: GET https://acme.lab/directory"
     assert "[645] acme_http01: Monitoring challenge status for fgt.lab.example: valid" in lines
     assert lines[-1].startswith("[812] acme_store: Certificate acme1 saved (valid until 2026-04-10 09:00:00 GMT)")
+
+
+def test_setting_acme2_asks_the_terms_of_service_question(device: Device, session: Session) -> None:
+    run(session, "config vpn certificate local", "edit t1")  # acme-ca-url exists once acme2 is set: the default
+    result = session.execute("set enroll-protocol acme2")
+    assert result.question is not None
+    assert result.question.text == ["By enabling this feature you declare that you agree to the Terms of Service at "
+                                    "https://acme-v02.api.letsencrypt.org/directory", "Do you want to continue? (y/n)"]
+    assert result.question.answer(False).lines == []
+    assert session.frame.buf.get("enroll-protocol") == "none"
+    assert not session.frame.buf.is_set("enroll-protocol")
+    assert run(session, "set enroll-protocol acme2", "y") == []
+    assert session.frame.buf.get("enroll-protocol") == "acme2"
+    assert session.execute("set enroll-protocol acme2").question is None  # already acme2: no question

@@ -28,7 +28,7 @@ def test_obtain_and_renew_from_pebble(device: Device, session: Session, pebble_f
     device.set_sink(lines.append)
     out = run(session, "diagnose debug application acme -1", "diagnose debug enable",
               "config system acme", "set interface port1", "end",
-              "config vpn certificate local", "edit peb", "set enroll-protocol acme2",
+              "config vpn certificate local", "edit peb", "set enroll-protocol acme2", "y",
               f"set acme-ca-url {peb.directory}", "set acme-domain fgt.example.com",
               "set acme-email admin@example.com", "end")
     assert out == []
@@ -56,9 +56,9 @@ def test_external_account_binding_with_pebble(device: Device, session: Session, 
     peb = pebble_for(device.acme.responder.address[1], eab_keys={"kid-1": mac})  # type: ignore[operator]
     trust(device, "PebbleRoot", peb.root_pem)
     device.clock.set(dt.datetime.now(dt.timezone.utc))
-    entry = ("config vpn certificate local", "edit peb", "set enroll-protocol acme2",
-             f"set acme-ca-url {peb.directory}", "set acme-domain fgt.example.com")
-    out = run(session, "config system acme", "set interface port1", "end", *entry, "end")
+    entry = ("config vpn certificate local", "edit peb")
+    out = run(session, "config system acme", "set interface port1", "end", *entry, "set enroll-protocol acme2", "y",
+              f"set acme-ca-url {peb.directory}", "set acme-domain fgt.example.com", "end")
     assert out == ["ACME certificate 'peb' (fgt.example.com) failed: the CA requires External Account Binding "
                    "(set acme-eab-key-id and acme-eab-key-hmac)"]
     out = run(session, *entry, "set acme-eab-key-id kid-1", "set acme-eab-key-hmac " + mac[:-4] + "AAAA", "end")

@@ -5,12 +5,39 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...cli import ast
+from ...cmdb.entry import EditBuffer
 from ...errors import IncompleteCommand
-from ..result import Result
+from ..result import Question, Result
 from .tree import Node, extra_words
 
 if TYPE_CHECKING:
     from ..session import Session
+
+LOCAL = ("vpn", "certificate", "local")
+ATTR = "enroll-protocol"
+
+
+def set_with_terms(sess: "Session", buf: EditBuffer, attr_word: str, values: list[str]) -> Result:
+    """``set`` in an edit buffer; ``set enroll-protocol acme2`` on a local certificate first asks the
+    terms-of-service question (the text seen in public configuration scripts; no Fortinet document
+    shows it).  ``n`` leaves the buffer as it was."""
+    was_set, before = buf.is_set(ATTR), buf.get(ATTR) if buf.spec.attr(ATTR) is not None else None
+    spec = buf.set(attr_word, values)
+    if tuple(buf.path) != LOCAL or spec.name != ATTR or buf.get(ATTR) != "acme2" or before == "acme2":
+        return Result()
+    if was_set:
+        buf.set_value(ATTR, before)
+    else:
+        buf.unset(ATTR)
+
+    def answer(yes: bool) -> Result:
+        if yes:
+            buf.set(attr_word, values)
+        return Result()
+
+    directory = buf.get("acme-ca-url") or "https://acme-v02.api.letsencrypt.org/directory"
+    return Result(question=Question([f"By enabling this feature you declare that you agree to the Terms of Service "
+                                     f"at {directory}", "Do you want to continue? (y/n)"], sess.guard(answer)))
 
 
 def do_status_full(sess: "Session", rest: list[ast.Word]) -> Result:
