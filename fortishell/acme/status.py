@@ -49,6 +49,27 @@ def status_full(st: Status | None) -> list[str]:
     return json.dumps(obj, indent=2).splitlines()
 
 
+def acme_details(st: Status | None, certificate_pem: Any) -> list[str]:
+    """The ``ACME details:`` lines of ``get vpn certificate local details`` (KB 211315's texts,
+    which are mod_md's; ``Staging status`` is always empty: orders complete in one go here)."""
+    if st is not None and not st.finished and st.detail:
+        status = f"{st.description}: {st.detail}"
+    elif st is not None and st.finished and st.valid_from is not None:
+        status = f"{st.description} (valid since {_when(st.valid_from)})."
+    elif certificate_pem:
+        from cryptography import x509
+
+        try:
+            since = x509.load_pem_x509_certificate(str(certificate_pem).encode("ascii")).not_valid_before_utc
+        except ValueError:
+            since = None
+        status = f"The certificate for the managed domain can be used (valid since {_when(since)})." if since \
+            else "The certificate for the managed domain cannot be read."
+    else:
+        status = "No certificate has been obtained for the managed domain yet."
+    return ["ACME details:", f"Status: {status}", "Staging status: Nothing in staging"]
+
+
 def acc_details(cmdb: Any) -> list[str]:
     lines: list[str] = []
     for account_id, entry in all_accounts(cmdb):

@@ -194,3 +194,21 @@ def test_setting_acme2_asks_the_terms_of_service_question(device: Device, sessio
     assert run(session, "set enroll-protocol acme2", "y") == []
     assert session.frame.buf.get("enroll-protocol") == "acme2"
     assert session.execute("set enroll-protocol acme2").question is None  # already acme2: no question
+
+
+def test_certificate_details_show_the_acme_status(device: Device, session: Session) -> None:
+    run(session, "config vpn certificate local", "edit acme1", "set enroll-protocol acme2", "y",
+        "set acme-ca-url https://acme.lab/directory", "set acme-domain fgt.lab.example", "end")
+    failed = run(session, "get vpn certificate local details acme1")
+    assert failed[-4:-1] == ["ACME details:", failed[-3], "Staging status: Nothing in staging"]
+    assert failed[-3].startswith("Status: The ACME order failed: ACME certificate 'acme1' (fgt.lab.example) failed: ")
+    run(session, *INTERFACE, "config vpn certificate local", "edit acme1", "end")
+    details = run(session, "get vpn certificate local details acme1")
+    assert details[:2] == ["== [ acme1 ]", "Name:        acme1"]
+    assert details[-4:] == ["ACME details:", "Status: The certificate for the managed domain has been obtained and can "
+                            "be used (valid since Sat, 10 Jan 2026 09:00:00 GMT).",
+                            "Staging status: Nothing in staging", ""]
+    everything = run(session, "get vpn certificate local details")
+    start = everything.index("== [ acme1 ]")
+    assert everything[start:start + len(details)] == details
+    assert everything.count("ACME details:") == 1  # only the acme2 entry

@@ -55,6 +55,24 @@ def acc_details_lines(sess: "Session") -> list[str]:
     return acc_details(sess.cmdb)
 
 
+def details_with_acme(sess: "Session", path: tuple[str, ...], names: list[str]) -> list[str]:
+    """``get vpn certificate local details [name]``: each acme2 entry's block gains the ``ACME
+    details:`` lines KB 211315 shows (acme/status.py), before the block's closing blank line."""
+    from ...acme.status import acme_details
+    from ...cmdb import certdetails
+
+    out: list[str] = []
+    for name in names:
+        block = certdetails.details_listing(sess.cmdb, path, name)
+        entry = sess.cmdb.entry(path, name)
+        if path == LOCAL and entry is not None and entry.get(ATTR) == "acme2":
+            domain = str(entry.get("acme-domain") or "").lower()
+            extra = acme_details(sess.device.acme.status.get(domain), entry.get("certificate"))
+            block = (block[:-1] if block and block[-1] == "" else block) + extra + [""]
+        out += block
+    return out
+
+
 def _domains(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
     return [(d, "Managed domain.") for d in sorted(sess.device.acme.status)] or [("<domain>", "Domain name.")]
 

@@ -133,6 +133,10 @@ def _details(sess: "Session", path: tuple[str, ...], rest: list[str]) -> list[st
         raise ParseError(rest[1])
     if rest and sess.cmdb.entry(path, rest[0]) is None:
         raise entry_not_found(rest[0])
+    if path == ("vpn", "certificate", "local"):  # acme2 entries add their ACME details
+        from .acme import details_with_acme
+
+        return details_with_acme(sess, path, [rest[0]] if rest else sess.cmdb.keys(path))
     return certdetails.details_listing(sess.cmdb, path, rest[0] if rest else None)
 
 
