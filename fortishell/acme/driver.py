@@ -15,12 +15,12 @@ FortiOS-style line (:class:`~fortishell.errors.AcmeError`)::
 from __future__ import annotations
 
 import datetime as _dt
-import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
 from fortishell import errors
 from fortishell.cmdb import secrets
+from fortishell.est.cancel import Cancelled, CancelToken
 from fortishell.trace import Tracer
 
 from . import accounts
@@ -45,10 +45,14 @@ class AcmeDriver:
         self.resolve, self.timeout, self.poll_interval = resolve, timeout, poll_interval
         self.sleep = sleep
         self.answering = answering  # False: no `config system acme` interface, nothing answers port 80
-        self.cancel = threading.Event()
 
-    def order(self, settings: AcmeSettings) -> Outcome:
-        """Run one order; raises :class:`errors.AcmeError` (one line), nothing half-stored."""
+    def order(self, settings: AcmeSettings, cancel: CancelToken | None = None) -> Outcome:
+        """Run one order; raises :class:`errors.AcmeError` (one line), nothing half-stored.
+
+        ``cancel`` (Ctrl-C): checked before every request and store, waited on between polls; a
+        cancellation closes the connections (a blocked request returns) and ends the order with
+        ``ACME certificate 'NAME' (DOMAIN) cancelled.``"""
+        token = cancel if cancel is not None else CancelToken()
         what = f"ACME certificate '{settings.name}' ({settings.domain})"
         now = self.clock.now() if self.clock is not None else _dt.datetime.now(_dt.timezone.utc)
         account = accounts.find(self.cmdb, settings.directory)
@@ -56,15 +60,20 @@ class AcmeDriver:
                         poll_interval=self.poll_interval)
         trust = tuple(str(e.get("ca")) for e in self.cmdb.entries(CA) if e.get("ca"))
         http = AcmeHttp(TransportConfig(trust, self.resolve, self.timeout))
+        unregister = token.on_cancel(http.close)
         try:
-            return self._drive(flows.order(job), http)
+            return self._drive(flows.order(job), http, token)
+        except Cancelled:
+            self._trace(Trace.of(C.FAILED, domain=settings.domain, reason="cancelled"))
+            raise Cancelled(f"{what} cancelled.") from None
         except FlowFailure as exc:
             self._trace(Trace.of(C.FAILED, domain=settings.domain, reason=exc.reason))
             raise errors.AcmeError(f"{what} failed: {exc.reason}", problem=exc.problem) from None
         finally:
+            unregister()
             http.close()
 
-    def _drive(self, flow: Generator[Event, Reply, Outcome], http: AcmeHttp) -> Outcome:
+    def _drive(self, flow: Generator[Event, Reply, Outcome], http: AcmeHttp, token: CancelToken) -> Outcome:
         reply: Reply = None
         pending: BaseException | None = None
         try:
@@ -75,24 +84,25 @@ class AcmeDriver:
                     return stop.value  # type: ignore[no-any-return]
                 pending, reply = None, None
                 try:
-                    reply = self._perform(event, http)
-                except FlowFailure as exc:
-                    pending = exc
+                    reply = self._perform(event, http, token)
+                    if token.cancelled:  # a request cut short by the cancellation
+                        raise Cancelled("cancelled")
+                except (Cancelled, FlowFailure) as exc:
+                    pending = exc  # thrown into the flow: it withdraws its challenge answer
         finally:
             flow.close()
 
-    def _perform(self, event: Event, http: AcmeHttp) -> Reply:
+    def _perform(self, event: Event, http: AcmeHttp, token: CancelToken) -> Reply:
         if isinstance(event, Trace):
             self._trace(event)
         elif isinstance(event, Request):
-            if self.cancel.is_set():
-                raise FlowFailure("cancelled")
+            token.check()
             return http.send(event)
         elif isinstance(event, Wait):
             if self.sleep is not None:
                 self.sleep(event.seconds)
-            elif self.cancel.wait(event.seconds):
-                raise FlowFailure("cancelled")
+            else:
+                token.wait(event.seconds)
         elif isinstance(event, Serve):
             if not self.answering:
                 self._trace(Trace.of(C.NO_INTERFACE))
@@ -104,8 +114,10 @@ class AcmeDriver:
         elif isinstance(event, Withdraw):
             self.responder.withdraw(event.token)
         elif isinstance(event, StoreAccount):
+            token.check()
             self._store(lambda: accounts.store(self.cmdb, event))
         elif isinstance(event, StoreCertificate):
+            token.check()
             self._store(lambda: self._store_certificate(event))
         return None
 

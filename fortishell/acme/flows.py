@@ -244,8 +244,12 @@ def _authorize(c: _Conn, url: str, domain: str) -> Flow:
         yield Trace.of(C.CHALLENGE_READY, url=ch_url)
         authz = yield from c.poll(url, ("pending",))
         yield Trace.of(C.CHALLENGE_POLL, domain=ident, status=authz.get("status"))
-    finally:
-        yield Withdraw(token)
+    except GeneratorExit:
+        raise  # closed by the driver: no more events
+    except BaseException:
+        yield Withdraw(token)  # a failure or a cancellation thrown in: the answer goes too
+        raise
+    yield Withdraw(token)
     if authz.get("status") != "valid":
         detail = next((_error_detail(ch) for ch in authz.get("challenges") or []
                        if isinstance(ch, dict) and ch.get("type") == "http-01" and ch.get("error")), "")

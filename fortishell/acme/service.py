@@ -28,11 +28,13 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from cryptography import x509
 
 from fortishell import errors
+from fortishell.est.cancel import Cancelled
 from fortishell.eventlog import LOGID_CERT_RENEW_FAILED, LOGID_CERT_RENEWED
 from fortishell.trace import Tracer
 
@@ -41,6 +43,7 @@ from .events import FlowFailure, Outcome
 from .responder import ChallengeResponder
 from .settings import AcmeSettings
 
+T = TypeVar("T")
 ACME_SYSTEM = ("system", "acme")
 LAB_SERVICE = "acme"
 WATCHED = ("enroll-protocol", "acme-ca-url", "acme-domain", "acme-email", "acme-rsa-key-size",
@@ -61,6 +64,8 @@ class Host(Protocol):
 
     @property
     def network(self) -> Any: ...
+
+    def run_cancellable(self, work: Callable[[Any], T]) -> T: ...
 
 
 @dataclass
@@ -160,7 +165,10 @@ class AcmeService:
                             resolve=self._resolve, sleep=self.sleep, poll_interval=self.poll_interval,
                             answering=self._answering())
         try:
-            outcome = driver.order(settings)
+            outcome = self.host.run_cancellable(lambda token: driver.order(settings, token))
+        except Cancelled:
+            st.status, st.description, st.activity = "cancelled", "The ACME order was cancelled", ""
+            raise
         except errors.AcmeError as exc:
             st.errors += 1
             st.status, st.description = exc.problem or "error", "The ACME order failed"

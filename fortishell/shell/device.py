@@ -265,6 +265,10 @@ class Device:
             with self._operations_lock:
                 self._operations.pop(token, None)
 
+    def run_cancellable(self, work: Callable[[Any], T]) -> T:
+        """:meth:`_cancellable` for other services (the ACME client's orders)."""
+        return self._cancellable(work)
+
     def cancel(self, thread: int | None = None) -> bool:
         """Cancel the EST operations running on ``thread`` (a command's worker; None: all of them).
 

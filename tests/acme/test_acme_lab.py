@@ -212,3 +212,35 @@ def test_certificate_details_show_the_acme_status(device: Device, session: Sessi
     start = everything.index("== [ acme1 ]")
     assert everything[start:start + len(details)] == details
     assert everything.count("ACME details:") == 1  # only the acme2 entry
+
+
+def test_slow_validation_waits_retry_after_and_ctrl_c_cancels(device: Device, session: Session) -> None:
+    import threading
+    import time
+
+    run(session, *INTERFACE)
+    device.acme.lab.faults.slow_validation = 1.2  # pending with Retry-After: 1 meanwhile
+    device.acme.sleep = None  # real (cancellable) waits
+    lines: list[str] = []
+    device.set_sink(lines.append)
+    run(session, "diagnose debug application acme -1", "diagnose debug enable")
+    start = time.monotonic()
+    assert run(session, *ORDER) == []
+    assert "[652] acme_poll: Retry-After 1s" in lines
+    assert time.monotonic() - start >= 1.0
+    # a second certificate, cancelled while it waits for the validation
+    device.acme.lab.faults.slow_validation = 30
+    out: list[str] = []
+    worker = threading.Thread(target=lambda: out.extend(run(
+        session, "config vpn certificate local", "edit acme2", "set enroll-protocol acme2", "y",
+        "set acme-ca-url https://acme.lab/directory", "set acme-domain www.lab.example", "end")))
+    seen = len(lines)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while "[652] acme_poll: Retry-After 1s" not in lines[seen:] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert device.cancel()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert out == ["ACME certificate 'acme2' (www.lab.example) cancelled."]
+    assert not device.cmdb.entry(LOCAL, "acme2").get("certificate")
