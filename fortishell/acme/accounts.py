@@ -34,7 +34,7 @@ def all_accounts(cmdb: Any) -> list[tuple[str, Any]]:
 def find(cmdb: Any, ca_url: str) -> Account | None:
     for account_id, entry in sorted(_accounts(cmdb).items()):
         if entry.get("ca_url") == ca_url and entry.get("status") == "valid" and entry.get("privatekey"):
-            return Account(account_id, str(entry.get("url")), str(entry.get("privatekey")))
+            return Account(account_id, str(entry.get("url")), str(entry.get("privatekey")), str(entry.get("email")))
     return None
 
 
@@ -66,13 +66,3 @@ def store(cmdb: Any, event: StoreAccount) -> None:
     cmdb.commit(sub)
     cmdb.commit(buf)
 
-
-def mark(cmdb: Any, account_id: str, status: str) -> None:
-    """Record an account's new status (e.g. ``deactivated`` when the CA says it is gone)."""
-    if account_id not in _accounts(cmdb):
-        return
-    buf = cmdb.begin_edit(ACME, None, trusted=True)
-    sub = buf.begin_edit(ACCOUNTS, account_id)
-    sub.set_value("status", status)
-    cmdb.commit(sub)
-    cmdb.commit(buf)

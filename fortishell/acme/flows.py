@@ -52,6 +52,7 @@ class Account:
     account_id: str
     url: str
     key_pem: str
+    email: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,15 @@ def order(job: Job) -> Generator[Event, Reply, Outcome]:
     directory = yield from _directory(c, s.directory)
     yield from _account(c, job, directory)
     yield Trace.of(C.ORDER_NEW, domain=s.domain)
-    resp = yield from c.post(directory["newOrder"], {"identifiers": [{"type": "dns", "value": s.domain}]})
+    try:
+        resp = yield from c.post(directory["newOrder"], {"identifiers": [{"type": "dns", "value": s.domain}]})
+    except FlowFailure as exc:
+        if job.account is not None and exc.problem in ("unauthorized", "accountDoesNotExist"):
+            # the CA no longer knows the stored account (deactivated, revoked): the device marks it,
+            # and the next order registers a new one
+            a = job.account
+            yield StoreAccount(a.account_id, a.url, s.directory, a.email, "deactivated", a.key_pem)
+        raise
     order_url = resp.header("Location") or ""
     obj = _object(resp, directory["newOrder"])
     yield Trace.of(C.ORDER_OK, url=order_url, status=obj.get("status"))

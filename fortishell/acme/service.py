@@ -1,8 +1,8 @@
 """AcmeService: a device's ACME client -- orders on ``end``, renewals, status, the lab server.
 
 * :meth:`on_commit` (a CMDB commit listener): ``end`` of a ``vpn certificate
-  local`` entry with ``enroll-protocol acme2`` that has no certificate yet, or
-  whose ACME settings changed, orders one.  FortiOS runs the order in the
+  local`` entry with ``enroll-protocol acme2`` that has no certificate naming its
+  ``acme-domain`` yet, or whose ACME settings changed, orders one.  FortiOS runs the order in the
   background; the emulator completes it before the prompt returns (lab
   transcripts stay deterministic) and prints nothing on success and one line
   on failure (the configuration change stays; ``diagnose sys acme
@@ -185,6 +185,9 @@ class AcmeService:
         self._retry.pop(name, None)
         return outcome
 
+    def _status_of(self, name: str) -> Status | None:
+        return next((st for st in self.status.values() if st.name == name), None)
+
     def on_commit(self, changes: Any) -> list[str]:
         out: list[str] = []
         for change in changes:
@@ -194,11 +197,10 @@ class AcmeService:
             if new.get("enroll-protocol") != "acme2":
                 continue
             changed = old is None or any(old.get(a) != new.get(a) for a in WATCHED)
-            if new.get("certificate") and not changed:
-                continue
             if old is not None and old.get("certificate") != new.get("certificate") and not changed:
                 continue  # the order's own store
-            out += self._guarded(change.key)
+            if changed or not _names(new.get("certificate"), str(new.get("acme-domain") or "")):
+                out += self._guarded(change.key)
         return out
 
     def _guarded(self, name: str) -> list[str]:
@@ -241,6 +243,8 @@ class AcmeService:
                 failures = (retry[0] if retry else 0) + 1
                 wait = BACKOFF[min(failures, len(BACKOFF)) - 1]
                 self._retry[name] = (failures, now + wait)
+                if (st := self._status_of(name)) is not None:
+                    st.next_run = now + wait
                 reason = exc.lines[0] if exc.lines else "failed"
                 self.host.eventlog.write(LOGID_CERT_RENEW_FAILED, "error", "Certificate renewal failed",
                                          f"Failed to renew certificate {name} with ACME: {reason}; retry in "
@@ -259,6 +263,18 @@ class AcmeService:
             responder.stop()
         if lab is not None:
             lab.stop()
+
+
+def _names(pem: Any, domain: str) -> bool:
+    """The stored certificate exists and names ``domain`` (else ``end`` orders again)."""
+    if not pem or not domain:
+        return False
+    try:
+        cert = x509.load_pem_x509_certificate(str(pem).encode("ascii"))
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    return domain.lower() in [n.lower() for n in sans.get_values_for_type(x509.DNSName)]
 
 
 def _renew_at(not_after: float, window_days: int) -> _dt.datetime:

@@ -110,6 +110,15 @@ def test_a_deactivated_account_is_reported_in_one_line(device: Device, session: 
                    "deactivated (unauthorized)"]
     assert _cert(device).extensions.get_extension_for_class(  # type: ignore[union-attr]
         x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == ["fgt.lab.example"]
+    details = run(session, "get system acme acc-details")
+    assert details[:4] == ["== [ ACME-acme.lab-0000 ]", "ACME CA URL: https://acme.lab/directory",
+                           "Account URL: https://acme.lab/acme/acct/1", "Status: deactivated"]
+    # the next order registers a new account and succeeds
+    assert run(session, "config vpn certificate local", "edit acme1", "end") == []
+    assert [line for line in run(session, "get system acme acc-details") if line.startswith(("==", "Status"))] == [
+        "== [ ACME-acme.lab-0000 ]", "Status: deactivated", "== [ ACME-acme.lab-0001 ]", "Status: valid"]
+    assert _cert(device).extensions.get_extension_for_class(  # type: ignore[union-attr]
+        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == ["new.lab.example"]
 
 
 def test_unreachable_untrusted_and_non_acme_directories(device: Device, session: Session) -> None:
@@ -165,6 +174,9 @@ def test_a_failed_renewal_backs_off_and_keeps_the_certificate(device: Device, se
     assert _cert(device).serial_number == first.serial_number  # type: ignore[union-attr]
     assert any("Failed to renew certificate acme1 with ACME" in line and "retry in 5 minutes" in line
                for line in device.eventlog.display())
+    status = json.loads("\n".join(run(session, "diagnose sys acme status-full fgt.lab.example")))
+    assert status["errors"] == 1 and status["last"]["status"] == "rateLimited"
+    assert status["next-run"] == (device.clock.now() + dt.timedelta(minutes=5)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     device.acme.lab.faults.rate_limited = False
     device.poll_renewals()  # inside the back-off: not tried
     assert _cert(device).serial_number == first.serial_number  # type: ignore[union-attr]
