@@ -46,10 +46,15 @@ class _MappedBackend(httpcore.NetworkBackend):
 
 class _Transport(httpx.BaseTransport):
     def __init__(self, cfg: TransportConfig) -> None:
-        ctx = ssl.create_default_context(cadata="\n".join(cfg.trust_pems)) if cfg.trust_pems else \
-            ssl.create_default_context()
-        if not cfg.trust_pems:  # an empty CA store trusts nothing (not the host's bundle)
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        # the device's CA store only (never the host's bundle); hostname checked; an entry
+        # OpenSSL cannot read trusts nothing
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        for pem in cfg.trust_pems:
+            try:
+                ctx.load_verify_locations(cadata=pem)
+            except ssl.SSLError:
+                continue
         self._pool = httpcore.ConnectionPool(ssl_context=ctx, network_backend=_MappedBackend(cfg.resolve))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -256,3 +256,11 @@ def test_slow_validation_waits_retry_after_and_ctrl_c_cancels(device: Device, se
     assert not worker.is_alive()
     assert out == ["ACME certificate 'acme2' (www.lab.example) cancelled."]
     assert not device.cmdb.entry(LOCAL, "acme2").get("certificate")
+
+
+def test_an_unreadable_ca_entry_is_skipped_not_fatal(device: Device, session: Session) -> None:
+    from conftest import trust
+
+    trust(device, "Broken", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    assert run(session, *INTERFACE, *ORDER) == []
+    assert _cert(device) is not None
