@@ -8,17 +8,20 @@ the lab CA, and the http-01 validator: a real HTTP GET of
 ``http://<domain>/.well-known/acme-challenge/<token>`` sent to the address
 ``http01_target(domain)`` gives (the device's challenge responder in the
 embedded lab; ``127.0.0.1:<port>`` for a classroom or certbot's standalone
-responder).  One access-log line per request (``log``).
+responder).  One access-log line per request (``log``); an unexpected error answers 500
+(``serverInternal``) with its traceback on the ``fortishell.lab`` logger.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import logging
 import socket
 import ssl
 import tempfile
 import threading
+import traceback
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,10 +32,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .acmeapp import AcmeApp, AcmeFaults
+from .acmeapp import AcmeApp, AcmeFaults, Reply
 from .ca import LabCA
 
 SERVER_NAMES = ("acme.lab", "localhost", "127.0.0.1")
+log = logging.getLogger("fortishell.lab")
 Target = Callable[[str], "tuple[str, int] | None"]
 
 
@@ -63,10 +67,15 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        host = self.headers.get("Host") or "acme.lab"
-        reply = self.server.app.handle(self.command, self.path.split("?", 1)[0], body, f"https://{host}")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            host = self.headers.get("Host") or "acme.lab"
+            reply = self.server.app.handle(self.command, self.path.split("?", 1)[0], body, f"https://{host}")
+        except Exception:  # noqa: BLE001 - a lab server bug: 500, the traceback on the lab logger
+            log.error("lab ACME server: %s %s failed\n%s", self.command, self.path, traceback.format_exc())
+            reply = Reply(500, b'{"type": "urn:ietf:params:acme:error:serverInternal", "detail": "internal error"}',
+                          (("Content-Type", "application/problem+json"),))
         self.server.log.append(f'{self.client_address[0]} "{self.command} {self.path}" {reply.status}')
         self.send_response(reply.status)
         for name, value in reply.headers:
