@@ -37,7 +37,7 @@ COMMANDS = ("run", "lab", "lab-server", "lab-ca", "serve", "shell")
 APPLIES: dict[str, frozenset[str]] = {
     "shell": frozenset({"config", "state_dir", "lab_server", "clock", "acme_http_port"}),
     "run": frozenset({"config", "state_dir", "lab_server", "clock", "acme_http_port"}),
-    "serve": frozenset({"config", "state_dir", "lab_server", "clock"}),  # --config/--clock seed the devices
+    "serve": frozenset({"config", "state_dir", "lab_server", "clock", "acme_http_port"}),  # --config/--clock seed the devices
     "lab-server": frozenset({"state_dir", "clock"}),
     "lab": frozenset({"state_dir", "lab_server"}),  # the exercise gives the configuration and clock
     "lab-ca": frozenset({"state_dir", "clock"}),
@@ -127,7 +127,7 @@ def run_main(argv: list[str]) -> int:
         from .ssh.cli import serve_main
 
         return serve_main(args.rest, state_dir=state_dir, clock=args.clock, lab_server=args.lab_server,
-                          config=args.config)
+                          config=args.config, acme_http_port=args.acme_http_port)
     if command == "lab":
         from .classroom.cli import lab_main as classroom_main
 

@@ -49,7 +49,8 @@ def _parser() -> options.Parser:
 
 
 def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
-               lab_server: str | None = None, config: str | None = None) -> int:
+               lab_server: str | None = None, config: str | None = None,
+               acme_http_port: int | None = None) -> int:
     """Parse ``serve`` options and serve.  ``clock``/``config``: the global options (seed and
     clock of the devices); the subcommand's own ``--state-dir``/``--clock``/``--config`` win."""
     from .server import ServeOptions, ServerThread
@@ -92,7 +93,7 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
         _reset(devices_dir or base, shared=args.shared)
     options_ = ServeOptions(base, host=args.host, port=args.port, shared=args.shared, users=users,
                             clock_factory=clock_factory, lab_server_url=lab_server, seed_config=seed,
-                            devices_dir=devices_dir)
+                            devices_dir=devices_dir, acme_http_port=acme_http_port)
 
     # The event loop runs on its own thread, the main thread only waits for Ctrl-C / SIGTERM: off
     # the main thread prompt_toolkit installs no SIGWINCH handler per prompt (a server has no
