@@ -38,12 +38,12 @@ from fortishell.est.cancel import Cancelled
 from fortishell.eventlog import LOGID_CERT_RENEW_FAILED, LOGID_CERT_RENEWED
 from fortishell.trace import Tracer
 
-from .driver import LOCAL, AcmeDriver
 from .events import FlowFailure, Outcome
 from .responder import ChallengeResponder
 from .settings import AcmeSettings
 
 T = TypeVar("T")
+LOCAL = ("vpn", "certificate", "local")
 ACME_SYSTEM = ("system", "acme")
 LAB_SERVICE = "acme"
 WATCHED = ("enroll-protocol", "acme-ca-url", "acme-domain", "acme-email", "acme-rsa-key-size",
@@ -161,6 +161,8 @@ class AcmeService:
         st = self.status.setdefault(settings.domain, Status(name, settings.domain, settings.directory))
         st.name, st.ca_url, st.last_run, st.finished = name, settings.directory, now, False
         st.activity = f"Monitoring challenge status for {settings.domain}."
+        from .driver import AcmeDriver  # httpx and the client load on the first order, not at start-up
+
         driver = AcmeDriver(self.host.cmdb, self.host.clock, self.host.tracer, self.responder,
                             resolve=self._resolve, sleep=self.sleep, poll_interval=self.poll_interval,
                             answering=self._answering())
