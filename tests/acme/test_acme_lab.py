@@ -264,3 +264,11 @@ def test_an_unreadable_ca_entry_is_skipped_not_fatal(device: Device, session: Se
     trust(device, "Broken", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     assert run(session, *INTERFACE, *ORDER) == []
     assert _cert(device) is not None
+
+
+def test_a_domain_the_ca_will_not_issue_for_is_one_line(device: Device, session: Session) -> None:
+    out = run(session, *INTERFACE, "config vpn certificate local", "edit bad", "set enroll-protocol acme2", "y",
+              "set acme-ca-url https://acme.lab/directory", "set acme-domain localhost_", "end")
+    assert out == ["ACME certificate 'bad' (localhost_) failed: cannot issue for {'type': 'dns', 'value': "
+                   "'localhost_'} (rejectedIdentifier)"]
+    assert not device.cmdb.entry(LOCAL, "bad").get("certificate")
