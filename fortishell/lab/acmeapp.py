@@ -216,8 +216,11 @@ class AcmeApp:
             raise Problem(400, "malformed", "an order needs identifiers")
         domains: list[str] = []
         for ident in idents:
-            if not isinstance(ident, dict) or ident.get("type") != "dns" or not _dns_name(str(ident.get("value"))):
-                raise Problem(400, "rejectedIdentifier", f"cannot issue for {ident!r}")
+            if not isinstance(ident, dict) or ident.get("type") != "dns":
+                raise Problem(400, "unsupportedIdentifier", "only dns identifiers are supported")
+            if not _dns_name(str(ident.get("value"))):
+                raise Problem(400, "rejectedIdentifier",
+                              f'Cannot issue for "{ident.get("value")}": Domain name is not a valid DNS name')
             domains.append(str(ident["value"]).lower())
         order_id = str(next(self._ids))
         authzs = []

@@ -269,6 +269,6 @@ def test_an_unreadable_ca_entry_is_skipped_not_fatal(device: Device, session: Se
 def test_a_domain_the_ca_will_not_issue_for_is_one_line(device: Device, session: Session) -> None:
     out = run(session, *INTERFACE, "config vpn certificate local", "edit bad", "set enroll-protocol acme2", "y",
               "set acme-ca-url https://acme.lab/directory", "set acme-domain localhost_", "end")
-    assert out == ["ACME certificate 'bad' (localhost_) failed: cannot issue for {'type': 'dns', 'value': "
-                   "'localhost_'} (rejectedIdentifier)"]
+    assert out == ["ACME certificate 'bad' (localhost_) failed: Cannot issue for \"localhost_\": Domain name is not "
+                   "a valid DNS name (rejectedIdentifier)"]
     assert not device.cmdb.entry(LOCAL, "bad").get("certificate")
