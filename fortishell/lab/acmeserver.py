@@ -21,8 +21,10 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable
+from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -38,6 +40,19 @@ from .ca import LabCA
 SERVER_NAMES = ("acme.lab", "localhost", "127.0.0.1")
 log = logging.getLogger("fortishell.lab")
 Target = Callable[[str], "tuple[str, int] | None"]
+
+
+def access_line(client: tuple[str, int] | Any, method: str, path: str, status: int, seconds: float) -> str:
+    """One access-log line, in the EST responder's style (``accesslog.py``): real UTC time,
+    client, ``op`` (the ACME resource: ``directory``, ``new-nonce``, ``new-account``,
+    ``new-order``, ``authz``, ``chall``, ``finalize``, ``order``, ``cert``, ``acct``), method,
+    status, milliseconds."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    op = parts[1] if len(parts) > 1 and parts[0] == "acme" else (parts[0] or "-")
+    op = "".join(ch if ch.isprintable() and not ch.isspace() else "?" for ch in op)[:40]
+    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    host, port = (client[0], client[1]) if isinstance(client, tuple) else ("-", 0)
+    return f"{when} {host}:{port} op={op} method={method} status={status} ms={seconds * 1000:.1f}"
 
 
 class _Server(ThreadingHTTPServer):
@@ -67,6 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def _serve(self) -> None:
+        started = time.perf_counter()
         try:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
@@ -76,7 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
             log.error("lab ACME server: %s %s failed\n%s", self.command, self.path, traceback.format_exc())
             reply = Reply(500, b'{"type": "urn:ietf:params:acme:error:serverInternal", "detail": "internal error"}',
                           (("Content-Type", "application/problem+json"),))
-        self.server.log.append(f'{self.client_address[0]} "{self.command} {self.path}" {reply.status}')
+        self.server.log.append(access_line(self.client_address, self.command, self.path, reply.status,
+                                           time.perf_counter() - started))
         self.send_response(reply.status)
         for name, value in reply.headers:
             self.send_header(name, value)

@@ -44,7 +44,9 @@ def test_directory_nonce_and_a_rejected_signature(server: AcmeServer, tmp_path: 
         again = c.post(directory["newAccount"], content=jws.sign(key, directory["newAccount"], nonce, {}),
                        headers={"Content-Type": "application/jose+json"})
         assert again.json()["type"] == "urn:ietf:params:acme:error:badNonce"
-    assert f'127.0.0.1 "GET /directory" 200' in server.log
+    assert any(" op=directory method=GET status=200 ms=" in line for line in server.log)
+    assert any(" op=new-account method=POST status=403 " in line for line in server.log)
+    assert all(line.split()[1].startswith("127.0.0.1:") for line in server.log)
 
 
 def test_an_unexpected_error_is_a_500_with_the_traceback_logged(server: AcmeServer, tmp_path: Path,
