@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
@@ -20,27 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pebblerun import AVAILABLE as PEBBLE_AVAILABLE  # noqa: E402
 from pebblerun import Pebble  # noqa: E402
 
-LAB_TIME = dt.datetime(2026, 1, 10, 9, 0, 0, tzinfo=dt.timezone.utc)
-CA = ("vpn", "certificate", "ca")
-LOCAL = ("vpn", "certificate", "local")
-
-
-def run(sess: Session, *lines: str) -> list[str]:
-    """The output of ``lines``, without the ``new entry 'x' added`` notices of ``edit``; a (y/n)
-    question takes the next line as its answer (as script replay does); its text is not output."""
-    out: list[str] = []
-    pending = None
-    for line in lines:
-        result = pending.answer(line.strip().lower() == "y") if pending is not None else sess.execute(line)
-        pending = result.question
-        out += [text for text in result.lines if not text.startswith("new entry '")]
-    assert pending is None, f"unanswered question: {pending.text}"
-    return out
-
-
-def trust(device: Device, name: str, pem: str) -> None:
-    with device.cmdb.transaction() as tx:
-        tx.put(CA, name, {"ca": pem})
+from acmekit import LAB_TIME, trust  # noqa: E402
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from conftest import LOCAL, run
+from acmekit import LOCAL, run
 from cryptography import x509
 
 from fortishell.clock import Clock
@@ -259,7 +259,7 @@ def test_slow_validation_waits_retry_after_and_ctrl_c_cancels(device: Device, se
 
 
 def test_an_unreadable_ca_entry_is_skipped_not_fatal(device: Device, session: Session) -> None:
-    from conftest import trust
+    from acmekit import trust
 
     trust(device, "Broken", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     assert run(session, *INTERFACE, *ORDER) == []

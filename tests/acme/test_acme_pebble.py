@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from conftest import LOCAL, run, trust
+from acmekit import LOCAL, run, trust
 from cryptography import x509
 
 from fortishell.shell.device import Device
