@@ -187,6 +187,29 @@ class AcmeService:
         self._retry.pop(name, None)
         return outcome
 
+    def status_for(self, domain: str) -> Status | None:
+        """The run-time status of ``domain``; after a restart (status is not saved) one rebuilt
+        from the stored certificate of the acme2 entry managing it, else None."""
+        domain = domain.strip().lower()
+        if domain in self.status:
+            return self.status[domain]
+        for name in self.host.cmdb.keys(LOCAL):
+            entry = self.host.cmdb.entry(LOCAL, name)
+            if entry is None or entry.get("enroll-protocol") != "acme2" or \
+                    str(entry.get("acme-domain") or "").lower() != domain or not entry.get("certificate"):
+                continue
+            try:
+                cert = x509.load_pem_x509_certificate(str(entry.get("certificate")).encode("ascii"))
+            except ValueError:
+                continue
+            window = int(entry.get("acme-renew-window") or 30)
+            return Status(name, domain, str(entry.get("acme-ca-url") or ""), finished=True, status="valid",
+                          description="The certificate for the managed domain can be used",
+                          valid_from=cert.not_valid_before_utc.timestamp(),
+                          valid_until=cert.not_valid_after_utc.timestamp(), serial=f"{cert.serial_number:x}",
+                          next_run=_renew_at(cert.not_valid_after_utc.timestamp(), window))
+        return None
+
     def _status_of(self, name: str) -> Status | None:
         return next((st for st in self.status.values() if st.name == name), None)
 

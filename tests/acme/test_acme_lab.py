@@ -61,6 +61,10 @@ def test_the_account_is_reused_and_survives_a_restart(tmp_path: Path, device: De
     again = Device.open(tmp_path / "fortishell.conf", tmp_path / "state2", Clock(fixed=device.clock.now()))
     try:
         assert run(Session(again), "get system acme acc-details") == run(session, "get system acme acc-details")
+        status = json.loads("\n".join(run(Session(again), "diagnose sys acme status-full fgt.lab.example")))
+        assert status["finished"] is True and status["cert"]["serial"] == f"{_cert(device).serial_number:x}"
+        assert status["next-run"] == "Wed, 11 Mar 2026 09:00:00 GMT"
+        assert run(Session(again), "diagnose sys acme status-full unknown.lab.example") == ["{}"]
     finally:
         again.close()
 

@@ -46,7 +46,7 @@ def do_status_full(sess: "Session", rest: list[ast.Word]) -> Result:
     if not rest:
         raise IncompleteCommand()
     extra_words(rest, 1)
-    return Result(status_full(sess.device.acme.status.get(rest[0].text.strip().lower())))
+    return Result(status_full(sess.device.acme.status_for(rest[0].text)))
 
 
 def acc_details_lines(sess: "Session") -> list[str]:
@@ -67,7 +67,7 @@ def details_with_acme(sess: "Session", path: tuple[str, ...], names: list[str]) 
         entry = sess.cmdb.entry(path, name)
         if path == LOCAL and entry is not None and entry.get(ATTR) == "acme2":
             domain = str(entry.get("acme-domain") or "").lower()
-            extra = acme_details(sess.device.acme.status.get(domain), entry.get("certificate"))
+            extra = acme_details(sess.device.acme.status_for(domain), entry.get("certificate"))
             block = (block[:-1] if block and block[-1] == "" else block) + extra + [""]
         out += block
     return out
