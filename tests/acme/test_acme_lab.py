@@ -42,6 +42,7 @@ def test_end_of_an_acme2_entry_obtains_a_certificate_from_acme_lab(device: Devic
     assert status["last"]["status"] == "valid"
     assert status["next-run"] == "Wed, 11 Mar 2026 09:00:00 GMT"  # 90 days - 30 days window
     details = run(session, "get system acme acc-details")
+    assert run(session, "get sys acme acc") == details  # abbreviated as any CLI word
     assert details[0] == "== [ ACME-acme.lab-0000 ]"
     assert details[1:5] == ["ACME CA URL: https://acme.lab/directory", "Account URL: https://acme.lab/acme/acct/1",
                             "Status: valid", "Email: admin@lab.example"]

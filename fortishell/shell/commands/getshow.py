@@ -104,7 +104,7 @@ def _get_root(sess: "Session", words: list[str]) -> list[str]:
         if rest:
             raise ParseError(rest[0])
         return system.status_lines(sess.device)
-    if path == ("system", "acme") and rest[:1] == ["acc-details"] and len(rest) == 1:
+    if path == ("system", "acme") and len(rest) == 1 and rest[0] and "acc-details".startswith(rest[0]):
         from .acme import acc_details_lines
 
         return acc_details_lines(sess)
