@@ -16,7 +16,8 @@ from . import __version__, options
 from .clock import Clock, parse_clock_option
 
 USAGE = """\
-fortishell [--config FILE] [--state-dir DIR] [--lab-server URL] [--clock WHEN] [COMMAND ...]
+fortishell [--config FILE] [--state-dir DIR] [--lab-server URL] [--clock WHEN] [--acme-http-port PORT]
+           [COMMAND ...]
 
 commands:
   (none)                      start the interactive shell
@@ -35,9 +36,9 @@ COMMANDS = ("run", "lab", "lab-server", "lab-ca", "serve", "shell")
 
 # which global options each subcommand takes
 APPLIES: dict[str, frozenset[str]] = {
-    "shell": frozenset({"config", "state_dir", "lab_server", "clock"}),
-    "run": frozenset({"config", "state_dir", "lab_server", "clock"}),
-    "serve": frozenset({"config", "state_dir", "lab_server", "clock"}),  # --config/--clock seed the devices
+    "shell": frozenset({"config", "state_dir", "lab_server", "clock", "acme_http_port"}),
+    "run": frozenset({"config", "state_dir", "lab_server", "clock", "acme_http_port"}),
+    "serve": frozenset({"config", "state_dir", "lab_server", "clock", "acme_http_port"}),  # --config/--clock seed the devices
     "lab-server": frozenset({"state_dir", "clock"}),
     "lab": frozenset({"state_dir", "lab_server"}),  # the exercise gives the configuration and clock
     "lab-ca": frozenset({"state_dir", "clock"}),
@@ -68,6 +69,9 @@ def _global_parser() -> argparse.ArgumentParser:
                         "(default: the embedded responder)")
     p.add_argument("--clock", metavar="WHEN", type=options.clock,
                    help="start the device clock frozen at WHEN, YYYY-MM-DD[ HH:MM:SS] (default: the real time, running)")
+    p.add_argument("--acme-http-port", metavar="PORT", type=options.port,
+                   help="the port on 127.0.0.1 where the device answers ACME http-01 challenges, for an external "
+                        "ACME server (default: an ephemeral port the embedded lab maps as the device's port 80)")
     p.add_argument("--version", action="version", version=f"fortishell {__version__}")
     p.add_argument("command", nargs="?", choices=COMMANDS, help=argparse.SUPPRESS)
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -96,7 +100,7 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _not_applicable(args: argparse.Namespace, command: str) -> str | None:
-    for name in ("config", "state_dir", "lab_server", "clock"):
+    for name in ("config", "state_dir", "lab_server", "clock", "acme_http_port"):
         if getattr(args, name) is not None and name not in APPLIES[command]:
             flag = "--" + name.replace("_", "-")
             why = WHY_NOT.get(command, "")
@@ -128,7 +132,7 @@ def run_main(argv: list[str]) -> int:
         from .ssh.cli import serve_main
 
         return serve_main(args.rest, state_dir=state_dir, clock=args.clock, lab_server=args.lab_server,
-                          config=args.config)
+                          config=args.config, acme_http_port=args.acme_http_port)
     if command == "lab":
         from .classroom.cli import lab_main as classroom_main
 
@@ -149,6 +153,7 @@ def run_main(argv: list[str]) -> int:
     except FortiError as err:
         print("\n".join(err.output()), file=sys.stderr)
         return 1
+    device.acme_http_port = args.acme_http_port
     try:
         if run_args is not None:
             from .replay import run_scripts

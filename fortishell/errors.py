@@ -142,6 +142,17 @@ class EstError(FortiError):
     rc = -1
 
 
+class AcmeError(FortiError):
+    """An ACME order failed; nothing of the certificate was stored.  ``problem``: the ACME
+    problem type (``rateLimited``, ``unauthorized``, ...) when the CA gave one."""
+
+    rc = -1
+
+    def __init__(self, *lines: str, problem: str = "") -> None:
+        super().__init__(*lines)
+        self.problem = problem
+
+
 class TransportError(EstError):
     """TLS, TCP or HTTP failure talking to an EST server."""
 

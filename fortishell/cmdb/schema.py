@@ -330,6 +330,7 @@ class Schema:
 
 from .schema_pki import TABLES as _PKI_TABLES  # noqa: E402 - its declarations use the classes above
 from .schema_admin import TABLES as _ADMIN_TABLES  # noqa: E402 - likewise
+from .schema_acme import TABLES as _ACME_TABLES  # noqa: E402 - likewise
 
 SCHEMA = Schema(
     tables=(
@@ -342,6 +343,7 @@ SCHEMA = Schema(
         TableSpec(SETTING, "object", "VPN certificate setting.", _SETTING_ATTRS, subtables=(_CRL,)),
         *_PKI_TABLES,
         *_ADMIN_TABLES,
+        *_ACME_TABLES,
     ),
     word_help={
         ("system",): "Configure system.",

@@ -19,7 +19,9 @@ The lab hosts and the only ports they answer on (``SERVICES``):
 
 * ``testrfc7030.com`` (54.70.32.33): EST on 8443/tcp (the responder);
 * ``tftp.lab`` (192.0.2.69): TFTP on 69/udp, files in ``<state-dir>/tftp/``;
-* ``crl.lab`` (192.0.2.80): HTTP on 80/tcp, the lab CA's CRL.
+* ``crl.lab`` (192.0.2.80): HTTP on 80/tcp, the lab CA's CRL;
+* ``acme.lab`` (192.0.2.43): the lab ACME server on 443/tcp (``https://acme.lab/directory``),
+  run by the device's ACME service (``acme/service.py``), which registers it in ``extra_services``.
 
 Any other port of a lab host refuses the connection (:meth:`resolve` maps it
 to a loopback port nothing listens on, so the client sees a real
@@ -37,6 +39,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,12 +51,13 @@ from .state import LabState
 from .tftp import TftpService
 
 DEFAULT_HOSTS: dict[str, str] = {"testrfc7030.com": "54.70.32.33", "tftp.lab": "192.0.2.69",
-                                 "crl.lab": "192.0.2.80"}
+                                 "crl.lab": "192.0.2.80", "acme.lab": "192.0.2.43"}
 EST, TFTP, CRL = "est", "tftp", "crl"
 SERVICES: dict[str, dict[tuple[str, int], str]] = {
     "testrfc7030.com": {("tcp", 8443): EST},
     "tftp.lab": {("udp", 69): TFTP},
     "crl.lab": {("tcp", 80): CRL},
+    "acme.lab": {("tcp", 443): "acme"},  # HTTPS; the device's ACME service registers it (extra_services)
 }
 # Nothing listens on TCP port 1 of loopback (tcpmux, privileged, unused): connecting there is
 # refused at once, which is how the lab network answers a port without a service.
@@ -83,6 +87,7 @@ class LabNetwork:
         self._remote: tuple[str, int] | None = None
         # a classroom lab-server's TFTP / CRL ports (``--lab-server URL?tftp=P&crl=P``)
         self._remote_udp_tcp: dict[str, tuple[str, int]] = {}
+        self.extra_services: dict[str, Callable[[], tuple[str, int]]] = {}  # service -> endpoint (acme.lab)
         if lab_server_url:
             parts = urlsplit(lab_server_url)
             if parts.scheme != "https" or not parts.hostname:
@@ -118,6 +123,8 @@ class LabNetwork:
             return self._tftp_endpoint()
         if service == CRL:
             return self._crl_endpoint()
+        if service in self.extra_services:
+            return self.extra_services[service]()
         return REFUSED
 
     def _lab_state_dir(self) -> Path | None:

@@ -55,6 +55,7 @@ RENEWAL_FAILED_STATE = "RENEWAL FAILED"
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from ..acme.service import AcmeService
     from ..cmdb.owner import OwnerLock
     from ..est.settings import EstSettings
     from .services import Enrollment
@@ -103,6 +104,8 @@ class Device:
         self.persistence = Persistence(config_path, self.log, self.lock, lambda: self.cmdb,
                                        journal=journal, base_text=base_text)
         self.renewal: RenewalService
+        self.acme_http_port: int | None = None  # --acme-http-port: where the http-01 responder listens
+        self._acme: "AcmeService | None" = None
         self._wire(cmdb)
 
     # ------------------------------------------------------------ creation
@@ -165,6 +168,7 @@ class Device:
         cmdb.on_commit(lambda changes, _c=cmdb: self._on_commit(_c, changes))
         self.renewal = RenewalService(cmdb, self.clock, self._renew, self.eventlog, tracer=self.tracer)
         self.renewal.held = self._held
+        cmdb.on_commit(lambda changes: self.acme.on_commit(changes))  # `end` of an acme2 entry orders
 
     def _on_commit(self, cmdb: Any, changes: Any = ()) -> None:
         if cmdb is self.cmdb and not all(_runtime_only(c) for c in changes or [None]):
@@ -236,7 +240,17 @@ class Device:
             self._network = LabNetwork(
                 lab_server_url=self.lab_server_url, state_dir=self.state_dir, clock=self.clock
             )
+            self._network.extra_services["acme"] = self.acme.lab_endpoint
         return self._network
+
+    @property
+    def acme(self) -> "AcmeService":
+        """The ACME client (``acme/service.py``): orders on ``end``, renewals, status, ``acme.lab``."""
+        if self._acme is None:
+            from ..acme.service import AcmeService
+
+            self._acme = AcmeService(self)
+        return self._acme
 
     @property
     def engine(self) -> "Enrollment":
@@ -271,6 +285,10 @@ class Device:
         finally:
             with self._operations_lock:
                 self._operations.pop(token, None)
+
+    def run_cancellable(self, work: Callable[[Any], T]) -> T:
+        """:meth:`_cancellable` for other services (the ACME client's orders)."""
+        return self._cancellable(work)
 
     def cancel(self, thread: int | None = None) -> bool:
         """Cancel the EST operations running on ``thread`` (a command's worker; None: all of them).
@@ -338,7 +356,9 @@ class Device:
         if not self.lock.acquire(blocking=wait):
             return []
         try:
-            return self.renewal.poll(force=force)
+            outcomes = self.renewal.poll(force=force)
+            self.acme.poll()
+            return outcomes
         except Exception:  # noqa: BLE001 - no traceback may reach a user
             self.log.error("renewal poll failed\n%s", traceback.format_exc())
             return []
@@ -407,6 +427,8 @@ class Device:
 
     def close(self) -> None:
         self.stop_background()
+        if self._acme is not None:
+            self._acme.close()  # its orders end before the final compaction
         try:
             self.persistence.close()
         finally:

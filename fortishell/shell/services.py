@@ -21,6 +21,7 @@ from ..eventlog import EventLog
 from ..trace import Tracer
 
 if TYPE_CHECKING:  # the EST core loads on first use only
+    from ..acme.service import AcmeService
     from cryptography import x509
 
     from ..est.cancel import CancelToken
@@ -67,6 +68,9 @@ class DeviceServices(Protocol):
 
     @property
     def network(self) -> Network: ...
+
+    @property
+    def acme(self) -> AcmeService: ...
 
     def attach(self, session: Any) -> None: ...
 

@@ -62,7 +62,8 @@ def _parser() -> options.Parser:
 
 
 def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
-               lab_server: str | None = None, config: str | None = None) -> int:
+               lab_server: str | None = None, config: str | None = None,
+               acme_http_port: int | None = None) -> int:
     """Parse ``serve`` options and serve.  ``clock``/``config``: the global options (seed and
     clock of the devices); the subcommand's own ``--state-dir``/``--clock``/``--config`` win."""
     from .server import ServeOptions, ServerThread
@@ -109,7 +110,8 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
             return 1
     options_ = ServeOptions(base, host=args.host, port=args.port, shared=args.shared, users=users,
                             clock_factory=clock_factory, lab_server_url=lab_server, seed_config=seed,
-                            devices_dir=devices_dir, ssh=not args.no_ssh, https_port=args.https_port)
+                            devices_dir=devices_dir, ssh=not args.no_ssh, https_port=args.https_port,
+                            acme_http_port=acme_http_port)
     if args.no_ssh and args.https_port is None:
         print("fortishell serve: --no-ssh needs --https-port (nothing would be served)", file=sys.stderr)
         return 2

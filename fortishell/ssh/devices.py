@@ -39,6 +39,9 @@ class ServeOptions:
     users: Users = field(default_factory=factory_users)
     clock_factory: Callable[[], Clock] = Clock
     lab_server_url: str | None = None
+    # --acme-http-port: where the devices answer ACME http-01 (one port: with per-user devices
+    # the first device that orders holds it, the others' orders fail to listen)
+    acme_http_port: int | None = None
     # a device without a configuration file of its own starts from a copy of this one
     # (`serve --exercise` / `--config`); None: factory defaults
     seed_config: Path | None = None
@@ -76,6 +79,7 @@ class DeviceRegistry:
                 _seed(base / "fortishell.conf", self.options.seed_config)
                 device = Device.open(base / "fortishell.conf", base, self.options.clock_factory(),
                                      self.options.lab_server_url, journal=True)
+                device.acme_http_port = self.options.acme_http_port
                 start = getattr(device, "start_background", None)
                 if callable(start):
                     start()

@@ -185,9 +185,9 @@ def _table(sess: "Session") -> Frame:
 
 # ------------------------------------------------------------------ entry verbs
 def do_set(sess: "Session", cmd: ast.Set) -> Result:
-    buf = _buffer(sess)
-    buf.set(cmd.attr.text, [w.text for w in cmd.values])
-    return Result()
+    from .acme import set_with_terms  # `set enroll-protocol acme2` asks the ACME terms question
+
+    return set_with_terms(sess, _buffer(sess), cmd.attr.text, [w.text for w in cmd.values])
 
 
 def do_unset(sess: "Session", cmd: ast.Unset) -> Result:

@@ -19,6 +19,7 @@ from ...cli import ast
 from ...errors import IncompleteCommand, ParseError, ValueParseError
 from ...trace import APPLICATIONS
 from ..result import Result
+from . import acme
 from .tree import CommandHandlers, Handler, Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ def do_duration(sess: "Session", rest: list[ast.Word]) -> Result:
 
 
 TREE = Node("Diagnose facility.", {
+    "sys": acme.SYS_NODE,  # diagnose sys acme status-full <domain>
     "debug": Node("Debug.", {
         "application": Node("Set/Get debug level for daemons.", handler=do_application,
                             args=_application_args),

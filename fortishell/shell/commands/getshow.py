@@ -104,6 +104,10 @@ def _get_root(sess: "Session", words: list[str]) -> list[str]:
         if rest:
             raise ParseError(rest[0])
         return system.status_lines(sess.device)
+    if path == ("system", "acme") and len(rest) == 1 and rest[0] and "acc-details".startswith(rest[0]):
+        from .acme import acc_details_lines
+
+        return acc_details_lines(sess)
     spec = require_table(path, rest)
     if spec.is_object:
         if rest:
@@ -129,6 +133,10 @@ def _details(sess: "Session", path: tuple[str, ...], rest: list[str]) -> list[st
         raise ParseError(rest[1])
     if rest and sess.cmdb.entry(path, rest[0]) is None:
         raise entry_not_found(rest[0])
+    if path == ("vpn", "certificate", "local"):  # acme2 entries add their ACME details
+        from .acme import details_with_acme
+
+        return details_with_acme(sess, path, [rest[0]] if rest else sess.cmdb.keys(path))
     return certdetails.details_listing(sess.cmdb, path, rest[0] if rest else None)
 
 

@@ -1,0 +1,142 @@
+"""AcmeDriver: the thin driver of the ACME order -- send, receive, sleep, serve, store.
+
+Written beside the EST engine's driver (``est/engine.py``) rather than on it:
+both perform a sans-IO flow's events the same way, and one shared driver for
+both protocols is the next step once the EST side settles.
+
+The flow (``flows.py``) decides every step and every trace line; the driver
+looks up what it needs in the CMDB (the CA store for TLS, a stored account for
+the directory), performs the events and turns a failure into one
+FortiOS-style line (:class:`~fortishell.errors.AcmeError`)::
+
+    ACME certificate 'vpn-cert' (fgt.example.com) failed: <reason>
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Generator
+from typing import Any
+
+from fortishell import errors
+from fortishell.cmdb import secrets
+from fortishell.est.cancel import Cancelled, CancelToken
+from fortishell.trace import Tracer
+
+from . import accounts
+from . import catalogue as C
+from . import flows
+from .events import (
+    Event, FlowFailure, Outcome, Reply, Request, Serve, StoreAccount, StoreCertificate, Trace, Wait, Withdraw,
+)
+from .responder import ChallengeResponder
+from .settings import AcmeSettings
+from .transport import AcmeHttp, Resolver, TransportConfig
+
+CA = ("vpn", "certificate", "ca")
+LOCAL = ("vpn", "certificate", "local")
+
+
+class AcmeDriver:
+    def __init__(self, cmdb: Any, clock: Any, tracer: Tracer | None, responder: ChallengeResponder, *,
+                 resolve: Resolver | None = None, sleep: Callable[[float], None] | None = None,
+                 poll_interval: float = 1.0, timeout: float = 10.0, answering: bool = True) -> None:
+        self.cmdb, self.clock, self.tracer, self.responder = cmdb, clock, tracer, responder
+        self.resolve, self.timeout, self.poll_interval = resolve, timeout, poll_interval
+        self.sleep = sleep
+        self.answering = answering  # False: no `config system acme` interface, nothing answers port 80
+
+    def order(self, settings: AcmeSettings, cancel: CancelToken | None = None) -> Outcome:
+        """Run one order; raises :class:`errors.AcmeError` (one line), nothing half-stored.
+
+        ``cancel`` (Ctrl-C): checked before every request and store, waited on between polls; a
+        cancellation closes the connections (a blocked request returns) and ends the order with
+        ``ACME certificate 'NAME' (DOMAIN) cancelled.``"""
+        token = cancel if cancel is not None else CancelToken()
+        what = f"ACME certificate '{settings.name}' ({settings.domain})"
+        now = self.clock.now() if self.clock is not None else _dt.datetime.now(_dt.timezone.utc)
+        account = accounts.find(self.cmdb, settings.directory)
+        job = flows.Job(settings, now, account=account, new_account_id=accounts.new_id(self.cmdb, settings.directory),
+                        poll_interval=self.poll_interval)
+        trust = tuple(str(e.get("ca")) for e in self.cmdb.entries(CA) if e.get("ca"))
+        http = AcmeHttp(TransportConfig(trust, self.resolve, self.timeout))
+        unregister = token.on_cancel(http.close)
+        try:
+            return self._drive(flows.order(job), http, token)
+        except Cancelled:
+            self._trace(Trace.of(C.FAILED, domain=settings.domain, reason="cancelled"))
+            raise Cancelled(f"{what} cancelled.") from None
+        except FlowFailure as exc:
+            self._trace(Trace.of(C.FAILED, domain=settings.domain, reason=exc.reason))
+            raise errors.AcmeError(f"{what} failed: {exc.reason}", problem=exc.problem) from None
+        finally:
+            unregister()
+            http.close()
+
+    def _drive(self, flow: Generator[Event, Reply, Outcome], http: AcmeHttp, token: CancelToken) -> Outcome:
+        reply: Reply = None
+        pending: BaseException | None = None
+        try:
+            while True:
+                try:
+                    event = flow.throw(pending) if pending is not None else flow.send(reply)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                pending, reply = None, None
+                try:
+                    reply = self._perform(event, http, token)
+                    if token.cancelled:  # a request cut short by the cancellation
+                        raise Cancelled("cancelled")
+                except (Cancelled, FlowFailure) as exc:
+                    pending = exc  # thrown into the flow: it withdraws its challenge answer
+        finally:
+            flow.close()
+
+    def _perform(self, event: Event, http: AcmeHttp, token: CancelToken) -> Reply:
+        if isinstance(event, Trace):
+            self._trace(event)
+        elif isinstance(event, Request):
+            token.check()
+            return http.send(event)
+        elif isinstance(event, Wait):
+            if self.sleep is not None:
+                self.sleep(event.seconds)
+            else:
+                token.wait(event.seconds)
+        elif isinstance(event, Serve):
+            if not self.answering:
+                self._trace(Trace.of(C.NO_INTERFACE))
+                return None
+            try:
+                self.responder.serve(event.token, event.key_authorization)
+            except OSError as exc:
+                raise FlowFailure(f"cannot listen for the http-01 challenge: {exc.strerror or exc}") from None
+        elif isinstance(event, Withdraw):
+            self.responder.withdraw(event.token)
+        elif isinstance(event, StoreAccount):
+            token.check()
+            self._store(lambda: accounts.store(self.cmdb, event))
+        elif isinstance(event, StoreCertificate):
+            token.check()
+            self._store(lambda: self._store_certificate(event))
+        return None
+
+    def _store(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except errors.FortiError as exc:
+            raise FlowFailure("; ".join(exc.lines) or "the configuration refused the change") from None
+
+    def _store_certificate(self, event: StoreCertificate) -> None:
+        sealed, password = secrets.seal_private_key(event.private_key_pem, None)
+        stamp = int(self.clock.now().timestamp()) if self.clock is not None else 0
+        with self.cmdb.transaction() as tx:
+            if tx.get(LOCAL, event.name) is None:
+                raise FlowFailure(f"certificate '{event.name}' was deleted during the order")
+            tx.put(LOCAL, event.name, {"certificate": event.certificate_pem, "private-key": sealed,
+                                       "password": password, "state": "OK", "source": "user",
+                                       "last-updated": stamp})
+
+    def _trace(self, event: Trace) -> None:
+        if self.tracer is not None:
+            self.tracer.emit(C.APP, event.point, **dict(event.values))
