@@ -20,11 +20,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
 from pyasn1.codec.ber import decoder as ber_decoder
-from pyasn1.codec.der import encoder as der_encoder
 from pyasn1.error import PyAsn1Error
+from pyasn1.type import namedtype, tag, univ
 from pyasn1_modules import rfc2315
 
 from ..x509text import extension_name, extension_text, name_compact, serial_colon
@@ -252,31 +251,48 @@ def b64decode_body(body: bytes) -> bytes:
 def parse_pkcs7_certs(body: bytes) -> list[x509.Certificate]:
     """The certificates of a base64 certs-only PKCS#7 body, in the order sent.
 
-    A set in chain order is not DER (a DER SET OF is sorted): cryptography reads it as
-    BER with a UserWarning (logged, see ``warnlog.py``); should a later cryptography
-    refuse it, pyasn1's BER decoder reads it (:func:`pkcs7_certs_ber`)."""
+    The structure is read as BER, as the device's OpenSSL reads it: a set in chain
+    order (as many servers send it) is not DER, whose SET OF is sorted, and
+    cryptography's PKCS#7 loader would read it only with a UserWarning.  pyasn1
+    reads the SignedData (:func:`pkcs7_certs_ber`) and cryptography each
+    certificate, from its own bytes."""
     try:
         der = b64decode_body(body)
     except UnicodeDecodeError as exc:
         raise PkiError("the response is not valid base64") from exc
-    try:
-        certs = pkcs7.load_der_pkcs7_certificates(der)
-    except ValueError:
-        certs = pkcs7_certs_ber(der)
+    certs = pkcs7_certs_ber(der)
     if not certs:
         raise PkiError("the PKCS#7 structure holds no certificate")
     return certs
 
 
+class _CertsOnlySignedData(univ.Sequence):  # type: ignore[misc]  # pyasn1 ships no type hints
+    """RFC 2315 SignedData with each certificate kept as its own bytes (re-encoding one could
+    change its bytes and so break its signature)."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("version", univ.Integer()),
+        namedtype.NamedType("digestAlgorithms", univ.SetOf(componentType=univ.Any())),
+        namedtype.NamedType("contentInfo", univ.Any()),
+        namedtype.OptionalNamedType("certificates", univ.SetOf(componentType=univ.Any()).subtype(
+            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0))),
+        namedtype.OptionalNamedType("crls", univ.SetOf(componentType=univ.Any()).subtype(
+            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 1))),
+        namedtype.NamedType("signerInfos", univ.SetOf(componentType=univ.Any())),
+    )
+
+
 def pkcs7_certs_ber(der: bytes) -> list[x509.Certificate]:
-    """The certificates of a (BER or DER) PKCS#7 SignedData, in encoding order (pyasn1)."""
+    """The certificates of a (BER or DER) PKCS#7 SignedData, in encoding order (pyasn1 reads
+    the structure, cryptography each certificate; extended certificates are passed over)."""
     try:
-        info, _ = ber_decoder.decode(der, asn1Spec=rfc2315.ContentInfo())
+        info, rest = ber_decoder.decode(der, asn1Spec=rfc2315.ContentInfo())
         if info["contentType"] != rfc2315.signedData:
             raise PkiError("the response is not a PKCS#7 certs-only structure")
-        signed, _ = ber_decoder.decode(bytes(info["content"]), asn1Spec=rfc2315.SignedData())
-        return [x509.load_der_x509_certificate(bytes(der_encoder.encode(item["certificate"])))
-                for item in signed["certificates"] if item.getName() == "certificate"]
+        signed, _ = ber_decoder.decode(bytes(info["content"]), asn1Spec=_CertsOnlySignedData())
+        items = signed["certificates"] if signed["certificates"].isValue else []
+        return [x509.load_der_x509_certificate(bytes(item)) for item in items
+                if bytes(item)[:1] == b"\x30"]  # a Certificate (SEQUENCE), not an [0] extended one
     except (PyAsn1Error, ValueError) as exc:
         if isinstance(exc, PkiError):
             raise

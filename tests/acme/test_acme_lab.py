@@ -59,6 +59,7 @@ def test_the_account_is_reused_and_survives_a_restart(tmp_path: Path, device: De
     text = (tmp_path / "fortishell.conf").read_text()
     assert "set privatekey ENC " in text and "BEGIN PRIVATE KEY" not in text
     device.persistence.close()
+    device.owner.release()  # the process ends: its lock goes with it (cmdb/owner.py)
     again = Device.open(tmp_path / "fortishell.conf", tmp_path / "state2", Clock(fixed=device.clock.now()))
     try:
         assert run(Session(again), "get system acme acc-details") == run(session, "get system acme acc-details")
