@@ -7,6 +7,7 @@ installs the project with its test extras there, then runs pytest inside it.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -21,11 +22,23 @@ _bootstrap.ensure_venv(  # requirements: pyproject.toml's dependencies and the t
     require_venv=True,
 )
 
+import compileall  # noqa: E402
+
 import pytest  # noqa: E402
 
+# the package compiled once here: the many fortishell processes the tests start read the .pyc
+# files instead of compiling every module again (where PYTHONDONTWRITEBYTECODE is set, nothing
+# else writes them)
+compileall.compile_dir(str(ROOT / "fortishell"), quiet=2)
+# and the workers keep pytest's rewritten test modules for the next run
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 args = sys.argv[1:]
-# parallel workers, one per core (pytest-xdist), unless the caller chose (-n N, -n 0, -p no:xdist)
-workers = [] if any(a == "-n" or a.startswith("-n") or a.startswith("--numprocesses") or "xdist" in a for a in args) else ["-n", "auto"]
+# parallel workers (pytest-xdist), two per core: many tests wait on subprocesses, sockets and
+# fsync, so a core has work while another test waits; unless the caller chose (-n N, -n 0, -p no:xdist)
+chosen = any(a == "-n" or a.startswith("-n") or a.startswith("--numprocesses") or "xdist" in a for a in args)
+workers = [] if chosen else ["-n", str(2 * (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))]
 # paths given: run those; otherwise the whole suite
 targets = [] if any(Path(a.split("::")[0]).exists() for a in args if not a.startswith("-")) else [str(ROOT / "tests")]
 sys.exit(pytest.main(["-p", "no:cacheprovider", "--rootdir", str(ROOT), *workers, *targets, *args]))

@@ -29,7 +29,10 @@ Lark exceptions never leave this module: they become ``errors.ParseError``.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import sys
 import threading
 from functools import lru_cache
 from importlib import resources
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer
+from lark import __version__ as lark_version
 from lark.exceptions import LarkError
 
 from fortishell import errors
@@ -204,16 +208,43 @@ def _lineno(tok: Token) -> int:
     return line
 
 
+def cache_file(text: str) -> Path | None:
+    """Where the analysed grammar is kept between runs (lark's ``cache`` option: a start
+    does not analyse the grammar again), in the user's own cache directory
+    (``$XDG_CACHE_HOME/fortishell``, else ``~/.cache/fortishell``); None without a home.
+
+    Never a shared directory: lark's cache is a pickle, loaded only from a file this
+    user owns."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    version = f"{sys.version_info[0]}{sys.version_info[1]}"
+    return Path(base) / "fortishell" / f"cli-grammar-{digest}-lark{lark_version}-py{version}.cache"
+
+
+def _build_lark(text: str, builder: "_LineBuilder") -> Lark:
+    """The LALR parser, through lark's cache when the user's cache directory can hold it.
+
+    lark checks the grammar's hash inside the file, and passes over (rebuilds and rewrites)
+    a file it cannot read, a half-written one included; a file another user owns is never
+    read."""
+    options: dict[str, Any] = dict(parser="lalr", lexer="basic", start=["start", "word"], transformer=builder)
+    path = cache_file(text)
+    if path is not None:
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if path.parent.stat().st_uid == os.getuid() and (not path.exists() or path.stat().st_uid == os.getuid()):
+                return Lark(text, cache=str(path), **options)
+        except OSError:
+            pass  # no cache directory: analyse the grammar at each start
+    return Lark(text, **options)
+
+
 @lru_cache(maxsize=1)
 def _parser() -> tuple[Lark, _LineBuilder, re.Pattern[str]]:
     builder = _LineBuilder()
-    lark = Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="basic",
-        start=["start", "word"],
-        transformer=builder,
-    )
+    lark = _build_lark(grammar_text(), builder)
     builder.word_re = WORD_RE  # the grammar's WORD terminal, as the lexer writes it
     return lark, builder, WORD_RE
 

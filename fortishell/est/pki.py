@@ -21,10 +21,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
-from pyasn1.codec.ber import decoder as ber_decoder
-from pyasn1.error import PyAsn1Error
-from pyasn1.type import namedtype, tag, univ
-from pyasn1_modules import rfc2315
 
 from ..x509text import extension_name, extension_text, name_compact, serial_colon
 
@@ -266,37 +262,12 @@ def parse_pkcs7_certs(body: bytes) -> list[x509.Certificate]:
     return certs
 
 
-class _CertsOnlySignedData(univ.Sequence):  # type: ignore[misc]  # pyasn1 ships no type hints
-    """RFC 2315 SignedData with each certificate kept as its own bytes (re-encoding one could
-    change its bytes and so break its signature)."""
-
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("version", univ.Integer()),
-        namedtype.NamedType("digestAlgorithms", univ.SetOf(componentType=univ.Any())),
-        namedtype.NamedType("contentInfo", univ.Any()),
-        namedtype.OptionalNamedType("certificates", univ.SetOf(componentType=univ.Any()).subtype(
-            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0))),
-        namedtype.OptionalNamedType("crls", univ.SetOf(componentType=univ.Any()).subtype(
-            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 1))),
-        namedtype.NamedType("signerInfos", univ.SetOf(componentType=univ.Any())),
-    )
-
-
 def pkcs7_certs_ber(der: bytes) -> list[x509.Certificate]:
-    """The certificates of a (BER or DER) PKCS#7 SignedData, in encoding order (pyasn1 reads
-    the structure, cryptography each certificate; extended certificates are passed over)."""
-    try:
-        info, rest = ber_decoder.decode(der, asn1Spec=rfc2315.ContentInfo())
-        if info["contentType"] != rfc2315.signedData:
-            raise PkiError("the response is not a PKCS#7 certs-only structure")
-        signed, _ = ber_decoder.decode(bytes(info["content"]), asn1Spec=_CertsOnlySignedData())
-        items = signed["certificates"] if signed["certificates"].isValue else []
-        return [x509.load_der_x509_certificate(bytes(item)) for item in items
-                if bytes(item)[:1] == b"\x30"]  # a Certificate (SEQUENCE), not an [0] extended one
-    except (PyAsn1Error, ValueError) as exc:
-        if isinstance(exc, PkiError):
-            raise
-        raise PkiError("the response is not a PKCS#7 certs-only structure") from exc
+    """The certificates of a (BER or DER) PKCS#7 SignedData, in encoding order
+    (``certsonly.py``: pyasn1 loads on the first reply, not at start-up)."""
+    from .certsonly import certificates
+
+    return certificates(der)
 
 
 # ------------------------------------------------------------------ certificates

@@ -33,11 +33,6 @@ import base64
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
-from pyasn1.codec.ber import encoder as ber_encoder
-from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.codec.der import encoder as der_encoder
-from pyasn1.type import namedtype, tag, univ
-from pyasn1_modules import rfc2315, rfc7030
 
 from .faults import FaultState
 
@@ -46,20 +41,6 @@ RFC7030_CSRATTRS_EXAMPLE = (
 )
 CT_PKCS7 = "application/pkcs7-mime"
 CT_CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only"
-
-
-class _CertsOnlySignedData(univ.Sequence):  # type: ignore[misc]  # pyasn1 ships no type hints
-    """RFC 2315 SignedData as a certs-only reply has it, each certificate kept as its own DER
-    (re-encoding a certificate could change its bytes, and so break its signature)."""
-
-    componentType = namedtype.NamedTypes(
-        namedtype.NamedType("version", univ.Integer()),
-        namedtype.NamedType("digestAlgorithms", univ.SetOf(componentType=univ.Any())),
-        namedtype.NamedType("contentInfo", univ.Any()),
-        namedtype.OptionalNamedType("certificates", univ.SetOf(componentType=univ.Any()).subtype(
-            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0))),
-        namedtype.NamedType("signerInfos", univ.SetOf(componentType=univ.Any())),
-    )
 
 
 def pkcs7_der(certs: list[x509.Certificate], *, chain_order: bool = False) -> bytes:
@@ -71,8 +52,15 @@ def pkcs7_der(certs: list[x509.Certificate], *, chain_order: bool = False) -> by
     der = pkcs7.serialize_certificates(certs, serialization.Encoding.DER)
     if not chain_order or len(certs) < 2:
         return der
+    from pyasn1.codec.ber import encoder as ber_encoder  # pyasn1 loads when a knob needs it
+    from pyasn1.codec.der import decoder as der_decoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc2315
+
+    from ..est.certsonly import CertsOnlySignedData
+
     info, _ = der_decoder.decode(der, asn1Spec=rfc2315.ContentInfo())
-    signed, _ = der_decoder.decode(bytes(info["content"]), asn1Spec=_CertsOnlySignedData())
+    signed, _ = der_decoder.decode(bytes(info["content"]), asn1Spec=CertsOnlySignedData())
     ordered = signed["certificates"].clone()
     for index, cert in enumerate(certs):
         ordered[index] = univ.Any(cert.public_bytes(serialization.Encoding.DER))
@@ -115,6 +103,11 @@ def framing_headers(headers: list[tuple[str, str]], f: FaultState) -> list[tuple
 def add_pop_oid(der: bytes, pop_oid: str) -> bytes:
     """csrattrs (DER) with the challengePassword OID ``pop_oid`` appended unless present
     (``--require-pop``; pyasn1-modules' RFC 7030 CsrAttrs)."""
+    from pyasn1.codec.der import decoder as der_decoder  # pyasn1 loads when --require-pop needs it
+    from pyasn1.codec.der import encoder as der_encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc7030
+
     attrs, _ = der_decoder.decode(der, asn1Spec=rfc7030.CsrAttrs())
     if any(a.getName() == "oid" and str(a["oid"]) == pop_oid for a in attrs):
         return der

@@ -357,13 +357,18 @@ class Device:
             return []
         try:
             outcomes = self.renewal.poll(force=force)
-            self.acme.poll()
+            if self._acme is not None or self._has_acme_entries():
+                self.acme.poll()  # the ACME client loads only where an acme2 entry exists
             return outcomes
         except Exception:  # noqa: BLE001 - no traceback may reach a user
             self.log.error("renewal poll failed\n%s", traceback.format_exc())
             return []
         finally:
             self.lock.release()
+
+    def _has_acme_entries(self) -> bool:
+        return any((entry := self.cmdb.entry(LOCAL, name)) is not None and entry.get("enroll-protocol") == "acme2"
+                   for name in self.cmdb.keys(LOCAL))
 
     def after_command(self) -> None:
         """The command-boundary hook every session calls after a command (or an answer).

@@ -11,6 +11,8 @@ the CMDB and ``show full-configuration`` re-loads to an equal CMDB.
 
 from __future__ import annotations
 
+import os
+
 import importlib.util
 import random
 import sys
@@ -145,7 +147,9 @@ def test_long_line_errors_are_fortios_style(tmp_path: Path) -> None:
             dev.close()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# 12 sequences of 60 commands in the suite; FORTISHELL_FUZZ_EXAMPLES=500 for a long run
+@settings(max_examples=int(os.environ.get("FORTISHELL_FUZZ_EXAMPLES", "12")), deadline=None,
+          suppress_health_check=list(HealthCheck))
 @given(st.randoms(use_true_random=False))
 def test_random_sessions_keep_every_property(rng: random.Random) -> None:
     checker = F.Checker(save_check_every=15)
