@@ -38,7 +38,9 @@ args = sys.argv[1:]
 # parallel workers (pytest-xdist), two per core: many tests wait on subprocesses, sockets and
 # fsync, so a core has work while another test waits; unless the caller chose (-n N, -n 0, -p no:xdist)
 chosen = any(a == "-n" or a.startswith("-n") or a.startswith("--numprocesses") or "xdist" in a for a in args)
-workers = [] if chosen else ["-n", str(2 * (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))]
+cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+# worksteal: an idle worker takes tests queued on a busy one (a few tests run for tens of seconds)
+workers = [] if chosen else ["-n", str(2 * cores), "--dist", "worksteal"]
 # paths given: run those; otherwise the whole suite
 targets = [] if any(Path(a.split("::")[0]).exists() for a in args if not a.startswith("-")) else [str(ROOT / "tests")]
 sys.exit(pytest.main(["-p", "no:cacheprovider", "--rootdir", str(ROOT), *workers, *targets, *args]))

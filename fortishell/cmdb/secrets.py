@@ -39,8 +39,9 @@ def decrypt(enc: str) -> str:
     Raises :class:`ConfigFileError` when the value is not one of ours.
     """
     text = enc.strip()
-    if text.startswith("ENC"):
-        text = text[3:].strip()
+    head, _, rest = text.partition(" ")
+    if head == "ENC":  # the prefix is a word: base64 may itself begin with "ENC"
+        text = rest.strip()
     try:
         blob = base64.b64decode(text, validate=True)
         if len(blob) < _NONCE + 16:

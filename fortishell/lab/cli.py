@@ -18,6 +18,7 @@ from typing import IO
 from .. import options
 from ..clock import Clock, parse_clock_option
 from ..errors import FortiError, LabError
+from ..x509text import sha256_fingerprint
 from . import classroom
 from .accesslog import AccessLog, describe_faults
 from .ca import LabCA
@@ -239,6 +240,8 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
     log_to = ", ".join((["standard output"] if not args.quiet else []) + ([args.access_log] if args.access_log else []))
     print(f"faults: {describe_faults(responder.faults.snapshot())}; {state}; "
           f"access log: {log_to or 'off'}", flush=True)
+    # the fingerprint students compare with what `ca import est` shows them (lab-ca show prints it too)
+    print(f"lab CA SHA-256 Fingerprint: {sha256_fingerprint(responder.ca.cert)}", flush=True)
     for line in extra_lines:
         print(line, flush=True)
     try:

@@ -65,10 +65,15 @@ def test_lab_server_serves_tftp_and_the_crl(tmp_path: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        # listening line, fault knobs line, then one line per classroom service and the students' URL
-        lines = [proc.stdout.readline() for _ in range(5)]
+        # listening line, fault knobs line, the CA's fingerprint, then one line per classroom service
+        # and the students' URL
+        lines = [proc.stdout.readline() for _ in range(6)]
         assert lines[0].startswith("EST lab responder listening on") and lines[1].startswith("faults: ")
-        lines = lines[1:]
+        # issue 22 item 5: the fingerprint students compare, the one lab-ca show prints for this state
+        shown = _run("lab-ca", "show", "--lab-state", str(tmp_path / "lab"))
+        assert lines[2] == f"lab CA SHA-256 Fingerprint: {sha256_fingerprint(LabCA.shipped().cert)}\n"
+        assert lines[2].split(": ", 1)[1] in shown.stdout
+        lines = lines[2:]
         tftp_port = int(re.search(r"TFTP server listening on 127\.0\.0\.1:(\d+)", lines[1]).group(1))
         crl_url = re.search(r"CRL published at (\S+)", lines[2]).group(1)
         got = subprocess.run(["curl", "-sS", "--max-time", "20", f"tftp://127.0.0.1:{tftp_port}/hello.txt"],

@@ -353,7 +353,7 @@ def test_cancel_leaves_everything_as_it_was(box: Box, op: str) -> None:
     t0 = time.monotonic()
     assert box.device.cancel()
     worker.join(5)
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < 3.0  # the slow answer is 10 s away; 3 s allows a loaded machine
     (lines, rc), = done
     verb = "re-enrollment" if op != "enroll" else "enrollment"
     cancelled = f"EST {verb} of certificate '{NAME}' cancelled."

@@ -41,6 +41,7 @@ def test_lab_server_logs_every_request(tmp_path: Path, ca_file: Path, csr_files)
     try:
         url = proc.stdout.readline().split()[5]
         faults = proc.stdout.readline()
+        assert proc.stdout.readline().startswith("lab CA SHA-256 Fingerprint: ")
         assert faults.startswith("faults: retry-after=1x0s (on simpleenroll); state in memory; "
                                  f"access log: standard output, {log}"), faults
         _, b64 = csr_files("logged")

@@ -88,7 +88,7 @@ def test_ctrl_c_in_the_repl_cancels_an_enrollment(tmp_path: Path, config_path: P
             typist.start()
             assert repl.run() == 0
             typist.join(5)
-        assert timings["failed"] - timings["ctrl-c"] < 1.0
+        assert timings["failed"] - timings["ctrl-c"] < 3.0  # the slow answer is 5 s away; 3 s allows a loaded machine
         assert timings["later"] == timings["settled"]
         _check_cancelled_output(text())
         assert dev.cmdb.entry(LOCAL, "est-test101") is None

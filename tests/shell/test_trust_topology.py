@@ -1,6 +1,6 @@
 """The trust rules against every PKI topology knob of the lab responder (real TLS, real shell).
 
-For each knob the client runs an enrollment, a regenerate and ``ca import est`` with and
+For each knob the client runs an enrollment, a regenerate, a rekey and ``ca import est`` with and
 without a pin.  Real-server shapes (an issuing intermediate CA, a TLS certificate from a separate
 root) succeed; hostile ones (a rogue extra root, two self-signed roots naming each other) are
 refused with the configuration file and the CMDB exactly as they were.
@@ -88,6 +88,16 @@ class Box:
         assert self.state() == before, f"{line}: something was stored"
         return result.lines
 
+    def rekey(self, name: str) -> None:
+        """``est-regeneration-method create-new-key`` on ``name`` (the next regenerate makes a new key)."""
+        for line in ["config vpn certificate local", f"edit {name}", "set est-regeneration-method create-new-key",
+                     "end"]:
+            self.ok(line)
+
+    def public_key(self, name: str) -> bytes:
+        return self.cert(name).public_key().public_bytes(serialization.Encoding.DER,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
     def cert(self, name: str) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.device.cmdb.entry(LOCAL, name).get("certificate").encode())
 
@@ -124,6 +134,10 @@ def test_issuing_intermediate_enroll_and_regenerate(lab: Box) -> None:
     # the CA named in the command
     assert lab.ok("execute vpn certificate local generate est t1") == ["Done."]
     assert lab.cert("t1") != first and lab.cert("t1").issuer == sub.cert.subject
+    key = lab.public_key("t1")
+    lab.rekey("t1")  # the rekey CSR, same trust rule
+    assert lab.ok("execute vpn certificate local generate est t1") == ["Done."]
+    assert lab.public_key("t1") != key and lab.cert("t1").issuer == sub.cert.subject
 
 
 def test_tls_certificate_from_a_separate_root_enroll_and_regenerate(lab: Box) -> None:
@@ -138,6 +152,10 @@ def test_tls_certificate_from_a_separate_root_enroll_and_regenerate(lab: Box) ->
     # issue 18 item 3: est-server-cert is the TLS root; the EST CA (lab root) is in the store
     assert lab.ok("execute vpn certificate local generate est t1") == ["Done."]
     assert lab.cert("t1") != first
+    key = lab.public_key("t1")
+    lab.rekey("t1")
+    assert lab.ok("execute vpn certificate local generate est t1") == ["Done."]
+    assert lab.public_key("t1") != key
 
 
 def test_without_the_tls_root_the_server_is_not_trusted(lab: Box) -> None:
@@ -184,6 +202,10 @@ def test_hostile_enroll_and_regenerate_store_nothing(lab: Box, knob: str) -> Non
     lines = lab.refused(generate("t2"))
     assert lines[0].startswith("EST enrollment of certificate 't2' failed: CA certificate 2 from the server: ")
     lines = lab.refused("execute vpn certificate local generate est t1")  # reply: [leaf by R, R(, R')]
+    assert lines[0] == ("EST re-enrollment of certificate 't1' failed: the issued certificate does not chain "
+                        "to a trusted CA")
+    lab.rekey("t1")  # configuration only: the server is not asked
+    lines = lab.refused("execute vpn certificate local generate est t1")  # a rekey: same rule
     assert lines[0] == ("EST re-enrollment of certificate 't1' failed: the issued certificate does not chain "
                         "to a trusted CA")
     assert lab.responder.state.issued()  # the server did issue: the client refused what it got
