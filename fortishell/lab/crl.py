@@ -105,28 +105,28 @@ class CrlService:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 started = time.monotonic()
-                status = self._answer()
+                status, body = self._prepare()
                 hook = service.on_request
-                if hook is not None:
+                if hook is not None:  # told before the reply goes out: sequential requests log in order
                     peer = (str(self.client_address[0]), int(self.client_address[1]))
                     hook(CrlFetch(peer, self.path, status, time.monotonic() - started))
-
-            def _answer(self) -> int:
-                if self.path.split("?", 1)[0] != CRL_PATH:
-                    self.send_error(404, "Not Found")
-                    return 404
-                try:
-                    body = service.current().public_bytes(serialization.Encoding.DER)
-                except LabError as exc:
-                    _log.error("CRL not available: %s", exc)
-                    self.send_error(503, "CRL not available")
-                    return 503
+                if status != 200:
+                    self.send_error(status, "Not Found" if status == 404 else "CRL not available")
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/pkix-crl")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                return 200
+
+            def _prepare(self) -> tuple[int, bytes]:
+                if self.path.split("?", 1)[0] != CRL_PATH:
+                    return 404, b""
+                try:
+                    return 200, service.current().public_bytes(serialization.Encoding.DER)
+                except LabError as exc:
+                    _log.error("CRL not available: %s", exc)
+                    return 503, b""
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 _log.debug(format, *args)
