@@ -8,12 +8,12 @@ options that mean something to it (:data:`APPLIES`); any other is an error
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from . import __version__, options
 from .clock import Clock, parse_clock_option
+from .options import default_state_dir
 
 USAGE = """\
 fortishell [--config FILE] [--state-dir DIR] [--lab-server URL] [--clock WHEN] [--acme-http-port PORT]
@@ -48,13 +48,6 @@ WHY_NOT = {
     "lab-server": "the responder has no device configuration and is itself the lab server",
     "lab-ca": "the lab CA has no device configuration",
 }
-
-
-def default_state_dir() -> Path:
-    if os.environ.get("FORTISHELL_STATE_DIR"):
-        return Path(os.environ["FORTISHELL_STATE_DIR"])
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "fortishell"
 
 
 def _global_parser() -> argparse.ArgumentParser:

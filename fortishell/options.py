@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 from .clock import parse_clock_option
 
 CLOCK_FORMATS = "YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]' or ISO 8601"
+
+
+def default_state_dir() -> Path:
+    """The state directory when ``--state-dir`` is not given: ``$FORTISHELL_STATE_DIR``, else
+    ``$XDG_STATE_HOME/fortishell``, else ``~/.local/state/fortishell`` (every subcommand)."""
+    if os.environ.get("FORTISHELL_STATE_DIR"):
+        return Path(os.environ["FORTISHELL_STATE_DIR"])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "fortishell"
 
 
 def port(text: str) -> int:

@@ -1,9 +1,9 @@
 """The services ``fortishell lab-server`` runs next to the EST responder for a classroom.
 
 ``--tftp-port P`` starts the lab TFTP server (files in ``--tftp-root``, default
-``<state-dir>/tftp``, else ``./tftp``); ``--crl-port P`` publishes the lab CA's
-CRL over plain HTTP at ``/estExampleCA.crl`` (revocations: ``fortishell lab-ca
---lab-state <state-dir> revoke SERIAL``).  Both listen on ``--host`` and write
+``<state-dir>/tftp``, as the embedded ``tftp.lab``); ``--crl-port P`` publishes the lab
+CA's CRL over plain HTTP at ``/estExampleCA.crl`` (revocations: ``fortishell [--state-dir
+DIR] lab-ca revoke SERIAL``, on the same ``<state-dir>/est-lab``).  Both listen on ``--host`` and write
 their requests to the responder's access log.
 """
 
@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tftp-port", type=options.listen_port, default=None, metavar="PORT",
                    help="also serve TFTP on PORT, 1-65535 or 0 for any free port (default: no TFTP)")
     p.add_argument("--tftp-root", type=Path, default=None, metavar="DIR",
-                   help="TFTP files (default: <state-dir>/tftp, else ./tftp)")
+                   help="TFTP files (default: <state-dir>/tftp)")
     p.add_argument("--crl-port", type=options.listen_port, default=None, metavar="PORT",
                    help=f"also publish the lab CRL over HTTP on PORT, path {CRL_PATH} (default: no CRL server)")
 
@@ -45,7 +45,7 @@ def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = ""
     state_dir = Path(args.state_dir) if args.state_dir is not None else None
     try:
         if args.tftp_port is not None:
-            root = args.tftp_root or (state_dir / "tftp" if state_dir is not None else Path("tftp"))
+            root = args.tftp_root or Path(args.state_root) / "tftp"  # the embedded tftp.lab's root (network.TFTP_SUBDIR)
             tftp = TftpService(root, args.host, args.tftp_port, on_transfer=log.tftp if log else None).start()
             services.append(tftp)
             lines.append(f"TFTP server listening on {args.host}:{tftp.port} (files in {root})")

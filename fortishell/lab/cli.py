@@ -3,6 +3,12 @@
 Prints where it listens and the fault knobs in force, then one access-log line
 per request (:mod:`.accesslog`) on standard output and, with ``--access-log
 FILE``, appended to FILE; serves until Ctrl-C / SIGTERM.
+
+The state (serial counter, issued certificates, revocations, a ``--new-ca`` CA) is
+kept on disk in ``<state-dir>/est-lab``: ``<state-dir>`` is the global ``fortishell
+--state-dir DIR`` (else ``$FORTISHELL_STATE_DIR``, else the XDG default), the place
+the embedded responder and ``lab-ca`` use, so a restart never issues a serial
+twice.  ``--ephemeral`` keeps it in memory (tests, throw-away runs).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from ..x509text import sha256_fingerprint
 from . import classroom
 from .accesslog import AccessLog, describe_faults
 from .ca import LabCA
+from .network import STATE_SUBDIR
 from .server import EstResponder, ResponderConfig
 
 FAULT_FLAGS = (
@@ -48,10 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=options.listen_port, default=8443,
                    help="port to listen on, 1-65535 or 0 for any free port (default: 8443)")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="keep serials and issued certificates here (default: in memory, lost at exit)")
+    p.add_argument("--ephemeral", action="store_true",
+                   help="keep serials and issued certificates in memory only, lost at exit (default: on disk in "
+                        "<state-dir>/est-lab, <state-dir> as for the shell: fortishell --state-dir DIR lab-server, "
+                        "else $FORTISHELL_STATE_DIR, else $XDG_STATE_HOME/fortishell, else ~/.local/state/fortishell)")
+    # the one spelling of the state directory is the global one (before the command): refused here
+    p.add_argument("--state-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--new-ca", action="store_true",
-                   help="make a fresh lab CA, saved in the state dir if given (default: the shipped CN=estExampleCA)")
+                   help="make a fresh lab CA, saved in the lab state (unless --ephemeral) and used from then on "
+                        "(default: the shipped CN=estExampleCA, or the one made earlier with --new-ca)")
     p.add_argument("--auth", choices=("basic", "digest"), default="basic", help="HTTP authentication (default: basic)")
     p.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
                    help="HTTP user, repeatable (default: estuser:estpwd)")
@@ -184,15 +196,21 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
     """``fortishell lab-server ...``: serve until interrupted.
 
     ``state_dir`` / ``clock``: the global ``--state-dir`` / ``--clock`` of ``fortishell``
-    (the subcommand's own options win); the responder's state then lives in the same
-    subdirectory of it as the embedded responder's."""
-    args = build_parser().parse_args(argv)
+    (``lab-server --clock`` wins).  The responder's state lives on disk in
+    ``<state-dir>/est-lab`` (the embedded responder's and ``lab-ca``'s place), ``<state-dir>``
+    defaulting as for the shell, so a restart continues the serial counter; ``--ephemeral``
+    keeps it in memory."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.state_dir is not None:  # the old spelling, which named the lab state itself
+        parser.error("--state-dir goes before the command: fortishell --state-dir DIR lab-server "
+                     f"(the lab state is then DIR/{STATE_SUBDIR})")
     # unexpected responder errors (tracebacks) go to standard error, apart from the access log
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s lab-server %(levelname)s %(message)s")
-    if args.state_dir is None and state_dir is not None:
-        from .network import STATE_SUBDIR
-
-        args.state_dir = Path(state_dir) / STATE_SUBDIR  # where the embedded responder keeps it too
+    # the state lives where the embedded responder of the same state directory keeps it (and
+    # where lab-ca reads it): <state-dir>/est-lab, <state-dir> resolved as for the shell
+    args.state_root = Path(state_dir) if state_dir is not None else options.default_state_dir()
+    args.state_dir = None if args.ephemeral else args.state_root / STATE_SUBDIR
     if args.clock is None:
         args.clock = clock
     log_file: IO[str] | None = None
@@ -236,7 +254,7 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
         signal.signal(sig, lambda *_: stop.set())
     print(f"EST lab responder listening on {responder.url} (CA CN=estExampleCA, serial "
           f"{responder.ca.cert.serial_number:x}); Ctrl-C stops it", flush=True)
-    state = f"state in {args.state_dir}" if args.state_dir else "state in memory"
+    state = f"state in {args.state_dir}" if args.state_dir else "state in memory (--ephemeral)"
     log_to = ", ".join((["standard output"] if not args.quiet else []) + ([args.access_log] if args.access_log else []))
     print(f"faults: {describe_faults(responder.faults.snapshot())}; {state}; "
           f"access log: {log_to or 'off'}", flush=True)

@@ -60,8 +60,8 @@ def test_lab_server_serves_tftp_and_the_crl(tmp_path: Path) -> None:
     root.mkdir()
     (root / "hello.txt").write_text("hello class\n")
     log = tmp_path / "access.log"
-    proc = subprocess.Popen([str(EXE), "lab-server", "--port", "0", "--tftp-port", "0", "--tftp-root", str(root),
-                             "--crl-port", "0", "--state-dir", str(tmp_path / "lab"), "--access-log", str(log)],
+    proc = subprocess.Popen([str(EXE), "--state-dir", str(tmp_path / "trainer"), "lab-server", "--port", "0",
+                             "--tftp-port", "0", "--tftp-root", str(root), "--crl-port", "0", "--access-log", str(log)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -70,7 +70,7 @@ def test_lab_server_serves_tftp_and_the_crl(tmp_path: Path) -> None:
         lines = [proc.stdout.readline() for _ in range(6)]
         assert lines[0].startswith("EST lab responder listening on") and lines[1].startswith("faults: ")
         # issue 22 item 5: the fingerprint students compare, the one lab-ca show prints for this state
-        shown = _run("lab-ca", "show", "--lab-state", str(tmp_path / "lab"))
+        shown = _run("--state-dir", str(tmp_path / "trainer"), "lab-ca", "show")
         assert lines[2] == f"lab CA SHA-256 Fingerprint: {sha256_fingerprint(LabCA.shipped().cert)}\n"
         assert lines[2].split(": ", 1)[1] in shown.stdout
         lines = lines[2:]

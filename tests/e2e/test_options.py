@@ -30,6 +30,8 @@ def fs(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     (["lab-server", "--delay", "-1"], "argument --delay"),
     (["lab-server", "--clock", "soon"], "argument --clock"),
     (["lab-server", "--fault-endpoint", "nothing"], "argument --fault-endpoint"),
+    # issue 22 item 5: one spelling of the lab-server's state directory, the global one
+    (["lab-server", "--state-dir", "x"], "--state-dir goes before the command: fortishell --state-dir DIR lab-server"),
     (["serve", "--port", "-5"], "argument --port"),
     (["--config", "x.conf", "lab", "list"], "--config does not apply to 'lab'"),
     (["--clock", "2023-04-06", "lab", "check", "example1-enroll"], "--clock does not apply to 'lab'"),

@@ -34,7 +34,7 @@ def test_lab_server_logs_every_request(tmp_path: Path, ca_file: Path, csr_files)
     log = tmp_path / "access.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fortishell.lab.cli", "--port", "0", "--access-log", str(log),
+        [sys.executable, "-m", "fortishell.lab.cli", "--port", "0", "--ephemeral", "--access-log", str(log),
          "--retry-after", "1", "0", "--fault-endpoint", "simpleenroll"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
@@ -42,7 +42,7 @@ def test_lab_server_logs_every_request(tmp_path: Path, ca_file: Path, csr_files)
         url = proc.stdout.readline().split()[5]
         faults = proc.stdout.readline()
         assert proc.stdout.readline().startswith("lab CA SHA-256 Fingerprint: ")
-        assert faults.startswith("faults: retry-after=1x0s (on simpleenroll); state in memory; "
+        assert faults.startswith("faults: retry-after=1x0s (on simpleenroll); state in memory (--ephemeral); "
                                  f"access log: standard output, {log}"), faults
         _, b64 = csr_files("logged")
         post = ["--cacert", str(ca_file), "--data-binary", f"@{b64}", "-H", "Content-Type: application/pkcs10",

@@ -161,7 +161,7 @@ def test_apachebench_reports_no_failed_requests(responder):
 def test_lab_server_split_writes_flag(tmp_path, lab_ca):
     """``fortishell lab-server --split-writes``: the knob from the command line."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "fortishell", "lab-server", "--port", "0", "--split-writes"],
+    proc = subprocess.Popen([sys.executable, "-m", "fortishell", "lab-server", "--port", "0", "--ephemeral", "--split-writes"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()

@@ -175,7 +175,7 @@ def test_lab_server_command(tmp_path, ca_file, csr_files):
     need("curl")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fortishell.lab.cli", "--port", "0", "--state-dir", str(tmp_path / "st"),
+        [sys.executable, "-m", "fortishell", "--state-dir", str(tmp_path / "st"), "lab-server", "--port", "0",
          "--retry-after", "1", "5", "--clock", "2023-04-06 22:37:34"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -190,7 +190,7 @@ def test_lab_server_command(tmp_path, ca_file, csr_files):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-    assert (tmp_path / "st" / "issued" / f"{FIRST_SERIAL}.pem").exists()
+    assert (tmp_path / "st" / "est-lab" / "issued" / f"{FIRST_SERIAL}.pem").exists()
 
 
 def test_lab_server_bad_port_reports_cleanly(tmp_path):
@@ -201,7 +201,7 @@ def test_lab_server_bad_port_reports_cleanly(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        r = subprocess.run([sys.executable, "-m", "fortishell.lab.cli", "--port", str(port)], capture_output=True,
+        r = subprocess.run([sys.executable, "-m", "fortishell.lab.cli", "--port", str(port), "--ephemeral"], capture_output=True,
                            text=True, env=env, timeout=30)
     assert r.returncode == 1
     assert r.stderr.startswith("lab-server: Cannot listen on 127.0.0.1:")

@@ -185,7 +185,7 @@ def test_lab_server_binary_serves_the_flagged_habits(tmp_path):
         pytest.skip("curl is not installed")
     ca_file = tmp_path / "ca.pem"
     ca_file.write_text(LabCA.shipped().cert_pem)
-    proc = subprocess.Popen([str(exe), "lab-server", "--port", "0", "--quiet", "--nul-terminated", "--http10"],
+    proc = subprocess.Popen([str(exe), "lab-server", "--port", "0", "--ephemeral", "--quiet", "--nul-terminated", "--http10"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -109,7 +109,7 @@ def test_signal_cancels_an_enrollment_in_fortishell_run(tmp_path: Path, config_p
         pytest.fail(f"the fortishell command is not installed next to {sys.executable}")
     port = _free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    lab = subprocess.Popen([str(EXE), "lab-server", "--port", str(port), "--delay", "5"], stdout=subprocess.PIPE,
+    lab = subprocess.Popen([str(EXE), "lab-server", "--port", str(port), "--ephemeral", "--delay", "5"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, env=env)
     try:
         assert "listening" in (lab.stdout.readline() if lab.stdout else "")
