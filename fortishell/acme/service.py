@@ -106,7 +106,13 @@ class AcmeService:
     def responder(self) -> ChallengeResponder:
         with self._lock:
             if self._responder is None:
-                self._responder = ChallengeResponder(self.host.acme_http_port or 0)
+                # a classroom lab-server's ACME server (--lab-server URL with acme=P&http01=Q) fetches
+                # from this device's address at port Q: listen there, on every address
+                classroom = getattr(self.host.network, "acme_http01_port", None)
+                if isinstance(classroom, int):
+                    self._responder = ChallengeResponder(self.host.acme_http_port or classroom, "0.0.0.0")
+                else:
+                    self._responder = ChallengeResponder(self.host.acme_http_port or 0)
             return self._responder
 
     def lab_endpoint(self) -> tuple[str, int]:

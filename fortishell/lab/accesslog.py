@@ -21,7 +21,9 @@ The classroom services write the same line.  The CRL server: ``op`` the path
 ``op=tftp-get:<file>`` or ``op=tftp-put:<file>`` (the name as the client sent it),
 ``status`` ``ok`` (the whole file went through), ``not-found`` (a download of no
 file in the root), ``access-violation`` (an upload refused) or ``incomplete``,
-``ms`` the transfer's duration.  A name tftpy itself refuses (one that climbs out
+``ms`` the transfer's duration.  The ACME server (``--acme-port``): ``op=acme-<resource>``
+(``acme-directory``, ``acme-new-order``, ``acme-chall``, ``acme-finalize``, ``acme-cert``, ...),
+``status`` the HTTP status, ``serial`` the certificate a finalize issued.  A name tftpy itself refuses (one that climbs out
 of the root) never reaches the lab's code and is not logged.
 
 :class:`AccessLog` is the responder's ``on_request`` hook
@@ -203,6 +205,10 @@ class AccessLog:
     def crl(self, fetch: "CrlFetch") -> None:
         """The lab CRL server's ``on_request`` hook."""
         self._write(crl_entry(fetch).line() + "\n")
+
+    def acme(self, peer: tuple[str, int], op: str, status: str, seconds: float, serial: int | None) -> None:
+        """The classroom ACME server's ``on_request`` hook (``op=acme-<resource>``)."""
+        self._write(AccessEntry(peer=peer, op=op, status=status, seconds=seconds, serial=serial).line() + "\n")
 
     def _write(self, line: str) -> None:
         with self._lock:

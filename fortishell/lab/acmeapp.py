@@ -38,10 +38,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..acme import jws
 from .ca import LabCA
+from .state import LabState
 
 PROBLEM = "urn:ietf:params:acme:error:"
 ISSUED_DAYS = 90
-Validator = Callable[[str, str], "tuple[bool, str]"]  # (domain, token) -> (answer, or why it failed)
+# (domain, token, address of the client that said the challenge is ready) -> (answer, or why it failed)
+Validator = Callable[[str, str, str], "tuple[bool, str]"]
 
 
 @dataclass
@@ -78,6 +80,7 @@ class _Authz:
     error: dict[str, Any] | None = None
     validated: str | None = None
     orders: list[str] = field(default_factory=list)
+    client: str = ""  # the address the challenge-ready POST came from
 
 
 class Problem(Exception):
@@ -88,8 +91,10 @@ class Problem(Exception):
 
 class AcmeApp:
     def __init__(self, ca: LabCA, validate: Validator, *, now: Callable[[], _dt.datetime] | None = None,
-                 faults: AcmeFaults | None = None) -> None:
+                 faults: AcmeFaults | None = None, state: LabState | None = None) -> None:
         self.ca, self.validate = ca, validate
+        self.state = state  # the lab CA state: its serial counter and index (a classroom lab-server)
+        self._client = ""
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.faults = faults or AcmeFaults()
         self._lock = threading.RLock()
@@ -102,8 +107,9 @@ class AcmeApp:
         self.issued: list[x509.Certificate] = []
 
     # ------------------------------------------------------------ entry point
-    def handle(self, method: str, path: str, body: bytes, base: str) -> Reply:
-        """One request; ``base`` is ``https://host[:port]`` as the client addressed the server."""
+    def handle(self, method: str, path: str, body: bytes, base: str, client: str = "") -> Reply:
+        """One request; ``base`` is ``https://host[:port]`` as the client addressed the server,
+        ``client`` the address the request came from."""
         try:
             if path == "/directory" and method in ("GET", "HEAD"):
                 return self._json(200, self._directory(base))
@@ -113,6 +119,7 @@ class AcmeApp:
             if method != "POST":
                 raise Problem(405, "malformed", f"{method} is not allowed on {path}")
             with self._lock:
+                self._client = client
                 return self._post(path, body, base)
         except Problem as p:
             return self._problem(p)
@@ -248,6 +255,7 @@ class AcmeApp:
             raise Problem(404, "malformed", f"no challenge {ident}")
         if authz.challenge_status == "pending" and payload is not None:
             authz.challenge_status = "processing"
+            authz.client = self._client
             if self.faults.slow_validation > 0:
                 timer = threading.Timer(self.faults.slow_validation, self._run_validation, (ident,))
                 timer.daemon = True
@@ -264,7 +272,7 @@ class AcmeApp:
         if self.faults.invalid_challenges:
             ok, detail = False, "the lab server's invalid_challenges knob is on"
         else:
-            answer, detail = self.validate(authz.domain, authz.token)
+            answer, detail = self.validate(authz.domain, authz.token, authz.client)
             ok = answer and detail.strip() == expected
             if answer and not ok:
                 detail = f'the key authorization file from the server did not match ("{detail.strip()[:80]}")'
@@ -317,12 +325,13 @@ class AcmeApp:
     def _issue(self, csr: x509.CertificateSigningRequest, domains: list[str]) -> x509.Certificate:
         now = self.now().astimezone(_dt.timezone.utc).replace(microsecond=0)
         key = csr.public_key()
+        serial = self.state.next_serial() if self.state is not None else x509.random_serial_number()
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domains[0])]))
             .issuer_name(self.ca.cert.subject)
             .public_key(key)
-            .serial_number(x509.random_serial_number())
+            .serial_number(serial)
             .not_valid_before(now)
             .not_valid_after(now + _dt.timedelta(days=ISSUED_DAYS))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -331,6 +340,10 @@ class AcmeApp:
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in domains]), critical=False)
         )
         cert = builder.sign(self.ca.key, hashes.SHA256())
+        if self.state is not None:
+            self.state.record(serial, subject=cert.subject.rfc4514_string(),
+                              not_after=cert.not_valid_after_utc.isoformat(),
+                              pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), op="acme")
         self.issued.append(cert)
         return cert
 

@@ -10,6 +10,13 @@ the lab CA, and the http-01 validator: a real HTTP GET of
 embedded lab; ``127.0.0.1:<port>`` for a classroom or certbot's standalone
 responder).  One access-log line per request (``log``); an unexpected error answers 500
 (``serverInternal``) with its traceback on the ``fortishell.lab`` logger.
+
+A classroom ``lab-server --acme-port P`` gives ``http01_port``: the validator then fetches
+from the address the challenge-ready request came from, at that port (each student's
+device answers there: ``--acme-http-port``, or the ``http01=`` of the ``--lab-server``
+URL), gives ``state`` (the lab CA state: issued serials continue the EST responder's
+counter and are indexed for ``lab-ca revoke``) and ``on_request`` (the access log, one
+line per request in the EST responder's format).
 """
 
 from __future__ import annotations
@@ -36,10 +43,20 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .acmeapp import AcmeApp, AcmeFaults, Reply
 from .ca import LabCA
+from .state import LabState
 
 SERVER_NAMES = ("acme.lab", "localhost", "127.0.0.1")
 log = logging.getLogger("fortishell.lab")
 Target = Callable[[str], "tuple[str, int] | None"]
+# the classroom access log: (client, op, status, seconds, serial issued or None)
+RequestHook = Callable[["tuple[str, int]", str, str, float, "int | None"], None]
+
+
+def acme_op(path: str) -> str:
+    """The ACME resource a request path names (``directory``, ``new-order``, ``chall``, ...)."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    op = parts[1] if len(parts) > 1 and parts[0] == "acme" else (parts[0] or "-")
+    return "".join(ch if ch.isprintable() and not ch.isspace() else "?" for ch in op)[:40]
 
 
 def access_line(client: tuple[str, int] | Any, method: str, path: str, status: int, seconds: float) -> str:
@@ -47,9 +64,7 @@ def access_line(client: tuple[str, int] | Any, method: str, path: str, status: i
     client, ``op`` (the ACME resource: ``directory``, ``new-nonce``, ``new-account``,
     ``new-order``, ``authz``, ``chall``, ``finalize``, ``order``, ``cert``, ``acct``), method,
     status, milliseconds."""
-    parts = path.split("?", 1)[0].strip("/").split("/")
-    op = parts[1] if len(parts) > 1 and parts[0] == "acme" else (parts[0] or "-")
-    op = "".join(ch if ch.isprintable() and not ch.isspace() else "?" for ch in op)[:40]
+    op = acme_op(path)
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     host, port = (client[0], client[1]) if isinstance(client, tuple) else ("-", 0)
     return f"{when} {host}:{port} op={op} method={method} status={status} ms={seconds * 1000:.1f}"
@@ -60,6 +75,7 @@ class _Server(ThreadingHTTPServer):
     app: AcmeApp
     tls: ssl.SSLContext
     log: list[str]
+    on_request: RequestHook | None
 
     def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
         try:
@@ -87,13 +103,22 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
             host = self.headers.get("Host") or "acme.lab"
-            reply = self.server.app.handle(self.command, self.path.split("?", 1)[0], body, f"https://{host}")
+            issued = len(self.server.app.issued)
+            reply = self.server.app.handle(self.command, self.path.split("?", 1)[0], body, f"https://{host}",
+                                           str(self.client_address[0]))
         except Exception:  # noqa: BLE001 - a lab server bug: 500, the traceback on the lab logger
             log.error("lab ACME server: %s %s failed\n%s", self.command, self.path, traceback.format_exc())
             reply = Reply(500, b'{"type": "urn:ietf:params:acme:error:serverInternal", "detail": "internal error"}',
                           (("Content-Type", "application/problem+json"),))
-        self.server.log.append(access_line(self.client_address, self.command, self.path, reply.status,
-                                           time.perf_counter() - started))
+            issued = len(self.server.app.issued)
+        seconds = time.perf_counter() - started
+        self.server.log.append(access_line(self.client_address, self.command, self.path, reply.status, seconds))
+        hook = self.server.on_request
+        if hook is not None:  # told before the reply goes out (sequential requests log in order)
+            new = self.server.app.issued[issued:]
+            serial = new[-1].serial_number if new and self.path.startswith("/acme/finalize/") else None
+            op = "acme-" + acme_op(self.path)
+            hook((str(self.client_address[0]), int(self.client_address[1])), op, str(reply.status), seconds, serial)
         self.send_response(reply.status)
         for name, value in reply.headers:
             self.send_header(name, value)
@@ -110,9 +135,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 class AcmeServer:
     def __init__(self, ca: LabCA, http01_target: Target, *, host: str = "127.0.0.1", port: int = 0,
-                 now: Callable[[], _dt.datetime] | None = None, faults: AcmeFaults | None = None) -> None:
-        self.ca, self.http01_target = ca, http01_target
-        self.app = AcmeApp(ca, self._validate, now=now, faults=faults)
+                 now: Callable[[], _dt.datetime] | None = None, faults: AcmeFaults | None = None,
+                 http01_port: int | None = None, state: LabState | None = None,
+                 on_request: RequestHook | None = None) -> None:
+        self.ca, self.http01_target, self.http01_port = ca, http01_target, http01_port
+        self.on_request = on_request
+        self.app = AcmeApp(ca, self._validate, now=now, faults=faults, state=state)
         self.host, self.requested_port = host, port
         self.log: list[str] = []
         self._server: _Server | None = None
@@ -125,6 +153,7 @@ class AcmeServer:
     def start(self) -> "AcmeServer":
         server = _Server((self.host, self.requested_port), _Handler)
         server.app, server.tls, server.log = self.app, self._tls_context(), self.log
+        server.on_request = self.on_request
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="fortishell-lab-acme", daemon=True)
@@ -145,8 +174,9 @@ class AcmeServer:
         if self._thread is not None:
             self._thread.join(2.0)
 
-    def _validate(self, domain: str, token: str) -> tuple[bool, str]:
-        target = self.http01_target(domain)
+    def _validate(self, domain: str, token: str, client: str = "") -> tuple[bool, str]:
+        # a classroom: the device that said the challenge is ready answers at its address
+        target = (client, self.http01_port) if self.http01_port and client else self.http01_target(domain)
         if target is None:
             return False, f"DNS problem: no address for {domain}"
         host, port = target

@@ -3,8 +3,12 @@
 ``--tftp-port P`` starts the lab TFTP server (files in ``--tftp-root``, default
 ``<state-dir>/tftp``, as the embedded ``tftp.lab``); ``--crl-port P`` publishes the lab
 CA's CRL over plain HTTP at ``/estExampleCA.crl`` (revocations: ``fortishell [--state-dir
-DIR] lab-ca revoke SERIAL``, on the same ``<state-dir>/est-lab``).  Both listen on ``--host`` and write
-their requests to the responder's access log.
+DIR] lab-ca revoke SERIAL``, on the same ``<state-dir>/est-lab``); ``--acme-port P`` serves
+the lab ACME server (``acme.lab``'s ``https://HOST:P/directory``), issuing from the
+responder's CA and lab state (one serial counter), its http-01 validation fetching from
+the address each challenge-ready request came from, at ``--acme-http01-port`` (the port
+students give as ``--acme-http-port``; the students' URL carries it as ``http01=``).
+All listen on ``--host`` and write their requests to the responder's access log.
 """
 
 from __future__ import annotations
@@ -14,11 +18,17 @@ from pathlib import Path
 from typing import Protocol
 
 from .. import options
+from ..errors import LabError
 from ..clock import Clock
 from .accesslog import AccessLog
+from .acmeserver import AcmeServer
+from .ca import LabCA
 from .crl import CRL_PATH, CrlService, lab_ca_for
 from .state import LabState
 from .tftp import TftpService
+
+
+ACME_HTTP01_PORT = 5002  # pebble's http-01 port
 
 
 class Service(Protocol):
@@ -32,13 +42,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="TFTP files (default: <state-dir>/tftp)")
     p.add_argument("--crl-port", type=options.listen_port, default=None, metavar="PORT",
                    help=f"also publish the lab CRL over HTTP on PORT, path {CRL_PATH} (default: no CRL server)")
+    p.add_argument("--acme-port", type=options.listen_port, default=None, metavar="PORT",
+                   help="also serve the lab ACME server (acme.lab, https://HOST:PORT/directory) on PORT, issuing "
+                        "from the lab CA state (default: no ACME server)")
+    p.add_argument("--acme-http01-port", type=options.port, default=ACME_HTTP01_PORT, metavar="PORT",
+                   help="validate http-01 at this port of the address each student's device asks from; students "
+                        f"answer there (--acme-http-port, or http01= in their --lab-server URL) "
+                        f"(default: {ACME_HTTP01_PORT}, as pebble)")
 
 
 def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = "",
-          log: AccessLog | None = None) -> tuple[list[Service], list[str]]:
+          log: AccessLog | None = None, *, ca: LabCA | None = None,
+          state: LabState | None = None) -> tuple[list[Service], list[str]]:
     """Start what the options ask for; returns the services and one line per service, then
-    the ``--lab-server`` URL students give (with the TFTP / CRL ports) when there are any.
-    With ``log`` (the responder's access log), TFTP transfers and CRL fetches are logged too."""
+    the ``--lab-server`` URL students give (with the TFTP / CRL / ACME ports) when there are any.
+    With ``log`` (the responder's access log), TFTP transfers, CRL fetches and ACME requests
+    are logged too; ``ca`` / ``state``: the responder's (the ACME server issues from them)."""
     services: list[Service] = []
     lines: list[str] = []
     query: list[str] = []
@@ -56,6 +75,20 @@ def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = ""
             services.append(crl)
             lines.append(f"CRL published at http://{args.host}:{crl.port}{CRL_PATH}")
             query.append(f"crl={crl.port}")
+        if args.acme_port is not None:
+            acme = AcmeServer(ca or lab_ca_for(state_dir), lambda _domain: None, host=args.host,
+                              port=args.acme_port, now=clock.now if clock is not None else None,
+                              http01_port=args.acme_http01_port, state=state or LabState(state_dir),
+                              on_request=log.acme if log else None)
+            try:
+                acme.start()
+            except OSError as exc:
+                raise LabError(f"Cannot listen on {args.host}:{args.acme_port} (ACME): "
+                               f"{exc.strerror or exc}") from None
+            services.append(acme)
+            lines.append(f"ACME server at https://{args.host}:{acme.address[1]}/directory (acme.lab; http-01 "
+                         f"validated at port {args.acme_http01_port} of each student's address)")
+            query += [f"acme={acme.address[1]}", f"http01={args.acme_http01_port}"]
     except BaseException:
         for service in services:
             service.stop()

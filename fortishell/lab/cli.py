@@ -234,7 +234,8 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
         responder.faults.set(**knobs)
         responder.start()
         try:
-            extras, extra_lines = classroom.start(args, responder.clock, responder.url, access_log)
+            extras, extra_lines = classroom.start(args, responder.clock, responder.url, access_log,
+                                                  ca=responder.ca, state=responder.state)
         except BaseException:
             responder.stop()
             raise

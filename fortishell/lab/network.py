@@ -28,8 +28,11 @@ to a loopback port nothing listens on, so the client sees a real
 ``ECONNREFUSED``).  The TFTP and CRL servers start lazily like the responder;
 with ``--lab-server`` the EST host goes to the shared responder while TFTP and
 the CRL stay in this process (on the lab state of this state directory), unless the URL
-names the classroom server's ports too: ``https://HOST:8443/?tftp=P&crl=P`` (what
-``fortishell lab-server`` prints for students).
+names the classroom server's ports too: ``https://HOST:8443/?tftp=P&crl=P&acme=P&http01=Q`` (what
+``fortishell lab-server`` prints for students).  With ``acme=P``, ``acme.lab:443`` is the
+classroom's ACME server, which validates http-01 by fetching from this device's address at
+port ``http01=Q``: the device's challenge responder then listens there (``--acme-http-port``
+wins), on every address, so that the classroom server reaches it from another machine.
 """
 
 from __future__ import annotations
@@ -52,12 +55,12 @@ from .tftp import TftpService
 
 DEFAULT_HOSTS: dict[str, str] = {"testrfc7030.com": "54.70.32.33", "tftp.lab": "192.0.2.69",
                                  "crl.lab": "192.0.2.80", "acme.lab": "192.0.2.43"}
-EST, TFTP, CRL = "est", "tftp", "crl"
+EST, TFTP, CRL, ACME = "est", "tftp", "crl", "acme"
 SERVICES: dict[str, dict[tuple[str, int], str]] = {
     "testrfc7030.com": {("tcp", 8443): EST},
     "tftp.lab": {("udp", 69): TFTP},
     "crl.lab": {("tcp", 80): CRL},
-    "acme.lab": {("tcp", 443): "acme"},  # HTTPS; the device's ACME service registers it (extra_services)
+    "acme.lab": {("tcp", 443): ACME},  # HTTPS; the device's ACME service registers it (extra_services)
 }
 # Nothing listens on TCP port 1 of loopback (tcpmux, privileged, unused): connecting there is
 # refused at once, which is how the lab network answers a port without a service.
@@ -87,6 +90,8 @@ class LabNetwork:
         self._remote: tuple[str, int] | None = None
         # a classroom lab-server's TFTP / CRL ports (``--lab-server URL?tftp=P&crl=P``)
         self._remote_udp_tcp: dict[str, tuple[str, int]] = {}
+        # the classroom ACME server's http-01 port (``http01=Q``): where this device must answer
+        self.acme_http01_port: int | None = None
         self.extra_services: dict[str, Callable[[], tuple[str, int]]] = {}  # service -> endpoint (acme.lab)
         if lab_server_url:
             parts = urlsplit(lab_server_url)
@@ -96,7 +101,10 @@ class LabNetwork:
                 self._remote = (parts.hostname, parts.port or 443)
             except ValueError:
                 raise LabError(f"Bad port in lab server URL '{lab_server_url}'") from None
-            self._remote_udp_tcp = _service_ports(parts.hostname, parse_qs(parts.query), lab_server_url)
+            query = parse_qs(parts.query)
+            self._remote_udp_tcp = _service_ports(parts.hostname, query, lab_server_url)
+            if ACME in self._remote_udp_tcp:
+                self.acme_http01_port = _query_port(query, "http01", lab_server_url) or 80
 
     # ------------------------------------------------------------ host map
     def lab_host(self, host: str) -> str | None:
@@ -123,6 +131,8 @@ class LabNetwork:
             return self._tftp_endpoint()
         if service == CRL:
             return self._crl_endpoint()
+        if service in self._remote_udp_tcp:  # a classroom lab-server's ACME server
+            return self._remote_udp_tcp[service]
         if service in self.extra_services:
             return self.extra_services[service]()
         return REFUSED
@@ -208,20 +218,26 @@ class LabNetwork:
 
 
 def _service_ports(host: str, query: dict[str, list[str]], url: str) -> dict[str, tuple[str, int]]:
-    """``tftp=`` / ``crl=`` ports of a lab-server URL's query (what ``lab-server`` prints)."""
+    """``tftp=`` / ``crl=`` / ``acme=`` ports of a lab-server URL's query (what ``lab-server`` prints)."""
     out: dict[str, tuple[str, int]] = {}
-    for service in (TFTP, CRL):
-        values = query.get(service)
-        if not values:
-            continue
-        try:
-            port = int(values[-1])
-        except ValueError:
-            port = 0
-        if not 0 < port < 65536:
-            raise LabError(f"Bad {service} port in lab server URL '{url}'")
-        out[service] = (host, port)
+    for service in (TFTP, CRL, ACME):
+        port = _query_port(query, service, url)
+        if port is not None:
+            out[service] = (host, port)
     return out
+
+
+def _query_port(query: dict[str, list[str]], name: str, url: str) -> int | None:
+    values = query.get(name)
+    if not values:
+        return None
+    try:
+        port = int(values[-1])
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise LabError(f"Bad {name} port in lab server URL '{url}'")
+    return port
 
 
 def _report(shown: str, addr: str, ttl: int, times: list[float | None], count: int) -> list[str]:
