@@ -40,7 +40,7 @@ APPLIES: dict[str, frozenset[str]] = {
     "run": frozenset({"config", "state_dir", "lab_server", "clock", "acme_http_port"}),
     "serve": frozenset({"config", "state_dir", "lab_server", "clock", "acme_http_port"}),  # --config/--clock seed the devices
     "lab-server": frozenset({"state_dir", "clock"}),
-    "lab": frozenset({"state_dir", "lab_server"}),  # the exercise gives the configuration and clock
+    "lab": frozenset({"state_dir", "lab_server", "acme_http_port"}),  # the exercise gives the configuration and clock
     "lab-ca": frozenset({"state_dir", "clock"}),
 }
 WHY_NOT = {
@@ -64,7 +64,9 @@ def _global_parser() -> argparse.ArgumentParser:
                    help="start the device clock frozen at WHEN, YYYY-MM-DD[ HH:MM:SS] (default: the real time, running)")
     p.add_argument("--acme-http-port", metavar="PORT", type=options.port,
                    help="the port on 127.0.0.1 where the device answers ACME http-01 challenges, for an external "
-                        "ACME server (default: an ephemeral port the embedded lab maps as the device's port 80)")
+                        "ACME server (shell, run, serve and the lab exercises' devices; on every address for a "
+                        "classroom lab-server's ACME) (default: an ephemeral port the embedded lab maps as the "
+                        "device's port 80, or the http01= port of the --lab-server URL)")
     p.add_argument("--version", action="version", version=f"fortishell {__version__}")
     p.add_argument("command", nargs="?", choices=COMMANDS, help=argparse.SUPPRESS)
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -129,7 +131,8 @@ def run_main(argv: list[str]) -> int:
     if command == "lab":
         from .classroom.cli import lab_main as classroom_main
 
-        return classroom_main(args.rest, state_dir=state_dir, lab_server=args.lab_server)
+        return classroom_main(args.rest, state_dir=state_dir, lab_server=args.lab_server,
+                              acme_http_port=args.acme_http_port)
     run_args = _run_parser().parse_args(args.rest) if command == "run" else None
     if run_args is None and args.rest:
         print(f"fortishell: unexpected arguments: {' '.join(args.rest)}", file=sys.stderr)

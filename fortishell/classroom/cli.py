@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def lab_main(argv: list[str], *, state_dir: Path, lab_server: str | None = None) -> int:
+def lab_main(argv: list[str], *, state_dir: Path, lab_server: str | None = None,
+             acme_http_port: int | None = None) -> int:
+    """``acme_http_port``: the global ``--acme-http-port``, given to the exercise's device (start, check)."""
     args = _parser().parse_args(argv)
     try:
         catalogue = cat.load()
@@ -78,9 +80,9 @@ def lab_main(argv: list[str], *, state_dir: Path, lab_server: str | None = None)
             return _list(catalogue)
         ex = catalogue.get(args.name)
         if args.action == "start":
-            return _start(ex, state_dir, lab_server, args.transcript)
+            return _start(ex, state_dir, lab_server, args.transcript, acme_http_port)
         if args.action == "check":
-            return _check(ex, state_dir, lab_server, args.transcript, args.show, args.strict)
+            return _check(ex, state_dir, lab_server, args.transcript, args.show, args.strict, acme_http_port)
         return _grade(ex, Path(args.dir), as_json=args.json, strict=args.strict, names=catalogue.names)
     except FortiError as err:
         print(f"fortishell lab: {err.lines[0]}", file=sys.stderr)
@@ -111,13 +113,16 @@ def _list(catalogue: cat.Catalogue) -> int:
     return 0
 
 
-def _open_device(ex: cat.Exercise, work: Path, lab_server: str | None) -> "Device":
+def _open_device(ex: cat.Exercise, work: Path, lab_server: str | None, acme_http_port: int | None = None) -> "Device":
     from ..shell.device import Device
 
-    return Device.open(work / "fortishell.conf", work, Clock(ex.when), lab_server)
+    device = Device.open(work / "fortishell.conf", work, Clock(ex.when), lab_server)
+    device.acme_http_port = acme_http_port  # --acme-http-port, as the shell's device takes it
+    return device
 
 
-def _start(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript: str | None) -> int:
+def _start(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript: str | None,
+           acme_http_port: int | None = None) -> int:
     from .record import RecordingRepl
 
     work = cat.scratch_copy(ex, state_dir / "labs")
@@ -133,7 +138,7 @@ def _start(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript
           + "".join(_step_lines(ex, work)) +
           f"  transcript: {path}\n"
           f"  leave with 'exit'; then: {check}", file=sys.stderr, flush=True)
-    device = _open_device(ex, work, lab_server)
+    device = _open_device(ex, work, lab_server, acme_http_port)
     try:
         with record:
             from prompt_toolkit.history import InMemoryHistory
@@ -169,7 +174,7 @@ def _step_lines(ex: cat.Exercise, work: Path) -> list[str]:
 
 
 def _check(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript: str | None, show: bool,
-           strict: bool) -> int:
+           strict: bool, acme_http_port: int | None = None) -> int:
     if transcript is not None:
         if transcript == "-":
             text = sys.stdin.read()
@@ -181,7 +186,7 @@ def _check(ex: cat.Exercise, state_dir: Path, lab_server: str | None, transcript
     if lab_server is not None and ex.multi_part:
         print(f"fortishell lab: note: the steps outside the device act on this run's lab state ({work}), "
               "not on the lab server's", file=sys.stderr)
-    device = _open_device(ex, work, lab_server)
+    device = _open_device(ex, work, lab_server, acme_http_port)
     try:
         text, outside = replay(ex, device, work)
     finally:

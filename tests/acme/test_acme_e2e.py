@@ -49,3 +49,19 @@ def test_acme_http_port_is_checked_and_does_not_apply_to_lab_server(tmp_path: Pa
     done = _fortishell(["--acme-http-port", "8080", "lab-server"], tmp_path)
     assert done.returncode == 2
     assert "--acme-http-port does not apply to 'lab-server'" in done.stderr
+
+
+def test_lab_exercise_devices_take_the_acme_http_port(tmp_path: Path) -> None:
+    """Issue 20 item 4: ``fortishell --acme-http-port P lab check|start``: the exercise's device answers
+    http-01 on P.  P taken by another socket: the device cannot listen there and the check fails
+    with the ACME failure line; P free: the same check passes."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = int(busy.getsockname()[1])
+        taken = _fortishell(["--acme-http-port", str(port), "lab", "check", "--show", "exercise-acme-1"], tmp_path)
+    assert taken.returncode == 1, taken.stdout + taken.stderr
+    assert "Traceback" not in taken.stdout + taken.stderr
+    assert "cannot listen for the http-01 challenge: Address already in use" in taken.stdout
+    done = _fortishell(["--acme-http-port", str(port), "lab", "check", "exercise-acme-1"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
