@@ -180,6 +180,7 @@ class AcmeServer:
         if target is None:
             return False, f"DNS problem: no address for {domain}"
         host, port = target
+        host = f"[{host}]" if ":" in host else host  # an IPv6 client's address
         url = f"http://{host}:{port}/.well-known/acme-challenge/{token}"
         try:
             resp = httpx.get(url, headers={"Host": domain}, timeout=5.0)
