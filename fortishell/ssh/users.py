@@ -2,7 +2,7 @@
 
 A TOML file::
 
-    factory-admin = true          # keep the factory login admin / empty password (default)
+    factory-admin = true          # also keep the factory login admin / empty password (default: false)
 
     [users.alice]
     password = "s3cret"                                   # plain text, or
@@ -12,8 +12,21 @@ A TOML file::
 
 A user with neither a password nor keys logs in with an empty password, as
 the factory ``admin`` does.  Without a users file only ``admin`` with an
-empty password exists (the FortiOS factory login); a users file that defines
-``admin`` replaces that factory login, and ``factory-admin = false`` removes it.
+empty password exists (the FortiOS factory login).
+
+Choice (issue 22): with a users file, only its users exist (a locked room).
+The factory ``admin`` with an empty password is kept only when the file says
+``factory-admin = true``; a users file that defines ``admin`` itself always
+has that ``admin``.  Before, the factory admin stayed unless the file said
+``factory-admin = false``: such files keep working unchanged, and a file
+written for the old default now locks the factory admin out (``serve`` lists
+the users at start).  A users file without any user (and without
+``factory-admin = true``) is refused, as nobody could log in.
+
+``fortishell users add NAME`` appends ``[users.NAME]`` with a ``password-hash``
+(:func:`hash_password`: PBKDF2-HMAC-SHA256, 200,000 rounds, 16-byte salt) to
+the users file, by default ``<state dir>/users.toml``, the file ``serve``
+reads when it is given no ``--users``.
 """
 
 from __future__ import annotations
@@ -86,12 +99,21 @@ def load_users(path: Path | None) -> Users:
     if not isinstance(table, dict):
         raise UsersFileError(f"{path}: [users] must be a table")
     users: dict[str, User] = {}
-    if data.get("factory-admin", True):
+    factory = data.get("factory-admin", False)
+    if not isinstance(factory, bool):
+        raise UsersFileError(f"{path}: factory-admin must be true or false")
+    unknown = set(data) - {"factory-admin", "users"}
+    if unknown:
+        raise UsersFileError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    if factory:
         users[FACTORY_ADMIN] = User(FACTORY_ADMIN)
     for name, spec in table.items():
         if not isinstance(spec, dict):
             raise UsersFileError(f"{path}: users.{name} must be a table")
         users[name] = _user(path, name, spec)
+    if not users:
+        raise UsersFileError(f"{path}: no users (add one with: fortishell users add NAME --users {path}; "
+                             "or set factory-admin = true)")
     return Users(users)
 
 
