@@ -47,6 +47,7 @@ from ..errors import FortiError
 from ..frontend.fastline import FastLines
 from ..frontend.interact import Repl
 from .devices import DeviceRegistry, ServeOptions
+from .logins import one_word, peer_text
 from .users import Users
 from .hostkey import load_or_create_host_key
 from .script import LineFeed
@@ -277,18 +278,27 @@ class ShellServer(asyncssh.SSHServer):
         self.registry = registry
         self.users = users
         self._conn: Any = None
+        self.peer = "-"  # host:port of the client (the login log)
+        self._method = "publickey"  # how the login succeeded (asyncssh checks keys itself)
 
     def connection_made(self, conn: Any) -> None:
         self._conn = conn
+        self.peer = peer_text(conn.get_extra_info("peername"))
         self.registry.connections.add(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.registry.connections.discard(self._conn)
 
+    def auth_completed(self) -> None:
+        user = str(self._conn.get_extra_info("username") or "") if self._conn is not None else ""
+        self.registry.logins.write("login ok", user, self.peer, method=self._method)
+
     def begin_auth(self, username: str) -> bool:
         user = self.users.get(username)
         if user is None:
             return True  # every method will fail
+        if not user.needs_auth:
+            self._method = "none"
         if user.authorized_keys and self._conn is not None:
             try:
                 keys = asyncssh.import_authorized_keys("\n".join(user.authorized_keys) + "\n")
@@ -302,7 +312,14 @@ class ShellServer(asyncssh.SSHServer):
 
     def validate_password(self, username: str, password: str) -> bool:
         user = self.users.get(username)
-        return user is not None and user.check_password(password)
+        if user is None:
+            self.registry.logins.write("login failed", username, self.peer, reason="unknown-user")
+            return False
+        if not user.check_password(password):
+            self.registry.logins.write("login failed", username, self.peer, reason="wrong-password")
+            return False
+        self._method = "password"
+        return True
 
     def public_key_auth_supported(self) -> bool:
         return True
@@ -340,13 +357,61 @@ class ShellServer(asyncssh.SSHServer):
         device = await self._device_for(ssh_session)
         if device is None:
             return
-        repl = Repl(device, history=self.registry.history_for(user), paging=True, plain=True,
-                    fast=ssh_session.fast)
+        history = self.registry.history_for(user)
+        if not self.registry.options.record:
+            repl = Repl(device, history=history, paging=True, plain=True, fast=ssh_session.fast)
+            ssh_session.repl = repl
+            try:
+                await repl.interact()
+            finally:
+                ssh_session.repl = None
+            return
+        await self._recorded(ssh_session, device, history)
+
+    async def _recorded(self, ssh_session: ShellSession, device: Device, history: Any) -> None:
+        """The session recorded as ``lab start`` records one (see :mod:`.devices`)."""
+        from ..classroom.record import RecordingRepl
+
+        user = ssh_session.username
+        try:
+            path, record = self.registry.open_transcript(user)
+        except OSError as exc:  # the session goes on, unrecorded; the trainer is told
+            log.error("cannot record the session of %s: %s", user, exc)
+            self.registry.logins.write("session unrecorded", user, self.peer, reason=one_word(str(exc)))
+            path, record = None, None
+        if record is None:
+            repl: Repl = Repl(device, history=history, paging=True, plain=True, fast=ssh_session.fast)
+        else:
+            repl = RecordingRepl(device, history=history, paging=True, plain=True, fast=ssh_session.fast,
+                                 record=record)
         ssh_session.repl = repl
         try:
             await repl.interact()
         finally:
             ssh_session.repl = None
+            if record is not None and path is not None:
+                self._close_record(ssh_session, repl, path, record)
+
+    def _close_record(self, ssh_session: ShellSession, repl: Repl, path: Path, record: Any) -> None:
+        from ..classroom.record import RecordingRepl
+
+        assert isinstance(repl, RecordingRepl)
+        try:
+            with record:
+                if repl.last_command or repl.record.tell():
+                    if not repl.ended_by_exit:
+                        record.write(repl.session.prompt)  # the screen's last prompt, as `lab start` ends
+            if path.stat().st_size == 0:
+                path.unlink()  # nothing typed: no transcript
+                return
+        except OSError as exc:
+            log.error("transcript %s of %s: %s", path, ssh_session.username, exc)
+        where = path
+        try:
+            where = path.relative_to(self.registry.options.devices_root)
+        except ValueError:
+            pass
+        self.registry.logins.write("session end", ssh_session.username, self.peer, transcript=str(where))
 
 
 class SshServer:
