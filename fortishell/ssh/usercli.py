@@ -90,9 +90,9 @@ def _add(path: Path, name: str, from_stdin: bool) -> int:
     key = name if _BARE.fullmatch(name) else f'"{name}"'
     before = (text if text.endswith("\n") or not text else text + "\n") if text else HEADER
     new = f'{before}\n[users.{key}]\npassword-hash = "{hash_password(password)}"\n'
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(new)
