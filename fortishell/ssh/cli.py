@@ -16,6 +16,7 @@ from .. import options
 from ..clock import Clock, parse_clock_option
 from ..cmdb import owner
 from ..errors import FortiError
+from .devices import TRANSCRIPTS
 from .logins import LOG_NAME
 from .usercli import default_users_file
 from .users import FACTORY_ADMIN, UsersFileError, load_users
@@ -61,7 +62,8 @@ def _parser() -> options.Parser:
     p.add_argument("--clock", metavar="WHEN", type=options.clock,
                    help="each device's clock starts frozen at WHEN (default: the exercise's clock, else the real time)")
     p.add_argument("--reset", action="store_true",
-                   help="remove the devices (configurations and histories) of this room at start; with --shared "
+                   help="remove the devices (configurations and histories; not the recorded transcripts) of this "
+                        "room at start; with --shared "
                         "and no seed that is the local shell's default configuration (default: keep them)")
     return p
 
@@ -160,7 +162,7 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
           f"users: {', '.join(users.names) or '(none)'}", file=sys.stderr, flush=True)
     if not args.no_ssh:
         print(f"fortishell: logins logged here and in {options_.devices_root / LOG_NAME}; terminal sessions "
-              f"recorded in {options_.devices_root / 'users' / 'USER' / 'transcripts'}", file=sys.stderr)
+              f"recorded in {options_.devices_root / 'users' / 'USER' / TRANSCRIPTS}", file=sys.stderr)
     if users_path is None:
         share = ("one shared device" if args.shared else
                  "one device and one transcript folder, as every login is the same user")
@@ -197,7 +199,8 @@ def _tune_gc() -> None:
 
 
 def _reset(root: Path, *, shared: bool) -> None:
-    """``--reset``: remove the devices under ``root`` (each starts again from its seed).
+    """``--reset``: remove the devices under ``root`` (each starts again from its seed); the users'
+    recorded sessions (``users/USER/transcripts/``) are kept.
 
     Each configuration file is locked (cmdb/owner.py) while it is removed: a device open in another
     process raises :class:`ConfigInUse` and nothing is removed.
@@ -207,8 +210,20 @@ def _reset(root: Path, *, shared: bool) -> None:
     with ExitStack() as held:
         for config in configs:
             held.callback(owner.acquire(config, log).release)
-        if users.is_dir():
-            shutil.rmtree(users)
+        if users.is_dir():  # each user's recorded sessions are kept (grading), the rest goes
+            for user in users.iterdir():
+                if not user.is_dir() or user.is_symlink():
+                    user.unlink()
+                    continue
+                for item in user.iterdir():
+                    if item.name == TRANSCRIPTS:
+                        continue
+                    if item.is_dir() and not item.is_symlink():
+                        shutil.rmtree(item)
+                    else:
+                        item.unlink()
+                if not any(user.iterdir()):
+                    user.rmdir()
         if shared:
             for name in ("fortishell.conf", "history"):
                 (root / name).unlink(missing_ok=True)

@@ -36,6 +36,7 @@ from .logins import LOG_NAME, LoginLog
 from .users import Users, factory_users
 
 log = logging.getLogger("fortishell.ssh")
+TRANSCRIPTS = "transcripts"  # <devices dir>/users/<user>/transcripts/: the recorded sessions
 
 
 @dataclass
@@ -109,7 +110,7 @@ class DeviceRegistry:
         started in the same second is named one second later)."""
         from ..classroom.runner import session_transcript_name
 
-        folder = self.user_dir(user) / "transcripts"
+        folder = self.user_dir(user) / TRANSCRIPTS
         folder.mkdir(parents=True, exist_ok=True)
         when = _dt.datetime.now().replace(microsecond=0)
         for _ in range(3600):

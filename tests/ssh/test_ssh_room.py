@@ -213,6 +213,15 @@ def test_locked_recorded_room_graded(served: list[Served], tmp_path: Path, shell
     assert report["earlier"] == [str(bob_t[0])] and graded.returncode == 1
     assert "1 earlier transcript(s)" in graded.stderr
 
+    # --reset starts every device afresh and keeps what was recorded
+    assert (room / "users" / "alice" / "fortishell.conf").exists()
+    again = Served(["--exercise", EXERCISE, "--reset"], state)
+    served.append(again)
+    again.stop()
+    assert not (room / "users" / "alice" / "fortishell.conf").exists()
+    assert sorted((room / "users" / "alice" / "transcripts").iterdir()) == alice_t
+    assert sorted((room / "users" / "bob" / "transcripts").iterdir()) == bob_t
+
 
 def test_without_users_file_the_exercise_room_says_everyone_is_admin(served: list[Served], tmp_path: Path) -> None:
     s = Served(["--exercise", EXERCISE], tmp_path / "state")
