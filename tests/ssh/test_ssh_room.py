@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -240,3 +242,66 @@ def test_a_users_file_without_users_is_refused_in_one_line(tmp_path: Path) -> No
                           text=True, timeout=60, env=dict(os.environ, FORTISHELL_STATE_DIR=str(tmp_path / "s")))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "no users" in proc.stderr
+
+
+def _readme_block() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## An SSH classroom, from start to grades")
+    section = text[start:text.index("\n## ", start + 3)]
+    blocks = re.findall(r"^```sh\n(.*?)^```", section, re.M | re.S)
+    assert len(blocks) == 1
+    return [ln for ln in blocks[0].splitlines() if ln.strip()]
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH client")
+def test_readme_classroom_runs_as_written(served: list[Served], tmp_path: Path) -> None:
+    """The README's SSH classroom: each line run as written (the installed binary for
+    ``python3 -m fortishell``, the test's state directory, a free port on 127.0.0.1)."""
+    pexpect = pytest.importorskip("pexpect")
+    state = tmp_path / "state"
+    lines = _readme_block()
+    adds, (serve_line,), (ssh_line,), (grade_line,) = lines[:2], lines[2:3], lines[3:4], lines[4:]
+    env = dict(os.environ, FORTISHELL_STATE_DIR=str(state), NO_COLOR="1", COLUMNS="200")
+
+    def argv(line: str) -> list[str]:
+        words = shlex.split(line.replace("~/.local/state/fortishell", str(state)))
+        assert words[:3] == ["python3", "-m", "fortishell"], line
+        return [str(EXE), *words[3:]]
+
+    for line, password in zip(adds, ("alice-pw", "bob-pw")):
+        child = pexpect.spawn(argv(line)[0], argv(line)[1:], encoding="utf-8", timeout=30, env=env)
+        for _ in range(2):
+            child.expect("password: ")
+            child.sendline(password)
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    words = argv(serve_line)[2:]  # after the binary and "serve"
+    words[words.index("--host") + 1] = "127.0.0.1"
+    words[words.index("--port") + 1] = "0"
+    s = Served(words, state)
+    served.append(s)
+    assert "users: alice, bob" in s.banner
+
+    user, _host = shlex.split(ssh_line)[-1].split("@")
+    assert shlex.split(ssh_line)[:3] == ["ssh", "-p", "2222"]
+    child = pexpect.spawn("ssh", ["-tt", "-p", str(s.port), "-o", "StrictHostKeyChecking=no",
+                                  "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                                  "-o", "PubkeyAuthentication=no", "-F", "/dev/null", f"{user}@127.0.0.1"],
+                          encoding="utf-8", timeout=60, dimensions=(2000, 200),
+                          env={"TERM": "xterm", "PATH": "/usr/bin:/bin"})
+    try:
+        child.expect("(?i)password:")
+        child.sendline(f"{user}-pw")
+        child.expect_exact("FortiProxy # ")
+        for line in _script(EXERCISE):  # each line typed at the prompt after the previous one's output
+            child.send(line + "\r")
+            child.expect(r"\r\n\r\nFortiProxy (\([^)]*\) )?# ")
+        child.send("exit\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    s.stop()
+    graded = subprocess.run(argv(grade_line), capture_output=True, text=True, env=env, timeout=120)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert "1 of 1 passed" in graded.stdout and f"{user}-{EXERCISE}-" in graded.stdout
