@@ -73,6 +73,7 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
                acme_http_port: int | None = None) -> int:
     """Parse ``serve`` options and serve.  ``clock``/``config``: the global options (seed and
     clock of the devices); the subcommand's own ``--state-dir``/``--clock``/``--config`` win."""
+    from ..classroom.runner import command_words, shell_line
     from .server import ServeOptions, ServerThread
 
     args = _parser().parse_args(argv)
@@ -162,16 +163,17 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
           f"users: {', '.join(users.names) or '(none)'}", file=sys.stderr, flush=True)
     if not args.no_ssh:
         print(f"fortishell: logins logged here and in {options_.devices_root / LOG_NAME}; terminal sessions "
-              f"recorded in {options_.devices_root / 'users' / 'USER' / TRANSCRIPTS}", file=sys.stderr)
+              f"recorded in {options_.devices_root / 'users' / 'USER' / TRANSCRIPTS}", file=sys.stderr, flush=True)
     if users_path is None:
         share = ("one shared device" if args.shared else
                  "one device and one transcript folder, as every login is the same user")
+        add = shell_line([*command_words(), "users", "add", "NAME", "--users", str(default_users_file(base))])
         print(f"fortishell: no users file: everyone logs in as {FACTORY_ADMIN} with an empty password and "
-              f"shares {share}; give each student a login with: fortishell users add NAME --users "
-              f"{default_users_file(base)} (then restart serve)", file=sys.stderr, flush=True)
-    if args.exercise:
-        print(f"fortishell: grade the room with: fortishell lab grade {args.exercise} {options_.devices_root}",
+              f"shares {share}; give each student a login with: {add} (then restart serve)",
               file=sys.stderr, flush=True)
+    if args.exercise:
+        grade = shell_line([*command_words(), "lab", "grade", args.exercise, str(options_.devices_root)])
+        print(f"fortishell: grade the room with: {grade}", file=sys.stderr, flush=True)
     try:
         while not stop.wait(0.5):
             pass

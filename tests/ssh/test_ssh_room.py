@@ -231,8 +231,8 @@ def test_without_users_file_the_exercise_room_says_everyone_is_admin(served: lis
     s.stop()
     said = s.banner + "".join(s.lines)
     assert "no users file: everyone logs in as admin with an empty password" in said, said
-    assert "fortishell users add NAME --users" in said
-    assert f"fortishell lab grade {EXERCISE} " in said
+    assert f"users add NAME --users {tmp_path / 'state' / 'users.toml'} (then restart serve)" in said
+    assert f"lab grade {EXERCISE} {tmp_path / 'state' / 'rooms' / EXERCISE}\n" in said
 
 
 def test_a_users_file_without_users_is_refused_in_one_line(tmp_path: Path) -> None:
