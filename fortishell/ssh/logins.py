@@ -5,6 +5,7 @@ in ``<devices dir>/logins.log`` (the room's folder).
     2026-12-03T09:15:40Z login failed user=alice from=192.0.2.11:50433 reason=wrong-password
     2026-12-03T09:15:41Z login failed user=mallory from=192.0.2.11:50433 reason=unknown-user
     2026-12-03T09:40:12Z session end user=alice from=192.0.2.10:50412 transcript=users/alice/transcripts/...
+    2026-12-03T09:41:00Z session unrecorded user=bob from=192.0.2.11:50440 reason=no-space-left-on-device
 
 Times are UTC (the server's real time, not a device clock).  A line that cannot be written to
 the file is still written to standard error (a full disk does not stop logins).

@@ -35,7 +35,7 @@ import threading
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 import asyncssh
 from prompt_toolkit.application.current import create_app_session
@@ -359,59 +359,100 @@ class ShellServer(asyncssh.SSHServer):
             return
         history = self.registry.history_for(user)
         if not self.registry.options.record:
-            repl = Repl(device, history=history, paging=True, plain=True, fast=ssh_session.fast)
-            ssh_session.repl = repl
-            try:
-                await repl.interact()
-            finally:
-                ssh_session.repl = None
+            await self._unrecorded(ssh_session, device, history)
             return
         await self._recorded(ssh_session, device, history)
 
-    async def _recorded(self, ssh_session: ShellSession, device: Device, history: Any) -> None:
-        """The session recorded as ``lab start`` records one (see :mod:`.devices`)."""
-        from ..classroom.record import RecordingRepl
-
-        user = ssh_session.username
-        try:
-            path, record = self.registry.open_transcript(user)
-        except OSError as exc:  # the session goes on, unrecorded; the trainer is told
-            log.error("cannot record the session of %s: %s", user, exc)
-            self.registry.logins.write("session unrecorded", user, self.peer, reason=one_word(str(exc)))
-            path, record = None, None
-        if record is None:
-            repl: Repl = Repl(device, history=history, paging=True, plain=True, fast=ssh_session.fast)
-        else:
-            repl = RecordingRepl(device, history=history, paging=True, plain=True, fast=ssh_session.fast,
-                                 record=record)
+    async def _unrecorded(self, ssh_session: ShellSession, device: Device, history: Any) -> None:
+        repl = Repl(device, history=history, paging=True, plain=True, fast=ssh_session.fast)
         ssh_session.repl = repl
         try:
             await repl.interact()
         finally:
             ssh_session.repl = None
-            if record is not None and path is not None:
-                self._close_record(ssh_session, repl, path, record)
 
-    def _close_record(self, ssh_session: ShellSession, repl: Repl, path: Path, record: Any) -> None:
+    async def _recorded(self, ssh_session: ShellSession, device: Device, history: Any) -> None:
+        """The session recorded as ``lab start`` records one (see :mod:`.devices`).  A transcript
+        that cannot be opened or written (a full disk) does not end the session: the trainer is
+        told in the login log and the session goes on unrecorded."""
         from ..classroom.record import RecordingRepl
 
-        assert isinstance(repl, RecordingRepl)
+        user = ssh_session.username
+
+        def failed(exc: OSError) -> None:
+            log.error("cannot record the session of %s: %s", user, exc)
+            reason = "-".join((exc.strerror or str(exc)).lower().split())
+            self.registry.logins.write("session unrecorded", user, self.peer, reason=one_word(reason))
+
         try:
-            with record:
-                if repl.last_command or repl.record.tell():
-                    if not repl.ended_by_exit:
-                        record.write(repl.session.prompt)  # the screen's last prompt, as `lab start` ends
+            path, file = self.registry.open_transcript(user)
+        except OSError as exc:
+            failed(exc)
+            await self._unrecorded(ssh_session, device, history)
+            return
+        record = _Record(file, failed)
+        recording = RecordingRepl(device, history=history, paging=True, plain=True, fast=ssh_session.fast,
+                                  record=cast(IO[str], record))
+        ssh_session.repl = recording
+        try:
+            await recording.interact()
+        finally:
+            ssh_session.repl = None
+            if recording.last_command and not recording.ended_by_exit:
+                record.write(recording.session.prompt)  # the screen's last prompt, as `lab start` ends
+            record.close()
+            self._recorded_end(ssh_session, path, record)
+
+    def _recorded_end(self, ssh_session: ShellSession, path: Path, record: "_Record") -> None:
+        try:
             if path.stat().st_size == 0:
                 path.unlink()  # nothing typed: no transcript
                 return
-        except OSError as exc:
-            log.error("transcript %s of %s: %s", path, ssh_session.username, exc)
+        except OSError:
+            return
+        if record.broken:
+            return  # said when it broke
         where = path
         try:
             where = path.relative_to(self.registry.options.devices_root)
         except ValueError:
             pass
         self.registry.logins.write("session end", ssh_session.username, self.peer, transcript=str(where))
+
+
+class _Record:
+    """A transcript file whose write errors are reported once and then ignored (the session goes on)."""
+
+    def __init__(self, file: IO[str], on_error: Callable[[OSError], None]) -> None:
+        self._file = file
+        self._on_error = on_error
+        self.broken = False
+
+    def _failed(self, exc: OSError) -> None:
+        if not self.broken:
+            self.broken = True
+            self._on_error(exc)
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._file.write(text)
+            except OSError as exc:
+                self._failed(exc)
+        return 0
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._file.flush()
+            except OSError as exc:
+                self._failed(exc)
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError as exc:
+            self._failed(exc)
 
 
 class SshServer:

@@ -305,3 +305,52 @@ def test_readme_classroom_runs_as_written(served: list[Served], tmp_path: Path) 
     graded = subprocess.run(argv(grade_line), capture_output=True, text=True, env=env, timeout=120)
     assert graded.returncode == 0, graded.stdout + graded.stderr
     assert "1 of 1 passed" in graded.stdout and f"{user}-{EXERCISE}-" in graded.stdout
+
+
+class _FullDisk:
+    """A transcript file on a disk that fills up after ``room`` characters."""
+
+    def __init__(self, path: Path, room: int) -> None:
+        self.path, self.room, self.written = path, room, ""
+
+    def write(self, text: str) -> int:
+        if len(self.written) + len(text) > self.room:
+            raise OSError(28, "No space left on device")
+        self.written += text
+        self.path.write_text(self.written)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_transcript_that_cannot_be_written_does_not_end_the_session(serve, shell, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    srv = serve(users_toml='[users.alice]\npassword = "a1"\n')
+    disk = _FullDisk(tmp_path / "t.txt", 40)
+    monkeypatch.setattr(srv.registry, "open_transcript", lambda user: (disk.path, disk))
+    sh = shell(srv.port, "alice", "a1")
+    sh.cmd("get system status | grep Hostname")
+    assert "Hostname: " in sh.cmd("get system status | grep Hostname")  # the session goes on
+    sh.send("exit\r")
+    assert sh.closed()
+    srv.stop()
+    logged = (tmp_path / "state" / "logins.log").read_text()
+    assert re.search(r"Z session unrecorded user=alice from=127\.0\.0\.1:\d+ reason=no-space-left-on-device$",
+                     logged, re.M), logged
+    assert "session end user=alice" not in logged
+    # opening the transcript fails: the session goes on unrecorded too
+    srv = serve(users_toml='[users.bob]\npassword = "b2"\n', state_dir=tmp_path / "state2")
+
+    def cannot_open(user: str) -> tuple[Path, Any]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(srv.registry, "open_transcript", cannot_open)
+    sh = shell(srv.port, "bob", "b2")
+    assert "Hostname: " in sh.cmd("get system status | grep Hostname")
+    srv.stop()
+    assert "session unrecorded user=bob from=" in (tmp_path / "state2" / "logins.log").read_text()
+    assert "reason=permission-denied" in (tmp_path / "state2" / "logins.log").read_text()
