@@ -19,7 +19,7 @@ from ..errors import FortiError
 from .devices import TRANSCRIPTS
 from .logins import LOG_NAME
 from .usercli import default_users_file
-from .users import FACTORY_ADMIN, UsersFileError, load_users
+from .users import FACTORY_ADMIN, LiveUsers, UserSource, UsersFileError, load_users
 
 log = logging.getLogger("fortishell.ssh")
 
@@ -87,7 +87,7 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
     if not args.users and not default_users_file(base).is_file():
         users_path = None  # no users file: the factory admin
     try:
-        users = load_users(users_path)
+        users: UserSource = load_users(None) if users_path is None else LiveUsers(users_path)
     except UsersFileError as err:
         print(f"fortishell serve: {err}", file=sys.stderr)
         return 2

@@ -33,7 +33,7 @@ from prompt_toolkit.history import History
 from ..clock import Clock
 from ..frontend.history import MaskingFileHistory
 from .logins import LOG_NAME, LoginLog
-from .users import Users, factory_users
+from .users import LiveUsers, UserSource, factory_users
 
 log = logging.getLogger("fortishell.ssh")
 TRANSCRIPTS = "transcripts"  # <devices dir>/users/<user>/transcripts/: the recorded sessions
@@ -45,7 +45,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 2222  # 0: any free port
     shared: bool = False
-    users: Users = field(default_factory=factory_users)
+    users: UserSource = field(default_factory=factory_users)  # LiveUsers: the file read again on change
     clock_factory: Callable[[], Clock] = Clock
     lab_server_url: str | None = None
     # --acme-http-port: where the devices answer ACME http-01 (one port: with per-user devices
@@ -78,6 +78,8 @@ class DeviceRegistry:
         self._histories: dict[str, History] = {}
         self.connections: set[Any] = set()  # open SSH connections (closed with the server)
         self.logins = LoginLog(options.devices_root / LOG_NAME, options.log_stream)
+        if isinstance(options.users, LiveUsers) and options.users.note is None:
+            options.users.note = self.logins.note
 
     def user_dir(self, user: str) -> Path:
         return self.options.devices_root / "users" / _safe_name(user)

@@ -44,8 +44,15 @@ class LoginLog:
         extra = "".join(f" {k}={v}" for k, v in fields.items())
         return f"{when} {what} user={one_word(user)} from={peer}{extra}"
 
+    def note(self, text: str) -> None:
+        """A line of its own (the users file read again), with the time."""
+        when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._put(f"{when} {text}\n")
+
     def write(self, what: str, user: str, peer: str, **fields: str) -> None:
-        text = self.line(what, user, peer, **fields) + "\n"
+        self._put(self.line(what, user, peer, **fields) + "\n")
+
+    def _put(self, text: str) -> None:
         with self._lock:
             if self.stream is not None:
                 try:

@@ -48,7 +48,7 @@ from ..frontend.fastline import FastLines
 from ..frontend.interact import Repl
 from .devices import DeviceRegistry, ServeOptions
 from .logins import one_word, peer_text
-from .users import Users
+from .users import UserSource
 from .hostkey import load_or_create_host_key
 from .script import LineFeed
 
@@ -274,7 +274,7 @@ class _ChannelText:
 class ShellServer(asyncssh.SSHServer):
     """Authentication against the users file; one :class:`ShellSession` per channel."""
 
-    def __init__(self, registry: DeviceRegistry, users: Users) -> None:
+    def __init__(self, registry: DeviceRegistry, users: UserSource) -> None:
         self.registry = registry
         self.users = users
         self._conn: Any = None

@@ -26,7 +26,9 @@ the users at start).  A users file without any user (and without
 ``fortishell users add NAME`` appends ``[users.NAME]`` with a ``password-hash``
 (:func:`hash_password`: PBKDF2-HMAC-SHA256, 200,000 rounds, 16-byte salt) to
 the users file, by default ``<state dir>/users.toml``, the file ``serve``
-reads when it is given no ``--users``.
+reads when it is given no ``--users``.  ``serve`` reads its users file again
+when it changes (:class:`LiveUsers`): a user added while it runs can log in at
+once.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 FACTORY_ADMIN = "admin"
 _HASH_SCHEME = "pbkdf2-sha256"
@@ -77,6 +81,58 @@ class Users:
     @property
     def names(self) -> list[str]:
         return sorted(self.users)
+
+
+class UserSource(Protocol):
+    """What the servers ask of the users: :class:`Users`, or :class:`LiveUsers` (re-read on change)."""
+
+    def get(self, name: str) -> User | None: ...
+
+    @property
+    def names(self) -> list[str]: ...
+
+
+class LiveUsers:
+    """The users of a users file, read again when the file changes (``fortishell users add`` while
+    ``serve`` runs: the new user can log in at once, nobody's session is dropped).
+
+    A change that does not read (a half-saved edit, a typo) keeps the users as they were; ``note``
+    is told either way, once per change of the file."""
+
+    def __init__(self, path: Path, note: Callable[[str], None] | None = None) -> None:
+        self.path = Path(path)
+        self.note = note
+        self._lock = threading.Lock()
+        self._stamp = self._stat()
+        self._users = load_users(self.path)  # the first read's errors are the caller's (serve refuses to start)
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def current(self) -> Users:
+        with self._lock:
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self._users = load_users(self.path)
+                    message = f"users file {self.path} read again; users: {', '.join(self._users.names)}"
+                except UsersFileError as err:
+                    message = f"users file not read again, the users stay {', '.join(self._users.names)}: {err}"
+                if self.note is not None:
+                    self.note(message)
+            return self._users
+
+    def get(self, name: str) -> User | None:
+        return self.current().get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return self.current().names
 
 
 def factory_users() -> Users:

@@ -354,3 +354,25 @@ def test_a_transcript_that_cannot_be_written_does_not_end_the_session(serve, she
     srv.stop()
     assert "session unrecorded user=bob from=" in (tmp_path / "state2" / "logins.log").read_text()
     assert "reason=permission-denied" in (tmp_path / "state2" / "logins.log").read_text()
+
+
+def test_a_user_added_while_serving_logs_in_at_once(shell, tmp_path: Path) -> None:
+    from fortishell.ssh.server import ServeOptions, ServerThread
+    from fortishell.ssh.users import LiveUsers
+
+    state = tmp_path / "state"
+    assert users_add(state, "alice", "a1").returncode == 0
+    path = state / "users.toml"
+    with ServerThread(ServeOptions(state, port=0, users=LiveUsers(path))) as srv:
+        alice = shell(srv.port, "alice", "a1")
+        _refused(srv.port, "carol", "c3")
+        assert users_add(state, "carol", "c3").returncode == 0
+        assert "Hostname: " in shell(srv.port, "carol", "c3").cmd("get system status | grep Hostname")
+        # an edit that does not read keeps the users as they were
+        path.write_text(path.read_text() + "[users.broken\n")
+        assert "Hostname: " in shell(srv.port, "alice", "a1").cmd("get system status | grep Hostname")
+        assert "Hostname: " in alice.cmd("get system status | grep Hostname")  # never dropped
+    logged = (state / "logins.log").read_text()
+    assert re.search(rf"Z users file {re.escape(str(path))} read again; users: alice, carol$", logged, re.M), logged
+    assert "users file not read again, the users stay alice, carol: " in logged
+    assert "login ok user=carol" in logged
