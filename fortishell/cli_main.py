@@ -30,9 +30,11 @@ commands:
                               (see: fortishell serve --help)
   lab-ca {sign CSR|revoke SERIAL|crl|show}
                               the lab CA by hand (see: fortishell lab-ca --help)
+  users add NAME              a serve users-file entry with a password hash
+                              (see: fortishell users --help)
 """
 
-COMMANDS = ("run", "lab", "lab-server", "lab-ca", "serve", "shell")
+COMMANDS = ("run", "lab", "lab-server", "lab-ca", "serve", "users", "shell")
 
 # which global options each subcommand takes
 APPLIES: dict[str, frozenset[str]] = {
@@ -42,11 +44,13 @@ APPLIES: dict[str, frozenset[str]] = {
     "lab-server": frozenset({"state_dir", "clock"}),
     "lab": frozenset({"state_dir", "lab_server", "acme_http_port"}),  # the exercise gives the configuration and clock
     "lab-ca": frozenset({"state_dir", "clock"}),
+    "users": frozenset({"state_dir"}),  # the default users file is in the state directory
 }
 WHY_NOT = {
     "lab": "the exercise gives the configuration and the clock",
     "lab-server": "the responder has no device configuration and is itself the lab server",
     "lab-ca": "the lab CA has no device configuration",
+    "users": "the users file has no device configuration",
 }
 
 
@@ -128,6 +132,10 @@ def run_main(argv: list[str]) -> int:
 
         return serve_main(args.rest, state_dir=state_dir, clock=args.clock, lab_server=args.lab_server,
                           config=args.config, acme_http_port=args.acme_http_port)
+    if command == "users":
+        from .ssh.usercli import users_main
+
+        return users_main(args.rest, state_dir=state_dir)
     if command == "lab":
         from .classroom.cli import lab_main as classroom_main
 

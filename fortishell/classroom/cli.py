@@ -16,7 +16,8 @@ Grading (``check`` with a transcript, ``grade``) is by outcome unless
 ``--strict`` (:func:`fortishell.expect.grade`, the grader of ``python -m
 fortishell.expect`` too).  ``grade DIR`` takes every transcript below DIR
 (subfolders too; a transcript is a file that starts at a prompt, so a run
-folder's ``fortishell.conf`` or lab state is not one).
+folder's ``fortishell.conf`` or lab state is not one); in a room of ``fortishell serve``
+(``users/USER/transcripts/``) each user's latest transcript only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .. import options
 from ..clock import Clock
 from ..errors import FortiError
 from . import catalogue as cat
-from .grading import Grade, grade_file, grade_text, transcripts_in
+from .grading import Grade, grade_file, grade_text, latest_per_user, transcripts_in
 from .runner import command_words, command_words_anywhere, outside_argv, replay, shell_line, transcript_name
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade every transcript in DIR; exit 1 if any failed")
     grade.add_argument("name", metavar="NAME")
     grade.add_argument("dir", metavar="DIR",
-                       help="a directory of transcripts (every file below it that starts at a prompt; not hidden ones)")
+                       help="a directory of transcripts (every file below it that starts at a prompt; not hidden ones), "
+                            "or a serve room (STATE/rooms/NAME: each user's latest transcript)")
     grade.add_argument("--strict", action="store_true", help="compare line by line as typed (default: by outcome)")
     grade.add_argument("--json", action="store_true", help="print JSON (for a learning platform) instead of a table (default: a table)")
     return p
@@ -229,11 +231,13 @@ def _grade(ex: cat.Exercise, directory: Path, *, as_json: bool, strict: bool, na
         print(f"fortishell lab: {directory} is not a directory", file=sys.stderr)
         return 2
     found, skipped = transcripts_in(directory, ex, names)
+    found, earlier = latest_per_user(found)
     grades = [grade_file(ex, p, strict=strict) for p in found]
     failed = sum(not g.passed for g in grades)
     if as_json:
         json.dump({"exercise": ex.name, "expected": str(ex.expected), "passed": len(grades) - failed,
-                   "failed": failed, "transcripts": [g.as_json() for g in grades]}, sys.stdout, indent=2)
+                   "failed": failed, "transcripts": [g.as_json() for g in grades],
+                   "earlier": [str(p) for p in earlier]}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         from rich.table import Table
@@ -249,6 +253,9 @@ def _grade(ex: cat.Exercise, directory: Path, *, as_json: bool, strict: bool, na
             table.add_row(str(Path(g.transcript).relative_to(directory)), "PASS" if g.passed else "FAIL", why, aside,
                           style=None if g.passed else "red")
         _console().print(table)
+    if earlier:
+        print(f"fortishell lab: {len(earlier)} earlier transcript(s) in users/USER/transcripts not graded "
+              "(each user's latest session counts)", file=sys.stderr)
     if skipped:
         print(f"fortishell lab: {skipped} other file(s) under {directory} skipped (not transcripts of {ex.name})",
               file=sys.stderr)

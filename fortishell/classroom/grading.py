@@ -17,7 +17,8 @@ from ..expect import Comparison, SetAsideLine, grade, without_final_exit
 from .catalogue import CatalogueError, Exercise
 from .outcome import starts_at_prompt
 
-__all__ = ["Difference", "Grade", "comparison", "grade_file", "grade_text", "transcripts_in", "without_final_exit"]
+__all__ = ["Difference", "Grade", "comparison", "grade_file", "grade_text", "latest_per_user", "transcripts_in",
+           "without_final_exit"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,34 @@ def transcripts_in(directory: Path, ex: Exercise | None = None, names: Sequence[
         else:
             skipped += 1
     return found, skipped
+
+
+_STAMP = re.compile(r"-(\d{8}-\d{6})\.txt$")
+
+
+def latest_per_user(found: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """A room of ``fortishell serve`` keeps every session of a user in ``users/<user>/transcripts/``:
+    of those, only the latest counts (by the time in its name, ``<user>-<what>-<YYYYmmdd-HHMMSS>.txt``,
+    else by modification time).  Other transcripts all count.  Returns (graded, earlier ones), sorted."""
+    groups: dict[Path, list[Path]] = {}
+    kept: list[Path] = []
+    for path in found:
+        if path.parent.name == "transcripts" and path.parent.parent.parent.name == "users":
+            groups.setdefault(path.parent, []).append(path)
+        else:
+            kept.append(path)
+    earlier: list[Path] = []
+    for paths in groups.values():
+        paths.sort(key=_when)
+        kept.append(paths[-1])
+        earlier += paths[:-1]
+    return sorted(kept), sorted(earlier)
+
+
+def _when(path: Path) -> tuple[str, float, str]:
+    m = _STAMP.search(path.name)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return (m.group(1) if m else "", mtime, path.name)

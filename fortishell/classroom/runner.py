@@ -98,9 +98,14 @@ def _continue(before: str, after: str) -> str:
 # ------------------------------------------------------------------ names and commands
 def transcript_name(ex: Exercise, when: _dt.datetime | None = None, user: str | None = None) -> str:
     """``<user>-<exercise>-<YYYYmmdd-HHMMSS>.txt``: who, what and when."""
+    return session_transcript_name(ex.name, when, user)
+
+
+def session_transcript_name(what: str, when: _dt.datetime | None = None, user: str | None = None) -> str:
+    """``<user>-<what>-<YYYYmmdd-HHMMSS>.txt`` (``what``: an exercise's name, or another session's)."""
     when = when or _dt.datetime.now()
     who = re.sub(r"[^A-Za-z0-9_.-]+", "_", user or _user()) or "student"
-    return f"{who}-{ex.name}-{when:%Y%m%d-%H%M%S}.txt"
+    return f"{who}-{what}-{when:%Y%m%d-%H%M%S}.txt"
 
 
 def _user() -> str:

@@ -16,7 +16,10 @@ from .. import options
 from ..clock import Clock, parse_clock_option
 from ..cmdb import owner
 from ..errors import FortiError
-from .users import UsersFileError, load_users
+from .devices import TRANSCRIPTS
+from .logins import LOG_NAME
+from .usercli import default_users_file
+from .users import FACTORY_ADMIN, LiveUsers, UserSource, UsersFileError, load_users
 
 log = logging.getLogger("fortishell.ssh")
 
@@ -46,7 +49,10 @@ def _parser() -> options.Parser:
                    help="host key, devices and histories (default: the global --state-dir / fortishell's state directory)")
     p.add_argument("--shared", action="store_true",
                    help="one device that every admin edits at once (default: one device per user)")
-    p.add_argument("--users", metavar="FILE", help="users file (TOML) (default: admin with an empty password)")
+    p.add_argument("--users", metavar="FILE",
+                   help="users file (TOML; only its users may log in; fortishell users add NAME writes one) "
+                        "(default: users.toml in the state directory if it exists, else everyone logs in as "
+                        "admin with an empty password)")
     seed = p.add_mutually_exclusive_group()
     seed.add_argument("--exercise", metavar="NAME",
                       help="each device starts from this exercise's configuration and clock "
@@ -56,7 +62,8 @@ def _parser() -> options.Parser:
     p.add_argument("--clock", metavar="WHEN", type=options.clock,
                    help="each device's clock starts frozen at WHEN (default: the exercise's clock, else the real time)")
     p.add_argument("--reset", action="store_true",
-                   help="remove the devices (configurations and histories) of this room at start; with --shared "
+                   help="remove the devices (configurations and histories; not the recorded transcripts) of this "
+                        "room at start; with --shared "
                         "and no seed that is the local shell's default configuration (default: keep them)")
     return p
 
@@ -66,6 +73,7 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
                acme_http_port: int | None = None) -> int:
     """Parse ``serve`` options and serve.  ``clock``/``config``: the global options (seed and
     clock of the devices); the subcommand's own ``--state-dir``/``--clock``/``--config`` win."""
+    from ..classroom.runner import command_words, shell_line
     from .server import ServeOptions, ServerThread
 
     args = _parser().parse_args(argv)
@@ -74,12 +82,15 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
             print("fortishell serve: the global --config and --exercise/--config are alternatives", file=sys.stderr)
             return 2
         args.config = config
+    base = Path(args.state_dir) if args.state_dir else Path(state_dir)
+    users_path: Path | None = Path(args.users) if args.users else default_users_file(base)
+    if not args.users and not default_users_file(base).is_file():
+        users_path = None  # no users file: the factory admin
     try:
-        users = load_users(Path(args.users) if args.users else None)
+        users: UserSource = load_users(None) if users_path is None else LiveUsers(users_path)
     except UsersFileError as err:
         print(f"fortishell serve: {err}", file=sys.stderr)
         return 2
-    base = Path(args.state_dir) if args.state_dir else Path(state_dir)
     seed, room, when_text = None, None, args.clock or clock
     if args.exercise:
         from ..classroom import catalogue
@@ -111,7 +122,7 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
     options_ = ServeOptions(base, host=args.host, port=args.port, shared=args.shared, users=users,
                             clock_factory=clock_factory, lab_server_url=lab_server, seed_config=seed,
                             devices_dir=devices_dir, ssh=not args.no_ssh, https_port=args.https_port,
-                            acme_http_port=acme_http_port)
+                            acme_http_port=acme_http_port, session_name=room, log_stream=sys.stderr)
     if args.no_ssh and args.https_port is None:
         print("fortishell serve: --no-ssh needs --https-port (nothing would be served)", file=sys.stderr)
         return 2
@@ -150,6 +161,19 @@ def serve_main(argv: list[str], *, state_dir: Path, clock: str | None = None,
         doors.append(f"REST API on https://{args.host}:{server.https_port}/api/v2/")
     print(f"fortishell: {', '.join(doors)} ({mode}, devices in {options_.devices_root}); "
           f"users: {', '.join(users.names) or '(none)'}", file=sys.stderr, flush=True)
+    if not args.no_ssh:
+        print(f"fortishell: logins logged here and in {options_.devices_root / LOG_NAME}; terminal sessions "
+              f"recorded in {options_.devices_root / 'users' / 'USER' / TRANSCRIPTS}", file=sys.stderr, flush=True)
+    if users_path is None:
+        share = ("one shared device" if args.shared else
+                 "one device and one transcript folder, as every login is the same user")
+        add = shell_line([*command_words(), "users", "add", "NAME", "--users", str(default_users_file(base))])
+        print(f"fortishell: no users file: everyone logs in as {FACTORY_ADMIN} with an empty password and "
+              f"shares {share}; give each student a login with: {add} (then restart serve)",
+              file=sys.stderr, flush=True)
+    if args.exercise:
+        grade = shell_line([*command_words(), "lab", "grade", args.exercise, str(options_.devices_root)])
+        print(f"fortishell: grade the room with: {grade}", file=sys.stderr, flush=True)
     try:
         while not stop.wait(0.5):
             pass
@@ -177,7 +201,8 @@ def _tune_gc() -> None:
 
 
 def _reset(root: Path, *, shared: bool) -> None:
-    """``--reset``: remove the devices under ``root`` (each starts again from its seed).
+    """``--reset``: remove the devices under ``root`` (each starts again from its seed); the users'
+    recorded sessions (``users/USER/transcripts/``) are kept.
 
     Each configuration file is locked (cmdb/owner.py) while it is removed: a device open in another
     process raises :class:`ConfigInUse` and nothing is removed.
@@ -187,8 +212,20 @@ def _reset(root: Path, *, shared: bool) -> None:
     with ExitStack() as held:
         for config in configs:
             held.callback(owner.acquire(config, log).release)
-        if users.is_dir():
-            shutil.rmtree(users)
+        if users.is_dir():  # each user's recorded sessions are kept (grading), the rest goes
+            for user in users.iterdir():
+                if not user.is_dir() or user.is_symlink():
+                    user.unlink()
+                    continue
+                for item in user.iterdir():
+                    if item.name == TRANSCRIPTS:
+                        continue
+                    if item.is_dir() and not item.is_symlink():
+                        shutil.rmtree(item)
+                    else:
+                        item.unlink()
+                if not any(user.iterdir()):
+                    user.rmdir()
         if shared:
             for name in ("fortishell.conf", "history"):
                 (root / name).unlink(missing_ok=True)

@@ -9,25 +9,34 @@ The devices dir is the state directory, or ``<state dir>/rooms/<name>`` for
 devices seeded with an exercise or a configuration file (``serve --exercise`` /
 ``--config``): a device without a configuration file of its own starts from a
 copy of the seed.  Devices persist across logins and server restarts.
+
+Every interactive (terminal) session is recorded, as ``lab start`` records one, to
+``<devices dir>/users/<user>/transcripts/<user>-<what>-<YYYYmmdd-HHMMSS>.txt`` (``what``: the
+exercise, the room of a ``--config`` seed, else ``session``), so that ``fortishell lab grade
+NAME <devices dir>`` grades each user's latest one.  Logins go to ``<devices dir>/logins.log``.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
+import os
 import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TextIO
 
 from prompt_toolkit.history import History
 
 from ..clock import Clock
 from ..frontend.history import MaskingFileHistory
-from .users import Users, factory_users
+from .logins import LOG_NAME, LoginLog
+from .users import LiveUsers, UserSource, factory_users
 
 log = logging.getLogger("fortishell.ssh")
+TRANSCRIPTS = "transcripts"  # <devices dir>/users/<user>/transcripts/: the recorded sessions
 
 
 @dataclass
@@ -36,7 +45,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 2222  # 0: any free port
     shared: bool = False
-    users: Users = field(default_factory=factory_users)
+    users: UserSource = field(default_factory=factory_users)  # LiveUsers: the file read again on change
     clock_factory: Callable[[], Clock] = Clock
     lab_server_url: str | None = None
     # --acme-http-port: where the devices answer ACME http-01 (one port: with per-user devices
@@ -49,6 +58,10 @@ class ServeOptions:
     devices_dir: Path | None = None
     ssh: bool = True  # False: `serve --no-ssh` (the REST door only)
     https_port: int | None = None  # the REST API over HTTPS (fortishell.rest); None: off; 0: any free port
+    # transcripts are named <user>-<session_name>-<when>.txt: the exercise (or room); None: "session"
+    session_name: str | None = None
+    record: bool = True  # record terminal sessions under users/<user>/transcripts/
+    log_stream: TextIO | None = None  # login lines here too (serve: standard error); always logins.log
 
     @property
     def devices_root(self) -> Path:
@@ -64,6 +77,9 @@ class DeviceRegistry:
         self._devices: dict[str, Any] = {}
         self._histories: dict[str, History] = {}
         self.connections: set[Any] = set()  # open SSH connections (closed with the server)
+        self.logins = LoginLog(options.devices_root / LOG_NAME, options.log_stream)
+        if isinstance(options.users, LiveUsers) and options.users.note is None:
+            options.users.note = self.logins.note
 
     def user_dir(self, user: str) -> Path:
         return self.options.devices_root / "users" / _safe_name(user)
@@ -90,6 +106,24 @@ class DeviceRegistry:
         """``--shared``: open the one device now (its file locked) rather than at the first login."""
         assert self.options.shared
         return self.device_for("")
+
+    def open_transcript(self, user: str) -> tuple[Path, IO[str]]:
+        """A new transcript file of ``user`` (mode 0600; never an existing one: a second session
+        started in the same second is named one second later)."""
+        from ..classroom.runner import session_transcript_name
+
+        folder = self.user_dir(user) / TRANSCRIPTS
+        folder.mkdir(parents=True, exist_ok=True)
+        when = _dt.datetime.now().replace(microsecond=0)
+        for _ in range(3600):
+            path = folder / session_transcript_name(self.options.session_name or "session", when, user)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                when += _dt.timedelta(seconds=1)
+                continue
+            return path, os.fdopen(fd, "w", encoding="utf-8")
+        raise FileExistsError(f"{folder}: no free transcript name")
 
     def history_for(self, user: str) -> History:
         with self._lock:

@@ -35,7 +35,7 @@ import threading
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 import asyncssh
 from prompt_toolkit.application.current import create_app_session
@@ -47,7 +47,8 @@ from ..errors import FortiError
 from ..frontend.fastline import FastLines
 from ..frontend.interact import Repl
 from .devices import DeviceRegistry, ServeOptions
-from .users import Users
+from .logins import one_word, peer_text
+from .users import UserSource
 from .hostkey import load_or_create_host_key
 from .script import LineFeed
 
@@ -273,22 +274,31 @@ class _ChannelText:
 class ShellServer(asyncssh.SSHServer):
     """Authentication against the users file; one :class:`ShellSession` per channel."""
 
-    def __init__(self, registry: DeviceRegistry, users: Users) -> None:
+    def __init__(self, registry: DeviceRegistry, users: UserSource) -> None:
         self.registry = registry
         self.users = users
         self._conn: Any = None
+        self.peer = "-"  # host:port of the client (the login log)
+        self._method = "publickey"  # how the login succeeded (asyncssh checks keys itself)
 
     def connection_made(self, conn: Any) -> None:
         self._conn = conn
+        self.peer = peer_text(conn.get_extra_info("peername"))
         self.registry.connections.add(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.registry.connections.discard(self._conn)
 
+    def auth_completed(self) -> None:
+        user = str(self._conn.get_extra_info("username") or "") if self._conn is not None else ""
+        self.registry.logins.write("login ok", user, self.peer, method=self._method)
+
     def begin_auth(self, username: str) -> bool:
         user = self.users.get(username)
         if user is None:
             return True  # every method will fail
+        if not user.needs_auth:
+            self._method = "none"
         if user.authorized_keys and self._conn is not None:
             try:
                 keys = asyncssh.import_authorized_keys("\n".join(user.authorized_keys) + "\n")
@@ -302,7 +312,14 @@ class ShellServer(asyncssh.SSHServer):
 
     def validate_password(self, username: str, password: str) -> bool:
         user = self.users.get(username)
-        return user is not None and user.check_password(password)
+        if user is None:
+            self.registry.logins.write("login failed", username, self.peer, reason="unknown-user")
+            return False
+        if not user.check_password(password):
+            self.registry.logins.write("login failed", username, self.peer, reason="wrong-password")
+            return False
+        self._method = "password"
+        return True
 
     def public_key_auth_supported(self) -> bool:
         return True
@@ -340,13 +357,102 @@ class ShellServer(asyncssh.SSHServer):
         device = await self._device_for(ssh_session)
         if device is None:
             return
-        repl = Repl(device, history=self.registry.history_for(user), paging=True, plain=True,
-                    fast=ssh_session.fast)
+        history = self.registry.history_for(user)
+        if not self.registry.options.record:
+            await self._unrecorded(ssh_session, device, history)
+            return
+        await self._recorded(ssh_session, device, history)
+
+    async def _unrecorded(self, ssh_session: ShellSession, device: Device, history: Any) -> None:
+        repl = Repl(device, history=history, paging=True, plain=True, fast=ssh_session.fast)
         ssh_session.repl = repl
         try:
             await repl.interact()
         finally:
             ssh_session.repl = None
+
+    async def _recorded(self, ssh_session: ShellSession, device: Device, history: Any) -> None:
+        """The session recorded as ``lab start`` records one (see :mod:`.devices`).  A transcript
+        that cannot be opened or written (a full disk) does not end the session: the trainer is
+        told in the login log and the session goes on unrecorded."""
+        from ..classroom.record import RecordingRepl
+
+        user = ssh_session.username
+
+        def failed(exc: OSError) -> None:
+            log.error("cannot record the session of %s: %s", user, exc)
+            reason = "-".join((exc.strerror or str(exc)).lower().split())
+            self.registry.logins.write("session unrecorded", user, self.peer, reason=one_word(reason))
+
+        try:
+            path, file = self.registry.open_transcript(user)
+        except OSError as exc:
+            failed(exc)
+            await self._unrecorded(ssh_session, device, history)
+            return
+        record = _Record(file, failed)
+        recording = RecordingRepl(device, history=history, paging=True, plain=True, fast=ssh_session.fast,
+                                  record=cast(IO[str], record))
+        ssh_session.repl = recording
+        try:
+            await recording.interact()
+        finally:
+            ssh_session.repl = None
+            if recording.last_command and not recording.ended_by_exit:
+                record.write(recording.session.prompt)  # the screen's last prompt, as `lab start` ends
+            record.close()
+            self._recorded_end(ssh_session, path, record)
+
+    def _recorded_end(self, ssh_session: ShellSession, path: Path, record: "_Record") -> None:
+        try:
+            if path.stat().st_size == 0:
+                path.unlink()  # nothing typed: no transcript
+                return
+        except OSError:
+            return
+        if record.broken:
+            return  # said when it broke
+        where = path
+        try:
+            where = path.relative_to(self.registry.options.devices_root)
+        except ValueError:
+            pass
+        self.registry.logins.write("session end", ssh_session.username, self.peer, transcript=str(where))
+
+
+class _Record:
+    """A transcript file whose write errors are reported once and then ignored (the session goes on)."""
+
+    def __init__(self, file: IO[str], on_error: Callable[[OSError], None]) -> None:
+        self._file = file
+        self._on_error = on_error
+        self.broken = False
+
+    def _failed(self, exc: OSError) -> None:
+        if not self.broken:
+            self.broken = True
+            self._on_error(exc)
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._file.write(text)
+            except OSError as exc:
+                self._failed(exc)
+        return 0
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._file.flush()
+            except OSError as exc:
+                self._failed(exc)
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError as exc:
+            self._failed(exc)
 
 
 class SshServer:

@@ -2,7 +2,7 @@
 
 A TOML file::
 
-    factory-admin = true          # keep the factory login admin / empty password (default)
+    factory-admin = true          # also keep the factory login admin / empty password (default: false)
 
     [users.alice]
     password = "s3cret"                                   # plain text, or
@@ -12,8 +12,23 @@ A TOML file::
 
 A user with neither a password nor keys logs in with an empty password, as
 the factory ``admin`` does.  Without a users file only ``admin`` with an
-empty password exists (the FortiOS factory login); a users file that defines
-``admin`` replaces that factory login, and ``factory-admin = false`` removes it.
+empty password exists (the FortiOS factory login).
+
+Choice (issue 22): with a users file, only its users exist (a locked room).
+The factory ``admin`` with an empty password is kept only when the file says
+``factory-admin = true``; a users file that defines ``admin`` itself always
+has that ``admin``.  Before, the factory admin stayed unless the file said
+``factory-admin = false``: such files keep working unchanged, and a file
+written for the old default now locks the factory admin out (``serve`` lists
+the users at start).  A users file without any user (and without
+``factory-admin = true``) is refused, as nobody could log in.
+
+``fortishell users add NAME`` appends ``[users.NAME]`` with a ``password-hash``
+(:func:`hash_password`: PBKDF2-HMAC-SHA256, 200,000 rounds, 16-byte salt) to
+the users file, by default ``<state dir>/users.toml``, the file ``serve``
+reads when it is given no ``--users``.  ``serve`` reads its users file again
+when it changes (:class:`LiveUsers`): a user added while it runs can log in at
+once.
 """
 
 from __future__ import annotations
@@ -22,10 +37,12 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 FACTORY_ADMIN = "admin"
 _HASH_SCHEME = "pbkdf2-sha256"
@@ -66,6 +83,58 @@ class Users:
         return sorted(self.users)
 
 
+class UserSource(Protocol):
+    """What the servers ask of the users: :class:`Users`, or :class:`LiveUsers` (re-read on change)."""
+
+    def get(self, name: str) -> User | None: ...
+
+    @property
+    def names(self) -> list[str]: ...
+
+
+class LiveUsers:
+    """The users of a users file, read again when the file changes (``fortishell users add`` while
+    ``serve`` runs: the new user can log in at once, nobody's session is dropped).
+
+    A change that does not read (a half-saved edit, a typo) keeps the users as they were; ``note``
+    is told either way, once per change of the file."""
+
+    def __init__(self, path: Path, note: Callable[[str], None] | None = None) -> None:
+        self.path = Path(path)
+        self.note = note
+        self._lock = threading.Lock()
+        self._stamp = self._stat()
+        self._users = load_users(self.path)  # the first read's errors are the caller's (serve refuses to start)
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def current(self) -> Users:
+        with self._lock:
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self._users = load_users(self.path)
+                    message = f"users file {self.path} read again; users: {', '.join(self._users.names)}"
+                except UsersFileError as err:
+                    message = f"users file not read again, the users stay {', '.join(self._users.names)}: {err}"
+                if self.note is not None:
+                    self.note(message)
+            return self._users
+
+    def get(self, name: str) -> User | None:
+        return self.current().get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return self.current().names
+
+
 def factory_users() -> Users:
     """No users file: the factory login ``admin`` with an empty password."""
     return Users({FACTORY_ADMIN: User(FACTORY_ADMIN)})
@@ -86,12 +155,21 @@ def load_users(path: Path | None) -> Users:
     if not isinstance(table, dict):
         raise UsersFileError(f"{path}: [users] must be a table")
     users: dict[str, User] = {}
-    if data.get("factory-admin", True):
+    factory = data.get("factory-admin", False)
+    if not isinstance(factory, bool):
+        raise UsersFileError(f"{path}: factory-admin must be true or false")
+    unknown = set(data) - {"factory-admin", "users"}
+    if unknown:
+        raise UsersFileError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    if factory:
         users[FACTORY_ADMIN] = User(FACTORY_ADMIN)
     for name, spec in table.items():
         if not isinstance(spec, dict):
             raise UsersFileError(f"{path}: users.{name} must be a table")
         users[name] = _user(path, name, spec)
+    if not users:
+        raise UsersFileError(f"{path}: no users (add one with: fortishell users add NAME --users {path}; "
+                             "or set factory-admin = true)")
     return Users(users)
 
 

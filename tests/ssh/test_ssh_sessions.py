@@ -54,7 +54,7 @@ def test_per_user_devices_are_isolated(serve, shell, tmp_path: Path) -> None:
 
 
 def test_shared_device_commits_seen_by_others(serve, shell) -> None:
-    srv = serve(shared=True, users_toml='[users.alice]\npassword = "a1"\n')
+    srv = serve(shared=True, users_toml='factory-admin = true\n[users.alice]\npassword = "a1"\n')
     admin = shell(srv.port)
     alice = shell(srv.port, "alice", "a1")
     admin.cmd("config vpn certificate local")

@@ -47,7 +47,7 @@ def test_users_file(tmp_path: Path) -> None:
     assert verify_password("pw", stored) and not verify_password("px", stored)
     (tmp_path / "k.pub").write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE7 k\n")
     path = tmp_path / "users.toml"
-    path.write_text(f'[users.a]\npassword = "x"\n[users.b]\npassword-hash = "{stored}"\n'
+    path.write_text(f'factory-admin = true\n[users.a]\npassword = "x"\n[users.b]\npassword-hash = "{stored}"\n'
                     '[users.c]\nauthorized-keys-file = "k.pub"\n')
     users = load_users(path)
     assert users.names == ["a", "admin", "b", "c"]
