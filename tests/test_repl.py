@@ -184,3 +184,22 @@ def test_question_mark_no_fill_with_placeholder_or_many(device: Device) -> None:
     # `<name>` placeholder offered too: a new name is valid, nothing filled
     assert sess.help_fill("edit Fortinet_Fac") == ""
     assert sess.help_fill("get Fortinet_Fac") == "tory"
+
+
+def test_bracketed_paste_of_several_lines_runs_line_by_line(device: Device) -> None:
+    """A paste into the local terminal arrives as one bracketed paste; its lines run one by one
+    (prompt_toolkit alone puts them in one buffer: `command parse error before 'edit'`)."""
+    paste = "\x1b[200~config vpn certificate local\nedit pasted\nset comments \"two\nlines\"\nend\n\x1b[201~"
+    out = drive(device, [paste, "show vpn certificate local pasted\r", "exit\r"])
+    assert "parse error" not in out, out
+    assert "new entry 'pasted' added" in out, out
+    assert 'set comments "two\nlines"' in out, out
+    assert "FortiProxy (pasted) # " in out, out
+
+
+def test_bracketed_paste_answers_a_question_with_its_next_line(device: Device) -> None:
+    paste = "\x1b[200~config system global\nset hostname keepme\nend\nexecute factoryreset\nn\n\x1b[201~"
+    out = drive(device, [paste, "exit\r"])
+    assert "Do you want to continue? (y/n)" in out, out
+    assert "parse error" not in out, out
+    assert device.hostname == "keepme"  # answered n by the pasted line

@@ -45,6 +45,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import History
 from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.output import DummyOutput, Output
 
 from ..shell import persist
@@ -54,7 +55,7 @@ from .compat import no_render
 from .echo import PlainEcho
 from .fastline import FastLines, LazyPrompt, inline_safe
 from .hub import OutputHub, hub_for
-from .keys import line_bindings, read_key
+from .keys import line_bindings, paste_lines, read_key
 from .pager import ERASE_MORE, MORE, Pager
 
 CANCEL_GRACE = 3.0  # seconds: a cancelled EST operation ends well within this; then stop waiting anyway
@@ -126,7 +127,8 @@ class Repl:
             return ps
 
         def answer() -> PromptSession[str]:
-            ps: PromptSession[str] = PromptSession(input=self.input, output=screen)
+            ps: PromptSession[str] = PromptSession(input=self.input, output=screen,
+                                                   key_bindings=paste_lines(KeyBindings(), lambda _t: False))
             if plain:
                 no_render(ps.app)
             return ps
