@@ -20,7 +20,7 @@ fortishell [--config FILE] [--state-dir DIR] [--lab-server URL] [--clock WHEN] [
            [COMMAND ...]
 
 commands:
-  (none)                      start the interactive shell
+  (none)                      start the interactive shell (input not a terminal: as 'run -')
   run [--keep-going] [--expect FILE] SCRIPT...
                               replay CLI scripts ('-' = stdin) and print the transcript
                               (see: fortishell run --help)
@@ -108,6 +108,13 @@ def _not_applicable(args: argparse.Namespace, command: str) -> str | None:
     return None
 
 
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # closed
+        return False
+
+
 def run_main(argv: list[str]) -> int:
     from . import warnlog
 
@@ -159,6 +166,12 @@ def run_main(argv: list[str]) -> int:
             from .replay import run_scripts
 
             return run_scripts(run_args.scripts, device, keep_going=run_args.keep_going, expect=run_args.expect)
+        if not _stdin_is_terminal():
+            # lines piped into the shell: what `run -` does, never the line editor (no escapes,
+            # no echoed input, no "Input is not a terminal" warning), with its exit codes
+            from .replay import run_scripts
+
+            return run_scripts(["-"], device)
         from .repl import run_repl
 
         # renewals whose time comes while the user sits at the prompt (replay never does this:
