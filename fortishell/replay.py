@@ -111,12 +111,15 @@ def run_scripts(
     keep_going: bool = False,
     out: IO[str] | None = None,
     expect: ExpectHook | str | os.PathLike[str] | None = None,
+    say_stop: bool = True,
 ) -> int:
     """Replay ``paths`` ("-" = stdin) in one session; returns the exit code.
 
     ``expect``: an expected-transcript file (``--expect``) or a hook called with the
     whole transcript text.  When given, the comparison decides the exit code, also
-    when a command failed (an exercise may expect a failure).
+    when a command failed (an exercise may expect a failure).  ``say_stop``: the
+    stderr line when the first failure left lines unrun (``lab`` replays its parts
+    without it).
     """
     out = out if out is not None else sys.stdout
     hook: ExpectHook | None
@@ -145,7 +148,7 @@ def run_scripts(
             tr.write(sess.prompt)
             rc = 1 if failed else 0
         skipped = sum(1 for _ in pending)
-        if skipped and failed and not keep_going and hook is None and interrupts.signum is None:
+        if say_stop and skipped and failed and not keep_going and hook is None and interrupts.signum is None:
             # the transcript (stdout) stays the device's; what the replay did is said on stderr
             sys.stderr.write(f"fortishell run: stopped at the first failed command; {skipped} "
                              f"command line{'s' if skipped != 1 else ''} not run (--keep-going runs them)\n")
