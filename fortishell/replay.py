@@ -142,7 +142,7 @@ def run_scripts(
                     sys.stderr.write(ln + "\n")
                 return 2
         pending = iter(lines)
-        with _Interrupts(device) as interrupts:
+        with _Interrupts(device, out) as interrupts:
             rc, failed = _replay(sess, pending, tr, keep_going, interrupts.stop_code)
         if rc is None:
             tr.write(sess.prompt)
@@ -187,8 +187,9 @@ class _Interrupts:
     """SIGINT / SIGTERM while replaying (main thread only): cancel the running EST operation and
     stop after the current command (see the module docstring)."""
 
-    def __init__(self, device: "Device") -> None:
+    def __init__(self, device: "Device", out: IO[str] | None = None) -> None:
         self.device = device
+        self.out = out
         self.signum: int | None = None
         self._previous: dict[int, object] = {}
 
@@ -204,6 +205,14 @@ class _Interrupts:
 
     def _handle(self, signum: int, _frame: object) -> None:
         self.signum = signum
+        out = self.out
+        if signum == signal.SIGINT and out is not None and _is_terminal(out):
+            # the terminal echoed ^C: the cancelled trace starts on a line of its own (written to
+            # the descriptor: the stream may be in the middle of a write of the interrupted thread)
+            try:
+                os.write(out.fileno(), b"\n")
+            except (OSError, ValueError, AttributeError):
+                pass
         self.device.cancel()
 
     def stop_code(self) -> int | None:

@@ -203,3 +203,37 @@ def test_bracketed_paste_answers_a_question_with_its_next_line(device: Device) -
     assert "Do you want to continue? (y/n)" in out, out
     assert "parse error" not in out, out
     assert device.hostname == "keepme"  # answered n by the pasted line
+
+
+def test_ctrl_c_on_a_terminal_ends_the_echoed_line(device: Device, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The terminal echoes ^C while a command runs; what follows must not be printed after it
+    (`^C[592] est_ctx_clear_tmp_data: trace` on one line)."""
+    import os
+    import signal
+
+    from fortishell.frontend import interact
+    from fortishell.shell.result import Result
+    from fortishell.shell.session import Session
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("SIGINT reaches the loop's handler on the main thread only")
+    monkeypatch.setattr(interact, "_is_tty", lambda _inp: True)
+    execute = Session.execute
+
+    def slow(self: Session, text: str) -> Result:
+        if text == "execute slow":  # Ctrl-C while it runs: SIGINT to this (the main) thread
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+            time.sleep(1.0)
+            self.device.emit("[592] est_ctx_clear_tmp_data: trace")
+            return Result(lines=["cancelled"], rc=-1)
+        return execute(self, text)
+
+    monkeypatch.setattr(Session, "execute", slow)
+    monkeypatch.setattr(device, "cancel", lambda *_a: True)  # as an EST operation: it ends by itself
+    previous = signal.signal(signal.SIGINT, lambda *_a: None)  # a stray SIGINT must not end the test run
+    try:
+        out = drive(device, ["execute slow\r", "exit\r"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    # the ^C line ended before anything else
+    assert "execute slow\n\n[592] est_ctx_clear_tmp_data: trace\ncancelled\n\n" in out, out

@@ -179,3 +179,29 @@ def test_shell_with_piped_input_is_run_dash(tmp_path: Path, monkeypatch: pytest.
     assert out == ("FortiProxy # get system status | grep Hostname\nHostname: FortiProxy\n\n"
                    "FortiProxy # bogus\ncommand parse error before 'bogus'\n\n")
     assert "stopped at the first failed command" in err
+
+
+def test_sigint_on_a_terminal_ends_the_echoed_line(device: Device, tmp_path: Path) -> None:
+    """Ctrl-C during `run` on a terminal: the terminal echoed ^C; the cancelled trace that follows
+    starts on a new line (not `^C[592] est_ctx_clear_tmp_data: trace`)."""
+    import os
+    import signal
+
+    from fortishell.replay import _Interrupts
+
+    read_end, write_end = os.pipe()
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+        def fileno(self) -> int:
+            return write_end
+
+    try:
+        _Interrupts(device, Tty())._handle(signal.SIGINT, None)
+        _Interrupts(device, io.StringIO())._handle(signal.SIGINT, None)  # a file: nothing added
+        os.close(write_end)
+        assert os.read(read_end, 10) == b"\n"
+    finally:
+        os.close(read_end)

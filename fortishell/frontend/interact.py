@@ -308,6 +308,12 @@ class Repl:
             self.device.cancel(worker)
         loop.call_soon_threadsafe(_settle, waiter)
 
+    def _sigint(self) -> None:
+        """Ctrl-C on the local terminal while a command runs: the terminal has echoed ``^C`` (it is
+        not in raw mode then); what follows (the cancelled trace's last lines) starts a new line."""
+        self.write_raw("\n")
+        self.abort()
+
     def hangup(self) -> None:
         """The terminal is gone (the input is closed by the caller): leave at the next step."""
         self.closed = True
@@ -346,7 +352,7 @@ class Repl:
 
         future = loop.run_in_executor(executor, hub.run_for, self, tracked)
         future.add_done_callback(lambda _f: _settle(waiter))
-        restore = _catch_sigint(loop, self.abort, self.input)
+        restore = _catch_sigint(loop, self._sigint, self.input)
         self.busy = True
         try:
             await waiter
