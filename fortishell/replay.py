@@ -75,7 +75,12 @@ def logical_lines(text: str | Iterable[str], needs_more: Callable[[str], bool]) 
 
 def _read(path: str) -> str:
     if path == "-":
-        return sys.stdin.read()
+        try:
+            if sys.stdin is None:  # started with standard input closed (`<&-`)
+                raise OSError("standard input is closed")
+            return sys.stdin.read()
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise FortiError(f"Cannot read script -: {getattr(exc, 'strerror', None) or exc}", rc=None) from exc
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

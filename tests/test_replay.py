@@ -205,3 +205,10 @@ def test_sigint_on_a_terminal_ends_the_echoed_line(device: Device, tmp_path: Pat
         assert os.read(read_end, 10) == b"\n"
     finally:
         os.close(read_end)
+
+
+def test_closed_stdin_is_one_line_and_exit_2(device: Device, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", None)  # `fortishell run - <&-` (and the shell given no input at all)
+    assert run_scripts(["-"], device, out=io.StringIO()) == 2
+    assert capsys.readouterr().err == "Cannot read script -: standard input is closed\n"
