@@ -79,8 +79,11 @@ def test_ambiguous_abbreviation_names_the_choices(session: Session) -> None:
     r = session.execute("execute vpn certificate local generate e")
     assert r.lines == ["ambiguous command before 'e': ec est"] and r.rc != 0
     r = run(session, "config vpn certificate local", "edit amb", "se x")
-    run(session, "abort")
     assert r.lines == ["ambiguous command before 'se': set select"] and r.rc != 0
+    r = session.execute("set est-srp 1")
+    assert r.lines == ["ambiguous command before 'est-srp': est-srp-username est-srp-password",
+                       "Command fail. Return code -61"]
+    run(session, "abort")
     run(session, "end")
 
 
