@@ -85,7 +85,8 @@ def _run_parser() -> argparse.ArgumentParser:
                     "(prompt, command, output, blank line, ..., the final prompt). A (y/n) question takes its "
                     "answer from the next script line.",
         epilog="SCRIPT '-' reads the script from standard input. Exit status: 0 every command succeeded; "
-               "1 a command failed (the replay stops there unless --keep-going); with --expect, 0 when the "
+               "1 a command failed (the replay stops there unless --keep-going, and says on standard error how many "
+               "lines it did not run); with --expect, 0 when the "
                "transcript matches FILE and 1 when it differs, whatever the commands did; 1 also when the "
                "configuration file is open in another fortishell process (one owner per file; nothing is run); "
                "2 a script or FILE cannot be read, or bad options.",

@@ -10,6 +10,7 @@ only moves text between the terminal and the session:
   line, as FortiOS does, the word being typed filled in when it has exactly one
   valid completion (inside an open quote ``?`` is an ordinary character);
 * Enter inside an open quote or after a trailing backslash continues the line;
+* a bracketed paste of several lines runs them line by line, as typed (:func:`.keys.paste_lines`);
 * Ctrl-C clears the line, Ctrl-D at the root prompt leaves; Ctrl-C while a
   command runs cancels its EST operation, or abandons any other command (see
   :meth:`Repl.abort`);

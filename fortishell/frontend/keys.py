@@ -1,4 +1,5 @@
-"""Key handling of the interactive shell: ``?`` help, Enter, and the pager's single keys."""
+"""Key handling of the interactive shell: ``?`` help, Enter, pastes of several lines, and the
+pager's single keys."""
 
 from __future__ import annotations
 
