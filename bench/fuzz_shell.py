@@ -370,7 +370,8 @@ _PY_ERROR = re.compile(
     re.IGNORECASE,
 )
 _ERROR_LAST = re.compile(
-    r"Command fail\. Return code -?\d+|Unknown action 0|command parse error before '.*'",
+    r"Command fail\. Return code -?\d+|Unknown action 0|command parse error before '.*'"
+    r"|ambiguous command before '.*': .+",
     re.DOTALL,
 )
 

@@ -20,7 +20,7 @@ fortishell [--config FILE] [--state-dir DIR] [--lab-server URL] [--clock WHEN] [
            [COMMAND ...]
 
 commands:
-  (none)                      start the interactive shell
+  (none)                      start the interactive shell (input not a terminal: as 'run -')
   run [--keep-going] [--expect FILE] SCRIPT...
                               replay CLI scripts ('-' = stdin) and print the transcript
                               (see: fortishell run --help)
@@ -84,7 +84,8 @@ def _run_parser() -> argparse.ArgumentParser:
                     "(prompt, command, output, blank line, ..., the final prompt). A (y/n) question takes its "
                     "answer from the next script line.",
         epilog="SCRIPT '-' reads the script from standard input. Exit status: 0 every command succeeded; "
-               "1 a command failed (the replay stops there unless --keep-going); with --expect, 0 when the "
+               "1 a command failed (the replay stops there unless --keep-going, and says on standard error how many "
+               "lines it did not run); with --expect, 0 when the "
                "transcript matches FILE and 1 when it differs, whatever the commands did; 1 also when the "
                "configuration file is open in another fortishell process (one owner per file; nothing is run); "
                "2 a script or FILE cannot be read, or bad options.",
@@ -105,6 +106,13 @@ def _not_applicable(args: argparse.Namespace, command: str) -> str | None:
             why = WHY_NOT.get(command, "")
             return f"fortishell: {flag} does not apply to '{command}'" + (f" ({why})" if why else "")
     return None
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # closed
+        return False
 
 
 def run_main(argv: list[str]) -> int:
@@ -163,6 +171,12 @@ def run_main(argv: list[str]) -> int:
             from .replay import run_scripts
 
             return run_scripts(run_args.scripts, device, keep_going=run_args.keep_going, expect=run_args.expect)
+        if not _stdin_is_terminal():
+            # lines piped into the shell: what `run -` does, never the line editor (no escapes,
+            # no echoed input, no "Input is not a terminal" warning), with its exit codes
+            from .replay import run_scripts
+
+            return run_scripts(["-"], device)
         from .repl import run_repl
 
         # renewals whose time comes while the user sits at the prompt (replay never does this:

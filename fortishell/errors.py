@@ -66,6 +66,21 @@ class ParseError(CliError):
         self.before = before
 
 
+class AmbiguousCommand(ParseError):
+    """An abbreviation of several keywords: ``ambiguous command before 'e': execute exit``.
+
+    The real CLI's wording is not documented (fortios-cli-facts.md 1.4 guesses a
+    parse error); ours keeps the parse error's form and names the choices, in
+    the order ``?`` lists them.  A ParseError still (same return code, same
+    handling by callers)."""
+
+    def __init__(self, before: str, choices: list[str], *, rc: int | None | _ClassRc = CLASS_RC) -> None:
+        super().__init__(before, rc=rc)
+        self.choices = list(choices)
+        self.lines = [f"ambiguous command before '{before}': {' '.join(self.choices)}"]
+        self.args = (self.lines[0],)
+
+
 class UnknownAction(CliError):
     """``Unknown action 0`` (no Command fail line)."""
 

@@ -8,12 +8,14 @@ Each logical line runs as if typed.  The transcript has the interactive form::
     <next prompt>...
 
 and ends with the final prompt (no newline after it), as the screen shows it
-when the input ends.  Blank lines and ``#`` comment lines are skipped; a quoted
+when the input ends; when the output is a terminal a newline follows it, so that
+the user's shell prompt starts on a line of its own (not part of the transcript).  Blank lines and ``#`` comment lines are skipped; a quoted
 value may span lines (PEM blocks) and a trailing backslash continues a line.
 A ``(y/n)`` question takes its answer from the next script line, echoed after
 the question (``Do you want to continue? (y/n) y``); at the end of the input
 the answer is ``n``.  The first failing command stops the replay with exit code
-1 unless ``keep_going`` (then the exit code is 1 if any command failed).
+1 unless ``keep_going`` (then the exit code is 1 if any command failed); when
+lines are left unrun, one line on stderr says so (the transcript is unchanged).
 ``exit`` at the root prompt ends the replay with code 0.
 
 SIGINT / SIGTERM during a replay cancel the running EST operation (it ends
@@ -73,7 +75,12 @@ def logical_lines(text: str | Iterable[str], needs_more: Callable[[str], bool]) 
 
 def _read(path: str) -> str:
     if path == "-":
-        return sys.stdin.read()
+        try:
+            if sys.stdin is None:  # started with standard input closed (`<&-`)
+                raise OSError("standard input is closed")
+            return sys.stdin.read()
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise FortiError(f"Cannot read script -: {getattr(exc, 'strerror', None) or exc}", rc=None) from exc
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -109,12 +116,15 @@ def run_scripts(
     keep_going: bool = False,
     out: IO[str] | None = None,
     expect: ExpectHook | str | os.PathLike[str] | None = None,
+    say_stop: bool = True,
 ) -> int:
     """Replay ``paths`` ("-" = stdin) in one session; returns the exit code.
 
     ``expect``: an expected-transcript file (``--expect``) or a hook called with the
     whole transcript text.  When given, the comparison decides the exit code, also
-    when a command failed (an exercise may expect a failure).
+    when a command failed (an exercise may expect a failure).  ``say_stop``: the
+    stderr line when the first failure left lines unrun (``lab`` replays its parts
+    without it).
     """
     out = out if out is not None else sys.stdout
     hook: ExpectHook | None
@@ -136,18 +146,34 @@ def run_scripts(
                 for ln in err.output():
                     sys.stderr.write(ln + "\n")
                 return 2
-        with _Interrupts(device) as interrupts:
-            rc, failed = _replay(sess, iter(lines), tr, keep_going, interrupts.stop_code)
+        pending = iter(lines)
+        with _Interrupts(device, out) as interrupts:
+            rc, failed = _replay(sess, pending, tr, keep_going, interrupts.stop_code)
         if rc is None:
             tr.write(sess.prompt)
             rc = 1 if failed else 0
+        skipped = sum(1 for _ in pending)
+        if say_stop and skipped and failed and not keep_going and hook is None and interrupts.signum is None:
+            # the transcript (stdout) stays the device's; what the replay did is said on stderr
+            sys.stderr.write(f"fortishell run: stopped at the first failed command; {skipped} "
+                             f"command line{'s' if skipped != 1 else ''} not run (--keep-going runs them)\n")
     finally:
         device.set_sink(old_sink)
+    if hook is None and _is_terminal(out) and not tr.text().endswith("\n"):
+        out.write("\n")  # a shell prompt after ours starts on its own line (a terminal only: see ARCHITECTURE.md)
+        out.flush()
     if hook is not None and interrupts.signum is None:
         if not tr.text().endswith("\n"):
             tr.write("\n")  # the verdict goes on a line of its own, not after the last prompt
         return hook(tr.text())
     return rc
+
+
+def _is_terminal(out: IO[str]) -> bool:
+    try:
+        return bool(out.isatty())
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def replay_lines(sess: Session, raw_lines: Iterable[str], out: IO[str], *, run: Runner = _direct) -> int:
@@ -166,8 +192,9 @@ class _Interrupts:
     """SIGINT / SIGTERM while replaying (main thread only): cancel the running EST operation and
     stop after the current command (see the module docstring)."""
 
-    def __init__(self, device: "Device") -> None:
+    def __init__(self, device: "Device", out: IO[str] | None = None) -> None:
         self.device = device
+        self.out = out
         self.signum: int | None = None
         self._previous: dict[int, object] = {}
 
@@ -183,6 +210,14 @@ class _Interrupts:
 
     def _handle(self, signum: int, _frame: object) -> None:
         self.signum = signum
+        out = self.out
+        if signum == signal.SIGINT and out is not None and _is_terminal(out):
+            # the terminal echoed ^C: the cancelled trace starts on a line of its own (written to
+            # the descriptor: the stream may be in the middle of a write of the interrupted thread)
+            try:
+                os.write(out.fileno(), b"\n")
+            except (OSError, ValueError, AttributeError):
+                pass
         self.device.cancel()
 
     def stop_code(self) -> int | None:

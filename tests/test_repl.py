@@ -184,3 +184,56 @@ def test_question_mark_no_fill_with_placeholder_or_many(device: Device) -> None:
     # `<name>` placeholder offered too: a new name is valid, nothing filled
     assert sess.help_fill("edit Fortinet_Fac") == ""
     assert sess.help_fill("get Fortinet_Fac") == "tory"
+
+
+def test_bracketed_paste_of_several_lines_runs_line_by_line(device: Device) -> None:
+    """A paste into the local terminal arrives as one bracketed paste; its lines run one by one
+    (prompt_toolkit alone puts them in one buffer: `command parse error before 'edit'`)."""
+    paste = "\x1b[200~config vpn certificate local\nedit pasted\nset comments \"two\nlines\"\nend\n\x1b[201~"
+    out = drive(device, [paste, "show vpn certificate local pasted\r", "exit\r"])
+    assert "parse error" not in out, out
+    assert "new entry 'pasted' added" in out, out
+    assert 'set comments "two\nlines"' in out, out
+    assert "FortiProxy (pasted) # " in out, out
+
+
+def test_bracketed_paste_answers_a_question_with_its_next_line(device: Device) -> None:
+    paste = "\x1b[200~config system global\nset hostname keepme\nend\nexecute factoryreset\nn\n\x1b[201~"
+    out = drive(device, [paste, "exit\r"])
+    assert "Do you want to continue? (y/n)" in out, out
+    assert "parse error" not in out, out
+    assert device.hostname == "keepme"  # answered n by the pasted line
+
+
+def test_ctrl_c_on_a_terminal_ends_the_echoed_line(device: Device, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The terminal echoes ^C while a command runs; what follows must not be printed after it
+    (`^C[592] est_ctx_clear_tmp_data: trace` on one line)."""
+    import os
+    import signal
+
+    from fortishell.frontend import interact
+    from fortishell.shell.result import Result
+    from fortishell.shell.session import Session
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("SIGINT reaches the loop's handler on the main thread only")
+    monkeypatch.setattr(interact, "_is_tty", lambda _inp: True)
+    execute = Session.execute
+
+    def slow(self: Session, text: str) -> Result:
+        if text == "execute slow":  # Ctrl-C while it runs: SIGINT to this (the main) thread
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+            time.sleep(1.0)
+            self.device.emit("[592] est_ctx_clear_tmp_data: trace")
+            return Result(lines=["cancelled"], rc=-1)
+        return execute(self, text)
+
+    monkeypatch.setattr(Session, "execute", slow)
+    monkeypatch.setattr(device, "cancel", lambda *_a: True)  # as an EST operation: it ends by itself
+    previous = signal.signal(signal.SIGINT, lambda *_a: None)  # a stray SIGINT must not end the test run
+    try:
+        out = drive(device, ["execute slow\r", "exit\r"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    # the ^C line ended before anything else
+    assert "execute slow\n\n[592] est_ctx_clear_tmp_data: trace\ncancelled\n\n" in out, out

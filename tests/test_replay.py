@@ -127,3 +127,88 @@ def test_expect_file_decides_even_when_a_command_fails(device: Device, tmp_path:
     assert run_scripts([str(script)], device, out=io.StringIO(), expect=str(expected)) == 0
     expected.write_text("FortiProxy # bogus\nsomething else\n\n")
     assert run_scripts([str(script)], device, out=io.StringIO(), expect=str(expected)) == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_stopping_at_a_failure_says_so_on_stderr(device: Device, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out = replay(device, tmp_path, "bogus\nget system status\nget system status\n")
+    assert rc == 1
+    assert capsys.readouterr().err == ("fortishell run: stopped at the first failed command; 2 command lines "
+                                       "not run (--keep-going runs them)\n")
+    assert out.endswith("command parse error before 'bogus'\n\n")  # the transcript unchanged
+
+
+def test_nothing_said_when_nothing_was_left(device: Device, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert replay(device, tmp_path, "get system status\nbogus\n")[0] == 1
+    assert replay(device, tmp_path, "bogus\nget system status\n", keep_going=True)[0] == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_final_prompt_ends_its_line_on_a_terminal_only(device: Device, tmp_path: Path) -> None:
+    script = tmp_path / "s.cli"
+    script.write_text("get system status | grep Hostname\n")
+    term = _Terminal()
+    assert run_scripts([str(script)], device, out=term) == 0
+    assert term.getvalue().endswith("\n\nFortiProxy # \n")
+    pipe = io.StringIO()
+    assert run_scripts([str(script)], device, out=pipe) == 0
+    assert pipe.getvalue().endswith("\n\nFortiProxy # ")  # transcripts and golden files: no newline
+
+
+def test_shell_with_piped_input_is_run_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`fortishell` (no subcommand) with input that is not a terminal replays it as `run -` does:
+    the same transcript, no line editor, the same exit code and stop at the first failure."""
+    from fortishell.cli_main import run_main
+
+    script = "get system status | grep Hostname\nbogus\nget system status\n"
+    results = []
+    for argv in (["run", "-"], []):
+        monkeypatch.setattr("sys.stdin", io.StringIO(script))
+        rc = run_main(["--state-dir", str(tmp_path / "state"), "--clock", "2023-04-06 22:37:34", *argv])
+        results.append((rc, *capsys.readouterr()))
+    assert results[0] == results[1]
+    rc, out, err = results[1]
+    assert rc == 1
+    assert out == ("FortiProxy # get system status | grep Hostname\nHostname: FortiProxy\n\n"
+                   "FortiProxy # bogus\ncommand parse error before 'bogus'\n\n")
+    assert "stopped at the first failed command" in err
+
+
+def test_sigint_on_a_terminal_ends_the_echoed_line(device: Device, tmp_path: Path) -> None:
+    """Ctrl-C during `run` on a terminal: the terminal echoed ^C; the cancelled trace that follows
+    starts on a new line (not `^C[592] est_ctx_clear_tmp_data: trace`)."""
+    import os
+    import signal
+
+    from fortishell.replay import _Interrupts
+
+    read_end, write_end = os.pipe()
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+        def fileno(self) -> int:
+            return write_end
+
+    try:
+        _Interrupts(device, Tty())._handle(signal.SIGINT, None)
+        _Interrupts(device, io.StringIO())._handle(signal.SIGINT, None)  # a file: nothing added
+        os.close(write_end)
+        assert os.read(read_end, 10) == b"\n"
+    finally:
+        os.close(read_end)
+
+
+def test_closed_stdin_is_one_line_and_exit_2(device: Device, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", None)  # `fortishell run - <&-` (and the shell given no input at all)
+    assert run_scripts(["-"], device, out=io.StringIO()) == 2
+    assert capsys.readouterr().err == "Cannot read script -: standard input is closed\n"

@@ -13,7 +13,7 @@ the device itself takes as the same session:
   by ``?``) and its listing are set aside, as is an empty line (Enter alone);
 * a command the device refused (its output ends with ``Command fail. Return
   code N``, or is the root prompt's ``command parse error before 'x'`` /
-  ``Unknown action 0``) is set aside when the command the exercise expects
+  ``Unknown action 0`` / ``ambiguous command before 'x': ...``) is set aside when the command the exercise expects
   follows it (the student retyped it); an exercise that expects the refusal
   gets it compared like any other exchange;
 * the closing ``exit`` at the root prompt counts as the final prompt.
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cli import parser
-from ..errors import FortiError, ParseError, UnknownAction
+from ..errors import AmbiguousCommand, FortiError, ParseError, UnknownAction
 from ..expect import Comparison, Unit, line_matches, units
 from .canonical import Modes
 
@@ -44,7 +44,8 @@ _PROMPT = re.compile(r"^([^\s#()]+(?: \([^()\n]*\))? #)(?: (.*))?$")
 def _error_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The refusal lines, from the error classes themselves (one source for their wording)."""
     fail = FortiError("", rc=0).output()[-1].replace("0", "\x00")
-    root = "|".join(re.escape(t).replace("\x00", ".*") for t in (ParseError("\x00").lines[0], *UnknownAction().lines))
+    root = "|".join(re.escape(t).replace("\x00", ".*") for t in (ParseError("\x00").lines[0], *UnknownAction().lines,
+                                                                  AmbiguousCommand("\x00", ["\x00"]).lines[0]))
     return re.compile("^" + re.escape(fail).replace("\x00", r"-?\d+") + "$"), re.compile(f"^(?:{root})$")
 
 

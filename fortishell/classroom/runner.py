@@ -82,7 +82,8 @@ def replay(ex: Exercise, device: "Device", state_dir: Path) -> tuple[str, list[O
             continue
         assert isinstance(step, Part)
         buf = io.StringIO()
-        run_scripts([str(ex.directory / f"{step.stem}.cli")], device, keep_going=step.keep_going, out=buf)
+        run_scripts([str(ex.directory / f"{step.stem}.cli")], device, keep_going=step.keep_going, out=buf,
+                    say_stop=False)
         text = _continue(text, buf.getvalue())
     return text, outside
 

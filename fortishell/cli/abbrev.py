@@ -25,11 +25,14 @@ def matches(prefix: str, candidates: Iterable[str]) -> list[str]:
 
 def resolve(word: str, candidates: Iterable[str], *, what: str | None = None) -> str:
     """The candidate ``word`` stands for: an exact match, else the only candidate it
-    is a prefix of.  Unknown, empty or ambiguous -> ``ParseError(word)``
-    (``command parse error before 'word'``; the ambiguity text of the real CLI is
-    not documented, the parse error is its most likely form).  ``what`` names the
-    kind of keyword for callers' messages; it does not change the error."""
+    is a prefix of.  Unknown or empty -> ``ParseError(word)`` (``command parse error
+    before 'word'``); ambiguous -> ``AmbiguousCommand(word, choices)``, a ParseError
+    naming the candidates it abbreviates (the real CLI's ambiguity text is not
+    documented).  ``what`` names the kind of keyword for callers' messages; it does
+    not change the error."""
     found = matches(word, candidates) if word else []
+    if len(found) > 1:
+        raise errors.AmbiguousCommand(word, found)
     if len(found) != 1:
         raise errors.ParseError(word)
     return found[0]

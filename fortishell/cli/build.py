@@ -13,8 +13,10 @@ Error choices (fortios-cli-facts.md section 2, refined where it is silent):
   without a ``Command fail`` line (``ParseError(word, rc=None)``).  The facts
   list ``ping x`` at root once as ``Unknown action 0``; we follow the rule for
   words that are no verb at all;
-* an ambiguous prefix (``e`` at root: execute/exit) is treated like an unknown
-  word of that mode;
+* an ambiguous prefix (``e`` at root: execute/exit) names the verbs it
+  abbreviates, ``ambiguous command before 'e': execute exit``
+  (``AmbiguousCommand``, no ``Command fail`` line, as the unknown word of the
+  mode it was taken for before; the real wording is not documented);
 * a missing mandatory argument (``config``, ``edit``, ``delete``, ``unset``,
   ``set``/``append``/``select``/``unselect`` without attribute, ``rename a``,
   ``move a before``, ``execute``, ``diagnose``) -> ``IncompleteCommand``
@@ -58,6 +60,10 @@ def build_command(line: ast.Line, verbs: Sequence[str], *, at_root: bool = False
         raise errors.UnknownAction()
     try:
         return builder(args, line)
+    except errors.AmbiguousCommand as exc:
+        if at_root and exc.rc is not None:
+            raise errors.AmbiguousCommand(exc.before, exc.choices, rc=None) from None
+        raise
     except errors.ParseError as exc:
         if at_root and exc.rc is not None:
             raise errors.ParseError(exc.before, rc=None) from None
@@ -68,6 +74,8 @@ def _verb(word: str, verbs: Sequence[str], at_root: bool) -> str:
     found = matches(word, verbs) if word else []
     if len(found) == 1:
         return found[0]
+    if len(found) > 1:  # no Command fail line, as the unknown word it used to be taken for
+        raise errors.AmbiguousCommand(word, found, rc=None)
     if not at_root:
         raise errors.UnknownAction()
     if not found and len(matches(word, CONFIG_ONLY_VERBS) if word else []) >= 1:

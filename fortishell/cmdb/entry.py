@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Union
 
-from ..errors import CommitError, IncompleteCommand, ParseError
+from ..errors import AmbiguousCommand, CommitError, IncompleteCommand, ParseError
 from .schema import PEM, AttrSpec, Path, TableSpec, resolve_word
 from .types import MultiOptionType, ParseContext, type_of
 
@@ -171,9 +171,12 @@ class EditBuffer:
             if self.may_set(exact):
                 return exact
             raise ParseError(word)
-        cands = self.settable()
-        name = resolve_word(word, [a.name for a in cands])
+        names = [a.name for a in self.settable()]
+        name = resolve_word(word, names)
         if name is None:
+            choices = [n for n in names if n.startswith(word)] if word else []
+            if len(choices) > 1:  # names its choices, as an ambiguous keyword does
+                raise AmbiguousCommand(word, choices)
             raise ParseError(word)
         return self.spec.attr(name)  # type: ignore[return-value]
 

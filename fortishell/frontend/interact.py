@@ -10,6 +10,7 @@ only moves text between the terminal and the session:
   line, as FortiOS does, the word being typed filled in when it has exactly one
   valid completion (inside an open quote ``?`` is an ordinary character);
 * Enter inside an open quote or after a trailing backslash continues the line;
+* a bracketed paste of several lines runs them line by line, as typed (:func:`.keys.paste_lines`);
 * Ctrl-C clears the line, Ctrl-D at the root prompt leaves; Ctrl-C while a
   command runs cancels its EST operation, or abandons any other command (see
   :meth:`Repl.abort`);
@@ -45,6 +46,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import History
 from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.output import DummyOutput, Output
 
 from ..shell import persist
@@ -54,7 +56,7 @@ from .compat import no_render
 from .echo import PlainEcho
 from .fastline import FastLines, LazyPrompt, inline_safe
 from .hub import OutputHub, hub_for
-from .keys import line_bindings, read_key
+from .keys import line_bindings, paste_lines, read_key
 from .pager import ERASE_MORE, MORE, Pager
 
 CANCEL_GRACE = 3.0  # seconds: a cancelled EST operation ends well within this; then stop waiting anyway
@@ -126,7 +128,8 @@ class Repl:
             return ps
 
         def answer() -> PromptSession[str]:
-            ps: PromptSession[str] = PromptSession(input=self.input, output=screen)
+            ps: PromptSession[str] = PromptSession(input=self.input, output=screen,
+                                                   key_bindings=paste_lines(KeyBindings(), lambda _t: False))
             if plain:
                 no_render(ps.app)
             return ps
@@ -306,6 +309,12 @@ class Repl:
             self.device.cancel(worker)
         loop.call_soon_threadsafe(_settle, waiter)
 
+    def _sigint(self) -> None:
+        """Ctrl-C on the local terminal while a command runs: the terminal has echoed ``^C`` (it is
+        not in raw mode then); what follows (the cancelled trace's last lines) starts a new line."""
+        self.write_raw("\n")
+        self.abort()
+
     def hangup(self) -> None:
         """The terminal is gone (the input is closed by the caller): leave at the next step."""
         self.closed = True
@@ -344,7 +353,7 @@ class Repl:
 
         future = loop.run_in_executor(executor, hub.run_for, self, tracked)
         future.add_done_callback(lambda _f: _settle(waiter))
-        restore = _catch_sigint(loop, self.abort, self.input)
+        restore = _catch_sigint(loop, self._sigint, self.input)
         self.busy = True
         try:
             await waiter

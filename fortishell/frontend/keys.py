@@ -1,8 +1,9 @@
-"""Key handling of the interactive shell: ``?`` help, Enter, and the pager's single keys."""
+"""Key handling of the interactive shell: ``?`` help, Enter, pastes of several lines, and the
+pager's single keys."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from prompt_toolkit.application import Application, run_in_terminal
@@ -62,6 +63,38 @@ def line_bindings(session: Session, screen: Screen) -> KeyBindings:
             buf.insert_text("\n")
         else:
             buf.validate_and_handle()
+
+    paste_lines(kb, session.needs_more)
+    return kb
+
+
+def paste_lines(kb: KeyBindings, needs_more: Callable[[str], bool]) -> KeyBindings:
+    """A bracketed paste of several lines runs line by line, as if typed (as over SSH).
+
+    prompt_toolkit's own binding inserts the whole paste into one buffer; here
+    the paste is inserted up to its first line end, where the line is accepted
+    unless it continues (an open quote, a trailing backslash: the line end then
+    stays in the buffer); the rest goes back to the front of the key queue, and
+    prompt_toolkit keeps it as typeahead for the next prompt (or the answer to
+    a question).  A last line without a line end stays in the buffer, unrun.
+    """
+
+    @kb.add(Keys.BracketedPaste)
+    def _paste(event: KeyPressEvent) -> None:
+        buf = event.current_buffer
+        data = event.data.replace("\r\n", "\n").replace("\r", "\n")
+        while True:
+            line, end, data = data.partition("\n")
+            buf.insert_text(line)
+            if not end:
+                return
+            if needs_more(buf.text):
+                buf.insert_text("\n")
+                continue
+            if data:
+                event.app.key_processor.feed_multiple([KeyPress(Keys.BracketedPaste, data)], first=True)
+            buf.validate_and_handle()
+            return
 
     return kb
 

@@ -61,6 +61,15 @@ def test_the_newcomers_session_passes_by_outcome(newcomer: str) -> None:
         (1, "refused, retyped"), (newcomer.split("\n").index("FortiProxy # conf vpn cert ?") + 1, "help")]
 
 
+def test_an_ambiguous_word_refused_then_retyped_is_set_aside(newcomer: str) -> None:
+    typo = "FortiProxy # exec png testrfc7030.com\ncommand parse error before 'png'\n"
+    assert newcomer.startswith(typo)
+    ambiguous = "FortiProxy # e\nambiguous command before 'e': execute exit\n" + newcomer[len(typo):]
+    grade = grade_text(_example1(), ambiguous)
+    assert grade.passed, grade.first_difference
+    assert grade.set_aside[0].line == 1 and grade.set_aside[0].why == "refused, retyped"
+
+
 def test_strict_compares_the_keystrokes(newcomer: str) -> None:
     grade = grade_text(_example1(), newcomer, strict=True)
     assert not grade.passed and grade.first_difference is not None

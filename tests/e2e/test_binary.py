@@ -113,3 +113,16 @@ def test_expect_verdict_on_its_own_line(tmp_path: Path) -> None:
                           env=dict(os.environ, FORTISHELL_STATE_DIR=str(tmp_path / "state")))
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout.splitlines()[-2:] == ["FortiProxy # ", f"expect: transcript matches {expected} (4 lines)"]
+
+
+def test_shell_with_piped_input_prints_what_run_dash_prints(tmp_path: Path) -> None:
+    """`fortishell < script` (no subcommand, input not a terminal) is `fortishell run -`: no line
+    editor (no "Input is not a terminal" warning, escapes, doubled lines or \\r), the same exit code."""
+    script = "get system status | grep Hostname\nshow system global | grep hostname\n"
+    shell = _run(["--clock", "2023-04-06 22:37:34"], tmp_path, stdin=script)
+    run = _run(["--clock", "2023-04-06 22:37:34", "run", "-"], tmp_path, stdin=script)
+    assert (shell.returncode, shell.stdout, shell.stderr) == (run.returncode, run.stdout, run.stderr) == (0, run.stdout, "")
+    assert "\x1b" not in shell.stdout and "\r" not in shell.stdout
+    assert shell.stdout.count("get system status") == 1
+    failing = _run([], tmp_path, stdin="bogus\n")
+    assert failing.returncode == 1 and "Traceback" not in failing.stderr

@@ -73,6 +73,20 @@ def test_bad_input_leaves_cmdb_unchanged(session: Session, line: str) -> None:
     session.device.cmdb.restore(snap)
 
 
+def test_ambiguous_abbreviation_names_the_choices(session: Session) -> None:
+    r = session.execute("e")
+    assert r.lines == ["ambiguous command before 'e': execute exit"] and r.rc != 0
+    r = session.execute("execute vpn certificate local generate e")
+    assert r.lines == ["ambiguous command before 'e': ec est"] and r.rc != 0
+    r = run(session, "config vpn certificate local", "edit amb", "se x")
+    assert r.lines == ["ambiguous command before 'se': set select"] and r.rc != 0
+    r = session.execute("set est-srp 1")
+    assert r.lines == ["ambiguous command before 'est-srp': est-srp-username est-srp-password",
+                       "Command fail. Return code -61"]
+    run(session, "abort")
+    run(session, "end")
+
+
 def test_root_parse_error_has_no_command_fail_line(session: Session) -> None:
     r = session.execute("foo")
     assert r.lines == ["command parse error before 'foo'"] and r.rc == -61

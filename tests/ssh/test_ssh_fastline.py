@@ -49,3 +49,15 @@ def test_a_question_is_answered_from_a_whole_line(serve, shell) -> None:
     sh.send("n\r")
     sh.read_until(PROMPT)
     assert 'edit "gone"' in sh.cmd("show")
+
+
+def test_a_bracketed_paste_from_the_client_runs_line_by_line(serve, shell) -> None:
+    """A client terminal's own bracketed paste (escape sequences: the line editor takes it whole)
+    of several lines runs them one by one, as typed, not as one line."""
+    srv = serve()
+    sh = shell(srv.port)
+    sh.send("\x1b[200~config vpn certificate local\redit paste1\rnext\rend\r\x1b[201~")
+    out = sh.read_until(re.compile(r"# end\r\n\r\nFortiProxy # $"))
+    assert "parse error" not in out, out
+    assert "new entry 'paste1' added" in out, out
+    assert "paste1" in sh.cmd("show vpn certificate local paste1")
