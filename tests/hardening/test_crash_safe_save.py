@@ -11,7 +11,7 @@ rewrite the file with it, and leave no journal or temporary file behind.
 Over SSH (``fortishell serve``): the server is killed the moment the prompt
 after ``next`` / ``end`` arrives; the commit must be there after a restart.
 
-CI runs 12 kills; ``FORTISHELL_CRASH_ITERATIONS=500`` runs more.
+CI runs 10 kills; ``FORTISHELL_CRASH_ITERATIONS=500`` runs more.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from fortishell.replay import transcript
 from fortishell.shell.device import Device
 
 EXE = Path(sys.executable).parent / "fortishell"
-ITERATIONS = int(os.environ.get("FORTISHELL_CRASH_ITERATIONS", "12"))
+ITERATIONS = int(os.environ.get("FORTISHELL_CRASH_ITERATIONS", "10"))
 LAB_TIME = dt.datetime(2023, 4, 6, 22, 37, 34, tzinfo=dt.timezone.utc)
 CONF = "fortishell.conf"
 

@@ -147,8 +147,8 @@ def test_long_line_errors_are_fortios_style(tmp_path: Path) -> None:
             dev.close()
 
 
-# 12 sequences of 60 commands in the suite; FORTISHELL_FUZZ_EXAMPLES=500 for a long run
-@settings(max_examples=int(os.environ.get("FORTISHELL_FUZZ_EXAMPLES", "12")), deadline=None,
+# 8 sequences of 60 commands in the suite; FORTISHELL_FUZZ_EXAMPLES=500 for a long run
+@settings(max_examples=int(os.environ.get("FORTISHELL_FUZZ_EXAMPLES", "8")), deadline=None,
           suppress_health_check=list(HealthCheck))
 @given(st.randoms(use_true_random=False))
 def test_random_sessions_keep_every_property(rng: random.Random) -> None:
