@@ -71,3 +71,14 @@ def test_a_ca_name_that_is_not_a_ca_certificate_is_said(session: Session, device
     assert result.lines[-3].endswith("SSL certificate problem: self-signed certificate in certificate chain")
     assert result.lines[-2] == ("'G_CA_Cert_1' is not a CA certificate on this device (it was sent as the CA "
                                 "identifier).")
+
+
+def test_a_ca_name_in_the_wrong_case_gets_the_warning(session: Session, device: Device) -> None:
+    """Issue 22 item 7: ``G_CA_cert_1`` (a CA name mistyped) gets the warning ``G_CA_Cert_2`` gets."""
+    imported = session.execute(f'execute vpn certificate ca import est {URL} "" "" "" "" "" "" "" {_fingerprint()}')
+    assert imported.rc == 0, imported.lines
+    enrolled = session.execute(GUIDE.replace("G_CA_Cert_1", "G_CA_cert_1"))
+    assert enrolled.rc == 0, enrolled.lines
+    assert enrolled.lines == ["Warning: 'G_CA_cert_1' is not a CA certificate on this device (did you mean "
+                              "'G_CA_Cert_1'? CA names are case-sensitive; it was sent as the CA identifier).",
+                              "Done."]

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 FIELDS = ("url", "ca_id", "http_username", "http_password", "source_ip", "client_cert", "srp_username",
           "srp_password", "fingerprint")
-CA_NAME_RE = re.compile(r"(G_)?CA_Cert_\d+")
+CA_NAME_RE = re.compile(r"(G_)?CA_Cert_\d+", re.IGNORECASE)  # G_CA_cert_1 is a CA name too, mistyped
 QUESTION = "Do you want to continue? (y/n)"
 I1 = " " * 8
 
@@ -176,7 +176,9 @@ def enroll(sess: "Session", settings: EstSettings) -> list[str]:
     ca_id = settings.ca_id
     note = None
     if ca_id and CA_NAME_RE.fullmatch(ca_id) and sess.cmdb.entry(CA, ca_id) is None:
-        note = f"'{ca_id}' is not a CA certificate on this device (it was sent as the CA identifier)."
+        near = [name for name in sess.cmdb.keys(CA) if name.lower() == ca_id.lower()]
+        hint = f"did you mean '{near[0]}'? CA names are case-sensitive; " if near else ""
+        note = f"'{ca_id}' is not a CA certificate on this device ({hint}it was sent as the CA identifier)."
     try:
         lines = list(sess.device.enroll(settings))
     except FortiError as exc:
