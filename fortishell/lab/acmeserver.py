@@ -88,7 +88,7 @@ class _Server(ThreadingHTTPServer):
             try:
                 conn.unwrap()  # close_notify
             except (ssl.SSLError, OSError):
-                pass
+                pass  # the client closed first: nothing left to say on this connection
 
 
 class _Handler(BaseHTTPRequestHandler):

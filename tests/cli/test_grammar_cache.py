@@ -55,3 +55,30 @@ def test_no_cache_without_an_absolute_cache_home(tmp_path: Path, monkeypatch) ->
     monkeypatch.chdir(tmp_path)
     proc = run(Path("relative/dir"))
     assert proc.returncode == 0 and proc.stderr == "" and not (tmp_path / "relative").exists()
+
+
+def test_a_cache_file_another_user_owns_is_never_loaded(tmp_path: Path, monkeypatch) -> None:
+    """lark's cache is a pickle: a file someone else owns (or put there) is passed over."""
+    import pytest
+
+    from fortishell.cli import parser
+
+    if os.getuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = cache_file(grammar_text())
+    assert path is not None
+    assert run(tmp_path).returncode == 0 and path.exists()  # a genuine cache, written by this user
+    seen: list[dict[str, object]] = []
+
+    def recording_lark(text: str, **options: object) -> object:
+        seen.append(options)
+        return real_lark(text, **options)
+
+    real_lark = parser.Lark
+    monkeypatch.setattr(parser, "Lark", recording_lark)
+    parser._build_lark(grammar_text(), parser._LineBuilder())
+    assert seen[-1].get("cache") == str(path)  # our own file: used
+    os.chown(path, 65534, 65534)
+    parser._build_lark(grammar_text(), parser._LineBuilder())
+    assert "cache" not in seen[-1]  # another user's file: the grammar is analysed instead

@@ -5,49 +5,20 @@ and a rotation after a failed compaction never replaces the closed journal it le
 from __future__ import annotations
 
 import errno
-import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cmdb_helpers import LOCAL
-from fortishell.cmdb import journal, store
-from fortishell.cmdb.factory import factory_cmdb
+from journal_helpers import LOG, booted_keys, conf, jnl, record  # noqa: F401 - conf, jnl: fixtures
+from fortishell.cmdb import journal
 from fortishell.errors import ConfigFileError
 
 pytestmark = pytest.mark.timeout(60)
-LOG = logging.getLogger("test.journal")
-
-
-def record(key: str) -> str:
-    return f'config vpn certificate local\n    edit "{key}"\n        set comments "{key}"\n    next\nend\n'
-
-
-def booted_keys(conf: Path) -> list[str]:
-    text = store.read_config_text(conf)
-    cmdb = store.loads(text)
-    journal.recover(conf, cmdb, text, LOG, set_aside=False)
-    return [k for k in cmdb.keys(LOCAL) if k.startswith("r")]
 
 
 def is_journal(fd: int, conf: Path) -> bool:
     return os.path.samefile(f"/proc/self/fd/{fd}", journal.journal_path(conf))
-
-
-@pytest.fixture
-def conf(tmp_path: Path) -> Path:
-    path = tmp_path / "fortishell.conf"
-    store.save(factory_cmdb(), path)
-    return path
-
-
-@pytest.fixture
-def jnl(conf: Path) -> Iterator[journal.Journal]:
-    j = journal.Journal(conf, journal.text_hash(conf.read_text()), LOG)
-    yield j
-    j.close(timeout=5)
 
 
 def test_a_journal_holding_records_is_never_truncated(conf: Path, jnl: journal.Journal) -> None:

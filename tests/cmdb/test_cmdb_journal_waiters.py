@@ -8,23 +8,17 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cmdb_helpers import LOCAL
+from journal_helpers import LOG, booted_keys, conf, jnl, record  # noqa: F401 - conf, jnl: fixtures
 from fortishell.cmdb import journal, store
-from fortishell.cmdb.factory import factory_cmdb
 from fortishell.errors import ConfigFileError
 
 pytestmark = pytest.mark.timeout(60)
-LOG = logging.getLogger("test.journal")
 REAL_FSYNC = os.fsync
-
-
-def record(key: str) -> str:
-    return f'config vpn certificate local\n    edit "{key}"\n        set comments "{key}"\n    next\nend\n'
 
 
 class Gate:
@@ -59,27 +53,6 @@ class Waiter:
         self.called.set()
 
 
-@pytest.fixture
-def conf(tmp_path: Path) -> Path:
-    path = tmp_path / "fortishell.conf"
-    store.save(factory_cmdb(), path)
-    return path
-
-
-@pytest.fixture
-def jnl(conf: Path) -> Iterator[journal.Journal]:
-    j = journal.Journal(conf, journal.text_hash(conf.read_text()), LOG)
-    yield j
-    j.close(timeout=5)
-
-
-def keys_after_restart(conf: Path) -> list[str]:
-    text = store.read_config_text(conf)
-    cmdb = store.loads(text)
-    journal.recover(conf, cmdb, text, LOG, set_aside=False)
-    return [k for k in cmdb.keys(LOCAL) if k.startswith("r")]
-
-
 def test_rotate_settles_the_waiters_of_the_records_it_writes(conf: Path, jnl: journal.Journal, monkeypatch) -> None:
     """A record queued while the flusher is busy is written by the rotation: its waiter hears of it."""
     gate = Gate(monkeypatch, conf)
@@ -99,7 +72,7 @@ def test_rotate_settles_the_waiters_of_the_records_it_writes(conf: Path, jnl: jo
     assert waiter.called.wait(5), "the waiter of a record written by rotate() was never called"
     assert waiter.results == [None]
     jnl.wait(second, timeout=1)
-    assert keys_after_restart(conf) == ["r1", "r2"]
+    assert booted_keys(conf) == ["r1", "r2"]
 
 
 def test_a_rotation_whose_write_fails_reports_it_and_changes_nothing(conf: Path, jnl: journal.Journal,
@@ -136,7 +109,7 @@ def test_a_rotation_whose_write_fails_reports_it_and_changes_nothing(conf: Path,
     assert waiter.called.wait(5) and isinstance(waiter.results[0], OSError)
     assert journal.journal_path(conf).exists() and not journal.old_paths(conf)  # still the journal
     jnl.wait(jnl.append(record("r3")), timeout=10)  # the disk is back: r2 is retried with r3
-    assert keys_after_restart(conf) == ["r1", "r2", "r3"]
+    assert booted_keys(conf) == ["r1", "r2", "r3"]
 
 
 def test_waiting_for_a_disk_that_never_answers_is_bounded(conf: Path, jnl: journal.Journal, monkeypatch) -> None:
