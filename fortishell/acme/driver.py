@@ -20,7 +20,7 @@ from typing import Any
 
 from fortishell import errors
 from fortishell.cmdb import secrets
-from fortishell.est.cancel import Cancelled, CancelToken
+from fortishell.est.cancel import Cancelled, CancelToken, drive
 from fortishell.trace import Tracer
 
 from . import accounts
@@ -74,23 +74,9 @@ class AcmeDriver:
             http.close()
 
     def _drive(self, flow: Generator[Event, Reply, Outcome], http: AcmeHttp, token: CancelToken) -> Outcome:
-        reply: Reply = None
-        pending: BaseException | None = None
-        try:
-            while True:
-                try:
-                    event = flow.throw(pending) if pending is not None else flow.send(reply)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-                pending, reply = None, None
-                try:
-                    reply = self._perform(event, http, token)
-                    if token.cancelled:  # a request cut short by the cancellation
-                        raise Cancelled("cancelled")
-                except (Cancelled, FlowFailure) as exc:
-                    pending = exc  # thrown into the flow: it withdraws its challenge answer
-        finally:
-            flow.close()
+        # a Cancelled or FlowFailure is thrown into the flow: it withdraws its challenge answer
+        return drive(flow, lambda event: self._perform(event, http, token), token,
+                     thrown=(Cancelled, FlowFailure), recheck=True)
 
     def _perform(self, event: Event, http: AcmeHttp, token: CancelToken) -> Reply:
         if isinstance(event, Trace):

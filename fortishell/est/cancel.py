@@ -1,4 +1,4 @@
-"""Cancellation of a running EST operation (Ctrl-C, SIGINT/SIGTERM).
+"""Cancellation of a running enrollment (Ctrl-C, SIGINT/SIGTERM) and the one driver loop of the flows.
 
 A :class:`CancelToken` is handed to the engine for one operation.  Any thread
 may call :meth:`CancelToken.cancel`; the engine checks the token between
@@ -12,7 +12,8 @@ engine stores nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from typing import TypeVar
 
 from fortishell import errors
 
@@ -71,3 +72,37 @@ class CancelToken:
         if self._event.is_set():
             raise Cancelled("cancelled")
 
+
+
+E = TypeVar("E")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+def drive(flow: Generator[E, R | None, T], perform: Callable[[E], R | None], token: CancelToken, *,
+          thrown: tuple[type[BaseException], ...], recheck: bool = False) -> T:
+    """Perform a sans-IO flow's events until it returns: the one driver loop of the enrollment
+    protocols (``est/engine.py``, ``acme/driver.py``).
+
+    ``perform`` turns an event into the flow's reply (a request into a response, a store into its
+    result, a wait into a sleep on ``token``).  An exception of ``thrown`` (a cancellation, a
+    failure the flow must see) is thrown into the flow, which ends its trace and undoes what it
+    must; anything else propagates.  ``recheck``: a reply that arrives after a cancellation (a
+    request cut short) counts as cancelled.  The flow is always closed."""
+    reply: R | None = None
+    pending: BaseException | None = None
+    try:
+        while True:
+            try:
+                event = flow.throw(pending) if pending is not None else flow.send(reply)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            pending, reply = None, None
+            try:
+                reply = perform(event)
+                if recheck and token.cancelled:
+                    raise Cancelled("cancelled")
+            except thrown as exc:
+                pending = exc
+    finally:
+        flow.close()

@@ -39,7 +39,7 @@ from fortishell import errors
 from ..certs import trust as rules
 from . import catalogue as C
 from . import flows, pki
-from .cancel import Cancelled, CancelToken
+from .cancel import Cancelled, CancelToken, drive
 from .events import (
     EstRequest,
     Event,
@@ -128,44 +128,40 @@ class EstEngine:
             raise errors.EstError(f"{what} failed: {exc.reason}") from None
 
     def _drive(self, flow: Generator[Event, Reply, T], tcfg: TransportConfig | None, token: CancelToken) -> T:
-        """Perform the flow's events until it returns; a cancellation is thrown into the flow."""
-        transport: EstTransport | WireFailure | None = None
-        reply: Reply = None
-        pending: BaseException | None = None
+        """Perform the flow's events until it returns (``cancel.drive``); a cancellation is thrown
+        into the flow.  One connection per operation, opened by its first request."""
+        transport: list[EstTransport | WireFailure] = []
+
+        def perform(event: Event) -> Reply:
+            try:
+                if isinstance(event, Trace):
+                    self._trace(event)
+                elif isinstance(event, EstRequest):
+                    token.check()
+                    if not transport:
+                        transport.append(_open(tcfg, token) if tcfg is not None else WireFailure("no connection"))
+                    opened = transport[0]
+                    return opened.send(event) if isinstance(opened, EstTransport) else opened
+                elif isinstance(event, Wait):
+                    if self.sleep is not None:
+                        self.sleep(event.seconds)
+                    elif token.wait(event.seconds):
+                        token.check()
+                elif isinstance(event, StoreCaCerts):
+                    token.check()
+                    return self._store_ca(event)
+                elif isinstance(event, StoreLocal):
+                    token.check()
+                    return self._store_local(event)
+            except EstTransportError as exc:
+                return WireFailure(exc.text, exc.connected)
+            return None
+
         try:
-            while True:
-                try:
-                    event = flow.throw(pending) if pending is not None else flow.send(reply)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-                pending, reply = None, None
-                try:
-                    if isinstance(event, Trace):
-                        self._trace(event)
-                    elif isinstance(event, EstRequest):
-                        token.check()
-                        if transport is None:
-                            transport = _open(tcfg, token) if tcfg is not None else WireFailure("no connection")
-                        reply = transport.send(event) if isinstance(transport, EstTransport) else transport
-                    elif isinstance(event, Wait):
-                        if self.sleep is not None:
-                            self.sleep(event.seconds)
-                        elif token.wait(event.seconds):
-                            token.check()
-                    elif isinstance(event, StoreCaCerts):
-                        token.check()
-                        reply = self._store_ca(event)
-                    elif isinstance(event, StoreLocal):
-                        token.check()
-                        reply = self._store_local(event)
-                except EstTransportError as exc:
-                    reply = WireFailure(exc.text, exc.connected)
-                except (Cancelled, FlowFailure) as exc:
-                    pending = exc
+            return drive(flow, perform, token, thrown=(Cancelled, FlowFailure))
         finally:
-            flow.close()
-            if isinstance(transport, EstTransport):
-                transport.close()
+            if transport and isinstance(transport[0], EstTransport):
+                transport[0].close()
 
     def _trace(self, event: Trace) -> None:
         if self.tracer is None:
