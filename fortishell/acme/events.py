@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from fortishell.est.events import HeaderPairs
 from fortishell.trace import TracePoint
 
 
@@ -33,18 +34,10 @@ class Request:
 
 
 @dataclass(frozen=True)
-class Response:
+class Response(HeaderPairs):
     status: int
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        lname = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lname), None)
-
-    @property
-    def media_type(self) -> str:
-        return (self.header("Content-Type") or "").split(";")[0].strip().lower()
 
     def json(self) -> Any:
         """The body as JSON, or None when it is not JSON."""

@@ -57,15 +57,10 @@ class Interim:
         return f"{self.http_version} {self.status} {self.reason}".rstrip()
 
 
-@dataclass(frozen=True)
-class EstResponse:
-    status: int
-    reason: str = ""
-    http_version: str = "HTTP/1.1"
-    headers: tuple[tuple[str, str], ...] = ()  # raw pairs in wire order
-    body: bytes = b""
-    tls: TlsInfo | None = None
-    interim: tuple[Interim, ...] = ()  # earlier responses of the same request, in order
+class HeaderPairs:
+    """Header lookups over raw ``(name, value)`` pairs in wire order (the replies of EST and ACME)."""
+
+    headers: tuple[tuple[str, str], ...]
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -74,6 +69,17 @@ class EstResponse:
     @property
     def media_type(self) -> str:
         return (self.header("Content-Type") or "").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class EstResponse(HeaderPairs):
+    status: int
+    reason: str = ""
+    http_version: str = "HTTP/1.1"
+    headers: tuple[tuple[str, str], ...] = ()  # raw pairs in wire order
+    body: bytes = b""
+    tls: TlsInfo | None = None
+    interim: tuple[Interim, ...] = ()  # earlier responses of the same request, in order
 
     @property
     def status_line(self) -> str:
