@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
-from . import habits
 from .ca import LabCA
 from .faults import FaultState
 from .tlsio import make_ssl_context
@@ -47,11 +46,6 @@ EVIL_TWIN = "Evil Twin"
 
 
 KNOBS = ("issuing_intermediate", "tls_separate_root", "rogue_root", "evil_twin")
-
-
-def chain_order_pkcs7(certs: list[x509.Certificate]) -> bytes:
-    """A certs-only PKCS#7 with ``certs`` in the order given (BER: the SET OF is not sorted)."""
-    return habits.pkcs7_der(certs, chain_order=True)
 
 
 @dataclass

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from labkit import basic, client_context, csr_b64, enroll_headers, make_csr, raw_request
 
 from fortishell.lab import cli
-from fortishell.lab.topology import EVIL_TWIN, ROGUE_ROOT, SUB_CA, TLS_ROOT, chain_order_pkcs7
+from fortishell.lab.habits import pkcs7_der
+from fortishell.lab.topology import EVIL_TWIN, ROGUE_ROOT, SUB_CA, TLS_ROOT
 
 EST = "/.well-known/est/"
 
@@ -41,7 +42,7 @@ def test_default_topology_is_the_guides(responder, lab_ca) -> None:
     reply = raw_request(responder.port, client_context(lab_ca), "GET", EST + "cacerts")
     der = pkcs7.serialize_certificates([lab_ca.cert], serialization.Encoding.DER)
     assert base64.b64decode(b"".join(reply.body.split())) == der
-    assert chain_order_pkcs7([lab_ca.cert]) == der  # one certificate: the same bytes either way
+    assert pkcs7_der([lab_ca.cert], chain_order=True) == der  # one certificate: the same bytes either way
 
 
 def test_issuing_intermediate(responder, lab_ca) -> None:
