@@ -9,8 +9,8 @@ FortiOS-style line (:class:`~fortishell.errors.ScepError`)::
     SCEP enrollment of certificate 'vpn1' failed: <reason>
     SCEP enrollment of certificate 'vpn1' cancelled.
 
-A cancellation (Ctrl-C) closes the HTTP client (a blocked request returns) and
-is thrown into the flow before anything is stored; a store is one CMDB
+A cancellation (Ctrl-C) shuts the connection down (a blocked request returns at
+once) and is thrown into the flow before anything is stored; a store is one CMDB
 transaction, so an operation stores all of its result or nothing.
 """
 
@@ -34,7 +34,7 @@ from . import catalogue as C
 from . import flows
 from .events import CaChain, Event, FlowFailure, Outcome, Refused, Reply, Request, StoreLocal, Stored, Trace, Wait
 from .settings import ScepSettings
-from .transport import ScepHttp, TransportConfig
+from .transport import ScepHttp
 
 CA = ("vpn", "certificate", "ca")
 LOCAL = ("vpn", "certificate", "local")
@@ -151,8 +151,8 @@ class ScepDriver:
              new: bool = False) -> T:
         trust_pems = tuple(str(e.get("ca")) for e in self.cmdb.entries(CA) if e.get("ca"))
         resolve = self.network.resolve if self.network is not None else None
-        http = ScepHttp(TransportConfig(trust_pems, resolve, self.timeout))
-        unregister = token.on_cancel(http.close)
+        # the transport's sockets are shut down by the token itself (est/transport.Backend)
+        http = ScepHttp(settings.url, token, trust_pems=trust_pems, resolve=resolve, timeout=self.timeout)
         try:
             return drive(flow, lambda event: self._perform(event, http, token, new), token,
                          thrown=(Cancelled, FlowFailure), recheck=True)
@@ -163,7 +163,6 @@ class ScepDriver:
             self._trace(Trace.of(C.FAILED, name=settings.name or settings.url, reason=exc.reason))
             raise (Refused if exc.refused else errors.ScepError)(f"{what} failed: {exc.reason}") from None
         finally:
-            unregister()
             http.close()
 
     def _perform(self, event: Event, http: ScepHttp, token: CancelToken, new: bool) -> Reply:

@@ -1,21 +1,28 @@
-"""The I/O side of the SCEP client: plain HTTP (or HTTPS) through httpx, to the address the lab
-network gives for a host.
+"""The I/O side of the SCEP client: httpx over the EST client's network backend.
 
-A lab host (``scep.lab``) is reached at the loopback address of its service, with the URL's
-own ``Host`` header; any other host is reached as written.  HTTPS verifies the server against
-the device's CA store only.  A reply body is read up to :data:`MAX_BODY` (a hostile server
-cannot make the device buffer without end).  Never raises: a failure on the wire is a
-:class:`~fortishell.est.events.WireFailure` with curl-like wording.
+SCEP shares the EST transport's plumbing (``est/transport.py``): its
+:class:`~fortishell.est.transport.Backend` connects to the address the lab
+network gives for a host (``scep.lab`` -> the lab SCEP responder on loopback)
+while the URL, the ``Host`` header and TLS name checks stay the original host's,
+and a cancellation shuts the connection's socket down from the cancelling thread
+(a blocked read returns at once).  HTTPS verifies the server against the
+device's CA store only.  A reply body is read up to :data:`MAX_BODY` (a hostile
+server cannot make the device buffer without end).  :meth:`ScepHttp.send` never
+raises: a failure on the wire is a :class:`~fortishell.est.events.WireFailure`
+with curl-like wording.
 """
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+import httpcore
 import httpx
+
+from fortishell.est.cancel import CancelToken
+from fortishell.est.transport import Backend, EstHttpTransport, EstTransportError, make_ssl_context
+from fortishell.est.transport import TransportConfig as EstTransportConfig
 
 from .events import Request, Response, WireFailure
 
@@ -24,42 +31,35 @@ MAX_BODY = 256 * 1024
 Resolver = Callable[[str, int], "tuple[str, int] | None"]
 
 
-@dataclass(frozen=True)
-class TransportConfig:
-    trust_pems: tuple[str, ...] = ()
-    resolve: Resolver | None = None
-    timeout: float = 10.0
-
-
 class ScepHttp:
-    def __init__(self, cfg: TransportConfig) -> None:
-        self._resolve = cfg.resolve
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        for pem in cfg.trust_pems:
-            try:
-                ctx.load_verify_locations(cadata=pem)
-            except ssl.SSLError:
-                continue  # an entry OpenSSL cannot read trusts nothing
-        self._client = httpx.Client(verify=ctx, timeout=cfg.timeout, headers={"User-Agent": USER_AGENT},
-                                    follow_redirects=False)
+    """Sends :class:`Request` events to the one SCEP server of ``url``."""
 
-    def _mapped(self, url: str) -> tuple[str, dict[str, str]]:
+    def __init__(self, url: str, token: CancelToken, *, trust_pems: tuple[str, ...] = (),
+                 resolve: Resolver | None = None, timeout: float = 10.0) -> None:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        target = self._resolve(host, port) if self._resolve is not None else None
-        if target is None:
-            return url, {}
-        netloc = f"[{target[0]}]:{target[1]}" if ":" in target[0] else f"{target[0]}:{target[1]}"
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), {"Host": parts.netloc}
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            port = 80
+        cfg = EstTransportConfig(host=host, port=port, connect_to=resolve(host, port) if resolve else None,
+                                 trust_pems=trust_pems, timeout=timeout)
+        self._client: httpx.Client | None = None
+        self._error: str | None = None
+        try:
+            transport = EstHttpTransport(make_ssl_context(cfg), Backend(cfg, token), None)
+        except EstTransportError as exc:
+            self._error = str(exc)
+            return
+        self._client = httpx.Client(transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT},
+                                    follow_redirects=False)
 
     def send(self, req: Request) -> Response | WireFailure:
-        url, headers = self._mapped(req.url)
-        if req.content_type:
-            headers["Content-Type"] = req.content_type
+        if self._client is None:
+            return WireFailure(self._error or "no transport")
+        headers = {"Content-Type": req.content_type} if req.content_type else {}
         try:
-            with self._client.stream(req.method, url, content=req.body, headers=headers) as resp:
+            with self._client.stream(req.method, req.url, content=req.body, headers=headers) as resp:
                 body = bytearray()
                 for chunk in resp.iter_bytes():
                     body += chunk
@@ -68,19 +68,27 @@ class ScepHttp:
                 return Response(resp.status_code, tuple(resp.headers.multi_items()), bytes(body))
         except httpx.InvalidURL as exc:
             return WireFailure(f"bad URL: {exc}")
-        except httpx.TimeoutException:
+        # the EST transport raises httpcore's errors as they are (est/engine.py reads them too)
+        except (httpx.TimeoutException, httpcore.TimeoutException):
             return WireFailure("Connection timed out")
-        except httpx.ConnectError as exc:
-            text = str(exc)
-            if "Connection refused" in text or "Errno 111" in text:
-                return WireFailure("Connection refused")
-            if "CERTIFICATE_VERIFY_FAILED" in text:
-                return WireFailure("SSL certificate problem: unable to get local issuer certificate")
-            if "Name or service not known" in text or "Errno -2" in text or "Errno -3" in text:
-                return WireFailure("Could not resolve host")
-            return WireFailure(text or "connect failed")
-        except httpx.HTTPError as exc:  # a protocol error, a closed connection (cancel), a decode error
+        except (httpx.ConnectError, httpcore.ConnectError) as exc:
+            return WireFailure(_connect_text(str(exc)))
+        except (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+            # a protocol error, a connection cut (a cancellation), a decode error
             return WireFailure(str(exc) or type(exc).__name__)
+        except EstTransportError as exc:
+            return WireFailure(str(exc))
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+
+
+def _connect_text(text: str) -> str:
+    if "Connection refused" in text or "Errno 111" in text:
+        return "Connection refused"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "SSL certificate problem: unable to get local issuer certificate"
+    if "Name or service not known" in text or "Errno -2" in text or "Errno -3" in text:
+        return "Could not resolve host"
+    return text or "connect failed"

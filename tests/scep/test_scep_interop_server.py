@@ -3,16 +3,12 @@ the shell: ``ca import auto``, enrollment, the FAILURE path of a wrong challenge
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from fortishell.clock import Clock
 from fortishell.shell.device import Device
 from fortishell.shell.session import Session
 
@@ -20,19 +16,6 @@ from scep_helpers import CHALLENGE, ScepServer
 
 LOCAL = ("vpn", "certificate", "local")
 CA = ("vpn", "certificate", "ca")
-
-
-@pytest.fixture()
-def device(tmp_path: Path) -> Iterator[Device]:
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    dev = Device.open(tmp_path / "fortishell.conf", tmp_path / "state", Clock(fixed=now))
-    yield dev
-    dev.close()
-
-
-@pytest.fixture()
-def session(device: Device) -> Session:
-    return Session(device)
 
 
 def _pin(server: ScepServer) -> str:
