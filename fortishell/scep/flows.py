@@ -153,11 +153,18 @@ def sort_roles(certs: list[x509.Certificate]) -> CaChain:
     cas = [issuing] + [c for c in cas if c is not issuing]
     encrypting = [r for r in ras if _usage(r, "key_encipherment")]
     recipient = encrypting[0] if encrypting else issuing
-    signers = [r for r in ras if _usage(r, "digital_signature")] + [issuing]
-    for cert in (recipient, *signers):
-        if not isinstance(cert.public_key(), rsa.RSAPublicKey):
-            raise FlowFailure(f"the SCEP certificate '{name_spaced(cert.subject)}' has no RSA key")
+    if not _is_rsa(recipient):
+        raise FlowFailure(f"the SCEP certificate '{name_spaced(recipient.subject)}' has no RSA key")
+    # a CertRep is signed with RSA: by an RA, or by the CA itself when its key is RSA (an EC root
+    # above an RSA RA signs nothing here)
+    signers = [c for c in [*(r for r in ras if _usage(r, "digital_signature")), issuing] if _is_rsa(c)]
+    if not signers:
+        raise FlowFailure("the GetCACert reply holds no RSA certificate to check a CertRep with")
     return CaChain(tuple(certs), tuple(cas), recipient, tuple(signers), bool(ras))
+
+
+def _is_rsa(cert: x509.Certificate) -> bool:
+    return isinstance(cert.public_key(), rsa.RSAPublicKey)
 
 
 def get_ca_caps(s: ScepSettings, dest_ip: str) -> Generator[Event, Reply, frozenset[str]]:
