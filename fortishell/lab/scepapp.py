@@ -15,8 +15,9 @@ without regard to case, a choice: clients spell them as the RFC does):
   A ``+`` of the base64 that arrives as a space (a client that did not
   percent-encode it) is read as ``+``.
 
-A PKIOperation that does not parse or whose signature does not verify has no
-transaction to answer in: 400 with the reason in one line.  Otherwise a CertRep,
+A PKIOperation that does not parse or whose signature does not verify (an EC signer
+included: SCEP signs and envelopes with RSA) has no transaction to answer in: 400 with
+the reason in one line.  Otherwise a CertRep,
 signed by the RA (or single CA), ``recipientNonce`` = the request's
 ``senderNonce``, and for SUCCESS the issued certificate (certs-only) enveloped to
 the request's signer certificate with AES-128-CBC (the strongest cipher
@@ -25,7 +26,6 @@ the request's signer certificate with AES-128-CBC (the strongest cipher
 * the fault knobs: every PKIOperation fails with that failInfo;
 * messageType other than PKCSReq, RenewalReq, CertPoll (GetCert, GetCRL): badRequest
   (the lab keeps no certificate store to answer from);
-* a signer certificate without an RSA key (the reply could not be enveloped): badAlg;
 * an envelope that is missing or does not decrypt with our key: badMessageCheck;
   content that is no CSR, or a CSR the lab CA refuses (no CN, bad signature): badRequest;
 * PKCSReq: the CSR's challengePassword must equal the responder's (``--scep-challenge``,
@@ -61,7 +61,6 @@ from urllib.parse import parse_qs, urlsplit
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..scep.message import (
     Cipher, FailInfo, MessageType, PkiMessage, PkiStatus, ScepMessageError, build, certs_only,
@@ -196,8 +195,6 @@ class ScepApp:
                 raise _Refused(forced)
             if msg.message_type not in (MessageType.PKCS_REQ, MessageType.RENEWAL_REQ, MessageType.CERT_POLL):
                 raise _Refused(FailInfo.BAD_REQUEST)
-            if not isinstance(msg.signer.public_key(), rsa.RSAPublicKey):
-                raise _Refused(FailInfo.BAD_ALG)
             if msg.message_type == MessageType.CERT_POLL:
                 return self._poll(msg, op)
             csr = self._csr(msg)
@@ -270,11 +267,12 @@ class ScepApp:
         requester = x509.load_pem_x509_certificate(kept.signer_pem.encode())
         if requester.public_key() != msg.signer.public_key():
             raise _Refused(FailInfo.BAD_MESSAGE_CHECK)
-        kept = self.pending.settle(msg.transaction_id, self._issue_held) or kept
+        settled, fresh = self.pending.settle(msg.transaction_id, self._issue_held)
+        kept = settled or kept
         if kept.status == "rejected":
             raise _Refused(FailInfo.BAD_REQUEST)
         if kept.status == "issued" and kept.cert_pem:
-            return self._success(msg, x509.load_pem_x509_certificate(kept.cert_pem.encode()), op, fresh=False)
+            return self._success(msg, x509.load_pem_x509_certificate(kept.cert_pem.encode()), op, fresh=fresh)
         return self._rep(msg, op, PkiStatus.PENDING)
 
     def _issue_held(self, kept: PendingRequest) -> tuple[int, str]:

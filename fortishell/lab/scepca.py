@@ -81,7 +81,9 @@ def identity(ca: LabCA, lab_dir: Path | None, *, single_ca: bool) -> ScepIdentit
 def _load(directory: Path, stem: str, ca: LabCA) -> tuple[x509.Certificate, rsa.RSAPrivateKey] | None:
     try:
         cert = x509.load_pem_x509_certificate((directory / f"{stem}.pem").read_bytes())
-        key = serialization.load_pem_private_key((directory / f"{stem}.key").read_bytes(), None)
+        # our own file, written by _make: the slow RSA consistency check once per load is not needed
+        key = serialization.load_pem_private_key((directory / f"{stem}.key").read_bytes(), None,
+                                                 unsafe_skip_rsa_key_validation=True)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:

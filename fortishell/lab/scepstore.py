@@ -166,17 +166,18 @@ class PendingStore:
             rows[transaction_id] = decided = replace(kept, status="approved" if approve else "rejected")
             return decided
 
-    def settle(self, transaction_id: str, issue: Issuer) -> PendingRequest | None:
+    def settle(self, transaction_id: str, issue: Issuer) -> tuple[PendingRequest | None, bool]:
         """The request's answer to a poll: an approved request is issued once (``issue(row)``
         -> (serial, certificate PEM), under the store's lock, so two polls racing issue one
-        certificate); returns the row as it now stands, None when unknown."""
+        certificate).  Returns the row as it now stands (None when unknown) and whether this
+        call issued it."""
         kept = self.get(transaction_id)
         if kept is None or kept.status != "approved":
-            return kept
+            return kept, False
         with self._changing() as rows:
             kept = rows.get(transaction_id)
             if kept is None or kept.status != "approved":
-                return kept
+                return kept, False
             serial, pem = issue(kept)
             rows[transaction_id] = done = replace(kept, status="issued", serial=serial, cert_pem=pem)
-            return done
+            return done, True
