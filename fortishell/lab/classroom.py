@@ -94,10 +94,10 @@ def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = ""
                          f"validated at port {args.acme_http01_port} of each student's address)")
             query += [f"acme={acme.address[1]}", f"http01={args.acme_http01_port}"]
         if args.scep_port is not None:
-            scep, scep_line = scepserver.start_from_args(args, ca or lab_ca_for(state_dir), state or LabState(state_dir),
-                                                         clock, log.scep if log else None)
+            scep, scep_lines = scepserver.start_from_args(args, ca or lab_ca_for(state_dir),
+                                                          state or LabState(state_dir), clock, log.scep if log else None)
             services.append(scep)
-            lines.append(scep_line)
+            lines += scep_lines
             query.append(f"scep={scep.port}")
     except BaseException:
         for service in services:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..clock import Clock
 from ..errors import LabError
+from ..x509text import sha256_fingerprint
 from .ca import LabCA
 from .scepapp import DEFAULT_CHALLENGE, MAX_BODY, ScepApp, ScepFaults, ScepReply, ScepRequest
 from .state import LabState
@@ -159,14 +160,22 @@ def faults_from_args(args: argparse.Namespace) -> ScepFaults:
 
 
 def start_from_args(args: argparse.Namespace, ca: LabCA, state: LabState, clock: Clock | None,
-                    on_request: Callable[[ScepExchange], None] | None) -> tuple[ScepService, str]:
-    """``--scep-port``'s service (started) and its start-up line."""
+                    on_request: Callable[[ScepExchange], None] | None) -> tuple[ScepService, list[str]]:
+    """``--scep-port``'s service (started) and its start-up lines: where, and the SHA-256
+    fingerprint of the certificate that answers (what ``scepclient -ca-fingerprint`` takes
+    to envelope to the RA alone)."""
     lab_dir = Path(args.state_dir) if args.state_dir is not None else None
+    if args.scep_manual and lab_dir is None:
+        raise LabError("--scep-manual keeps the requests in the lab state, where lab-ca approve finds them: "
+                       "it cannot be used with --ephemeral")
     app = ScepApp(ca, state, lab_dir, now=(clock or Clock()).now, challenge=args.scep_challenge,
                   faults=faults_from_args(args), single_ca=args.scep_single_ca)
     service = ScepService(app, args.host, args.scep_port, on_request=on_request).start()
     mode = "single CA" if args.scep_single_ca else "CA+RA"
     challenge = ("the default, " + DEFAULT_CHALLENGE) if args.scep_challenge == DEFAULT_CHALLENGE \
         else "from --scep-challenge"
-    return service, (f"SCEP responder at {service.url} (scep.lab; {mode}; faults: {app.faults.describe()}; "
-                     f"challenge: {challenge})")
+    ident = app.identity
+    return service, [f"SCEP responder at {service.url} (scep.lab; {mode}; faults: {app.faults.describe()}; "
+                     f"challenge: {challenge})",
+                     f"SCEP {'CA' if ident.single_ca else 'RA'} {ident.cert.subject.rfc4514_string()} "
+                     f"SHA-256 Fingerprint: {sha256_fingerprint(ident.cert)}"]

@@ -21,6 +21,7 @@ from fortishell.lab.scepca import identity
 from fortishell.lab.scepserver import ScepService
 from fortishell.lab.state import LabState
 from fortishell.scep.message import PkiStatus
+from fortishell.x509text import sha256_fingerprint
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +93,8 @@ def test_lab_server_scep_options_manual_approval_and_lab_ca(state_root: Path,
         assert isinstance(scep, ScepService)
         assert lines[0].startswith(f"SCEP responder at http://127.0.0.1:{scep.port}/scep (scep.lab; CA+RA; "
                                    "faults: manual; challenge: from --scep-challenge)")
+        assert lines[1] == ("SCEP RA CN=estExampleCA SCEP RA SHA-256 Fingerprint: "
+                            f"{sha256_fingerprint(scep.app.identity.cert)}")
         assert lines[-1] == f"students: fortishell --lab-server 'https://127.0.0.1:8443/?scep={scep.port}'"
         ra = scep.app.identity.cert
         url = f"http://127.0.0.1:{scep.port}/scep?operation=PKIOperation"
@@ -129,3 +132,10 @@ def test_lab_ca_show_without_requests_and_unknown_transaction(tmp_path: Path,
     assert cacli.main(["approve", "0123"], tmp_path) == 1
     assert capsys.readouterr().err == ("fortishell lab-ca: No SCEP request with transaction id 0123 "
                                        "(pending: none)\n")
+
+
+def test_manual_approval_needs_the_state_on_disk(capsys: pytest.CaptureFixture[str]) -> None:
+    from fortishell.lab.cli import main
+    assert main(["--ephemeral", "--port", "0", "--scep-port", "0", "--scep-manual"]) == 1
+    assert capsys.readouterr().err == ("lab-server: --scep-manual keeps the requests in the lab state, where "
+                                       "lab-ca approve finds them: it cannot be used with --ephemeral\n")
