@@ -21,7 +21,9 @@ The keys are kept in ``<lab state>/scep/`` (``ra.pem`` + ``ra.key``,
 certificates; one made for another lab CA (``lab-server --new-ca``) is replaced.
 Creation takes ``keys.lock`` (two processes starting at once make one pair); the
 key is written before the certificate, and the certificate is what says the pair
-exists.  Without a state directory they are made in memory.
+exists.  Without a state directory they are made in memory, once per lab CA and process (every
+lab network without a state directory, in tests above all, shares them: RSA key generation is
+the slow part of starting the responder).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ RA_NAME = "estExampleCA SCEP RA"
 SUBCA_NAME = "estExampleSCEPCA"
 KEY_BITS = 2048
 _LOCK = threading.Lock()
+_MEMORY: dict[tuple[bytes, bool], tuple[x509.Certificate, rsa.RSAPrivateKey]] = {}
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,11 @@ def _load(directory: Path, stem: str, ca: LabCA) -> tuple[x509.Certificate, rsa.
 def _make(directory: Path | None, stem: str, ca: LabCA,
           single_ca: bool) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     if directory is None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-        return _certificate(ca, key, single_ca), key
+        made = _MEMORY.get((ca.cert.fingerprint(hashes.SHA256()), single_ca))
+        if made is None:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+            made = _MEMORY[(ca.cert.fingerprint(hashes.SHA256()), single_ca)] = _certificate(ca, key, single_ca), key
+        return made
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with open(directory / "keys.lock", "a+") as lockf:

@@ -31,6 +31,7 @@ from .state import LabState
 
 SCEP_HOST = "scep.lab"
 SCEP_PATH = "/scep"
+SCEP_URL = f"http://{SCEP_HOST}{SCEP_PATH}"  # what a device in the lab is told
 _log = logging.getLogger("fortishell.lab")
 
 

@@ -104,3 +104,10 @@ def test_ra_kept_across_restarts_and_replaced_for_a_new_ca(tmp_path: Path) -> No
     again = identity(other, tmp_path, single_ca=False)  # lab-server --new-ca since
     assert again.cert != first.cert and other.chains_to_me(again.cert)
     assert again.chain == (again.cert, other.cert) and again.content_type == "application/x-x509-ca-ra-cert"
+
+
+def test_memory_identity_made_once_per_ca() -> None:
+    shipped = LabCA.shipped()
+    first = identity(shipped, None, single_ca=True)
+    assert identity(shipped, None, single_ca=True).key is first.key  # no second RSA key generation
+    assert identity(shipped, None, single_ca=False).cert != first.cert
