@@ -213,3 +213,9 @@ class LabError(FortiError):
     """The lab responder or lab network cannot do what was asked."""
 
     rc = None
+
+
+class ScepError(FortiError):
+    """A SCEP operation failed; nothing of the certificate was stored.  rc -1."""
+
+    rc = -1

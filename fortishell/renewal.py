@@ -81,6 +81,9 @@ EXPIRY_WARNING = TracePoint(
 RENEWAL_FAILED = TracePoint(
     2512, "est_auto_regen", "Failed to renew certificate {name}: {reason}. Retry in {minutes} minutes.")
 
+# the protocols this service renews, and how the event log names them (ACME renews itself:
+# acme/service.py, on its own window)
+RENEWABLE = {"est": "EST", "scep": "SCEP"}
 _WATCHED = {"auto-regenerate-days", "auto-regenerate-days-warning", "certificate", "enroll-protocol"}
 
 
@@ -169,7 +172,7 @@ class RenewalService:
     def _watched(self) -> Iterator[tuple[str, Entry, x509.Certificate]]:
         for name in list(self._cmdb.keys(LOCAL)):
             entry = self._cmdb.entry(LOCAL, name)
-            if entry is None or _get(entry, "enroll-protocol") != "est":
+            if entry is None or _get(entry, "enroll-protocol") not in RENEWABLE:
                 continue
             pem = _get(entry, "certificate")
             if not pem:
@@ -222,11 +225,13 @@ class RenewalService:
             self._trace(RENEWAL_FAILED, name=name, reason=reason, minutes=int(wait.total_seconds() // 60))
             self._log.write(
                 LOGID_CERT_RENEW_FAILED, "error", "Certificate renewal failed",
-                f"Failed to renew certificate {name} with EST: {reason}; retry in {int(wait.total_seconds() // 60)} minutes",
+                f"Failed to renew certificate {name} with {self._protocol(name)}: {reason}; "
+                f"retry in {int(wait.total_seconds() // 60)} minutes",
             )
             return Outcome(name, False, tuple(err.output()))
         self._retry.pop(name, None)
-        self._log.write(LOGID_CERT_RENEWED, "information", "Certificate renewed", f"Certificate {name} was renewed with EST")
+        self._log.write(LOGID_CERT_RENEWED, "information", "Certificate renewed",
+                        f"Certificate {name} was renewed with {self._protocol(name)}")
         renewed = self._cmdb.entry(LOCAL, name)
         if renewed is not None:
             try:
@@ -236,6 +241,10 @@ class RenewalService:
             if new_cert is not None and _is_due(renewed, new_cert, self._clock.now()):
                 self._retry[name] = _Retry(0, self._clock.now() + HOLD_AFTER_RENEWAL)
         return Outcome(name, True, tuple(lines))
+
+    def _protocol(self, name: str) -> str:
+        entry = self._cmdb.entry(LOCAL, name)
+        return RENEWABLE.get(str(_get(entry, "enroll-protocol")) if entry is not None else "est", "EST")
 
     def _maybe_warn(self, name: str, entry: Entry, cert: x509.Certificate, now: _dt.datetime) -> None:
         days = int(_get(entry, "auto-regenerate-days-warning") or 0)
@@ -273,7 +282,7 @@ def _get(entry: Entry, attr: str) -> Any:
 
 def _enrolled(entry: Entry) -> bool:
     """An entry :meth:`RenewalService._watched` looks at (EST, with a certificate)."""
-    return _get(entry, "enroll-protocol") == "est" and bool(_get(entry, "certificate"))
+    return _get(entry, "enroll-protocol") in RENEWABLE and bool(_get(entry, "certificate"))
 
 
 def _is_due(entry: Entry, cert: x509.Certificate, now: _dt.datetime) -> bool:

@@ -35,9 +35,17 @@ class TracePoint:
     line: int
     func: str
     template: str
+    # How the daemon prints it: ``bracket`` ``[1728] func: text`` (EST, ACME); ``plain`` ``func: text``
+    # and ``func_line`` ``func:1120 text`` (the SCEP daemon, after sscep: KB 262267).
+    form: str = "bracket"
 
     def render(self, values: Mapping[str, Any]) -> str:
-        return f"[{self.line}] {self.func}: {self.template.format(**values)}"
+        text = self.template.format(**values)
+        if self.form == "plain":
+            return f"{self.func}: {text}"
+        if self.form == "func_line":
+            return f"{self.func}:{self.line} {text}"
+        return f"[{self.line}] {self.func}: {text}"
 
 
 @dataclass(frozen=True)

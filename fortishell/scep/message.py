@@ -311,13 +311,16 @@ def build(message_type: MessageType, transaction_id: str, sender_nonce: bytes, p
           signer_cert: x509.Certificate, signer_key: rsa.RSAPrivateKey, recipient: x509.Certificate | None,
           cipher: Cipher = Cipher.AES128, recipient_nonce: bytes | None = None, status: PkiStatus | None = None,
           fail_info: FailInfo | None = None, extra_certs: Sequence[x509.Certificate] = (),
-          digest: hashes.HashAlgorithm | None = None) -> Built:
-    """A signed pkiMessage; ``payload`` (when given) is enveloped to ``recipient`` first."""
+          digest: hashes.HashAlgorithm | None = None, enveloped: bytes | None = None) -> Built:
+    """A signed pkiMessage; ``payload`` (when given) is enveloped to ``recipient`` first
+    (``enveloped``: an envelope made already, signed as it is)."""
     algorithm = digest or hashes.SHA256()
-    if payload is not None:
+    if enveloped is not None:
+        content: bytes | None = enveloped
+    elif payload is not None:
         if recipient is None:
             raise ScepMessageError("an enveloped payload needs a recipient certificate")
-        content: bytes | None = envelope(payload, recipient, cipher)
+        content = envelope(payload, recipient, cipher)
     else:
         content = None
 

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     from ..acme.service import AcmeService
     from ..cmdb.owner import OwnerLock
+    from ..scep.service import ScepService
     from ..est.settings import EstSettings
     from .services import Enrollment
 
@@ -106,6 +107,7 @@ class Device:
         self.renewal: RenewalService
         self.acme_http_port: int | None = None  # --acme-http-port: where the http-01 responder listens
         self._acme: "AcmeService | None" = None
+        self._scep: "ScepService | None" = None
         self._wire(cmdb)
 
     # ------------------------------------------------------------ creation
@@ -215,6 +217,7 @@ class Device:
             self._wire(self.cmdb)
         self.tracer.reset()
         self._engine = None
+        self._scep = None
         self.save()
 
     # ------------------------------------------------------------ output
@@ -251,6 +254,15 @@ class Device:
 
             self._acme = AcmeService(self)
         return self._acme
+
+    @property
+    def scep(self) -> "ScepService":
+        """The SCEP client (``scep/service.py``): enrollments, pending requests, renewals."""
+        if self._scep is None:
+            from ..scep.service import ScepService
+
+            self._scep = ScepService(self)
+        return self._scep
 
     @property
     def engine(self) -> "Enrollment":
@@ -313,7 +325,11 @@ class Device:
         return self._cancellable(lambda token: list(self.engine.fetch_cacerts(settings, token, bootstrap=bootstrap)))
 
     def _renew(self, name: str) -> list[str]:
-        """The renewal service's worker: the engine's renewal; failures mark the run-time state."""
+        """The renewal service's worker: the EST engine's renewal, or the SCEP client's for an entry
+        with ``enroll-protocol scep``; failures mark the run-time state."""
+        entry = self.cmdb.entry(LOCAL, name)
+        if entry is not None and entry.get("enroll-protocol") == "scep":
+            return self._marking_failure(name, lambda: self.scep.renew(name))
         return self._marking_failure(name, lambda: self._cancellable(lambda t: self.engine.renew(name, t)))
 
     def regenerate(self, name: str) -> list[str]:
@@ -359,6 +375,8 @@ class Device:
             outcomes = self.renewal.poll(force=force)
             if self._acme is not None or self._has_acme_entries():
                 self.acme.poll()  # the ACME client loads only where an acme2 entry exists
+            if self._scep is not None or self._has_protocol_entries("scep"):
+                self.scep.poll()  # pending SCEP requests
             return outcomes
         except Exception:  # noqa: BLE001 - no traceback may reach a user
             self.log.error("renewal poll failed\n%s", traceback.format_exc())
@@ -367,7 +385,10 @@ class Device:
             self.lock.release()
 
     def _has_acme_entries(self) -> bool:
-        return any((entry := self.cmdb.entry(LOCAL, name)) is not None and entry.get("enroll-protocol") == "acme2"
+        return self._has_protocol_entries("acme2")
+
+    def _has_protocol_entries(self, protocol: str) -> bool:
+        return any((entry := self.cmdb.entry(LOCAL, name)) is not None and entry.get("enroll-protocol") == protocol
                    for name in self.cmdb.keys(LOCAL))
 
     def after_command(self) -> None:

@@ -22,6 +22,7 @@ from ..trace import Tracer
 
 if TYPE_CHECKING:  # the EST core loads on first use only
     from ..acme.service import AcmeService
+    from ..scep.service import ScepService
     from cryptography import x509
 
     from ..est.cancel import CancelToken
@@ -71,6 +72,9 @@ class DeviceServices(Protocol):
 
     @property
     def acme(self) -> AcmeService: ...
+
+    @property
+    def scep(self) -> ScepService: ...
 
     def attach(self, session: Any) -> None: ...
 

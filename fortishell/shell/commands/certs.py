@@ -7,9 +7,8 @@ Parameters follow the FortiOS 7.6 CLI reference; choices where it is silent:
   <source-ip> <ca-identifier> <private-key-password>]`` (``ec``: a curve
   ``secp256r1|secp384r1|secp521r1`` instead of the key size) creates the key
   and the CSR and stores the entry with ``csr`` set: ``get`` shows ``state :
-  PENDING`` and the CSR.  ``""`` skips a position.  SCEP enrollment (a
-  ``scep-url``) has no server in the lab and is refused; the challenge password
-  and CA identifier only serve SCEP and are not stored.  It prints nothing.
+  PENDING`` and the CSR.  ``""`` skips a position.  With a ``scep-url`` the
+  request is enrolled over SCEP (``certs_scep.py``).  It prints nothing.
 * ``local export tftp <name> {cer|p12|csr} <file> <tftp-server> [<password>]``:
   ``p12`` needs the password (the PKCS#12 encryption password).  ``Done.``
 * ``local import tftp <file> <tftp-server> [cer|p12] [<password>]``: a
@@ -92,8 +91,6 @@ def _generate(kind: str) -> Any:
         _check_new_name(sess, name)
         if kind == "rsa" and size not in request.RSA_SIZES or kind == "ec" and size not in request.CURVES:
             raise ParseError(size)
-        if opt.get("scep_url"):
-            raise CertError("SCEP enrollment is not available in the lab (no SCEP server).")
         if opt.get("source_ip"):
             try:
                 ipaddress.IPv4Address(opt["source_ip"])
@@ -102,6 +99,10 @@ def _generate(kind: str) -> Any:
         spec = request.RequestSpec(kind, size, subject, opt.get("country", ""), opt.get("state", ""),
                                    opt.get("city", ""), opt.get("org", ""), opt.get("unit", ""),
                                    opt.get("email", ""), opt.get("san", ""))
+        if opt.get("scep_url"):
+            from .certs_scep import generate_scep
+
+            return generate_scep(sess, kind, name, size, spec, opt)
         try:
             key, csr = request.make_request(spec)
         except CertFileError as exc:

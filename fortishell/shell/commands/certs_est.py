@@ -143,6 +143,12 @@ def _judge(sess: "Session", certs: list[x509.Certificate], pin: str | None) -> N
 
 
 def _store(sess: "Session", certs: list[x509.Certificate], settings: EstSettings) -> list[str]:
+    return store_cas(sess, certs, {"est-url": settings.url, "ca-identifier": settings.ca_id or ""})
+
+
+def store_cas(sess: "Session", certs: list[x509.Certificate], fields: dict[str, str]) -> list[str]:
+    """Store the CA certificates of an accepted reply under the device's names, with ``fields``
+    (the URL they came from); ``CA certificate imported as 'NAME'.`` lines and ``Done.``."""
     new = [c for c in certs if existing_ca(sess.cmdb, c) is None]
     if not new:
         raise CertError(f"CA certificate already exists as '{existing_ca(sess.cmdb, certs[0])}'.", rc=-5)
@@ -150,8 +156,7 @@ def _store(sess: "Session", certs: list[x509.Certificate], settings: EstSettings
     with sess.cmdb.transaction() as tx:
         for cert in new:
             name = next_ca_name(sess.cmdb)
-            tx.put(CA, name, {"ca": pki.cert_pem(cert), "source": "user", "range": "global",
-                              "est-url": settings.url, "ca-identifier": settings.ca_id or "",
+            tx.put(CA, name, {"ca": pki.cert_pem(cert), "source": "user", "range": "global", **fields,
                               "last-updated": _now_epoch(sess)})
             names.append(name)
     return [f"CA certificate imported as '{name}'." for name in names] + list(DONE)

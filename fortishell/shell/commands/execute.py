@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ...cli import ast
 from ...errors import IncompleteCommand, ValueParseError
 from ..result import Question, Result
-from . import apiuser, certs, certs_ca, certs_est
+from . import apiuser, certs, certs_ca, certs_est, certs_scep
 from .tree import CommandHandlers, Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ TREE = Node("Execute static commands.", {
     "vpn": Node("VPN commands.", {
         "certificate": Node("Certificate commands.", {
             # ca / crl and local import/export/generate rsa|ec live in certs.py / certs_ca.py
-            "ca": certs_ca.ca_node(certs_est.est_import_node()),
+            "ca": certs_ca.ca_node({**certs_est.est_import_node(), **certs_scep.auto_import_node()}),
             "crl": certs_ca.crl_node(),
             "local": Node("Local certificate.", {
                 "generate": Node("Generate a certificate request.", {

@@ -1,0 +1,39 @@
+"""Ctrl-C during a SCEP enrollment (``Device.cancel``, what the REPL's Ctrl-C and SIGINT call): the
+blocked request returns at once, the command fails with one line, nothing is stored."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+from fortishell.shell.device import Device
+from fortishell.shell.session import Session
+from fortishell.shell.result import Result
+
+LOCAL = ("vpn", "certificate", "local")
+
+
+def test_ctrl_c_ends_a_blocked_enrollment_and_stores_nothing(session: Session, device: Device,
+                                                              tmp_path: Path) -> None:
+    with socket.socket() as listener:  # a server that accepts and never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        before = device.config_path.read_bytes()
+        results: list[Result] = []
+        worker = threading.Thread(target=lambda: results.append(session.execute(
+            f'execute vpn certificate local generate rsa dev9 2048 dev9.lab "" "" "" "" "" "" "" '
+            f'http://127.0.0.1:{port}/scep secret')))
+        worker.start()
+        conn, _ = listener.accept()  # the GetCACert request is on its way
+        with conn:
+            deadline = time.monotonic() + 5
+            while not device.cancel() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            started = time.monotonic()
+            worker.join(5)
+            assert not worker.is_alive() and time.monotonic() - started < 2
+    assert results[0].lines == ["SCEP enrollment of certificate 'dev9' cancelled.", "Command fail. Return code -1"]
+    assert device.cmdb.entry(LOCAL, "dev9") is None and device.config_path.read_bytes() == before
