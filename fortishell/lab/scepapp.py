@@ -32,7 +32,7 @@ the request's signer certificate with AES-128-CBC (the strongest cipher
   default :data:`DEFAULT_CHALLENGE`), else badRequest;
 * RenewalReq: signed by a certificate this lab issued (the issuing CA's signature on it),
   valid on the lab clock and not revoked (``lab-ca revoke``), else badRequest; no challenge;
-* manual-approval mode: a PKCSReq is kept in the pending store (:mod:`.scepstore`) and
+* manual-approval mode: a PKCSReq (whose CSR the lab would issue) is kept in the pending store (:mod:`.scepstore`) and
   answered PENDING until ``lab-ca approve`` / ``reject``; sending it again is a poll.
   A RenewalReq is issued at once (its signature already authenticates the requester);
 * CertPoll (messageType 20, payload IssuerAndSubject) is answered from the pending store by
@@ -252,6 +252,11 @@ class ScepApp:
 
     # ------------------------------------------------------------ manual approval
     def _held(self, msg: PkiMessage, csr: x509.CertificateSigningRequest, op: str) -> ScepReply:
+        try:  # a CSR the lab would refuse is refused now, not held for an approval in vain
+            leaf_builder(csr, issuer=self.identity.cert if self.identity.single_ca else self.ca.cert,
+                         now=self.now(), serial=1)
+        except CsrRejected:
+            raise _Refused(FailInfo.BAD_REQUEST) from None
         request = PendingRequest(
             transaction_id=msg.transaction_id, status="pending", subject=csr.subject.rfc4514_string(),
             received=self.now().replace(microsecond=0).isoformat(),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from scepkit import LAB_TIME, Requester, csr_der, csr_for
@@ -254,3 +255,14 @@ def test_certrep_is_not_signed_by_anyone_else(app: ScepApp) -> None:
     with pytest.raises(ValueError):
         parse_with(reply.body, [req.signer])
     assert parse_with(reply.body, [app.identity.cert]).signer == app.identity.cert
+
+
+def test_manual_approval_refuses_a_csr_it_could_never_issue_at_once(lab: Path, clock: Clock) -> None:
+    app = make_app(lab, clock, faults=ScepFaults(manual=True))
+    req = Requester.new()
+    no_cn = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(x509.oid.NameOID.ORGANIZATION_NAME, "lab")])).add_attribute(
+        x509.oid.AttributeOID.CHALLENGE_PASSWORD, b"fortinet-lab").sign(req.key, hashes.SHA256())
+    rep = req.read(post(app, req.request(app.identity.cert, csr_der(no_cn))).body, app.identity.cert)
+    assert (rep.status, rep.fail_info) == (PkiStatus.FAILURE, FailInfo.BAD_REQUEST)
+    assert app.pending.all() == []  # not held for a trainer to approve in vain
