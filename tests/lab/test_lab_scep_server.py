@@ -139,3 +139,23 @@ def test_manual_approval_needs_the_state_on_disk(capsys: pytest.CaptureFixture[s
     assert main(["--ephemeral", "--port", "0", "--scep-port", "0", "--scep-manual"]) == 1
     assert capsys.readouterr().err == ("lab-server: --scep-manual keeps the requests in the lab state, where "
                                        "lab-ca approve finds them: it cannot be used with --ephemeral\n")
+
+
+def test_an_unexpected_error_is_500_with_its_traceback_logged(state_root: Path, caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = state_root / "est-lab"
+    service = ScepService.for_lab(LabCA.shipped(), LabState(lab), lab).start()
+
+    def broken(_request: object) -> None:
+        raise RuntimeError("a lab bug")
+
+    monkeypatch.setattr(service.app, "handle", broken)
+    try:
+        with caplog.at_level("ERROR", logger="fortishell.lab"):
+            reply = httpx.get(f"{service.url}?operation=GetCACaps", timeout=10)
+    finally:
+        service.stop()
+    assert (reply.status_code, reply.text) == (500, "internal error\n")
+    (record,) = [r for r in caplog.records if r.name == "fortishell.lab"]
+    assert "lab SCEP server: GET /scep?operation=GetCACaps failed" in record.getMessage()
+    assert "RuntimeError: a lab bug" in record.getMessage()
