@@ -63,7 +63,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from ..scep.message import (
-    Cipher, FailInfo, MessageType, PkiMessage, PkiStatus, ScepMessageError, build, certs_only,
+    FAIL_INFO_NAMES, Cipher, FailInfo, MessageType, PkiMessage, PkiStatus, ScepMessageError, build, certs_only,
     challenge_password, decrypt, new_nonce, parse,
 )
 from .ca import CsrRejected, LabCA, leaf_builder
@@ -77,9 +77,6 @@ CT_CAPS = "text/plain"
 CT_PKI = "application/x-pki-message"
 DEFAULT_CHALLENGE = "fortinet-lab"
 MAX_BODY = 65536
-_FAIL_NAMES = {FailInfo.BAD_ALG: "badAlg", FailInfo.BAD_MESSAGE_CHECK: "badMessageCheck",
-               FailInfo.BAD_REQUEST: "badRequest", FailInfo.BAD_TIME: "badTime",
-               FailInfo.BAD_CERT_ID: "badCertId"}
 _TYPE_NAMES = {MessageType.PKCS_REQ: "PKCSReq", MessageType.RENEWAL_REQ: "RenewalReq",
                MessageType.CERT_POLL: "CertPoll", MessageType.GET_CERT: "GetCert",
                MessageType.GET_CRL: "GetCRL", MessageType.CERT_REP: "CertRep"}
@@ -297,7 +294,7 @@ class ScepApp:
                       signer_cert=ident.cert, signer_key=ident.key,
                       recipient=msg.signer if payload is not None else None, cipher=Cipher.AES128,
                       recipient_nonce=msg.sender_nonce, status=status, fail_info=fail_info)
-        outcome = status.name if fail_info is None else f"FAILURE({_FAIL_NAMES[fail_info]})"
+        outcome = status.name if fail_info is None else f"FAILURE({FAIL_INFO_NAMES[fail_info]})"
         return ScepReply(200, CT_PKI, built.der, op, outcome)
 
 
