@@ -4,8 +4,8 @@
 library's threading HTTP server on a loopback port (a thread), as the CRL server does:
 started lazily by the lab network in-process, or by ``fortishell lab-server --scep-port P``
 for a classroom (its options: :func:`add_arguments`).  HTTP/1.0, one request a
-connection (what the FortiOS client, derived from sscep, speaks).  A request body over
-64 KiB is answered 413 unread; an unexpected error 500, its traceback on the
+connection (what the FortiOS client, derived from sscep, speaks).  A client silent for
+``io_timeout`` seconds (10) is disconnected; a request body over 64 KiB is answered 413 unread; an unexpected error 500, its traceback on the
 ``fortishell.lab`` logger.  Each answered request is told to ``on_request`` (a
 :class:`ScepExchange`: the access log).
 """
@@ -32,6 +32,7 @@ from .state import LabState
 SCEP_HOST = "scep.lab"
 SCEP_PATH = "/scep"
 SCEP_URL = f"http://{SCEP_HOST}{SCEP_PATH}"  # what a device in the lab is told
+IO_TIMEOUT = 10.0  # seconds a read from a client may take (the EST responder's limit)
 _log = logging.getLogger("fortishell.lab")
 
 
@@ -50,8 +51,9 @@ class ScepService:
     """The SCEP responder on ``host:port`` (0: any free port) until :meth:`stop`."""
 
     def __init__(self, app: ScepApp, host: str = "127.0.0.1", port: int = 0,
-                 on_request: Callable[[ScepExchange], None] | None = None) -> None:
+                 on_request: Callable[[ScepExchange], None] | None = None, io_timeout: float = IO_TIMEOUT) -> None:
         self.app, self.host, self.port = app, host, port
+        self.io_timeout = io_timeout
         self.on_request = on_request
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -77,6 +79,7 @@ class ScepService:
         class Handler(BaseHTTPRequestHandler):
             server_version = "lab-scep"
             sys_version = ""
+            timeout = service.io_timeout  # each socket read: a silent client does not keep a thread
 
             def _serve(self) -> None:
                 started = time.monotonic()

@@ -159,3 +159,15 @@ def test_an_unexpected_error_is_500_with_its_traceback_logged(state_root: Path, 
     (record,) = [r for r in caplog.records if r.name == "fortishell.lab"]
     assert "lab SCEP server: GET /scep?operation=GetCACaps failed" in record.getMessage()
     assert "RuntimeError: a lab bug" in record.getMessage()
+
+
+def test_a_silent_client_is_cut_off(state_root: Path) -> None:
+    import socket
+    lab = state_root / "est-lab"
+    service = ScepService(ScepService.for_lab(LabCA.shipped(), LabState(lab), lab).app, io_timeout=0.3).start()
+    try:
+        with socket.create_connection(service.address, timeout=5) as sock:
+            sock.sendall(b"GET /scep?operation=GetCACaps HTTP/1.0\r\n")  # and never the end of the head
+            assert sock.recv(100) == b""  # closed by the server, well before our 5 s
+    finally:
+        service.stop()
