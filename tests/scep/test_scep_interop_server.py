@@ -77,6 +77,8 @@ def test_enroll_then_renew_against_scepserver(session: Session, device: Device, 
     assert renewed.serial_number != first.serial_number and renewed.issuer == scepserver.ca.subject
     assert renewed.public_key().public_numbers() != first.public_key().public_numbers()  # a new key
     assert any("sending RENEWAL_REQ" in line for line in trace), trace
+    log = session.execute("execute log display").lines
+    assert any('msg="Certificate dev1 was renewed with SCEP"' in line for line in log), log
 
 
 def test_wrong_challenge_is_the_failure_path(session: Session, device: Device, scepserver: ScepServer) -> None:
