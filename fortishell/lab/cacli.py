@@ -21,7 +21,8 @@ Serials are written as the device writes them (``07:46:9a``, ``get ... details``
 alone can be either: the one issued by this CA is meant, and when both were issued
 the command asks for an unambiguous form.
 
-``approve`` / ``reject`` decide a SCEP request the lab SCEP responder holds in
+``approve`` / ``reject`` decide a SCEP request (its transaction id, or the first
+characters of exactly one) the lab SCEP responder holds in
 manual-approval mode (``lab-server --scep-manual``; the pending store in
 ``LABDIR/scep/pending.json``, :mod:`.scepstore`): the requester's next poll gets its
 certificate (issued then, on the responder's clock) or FAILURE badRequest.  ``show``
@@ -67,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     reject = sub.add_parser("reject", help="reject a pending SCEP request (lab-server --scep-manual)")
     for decide in (approve, reject):
         decide.add_argument("transaction_id", metavar="TRANSACTION-ID",
-                            help="the request's transaction id, as lab-ca show and the access log print it")
+                            help="the request's transaction id, as lab-ca show and the access log print it "
+                                 "(or the first characters of exactly one, in any case)")
     for action in (sign, revoke, crl, show, approve, reject):
         _common(action, argparse.SUPPRESS)
     return p

@@ -154,16 +154,24 @@ class PendingStore:
             return request
 
     def decide(self, transaction_id: str, approve: bool) -> PendingRequest:
-        """``lab-ca approve`` / ``reject``: pending -> approved / rejected.  LabError for an
-        unknown transaction or one already decided (the message says how it was decided)."""
+        """``lab-ca approve`` / ``reject``: pending -> approved / rejected.  ``transaction_id`` is
+        the whole id or, when it is no id, a prefix of exactly one, in any case (a trainer types
+        ``3a7b`` for a device's 32 hex digits).  LabError for an unknown or ambiguous id, or a
+        request already decided (the message says how it was decided)."""
         with self._changing() as rows:
             kept = rows.get(transaction_id)
             if kept is None:
-                known = ", ".join(t for t, r in rows.items() if r.status == "pending") or "none"
-                raise LabError(f"No SCEP request with transaction id {transaction_id} (pending: {known})")
+                folded = transaction_id.casefold()
+                hits = [t for t in rows if t.casefold().startswith(folded)] if transaction_id else []
+                if len(hits) > 1:
+                    raise LabError(f"{transaction_id} names more than one SCEP request: {', '.join(sorted(hits))}")
+                if not hits:
+                    known = ", ".join(t for t, r in rows.items() if r.status == "pending") or "none"
+                    raise LabError(f"No SCEP request with transaction id {transaction_id} (pending: {known})")
+                kept = rows[hits[0]]
             if kept.status != "pending":
-                raise LabError(f"SCEP request {transaction_id} was already {kept.status}")
-            rows[transaction_id] = decided = replace(kept, status="approved" if approve else "rejected")
+                raise LabError(f"SCEP request {kept.transaction_id} was already {kept.status}")
+            rows[kept.transaction_id] = decided = replace(kept, status="approved" if approve else "rejected")
             return decided
 
     def settle(self, transaction_id: str, issue: Issuer) -> tuple[PendingRequest | None, bool]:

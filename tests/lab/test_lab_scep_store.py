@@ -111,3 +111,15 @@ def test_memory_identity_made_once_per_ca() -> None:
     first = identity(shipped, None, single_ca=True)
     assert identity(shipped, None, single_ca=True).key is first.key  # no second RSA key generation
     assert identity(shipped, None, single_ca=False).cert != first.cert
+
+
+def test_decide_takes_a_unique_prefix_in_any_case(tmp_path: Path) -> None:
+    store = PendingStore(tmp_path)
+    for txid in ("3A7BB17BFB3C0BD0", "3A7CC000", "9F00"):
+        store.add(row(txid))
+    assert store.decide("3a7b", approve=True).transaction_id == "3A7BB17BFB3C0BD0"  # typed by a trainer
+    with pytest.raises(LabError, match="3A7 names more than one SCEP request: 3A7BB17BFB3C0BD0, 3A7CC000"):
+        store.decide("3A7", approve=False)
+    assert store.decide("9F00", approve=False).status == "rejected"
+    with pytest.raises(LabError, match=r"No SCEP request with transaction id 12 \(pending: 3A7CC000\)"):
+        store.decide("12", approve=True)
