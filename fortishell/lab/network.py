@@ -65,8 +65,8 @@ SERVICES: dict[str, dict[tuple[str, int], str]] = {
     "testrfc7030.com": {("tcp", 8443): EST},
     "tftp.lab": {("udp", 69): TFTP},
     "crl.lab": {("tcp", 80): CRL},
-    "acme.lab": {("tcp", 443): ACME},
-    "scep.lab": {("tcp", 80): SCEP},  # plain HTTP, as SCEP servers (NDES) are reached  # HTTPS; the device's ACME service registers it (extra_services)
+    "acme.lab": {("tcp", 443): ACME},  # HTTPS; the device's ACME service registers it (extra_services)
+    "scep.lab": {("tcp", 80): SCEP},  # plain HTTP, as SCEP servers (NDES) are reached
 }
 # Nothing listens on TCP port 1 of loopback (tcpmux, privileged, unused): connecting there is
 # refused at once, which is how the lab network answers a port without a service.
