@@ -22,12 +22,13 @@ alone can be either: the one issued by this CA is meant, and when both were issu
 the command asks for an unambiguous form.
 
 ``approve`` / ``reject`` decide a SCEP request (its transaction id, or the first
-characters of exactly one) the lab SCEP responder holds in
-manual-approval mode (``lab-server --scep-manual``; the pending store in
-``LABDIR/scep/pending.json``, :mod:`.scepstore`): the requester's next poll gets its
-certificate (issued then, on the responder's clock) or FAILURE badRequest.  ``show``
-lists the SCEP requests, with their transaction ids and status, after the fingerprint.  Exit status 1 with one line
-``fortishell lab-ca: ...`` on standard error when something is wrong (2 for a
+characters of exactly one) the lab SCEP responder holds in manual-approval mode
+(``lab-server --scep-manual``; the pending store in ``LABDIR/scep/pending.json``,
+:mod:`.scepstore`): the requester's next poll gets its certificate (issued then, on the
+responder's clock) or FAILURE badRequest.  ``show`` lists the SCEP requests, with their
+transaction ids and status, after the fingerprint.
+
+Exit status 1 with one line ``fortishell lab-ca: ...`` on standard error when something is wrong (2 for a
 command-line error, as argparse).
 """
 
