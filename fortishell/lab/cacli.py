@@ -28,8 +28,8 @@ characters of exactly one) the lab SCEP responder holds in manual-approval mode
 responder's clock) or FAILURE badRequest.  ``show`` lists the SCEP requests, with their
 transaction ids and status, after the fingerprint.
 
-Exit status 1 with one line ``fortishell lab-ca: ...`` on standard error when something is wrong (2 for a
-command-line error, as argparse).
+Exit status 1 with one line ``fortishell lab-ca: ...`` on standard error when something
+is wrong (2 for a command-line error, as argparse).
 """
 
 from __future__ import annotations
