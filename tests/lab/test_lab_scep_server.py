@@ -164,7 +164,7 @@ def test_an_unexpected_error_is_500_with_its_traceback_logged(state_root: Path, 
 def test_a_silent_client_is_cut_off(state_root: Path) -> None:
     import socket
     lab = state_root / "est-lab"
-    service = ScepService(ScepService.for_lab(LabCA.shipped(), LabState(lab), lab).app, io_timeout=0.3).start()
+    service = ScepService(ScepService.for_lab(LabCA.shipped(), LabState(lab), lab).app, io_timeout=0.1).start()
     try:
         with socket.create_connection(service.address, timeout=5) as sock:
             sock.sendall(b"GET /scep?operation=GetCACaps HTTP/1.0\r\n")  # and never the end of the head
