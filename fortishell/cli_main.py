@@ -28,7 +28,7 @@ commands:
   lab-server [options]        serve the lab EST responder (see: fortishell lab-server --help)
   serve [options]             serve the shell over SSH, and the REST API with --https-port PORT
                               (see: fortishell serve --help)
-  lab-ca {sign CSR|revoke SERIAL|crl|show}
+  lab-ca {sign CSR|revoke SERIAL|crl|show|approve ID|reject ID}
                               the lab CA by hand (see: fortishell lab-ca --help)
   users add NAME              a serve users-file entry with a password hash
                               (see: fortishell users --help)

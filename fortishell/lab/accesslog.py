@@ -23,7 +23,11 @@ The classroom services write the same line.  The CRL server: ``op`` the path
 file in the root), ``access-violation`` (an upload refused) or ``incomplete``,
 ``ms`` the transfer's duration.  The ACME server (``--acme-port``): ``op=acme-<resource>``
 (``acme-directory``, ``acme-new-order``, ``acme-chall``, ``acme-finalize``, ``acme-cert``, ...),
-``status`` the HTTP status, ``serial`` the certificate a finalize issued.  A name tftpy itself refuses (one that climbs out
+``status`` the HTTP status, ``serial`` the certificate a finalize issued.  The SCEP responder
+(``--scep-port``, ``scep.lab``): ``op=scep-<operation>`` (``scep-GetCACaps``, ``scep-GetCACert``) or,
+for a PKIOperation, ``scep-<messageType>:<transaction id>`` (``scep-PKCSReq:...``, ``scep-CertPoll:...``:
+the id ``lab-ca approve`` takes), ``status`` the CertRep's ``SUCCESS``, ``PENDING`` or
+``FAILURE(<failInfo>)`` (else the HTTP status), ``serial`` the certificate issued.  A name tftpy itself refuses (one that climbs out
 of the root) never reaches the lab's code and is not logged.
 
 :class:`AccessLog` is the responder's ``on_request`` hook
@@ -51,6 +55,7 @@ from .faults import Faults, FaultState
 
 if TYPE_CHECKING:
     from .crl import CrlFetch
+    from .scepserver import ScepExchange
     from .tftp import TftpTransfer
 
 _ENROLL = ("simpleenroll", "simplereenroll", "serverkeygen")
@@ -205,6 +210,11 @@ class AccessLog:
     def crl(self, fetch: "CrlFetch") -> None:
         """The lab CRL server's ``on_request`` hook."""
         self._write(crl_entry(fetch).line() + "\n")
+
+    def scep(self, exchange: "ScepExchange") -> None:
+        """The lab SCEP server's ``on_request`` hook."""
+        self._write(AccessEntry(peer=exchange.peer, op=exchange.op, status=exchange.outcome,
+                                seconds=exchange.seconds, serial=exchange.serial).line() + "\n")
 
     def acme(self, peer: tuple[str, int], op: str, status: str, seconds: float, serial: int | None) -> None:
         """The classroom ACME server's ``on_request`` hook (``op=acme-<resource>``)."""

@@ -251,36 +251,50 @@ class LabCA:
     ) -> x509.Certificate:
         """Sign ``csr`` as the reference responder does.  ``public_key`` overrides the
         CSR's key (the ``wrong_key_cert`` fault and ``/serverkeygen`` use it).  Raises :class:`CsrRejected`."""
-        if not csr.is_signature_valid:
-            raise CsrRejected("CSR signature is not valid")
-        kept = [
-            _name_attr(a.oid, str(a.value))
-            for a in csr.subject
-            if a.oid in (NameOID.COMMON_NAME, NameOID.SERIAL_NUMBER)
-        ]
-        if not any(a.oid == NameOID.COMMON_NAME for a in kept):
-            raise CsrRejected("CSR subject has no CN")
-        try:
-            key = public_key or csr.public_key()
-        except ValueError as exc:
-            raise CsrRejected(f"unsupported CSR key: {exc}") from None
-        now = now.astimezone(UTC).replace(microsecond=0)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(kept))
-            .issuer_name(self.cert.subject)
-            .public_key(key)
-            .serial_number(serial)
-            .not_valid_before(now)
-            .not_valid_after(now + _dt.timedelta(days=ISSUED_DAYS))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
-            .add_extension(
-                x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=False
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
-            .add_extension(self._aki(), critical=False)
-        )
+        builder = leaf_builder(csr, issuer=self.cert, now=now, serial=serial, public_key=public_key)
         return _sign(builder, self.key)
+
+
+def leaf_builder(
+    csr: x509.CertificateSigningRequest,
+    *,
+    issuer: x509.Certificate,
+    now: _dt.datetime,
+    serial: int,
+    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None,
+) -> x509.CertificateBuilder:
+    """The lab's end-entity profile (module note) for ``csr``, issued by ``issuer`` (unsigned:
+    the lab root signs it, or the SCEP responder's RSA issuing CA).  Raises :class:`CsrRejected`."""
+    if not csr.is_signature_valid:
+        raise CsrRejected("CSR signature is not valid")
+    kept = [
+        _name_attr(a.oid, str(a.value))
+        for a in csr.subject
+        if a.oid in (NameOID.COMMON_NAME, NameOID.SERIAL_NUMBER)
+    ]
+    if not any(a.oid == NameOID.COMMON_NAME for a in kept):
+        raise CsrRejected("CSR subject has no CN")
+    try:
+        key = public_key or csr.public_key()
+    except ValueError as exc:
+        raise CsrRejected(f"unsupported CSR key: {exc}") from None
+    now = now.astimezone(UTC).replace(microsecond=0)
+    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(kept))
+        .issuer_name(issuer.subject)
+        .public_key(key)
+        .serial_number(serial)
+        .not_valid_before(now)
+        .not_valid_after(now + _dt.timedelta(days=ISSUED_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier(ski, None, None), critical=False)
+    )
 
 
 def regenerate(directory: Path = MATERIAL) -> LabCA:

@@ -4,6 +4,7 @@
     fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] revoke SERIAL
     fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] crl
     fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] show
+    fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] approve|reject TRANSACTION-ID
 
 The lab state is ``DIR/est-lab`` (what the embedded responder uses) unless
 ``--lab-state`` names another one (give a standalone ``fortishell lab-server
@@ -18,9 +19,17 @@ its PEM.
 Serials are written as the device writes them (``07:46:9a``, ``get ... details``);
 ``revoke`` also takes hex (``7469a``, ``0x7469a``) and decimal (``476826``).  Digits
 alone can be either: the one issued by this CA is meant, and when both were issued
-the command asks for an unambiguous form.  Exit status 1 with one line
-``fortishell lab-ca: ...`` on standard error when something is wrong (2 for a
-command-line error, as argparse).
+the command asks for an unambiguous form.
+
+``approve`` / ``reject`` decide a SCEP request (its transaction id, or the first
+characters of exactly one) the lab SCEP responder holds in manual-approval mode
+(``lab-server --scep-manual``; the pending store in ``LABDIR/scep/pending.json``,
+:mod:`.scepstore`): the requester's next poll gets its certificate (issued then, on the
+responder's clock) or FAILURE badRequest.  ``show`` lists the SCEP requests, with their
+transaction ids and status, after the fingerprint.
+
+Exit status 1 with one line ``fortishell lab-ca: ...`` on standard error when something
+is wrong (2 for a command-line error, as argparse).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from ..errors import FortiError, LabError
 from ..x509text import name_spaced, serial_colon, serial_readings, sha256_fingerprint
 from .ca import CsrRejected, LabCA
 from .crl import build_crl, crl_pem, lab_ca_for
+from .scepstore import PendingStore
 from .state import LabState
 
 STATE_SUBDIR = "est-lab"
@@ -53,8 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke", help="revoke an issued certificate by serial number")
     revoke.add_argument("serial", help="as the device shows it (07:46:9a), hex (7469a, 0x7469a) or decimal")
     crl = sub.add_parser("crl", help="print the current CRL (PEM)")
-    show = sub.add_parser("show", help="print the lab CA certificate and its SHA-256 fingerprint")
-    for action in (sign, revoke, crl, show):
+    show = sub.add_parser("show", help="print the lab CA certificate, its SHA-256 fingerprint and the SCEP "
+                                       "requests waiting for approval")
+    approve = sub.add_parser("approve", help="approve a pending SCEP request (lab-server --scep-manual)")
+    reject = sub.add_parser("reject", help="reject a pending SCEP request (lab-server --scep-manual)")
+    for decide in (approve, reject):
+        decide.add_argument("transaction_id", metavar="TRANSACTION-ID",
+                            help="the request's transaction id, as lab-ca show and the access log print it "
+                                 "(or the first characters of exactly one, in any case)")
+    for action in (sign, revoke, crl, show, approve, reject):
         _common(action, argparse.SUPPRESS)
     return p
 
@@ -85,7 +102,11 @@ def main(argv: list[str], state_dir: Path, clock: str | None = None) -> int:
         return 2
     try:
         if args.action == "show":
-            print("\n".join(show_lines(lab_ca_for(lab_dir))))
+            print("\n".join(show_lines(lab_ca_for(lab_dir), PendingStore(lab_dir))))
+            return 0
+        if args.action in ("approve", "reject"):
+            decided = PendingStore(lab_dir).decide(args.transaction_id, args.action == "approve")
+            print(f"SCEP request {decided.transaction_id} ({decided.subject}) {decided.status}")
             return 0
         state = LabState(lab_dir)
         ca = lab_ca_for(lab_dir)
@@ -142,9 +163,9 @@ def _issued_serial(state: LabState, text: str) -> int:
     return hits[0] if hits else readings[0]
 
 
-def show_lines(ca: LabCA) -> list[str]:
+def show_lines(ca: LabCA, pending: PendingStore | None = None) -> list[str]:
     """The lab CA certificate: the first lines as ``get vpn certificate ca details`` prints them,
-    the fingerprint as ``ca import est`` does, then its PEM."""
+    the fingerprint as ``ca import est`` does, the SCEP requests (``pending``), then its PEM."""
     cert = ca.cert
     pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
     return [f"Subject:     {name_spaced(cert.subject)}",
@@ -153,4 +174,16 @@ def show_lines(ca: LabCA) -> list[str]:
             f"Valid to:    {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}  GMT",
             f"Serial Num:  {serial_colon(cert.serial_number)}",
             f"SHA-256 Fingerprint: {sha256_fingerprint(cert)}",
+            *(scep_lines(pending) if pending is not None else []),
             *pem.rstrip("\n").split("\n")]
+
+
+def scep_lines(pending: PendingStore) -> list[str]:
+    """The SCEP requests of manual-approval mode, oldest first: transaction id, status, when, subject."""
+    rows = pending.all()
+    if not rows:
+        return ["SCEP requests: none"]
+    width = max(len(r.transaction_id) for r in rows)
+    return ["SCEP requests (fortishell lab-ca approve|reject TRANSACTION-ID):",
+            *(f"  {r.transaction_id:<{width}}  {r.status:<8}  {r.received}  {r.subject}"
+              + (f"  serial {serial_colon(r.serial)}" if r.serial is not None else "") for r in rows)]

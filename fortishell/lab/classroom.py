@@ -7,7 +7,9 @@ DIR] lab-ca revoke SERIAL``, on the same ``<state-dir>/est-lab``); ``--acme-port
 the lab ACME server (``acme.lab``'s ``https://HOST:P/directory``), issuing from the
 responder's CA and lab state (one serial counter), its http-01 validation fetching from
 the address each challenge-ready request came from, at ``--acme-http01-port`` (the port
-students give as ``--acme-http-port``; the students' URL carries it as ``http01=``).
+students give as ``--acme-http-port``; the students' URL carries it as ``http01=``);
+``--scep-port P`` serves the lab SCEP responder (``scep.lab``, plain HTTP, ``lab/scepserver.py``:
+its options ``--scep-challenge``, ``--scep-manual``, ``--scep-single-ca`` and the failInfo faults).
 All listen on ``--host`` and write their requests to the responder's access log.
 """
 
@@ -24,6 +26,7 @@ from .accesslog import AccessLog
 from .acmeserver import AcmeServer
 from .ca import LabCA
 from .crl import CRL_PATH, CrlService, lab_ca_for
+from . import scepserver
 from .state import LabState
 from .tftp import TftpService
 
@@ -49,6 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="validate http-01 at this port of the address each student's device asks from; students "
                         f"answer there (--acme-http-port, or http01= in their --lab-server URL) "
                         f"(default: {ACME_HTTP01_PORT}, as pebble)")
+    scepserver.add_arguments(p, options.listen_port)
 
 
 def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = "",
@@ -89,6 +93,12 @@ def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = ""
             lines.append(f"ACME server at https://{args.host}:{acme.address[1]}/directory (acme.lab; http-01 "
                          f"validated at port {args.acme_http01_port} of each student's address)")
             query += [f"acme={acme.address[1]}", f"http01={args.acme_http01_port}"]
+        if args.scep_port is not None:
+            scep, scep_lines = scepserver.start_from_args(args, ca or lab_ca_for(state_dir),
+                                                          state or LabState(state_dir), clock, log.scep if log else None)
+            services.append(scep)
+            lines += scep_lines
+            query.append(f"scep={scep.port}")
     except BaseException:
         for service in services:
             service.stop()

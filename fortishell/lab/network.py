@@ -20,15 +20,18 @@ The lab hosts and the only ports they answer on (``SERVICES``):
 * ``testrfc7030.com`` (54.70.32.33): EST on 8443/tcp (the responder);
 * ``tftp.lab`` (192.0.2.69): TFTP on 69/udp, files in ``<state-dir>/tftp/``;
 * ``crl.lab`` (192.0.2.80): HTTP on 80/tcp, the lab CA's CRL;
+* ``scep.lab`` (192.0.2.88): the lab SCEP responder on 80/tcp, plain HTTP (``http://scep.lab/scep``
+  or the NDES path ``/certsrv/mscep/mscep.dll``; ``lab/scepserver.py``), issuing from this
+  state directory's lab CA;
 * ``acme.lab`` (192.0.2.43): the lab ACME server on 443/tcp (``https://acme.lab/directory``),
   run by the device's ACME service (``acme/service.py``), which registers it in ``extra_services``.
 
 Any other port of a lab host refuses the connection (:meth:`resolve` maps it
 to a loopback port nothing listens on, so the client sees a real
-``ECONNREFUSED``).  The TFTP and CRL servers start lazily like the responder;
-with ``--lab-server`` the EST host goes to the shared responder while TFTP and
-the CRL stay in this process (on the lab state of this state directory), unless the URL
-names the classroom server's ports too: ``https://HOST:8443/?tftp=P&crl=P&acme=P&http01=Q`` (what
+``ECONNREFUSED``).  The TFTP, CRL and SCEP servers start lazily like the responder;
+with ``--lab-server`` the EST host goes to the shared responder while TFTP, the CRL
+and SCEP stay in this process (on the lab state of this state directory), unless the URL
+names the classroom server's ports too: ``https://HOST:8443/?tftp=P&crl=P&scep=P&acme=P&http01=Q`` (what
 ``fortishell lab-server`` prints for students).  With ``acme=P``, ``acme.lab:443`` is the
 classroom's ACME server, which validates http-01 by fetching from this device's address at
 port ``http01=Q``: the device's challenge responder then listens there (``--acme-http-port``
@@ -49,18 +52,21 @@ from urllib.parse import parse_qs, urlsplit
 from ..clock import Clock
 from ..errors import LabError
 from .crl import CrlService, lab_ca_for
+from .scepserver import ScepService
 from .server import EstResponder, ResponderConfig
 from .state import LabState
 from .tftp import TftpService
 
 DEFAULT_HOSTS: dict[str, str] = {"testrfc7030.com": "54.70.32.33", "tftp.lab": "192.0.2.69",
-                                 "crl.lab": "192.0.2.80", "acme.lab": "192.0.2.43"}
-EST, TFTP, CRL, ACME = "est", "tftp", "crl", "acme"
+                                 "crl.lab": "192.0.2.80", "acme.lab": "192.0.2.43",
+                                 "scep.lab": "192.0.2.88"}
+EST, TFTP, CRL, ACME, SCEP = "est", "tftp", "crl", "acme", "scep"
 SERVICES: dict[str, dict[tuple[str, int], str]] = {
     "testrfc7030.com": {("tcp", 8443): EST},
     "tftp.lab": {("udp", 69): TFTP},
     "crl.lab": {("tcp", 80): CRL},
     "acme.lab": {("tcp", 443): ACME},  # HTTPS; the device's ACME service registers it (extra_services)
+    "scep.lab": {("tcp", 80): SCEP},  # plain HTTP, as SCEP servers (NDES) are reached
 }
 # Nothing listens on TCP port 1 of loopback (tcpmux, privileged, unused): connecting there is
 # refused at once, which is how the lab network answers a port without a service.
@@ -86,9 +92,10 @@ class LabNetwork:
         self.responder: EstResponder | None = None
         self.tftp: TftpService | None = None
         self.crl: CrlService | None = None
+        self.scep: ScepService | None = None
         self._lock = threading.Lock()
         self._remote: tuple[str, int] | None = None
-        # a classroom lab-server's TFTP / CRL ports (``--lab-server URL?tftp=P&crl=P``)
+        # a classroom lab-server's TFTP / CRL / SCEP / ACME ports (``--lab-server URL?tftp=P&crl=P``)
         self._remote_udp_tcp: dict[str, tuple[str, int]] = {}
         # the classroom ACME server's http-01 port (``http01=Q``): where this device must answer
         self.acme_http01_port: int | None = None
@@ -131,6 +138,8 @@ class LabNetwork:
             return self._tftp_endpoint()
         if service == CRL:
             return self._crl_endpoint()
+        if service == SCEP:
+            return self._scep_endpoint()
         if service in self._remote_udp_tcp:  # a classroom lab-server's ACME server
             return self._remote_udp_tcp[service]
         if service in self.extra_services:
@@ -165,6 +174,16 @@ class LabNetwork:
                 self.crl = CrlService(LabState(state_dir), lab_ca_for(state_dir), self.clock).start()
             return self.crl.address
 
+    def _scep_endpoint(self) -> tuple[str, int]:
+        if SCEP in self._remote_udp_tcp:
+            return self._remote_udp_tcp[SCEP]
+        with self._lock:
+            if self.scep is None:
+                state_dir = self._lab_state_dir()
+                self.scep = ScepService.for_lab(lab_ca_for(state_dir), LabState(state_dir), state_dir,
+                                                self.clock).start()
+            return self.scep.address
+
     def _endpoint(self) -> tuple[str, int]:
         if self._remote is not None:
             return self._remote
@@ -179,7 +198,8 @@ class LabNetwork:
             responder, self.responder = self.responder, None
             tftp, self.tftp = self.tftp, None
             crl, self.crl = self.crl, None
-        for service in (responder, tftp, crl):
+            scep, self.scep = self.scep, None
+        for service in (responder, tftp, crl, scep):
             if service is not None:
                 service.stop()
 
@@ -218,9 +238,10 @@ class LabNetwork:
 
 
 def _service_ports(host: str, query: dict[str, list[str]], url: str) -> dict[str, tuple[str, int]]:
-    """``tftp=`` / ``crl=`` / ``acme=`` ports of a lab-server URL's query (what ``lab-server`` prints)."""
+    """``tftp=`` / ``crl=`` / ``scep=`` / ``acme=`` ports of a lab-server URL's query (what
+    ``lab-server`` prints)."""
     out: dict[str, tuple[str, int]] = {}
-    for service in (TFTP, CRL, ACME):
+    for service in (TFTP, CRL, SCEP, ACME):
         port = _query_port(query, service, url)
         if port is not None:
             out[service] = (host, port)
