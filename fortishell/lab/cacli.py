@@ -4,7 +4,7 @@
     fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] revoke SERIAL
     fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] crl
     fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] show
-    fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] approve|reject TRANSACTION-ID
+    fortishell [--state-dir DIR] lab-ca [--lab-state LABDIR] approve|reject TRANSACTION-ID|--all
 
 The lab state is ``DIR/est-lab`` (what the embedded responder uses) unless
 ``--lab-state`` names another one (give a standalone ``fortishell lab-server
@@ -23,7 +23,8 @@ the command asks for an unambiguous form.
 
 ``approve`` / ``reject`` decide a SCEP request (its transaction id, or the first
 characters of exactly one) the lab SCEP responder holds in manual-approval mode
-(``lab-server --scep-manual``; the pending store in ``LABDIR/scep/pending.json``,
+(``lab-server --scep-manual``, or a device's request to ``http://scep.lab/approval/scep``;
+``--all`` decides every pending request; the pending store in ``LABDIR/scep/pending.json``,
 :mod:`.scepstore`): the requester's next poll gets its certificate (issued then, on the
 responder's clock) or FAILURE badRequest.  ``show`` lists the SCEP requests, with their
 transaction ids and status, after the fingerprint.
@@ -68,9 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     approve = sub.add_parser("approve", help="approve a pending SCEP request (lab-server --scep-manual)")
     reject = sub.add_parser("reject", help="reject a pending SCEP request (lab-server --scep-manual)")
     for decide in (approve, reject):
-        decide.add_argument("transaction_id", metavar="TRANSACTION-ID",
-                            help="the request's transaction id, as lab-ca show and the access log print it "
-                                 "(or the first characters of exactly one, in any case)")
+        which = decide.add_mutually_exclusive_group(required=True)
+        which.add_argument("transaction_id", metavar="TRANSACTION-ID", nargs="?",
+                           help="the request's transaction id, as lab-ca show and the access log print it "
+                                "(or the first characters of exactly one, in any case)")
+        which.add_argument("--all", action="store_true", help="every request waiting for approval")
     for action in (sign, revoke, crl, show, approve, reject):
         _common(action, argparse.SUPPRESS)
     return p
@@ -105,8 +108,12 @@ def main(argv: list[str], state_dir: Path, clock: str | None = None) -> int:
             print("\n".join(show_lines(lab_ca_for(lab_dir), PendingStore(lab_dir))))
             return 0
         if args.action in ("approve", "reject"):
-            decided = PendingStore(lab_dir).decide(args.transaction_id, args.action == "approve")
-            print(f"SCEP request {decided.transaction_id} ({decided.subject}) {decided.status}")
+            store, yes = PendingStore(lab_dir), args.action == "approve"
+            rows = store.decide_all(yes) if args.all else [store.decide(args.transaction_id, yes)]
+            for decided in rows:
+                print(f"SCEP request {decided.transaction_id} ({decided.subject}) {decided.status}")
+            if not rows:
+                print("No SCEP request is waiting for approval")
             return 0
         state = LabState(lab_dir)
         ca = lab_ca_for(lab_dir)

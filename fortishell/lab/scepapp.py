@@ -3,7 +3,8 @@
 No sockets (the server, :mod:`.scepserver`, hands in a :class:`ScepRequest` and
 writes the :class:`ScepReply`); faults are data (:class:`ScepFaults`).  Paths:
 ``/scep`` and the NDES path ``/certsrv/mscep/mscep.dll`` (both with or without a
-trailing slash); anything else is 404.  Operations (``operation=``, matched
+trailing slash), and ``/approval/scep`` (the same, every PKCSReq held for approval);
+anything else is 404.  Operations (``operation=``, matched
 without regard to case, a choice: clients spell them as the RFC does):
 
 * ``GetCACaps``: :data:`CAPS`, ``text/plain``;
@@ -32,7 +33,7 @@ the request's signer certificate with AES-128-CBC (the strongest cipher
   default :data:`DEFAULT_CHALLENGE`), else badRequest;
 * RenewalReq: signed by a certificate this lab issued (the issuing CA's signature on it),
   valid on the lab clock and not revoked (``lab-ca revoke``), else badRequest; no challenge;
-* manual-approval mode: a PKCSReq (whose CSR the lab would issue) is kept in the pending store (:mod:`.scepstore`) and
+* manual-approval mode (``--scep-manual``, or any request to ``/approval/scep``): a PKCSReq (whose CSR the lab would issue) is kept in the pending store (:mod:`.scepstore`) and
   answered PENDING until ``lab-ca approve`` / ``reject``; sending it again is a poll.
   A RenewalReq is issued at once (its signature already authenticates the requester);
 * CertPoll (messageType 20, payload IssuerAndSubject) is answered from the pending store by
@@ -72,6 +73,9 @@ from .scepstore import PendingRequest, PendingStore
 from .state import LabState
 
 PATHS = ("/scep", "/certsrv/mscep/mscep.dll")
+# a path of the embedded lab (no lab-server flags there) whose requests wait for approval, as with
+# --scep-manual: the trainer's exercise "a PENDING request approved" (lab-ca approve --all)
+APPROVAL_PATHS = ("/approval/scep",)
 CAPS = ("POSTPKIOperation", "SHA-256", "AES", "DES3", "Renewal", "SCEPStandard")
 CT_CAPS = "text/plain"
 CT_PKI = "application/x-pki-message"
@@ -151,7 +155,8 @@ class ScepApp:
     # ------------------------------------------------------------ HTTP
     def handle(self, req: ScepRequest) -> ScepReply:
         parts = urlsplit(req.target)
-        if parts.path.rstrip("/") not in PATHS:
+        path = parts.path.rstrip("/")
+        if path not in PATHS and path not in APPROVAL_PATHS:
             return _text(404, "Not Found", parts.path or "/")
         query = parse_qs(parts.query, keep_blank_values=True)
         operation = (query.get("operation") or [""])[-1]
@@ -171,14 +176,15 @@ class ScepApp:
                     der = _b64_message((query.get("message") or [""])[-1])
                 except ValueError as exc:
                     return _text(400, f"PKIOperation: {exc}", "scep-PKIOperation")
-            return self.pki_operation(der)
+            return self.pki_operation(der, manual=path in APPROVAL_PATHS)
         if op in ("getcacaps", "getcacert", "pkioperation"):
             return _text(405, f"{operation} does not take {req.method}", "scep-" + operation)
         return _text(400, f"unknown SCEP operation '{operation}'" if operation else "no SCEP operation",
                      "scep-" + (operation or "?"))
 
     # ------------------------------------------------------------ PKIOperation
-    def pki_operation(self, der: bytes) -> ScepReply:
+    def pki_operation(self, der: bytes, *, manual: bool = False) -> ScepReply:
+        """``manual``: hold a PKCSReq for approval whatever the knobs say (:data:`APPROVAL_PATHS`)."""
         if not der:
             return _text(400, "PKIOperation: empty message", "scep-PKIOperation")
         try:
@@ -199,7 +205,7 @@ class ScepApp:
                 given = challenge_password(csr) or ""
                 if not hmac.compare_digest(given.encode(), self.challenge.encode()):
                     raise _Refused(FailInfo.BAD_REQUEST)
-                if self.faults.manual:
+                if self.faults.manual or manual:
                     return self._held(msg, csr, op)
             else:
                 self._check_renewal(msg.signer)

@@ -174,6 +174,16 @@ class PendingStore:
             rows[kept.transaction_id] = decided = replace(kept, status="approved" if approve else "rejected")
             return decided
 
+    def decide_all(self, approve: bool) -> list[PendingRequest]:
+        """``lab-ca approve|reject --all``: every pending request, in one write."""
+        with self._changing() as rows:
+            decided = []
+            for tid, kept in list(rows.items()):
+                if kept.status == "pending":
+                    rows[tid] = row = replace(kept, status="approved" if approve else "rejected")
+                    decided.append(row)
+            return decided
+
     def settle(self, transaction_id: str, issue: Issuer) -> tuple[PendingRequest | None, bool]:
         """The request's answer to a poll: an approved request is issued once (``issue(row)``
         -> (serial, certificate PEM), under the store's lock, so two polls racing issue one

@@ -266,3 +266,20 @@ def test_manual_approval_refuses_a_csr_it_could_never_issue_at_once(lab: Path, c
     rep = req.read(post(app, req.request(app.identity.cert, csr_der(no_cn))).body, app.identity.cert)
     assert (rep.status, rep.fail_info) == (PkiStatus.FAILURE, FailInfo.BAD_REQUEST)
     assert app.pending.all() == []  # not held for a trainer to approve in vain
+
+
+def test_the_approval_path_holds_requests_and_approve_all_decides_them(lab: Path, clock: Clock) -> None:
+    """The embedded lab has no --scep-manual: /approval/scep holds every PKCSReq (the PENDING exercise),
+    /scep beside it still issues at once; lab-ca approve --all (decide_all) settles every held one."""
+    app = make_app(lab, clock)
+    ra, root = app.identity.cert, LabCA.shipped().cert
+    held, other, direct = Requester.new(), Requester.new(1, cn="student2"), Requester.new(2, cn="student3")
+    for req in (held, other):
+        assert req.read(post(app, req.pkcsreq(ra, cn=req.signer.subject.rfc4514_string()[3:]),
+                             "/approval/scep").body, ra).status == PkiStatus.PENDING
+    assert direct.read(post(app, direct.pkcsreq(ra, cn="student3")).body, ra).status == PkiStatus.SUCCESS
+    decided = app.pending.decide_all(approve=True)
+    assert sorted(r.transaction_id for r in decided) == sorted([held.txid, other.txid])
+    assert app.pending.decide_all(approve=True) == []  # nothing left waiting
+    for req in (held, other):
+        assert req.read(post(app, req.poll(ra, root.subject), "/approval/scep").body, ra).status == PkiStatus.SUCCESS
