@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote
 
 from aiohttp import web
 
-from . import auth, cmdb_api, envelope, monitor
+from . import auth, cmdb_api, envelope, monitor, monitor_certs
 from .envelope import RestError
 from .runner import run_on
 
@@ -78,6 +78,26 @@ async def _body(request: web.Request) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise RestError(400, -1) from None
+
+
+async def _form_body(request: web.Request) -> dict[str, Any]:
+    """A ``multipart/form-data`` (or urlencoded form) body of a monitor action: one dict, a file
+    part as its raw bytes, other fields as text (aiohttp's own form parser)."""
+    try:
+        form = await request.post()
+    except ValueError:
+        raise RestError(400, -1) from None
+    out: dict[str, Any] = {}
+    for key, value in form.items():
+        out[key] = value.file.read() if isinstance(value, web.FileField) else value
+    return out
+
+
+async def _monitor_body(request: web.Request) -> Any:
+    # Ansible sends JSON as application/x-www-form-urlencoded: only multipart is read as a form.
+    if request.content_type == "multipart/form-data":
+        return await _form_body(request)
+    return await _body(request)
 
 
 def _segments(request: web.Request, prefix: str) -> list[str]:
@@ -161,8 +181,11 @@ async def monitor_handler(request: web.Request) -> web.Response:
     endpoint = monitor.find(rest, request.method)
     who = await principal(request)
     _allowed(request, who, auth.group_of("monitor", rest), endpoint.write)
-    body = await _body(request) if request.method != "GET" else None
+    body = await _monitor_body(request) if request.method != "GET" else None
     fields = await run_on(who.device, lambda: endpoint.run(who.device, request.query, body))
+    if isinstance(fields, monitor_certs.Download):
+        return web.Response(body=fields.data, content_type=fields.content_type,
+                            headers={"Content-Disposition": f'attachment; filename="{fields.filename}"'})
     head, _, tail = rest.rpartition("/")
     return _reply(envelope.success(request.method, fields, path=head, name=tail))
 
