@@ -16,11 +16,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 from aiohttp import web
 
+from ..ssh.logins import peer_text
 from . import auth, cmdb_api, envelope, monitor, monitor_certs
 from .envelope import RestError
 from .runner import run_on
@@ -34,9 +35,33 @@ KEYS = web.AppKey("keys", auth.Keys)
 SESSIONS = web.AppKey("sessions", auth.Sessions)
 LOCKOUT = web.AppKey("lockout", auth.Lockout)
 DeviceFor = Callable[[str], Any]
-CheckLogin = Callable[[str, str], bool]
+CheckLogin = Callable[[str, str], "str | None"]  # None: the password is right; else why not
+
+
+class LoginNotes(Protocol):
+    """Where logins are written: serve's login log (``ssh/logins.py``), shared with the SSH door."""
+
+    def write(self, what: str, user: str, peer: str, **fields: str) -> None: ...
+
+
+class _NoNotes:
+    def write(self, what: str, user: str, peer: str, **fields: str) -> None:
+        pass
+
+
 DEVICE_FOR: web.AppKey[DeviceFor] = web.AppKey("device_for")
 CHECK_LOGIN: web.AppKey[CheckLogin] = web.AppKey("check_login")
+LOGINS: web.AppKey[LoginNotes] = web.AppKey("logins")
+METHOD = "https"  # the login log's method= of the REST door (SSH: password, publickey, none)
+
+
+def _peer(request: web.Request) -> str:
+    transport = request.transport
+    return peer_text(transport.get_extra_info("peername") if transport is not None else None)
+
+
+def _note(request: web.Request, what: str, user: str, **fields: str) -> None:
+    request.app[LOGINS].write(what, user, _peer(request), **fields, method=METHOD)
 
 
 def _reply(body: dict[str, Any], status: int | None = None) -> web.Response:
@@ -129,6 +154,7 @@ async def principal(request: web.Request) -> auth.Principal:
             found = await asyncio.get_running_loop().run_in_executor(None, app[KEYS].lookup, token)
         if found is not None:
             return found
+        _note(request, "login failed", "-", reason="unknown-api-key")
         raise RestError(401)
     cookie = _session_cookie(request)
     if cookie:
@@ -204,12 +230,17 @@ async def _login(request: web.Request, username: str, password: str) -> tuple[st
     remote = request.remote or "?"
     if app[LOCKOUT].locked(remote):
         log.warning("REST login refused for %r from %s: locked out after failed logins", username, remote)
+        _note(request, "login failed", username, reason="locked-out")
         return None
-    if not username or not await loop.run_in_executor(None, app[CHECK_LOGIN], username, password):
+    refused = await loop.run_in_executor(None, app[CHECK_LOGIN], username, password) if username \
+        else "unknown-user"
+    if refused is not None:
         log.warning("REST login failed for %r from %s", username, remote)
+        _note(request, "login failed", username, reason=refused)
         app[LOCKOUT].failed(remote)
         return None
     app[LOCKOUT].succeeded(remote)
+    _note(request, "login ok", username)
     device = await loop.run_in_executor(None, app[DEVICE_FOR], username)
     return app[SESSIONS].open(username, device)
 
@@ -261,9 +292,11 @@ async def not_found(request: web.Request) -> web.Response:
 
 
 def make_app(keys: auth.Keys, sessions: auth.Sessions, device_for: Callable[[str], Any],
-             check_login: Callable[[str, str], bool], lockout: auth.Lockout | None = None) -> web.Application:
+             check_login: CheckLogin, lockout: auth.Lockout | None = None,
+             logins: LoginNotes | None = None) -> web.Application:
     app = web.Application(middlewares=[envelope_errors], client_max_size=MAX_BODY)
     app[KEYS], app[SESSIONS], app[DEVICE_FOR], app[CHECK_LOGIN] = keys, sessions, device_for, check_login
+    app[LOGINS] = logins or _NoNotes()
     app[LOCKOUT] = lockout or auth.Lockout()
     app.router.add_route("*", "/api/v2/cmdb/{tail:.*}", cmdb_handler)
     app.router.add_route("*", "/api/v2/monitor/{tail:.*}", monitor_handler)

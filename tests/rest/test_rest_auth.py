@@ -168,3 +168,34 @@ def test_lockout_ends_after_its_duration() -> None:
     lock.failed("a")
     lock.failed("a")
     assert not lock.locked("a")  # a success resets the count
+
+
+def test_rest_logins_go_to_the_login_log_of_the_ssh_door(served) -> None:
+    """Session logins (both forms), their failures, a locked-out try and an unknown API key: one line
+    each in the devices folder's logins.log, beside the SSH door's lines."""
+    box = served(users_toml='[users.erin]\npassword = "pw-e"\n')
+    log_file = box.server.registry.logins.path
+    box.ssh("get system status", user="erin", password="pw-e")
+    with box.client() as c:
+        c.post("/api/v2/authentication", json={"username": "erin", "secretkey": "pw-e"})
+        c.post("/api/v2/authentication", json={"username": "erin", "secretkey": "bad"})
+        c.post("/logincheck", content=b"username=nobody&secretkey=x&ajax=1")
+        c.post("/logincheck", content=b"username=erin&secretkey=pw-e&ajax=1")  # failures reset
+        c.get("/api/v2/monitor/system/status", headers={"Authorization": "Bearer " + "x" * 30})
+        for _ in range(3):
+            c.post("/api/v2/authentication", json={"username": "erin", "secretkey": "bad"})
+        c.post("/api/v2/authentication", json={"username": "erin", "secretkey": "pw-e"})
+    lines = [line.split(" ", 1)[1] for line in log_file.read_text().splitlines()]
+    rest = [re.sub(r"from=127\.0\.0\.1:\d+ ", "", line) for line in lines if "method=https" in line]
+    assert any(line.startswith("login ok user=erin") and "method=password" in line for line in lines)  # SSH
+    assert rest == [
+        "login ok user=erin method=https",
+        "login failed user=erin reason=wrong-password method=https",
+        "login failed user=nobody reason=unknown-user method=https",
+        "login ok user=erin method=https",
+        "login failed user=- reason=unknown-api-key method=https",
+        "login failed user=erin reason=wrong-password method=https",
+        "login failed user=erin reason=wrong-password method=https",
+        "login failed user=erin reason=wrong-password method=https",
+        "login failed user=erin reason=locked-out method=https",
+    ]
