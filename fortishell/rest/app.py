@@ -190,16 +190,38 @@ async def cmdb_handler(request: web.Request) -> web.Response:
     write = request.method != "GET"
     _allowed(request, who, auth.group_of("cmdb", path), write)
     body = await _body(request) if write else None
-    call = cmdb_api.Call(request.method, path, name, mkey, dict(request.query),
+    query = dict(request.query)
+    vdoms = _vdom_list(query.get("vdom", ""))
+    if vdoms is not None:
+        query["vdom"] = "root" if "root" in vdoms else vdoms[0]  # a list without root touches nothing
+    call = cmdb_api.Call(request.method, path, name, mkey, query,
                          tuple(request.query.getall("filter", [])), body)
     scope_global = request.query.get("scope") == "global"
     vdom = None if scope_global else "root"
     try:
         fields = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
+        answer = envelope.success(request.method, fields, vdom=vdom, path=path, name=name)
     except RestError as err:
-        return _reply(envelope.error(request.method, err, vdom=vdom, path=path, name=name)
-                      | ({"mkey": mkey} if mkey is not None else {}))
-    return _reply(envelope.success(request.method, fields, vdom=vdom, path=path, name=name))
+        answer = envelope.error(request.method, err, vdom=vdom, path=path, name=name) \
+            | ({"mkey": mkey} if mkey is not None else {})
+    if vdoms is None:
+        return _reply(answer)
+    # vdom=* or a list: one envelope per vdom, in a list (the device's multi-vdom answer)
+    answers = [answer if v == "root" else envelope.error(request.method, RestError(404, -3), vdom=v, path=path,
+                                                         name=name) for v in vdoms]
+    status = next((a["http_status"] for a in answers if a["http_status"] != 200), 200)
+    return web.Response(body=json.dumps(answers, separators=(",", ":")).encode(), status=status,
+                        content_type="application/json")
+
+
+def _vdom_list(vdom: str) -> list[str] | None:
+    """``*`` (every vdom: this device has ``root`` alone) or ``a,b``: the vdoms asked for, each once;
+    None for one vdom (or none), answered with one envelope."""
+    if vdom == "*":
+        return ["root"]
+    if "," not in vdom:
+        return None
+    return list(dict.fromkeys(v for v in vdom.split(",") if v))
 
 
 async def monitor_handler(request: web.Request) -> web.Response:

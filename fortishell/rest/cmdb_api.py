@@ -103,10 +103,11 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     fields = [f for f in (q.get("format") or "").split("|") if f]
     meta = _flag(q, "with_meta")
     defaults = not _flag(q, "exclude-default-values")
+    skip = _flag(q, "skip")
     if not spec.is_table:
         entry = cmdb.entry(spec.path)
         assert entry is not None
-        row = formatted(entry_json(entry, defaults=defaults), fields, None)
+        row = formatted(entry_json(entry, defaults=defaults, skip=skip), fields, None)
         return {"revision": revision(cmdb), "results": _meta(cmdb, spec, row, None) if meta else row}
     if call.mkey is not None:
         entry = cmdb.entry(spec.path, call.mkey)
@@ -119,7 +120,7 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     start, count = int_param(q, "start") or 0, int_param(q, "count")
     rows = []
     for entry in entries:
-        row = entry_json(entry, defaults=defaults)
+        row = entry_json(entry, defaults=defaults, skip=skip)
         if filters and not keep(row, filters):
             continue
         rows.append((entry.key, row))
