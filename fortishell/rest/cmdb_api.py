@@ -69,16 +69,28 @@ def handle(cmdb: Cmdb, call: Call) -> dict[str, Any]:
     try:
         if call.method == "GET":
             return _get(cmdb, spec, call)
-        before = revision(cmdb)
+    except FortiError as exc:
+        raise RestError.from_cli(exc, 404 if exc.return_code == -3 else 500) from None
+    before = revision(cmdb)
+    try:
         mkey = _write(cmdb, spec, call)
     except FortiError as exc:  # a CLI check outside the body (key length, references ...)
-        raise RestError.from_cli(exc, 404 if exc.return_code == -3 else 500) from None
+        raise _unchanged(RestError.from_cli(exc, 404 if exc.return_code == -3 else 500), before) from None
+    except RestError as err:
+        raise _unchanged(err, before) from None
     after = revision(cmdb)
     fields: dict[str, Any] = {}
     if mkey is not None:
         fields["mkey"] = mkey
     fields.update(revision=after, old_revision=before, revision_changed=after != before)
     return fields
+
+
+def _unchanged(err: RestError, rev: str) -> RestError:
+    """A refused write says the configuration did not change, as the device's write answers do
+    (Ansible's ``state: absent`` of a missing entry reads ``revision_changed`` to report ok)."""
+    err.extra.update(revision=rev, old_revision=rev, revision_changed=False)
+    return err
 
 
 # ------------------------------------------------------------------ reads
