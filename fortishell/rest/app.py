@@ -145,7 +145,15 @@ def _session_cookie(request: web.Request) -> str | None:
 
 
 async def principal(request: web.Request) -> auth.Principal:
-    """The caller, or 401."""
+    """The caller, or 401 (also an API key used from outside its user's trusthosts)."""
+    who = await _caller(request)
+    if not auth.trusted(who, request.remote):
+        _note(request, "login failed", who.name, reason="untrusted-host")
+        raise RestError(401)
+    return who
+
+
+async def _caller(request: web.Request) -> auth.Principal:
     app = request.app
     token = _bearer(request)
     if token:

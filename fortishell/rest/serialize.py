@@ -163,7 +163,8 @@ def _apply_sub(buf: EditBuffer, sub: TableSpec, value: Any) -> None:
 # ------------------------------------------------------------------ schema
 _TYPE_NAMES = {"string": "string", "password": "password", "integer": "integer", "epoch": "integer",
                "option": "option", "multi-option": "option", "ipv4": "ipv4-address",
-               "datasource": "string", "pem": "user"}
+               "datasource": "string", "pem": "user", "ipv4-classnet": "ipv4-classnet-any",
+               "ipv6-prefix": "ipv6-prefix"}
 
 
 def attr_schema(attr: AttrSpec) -> dict[str, Any]:

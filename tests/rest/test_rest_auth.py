@@ -199,3 +199,44 @@ def test_rest_logins_go_to_the_login_log_of_the_ssh_door(served) -> None:
         "login failed user=erin reason=wrong-password method=https",
         "login failed user=erin reason=locked-out method=https",
     ]
+
+
+TRUSTHOST = ["config system api-user", "edit bot", "config trusthost", "edit 1",
+             "set ipv4-trusthost 192.0.2.0 255.255.255.0", "next", "end", "next", "end"]
+
+
+def test_trusthost_limits_where_an_api_key_is_taken_from(served) -> None:
+    box = served()
+    token = box.token()
+    with box.client(token) as c:
+        assert c.get(STATUS).status_code == 200  # no trusthost entry: any address
+        assert box.cli(*TRUSTHOST) == ["new entry '1' added"]
+        r = c.get(STATUS)
+        assert r.status_code == 401 and r.json()["status"] == "error"
+        # an IPv6 entry does not let an IPv4 client in; a /8 written the CIDR way does
+        assert box.cli("config system api-user", "edit bot", "config trusthost", "edit 2",
+                       "set type ipv6-trusthost", "set ipv6-trusthost ::1/128", "next", "edit 3",
+                       "set ipv4-trusthost 127.0.0.0/8", "next", "end", "next", "end") == \
+            ["new entry '2' added", "new entry '3' added"]
+        assert c.get(STATUS).status_code == 200
+        # the REST door edits the table too (JSON as the Ansible module sends it), all or nothing
+        r = c.put("/api/v2/cmdb/system/api-user/bot",
+                  json={"trusthost": [{"id": 3, "type": "ipv4-trusthost", "ipv4-trusthost": "198.51.100.7 255.255.255.255"}]})
+        assert r.status_code == 200, r.text
+        assert c.get(STATUS).status_code == 401
+    shown = "\n".join(box.cli("show system api-user bot"))
+    assert "set ipv4-trusthost 198.51.100.7 255.255.255.255" in shown
+    assert "set ipv6-trusthost ::1/128" in shown and "set type ipv6-trusthost" in shown
+    assert "reason=untrusted-host" in box.server.registry.logins.path.read_text()
+    box.server.stop()  # the table is in the configuration the device starts from
+    assert "set ipv4-trusthost 198.51.100.7 255.255.255.255" in served(state=box.state).config_text()
+
+
+def test_trusthost_values_are_checked_as_the_cli_checks_them(box: Served) -> None:
+    box.token()
+    before = box.config_text()
+    out = box.cli("config system api-user", "edit bot", "config trusthost", "edit 1",
+                  "set ipv4-trusthost 192.0.2.0 255.0.255.0", "set ipv4-trusthost 300.1.1.1 255.255.255.0",
+                  "set type ipv6-trusthost", "set ipv6-trusthost 2001:db8::/129", "abort", "end", "next", "end")
+    assert out.count("Command fail. Return code -8") == 3, out
+    assert box.config_text() == before
