@@ -27,7 +27,6 @@ dict: a file part becomes ``bytes``).  Choices where the API descriptions are si
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +74,7 @@ def _file(body: dict[str, Any], name: str) -> bytes:
         raise RestError(400, -651)
     try:
         return base64.b64decode("".join(value.split()), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character outside ASCII
         raise RestError(400, -651) from None
 
 

@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from certs_material import MiniCa, b64, key_pem, p12, pem
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -177,3 +179,39 @@ def test_curl_multipart_pkcs12_upload(box: Served, tmp_path: Path) -> None:
     assert code == "200", (out.stdout, out.stderr)
     assert '"mkey":"from-curl"' in body
     assert "curl leaf" in "\n".join(box.cli("get vpn certificate local from-curl"))
+
+
+_ACTIONS = ["vpn-certificate/local/import", "vpn-certificate/crl/import", "vpn-certificate/csr/generate",
+            "vpn-certificate/local/create", "vpn-certificate/ca/import"]
+_FIELDS = ["type", "certname", "password", "file_content", "key_file_content", "scope", "import_method",
+           "subject", "keytype", "keysize", "curvename", "orgunits", "countrycode", "common_name",
+           "subject_alt_name", "acme_domain"]
+_VALUES = st.none() | st.booleans() | st.integers(-5, 5000) | st.sampled_from(
+    ["local", "pkcs12", "regular", "file", "scep", "rsa", "ec", "Fortinet_Factory", "web", "", "AA==", "%%",
+     "secp384r1", "DNS:x", "x" * 70]) | st.lists(st.text(max_size=5), max_size=2) | st.text(max_size=8)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(action="vpn-certificate/local/import", body={"file_content": "\x80"})  # found by this test
+@given(action=st.sampled_from(_ACTIONS),
+       body=st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=6) | st.lists(st.integers(), max_size=2))
+def test_fuzz_certificate_actions_answer_an_envelope_and_change_nothing_when_refused(
+        box: Served, api_token: str, action: str, body: object) -> None:
+    """Whatever the body, an envelope with the device's codes (never an unexpected error); a refused
+    request leaves the configuration and the state files as they were."""
+    before, files = box.config_text(), box.files()
+    with box.client(api_token) as c:
+        r = c.post(f"{MON}/{action}", json=body)
+    got = r.json()
+    assert "Traceback" not in r.text
+    if r.status_code == 200:
+        assert got["status"] == "success" and got["results"]["mkey"]
+        return
+    assert r.status_code in (400, 404, 500) and got["http_status"] == r.status_code and got["status"] == "error"
+    assert got["error"] != -1 or "cli_error" in got  # -1 without the CLI's lines would be a crash
+    assert box.config_text() == before and box.files() == files
+
+
+@pytest.fixture()
+def api_token(box: Served) -> str:
+    return box.token()
