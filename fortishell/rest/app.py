@@ -110,7 +110,7 @@ async def _form_body(request: web.Request) -> dict[str, Any]:
     part as its raw bytes, other fields as text (aiohttp's own form parser)."""
     try:
         form = await request.post()
-    except ValueError:
+    except (ValueError, LookupError):  # a malformed form, a charset Python does not know
         raise RestError(400, -1) from None
     out: dict[str, Any] = {}
     for key, value in form.items():

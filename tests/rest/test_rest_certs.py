@@ -215,3 +215,21 @@ def test_fuzz_certificate_actions_answer_an_envelope_and_change_nothing_when_ref
 @pytest.fixture()
 def api_token(box: Served) -> str:
     return box.token()
+
+
+_PART = b'--xx\r\nContent-Disposition: form-data; name="type"\r\n%s\r\nlocal\r\n--xx--\r\n'
+
+
+@pytest.mark.parametrize("content_type,body", [
+    ("multipart/form-data", b"no boundary"),
+    ("multipart/form-data; boundary=xx", b"garbage"),
+    ("multipart/form-data; boundary=xx", b'--xx\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\nab'),
+    ("multipart/form-data; boundary=xx", _PART % b"Content-Type: text/plain; charset=no-such-charset\r\n"),
+])
+def test_malformed_multipart_is_a_bad_request(box: Served, content_type: str, body: bytes) -> None:
+    token = box.token()
+    before = box.config_text()
+    with box.client(token) as c:
+        r = c.post(f"{MON}/vpn-certificate/local/import", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == 400 and r.json()["status"] == "error", r.text
+    assert box.config_text() == before
