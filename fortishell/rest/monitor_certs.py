@@ -20,6 +20,8 @@ dict: a file part becomes ``bytes``).  Choices where the API descriptions are si
 * ``certificate/download`` answers the file itself, not an envelope: PEM with a
   ``Content-Disposition`` attachment name ``<mkey>.<cer|csr|crl>``; ``local-ca`` and
   ``remote-ca`` both read the CA store (one store on this device).
+* ``scope`` (``vdom`` / ``global``) is accepted and changes nothing: one vdom, and the entries are
+  stored with ``range global`` as the CLI stores them.
 * A CLI refusal: HTTP 500 with its return code as ``error`` and its lines as ``cli_error``
   (404 for return code -3); a body that is not usable (missing field, bad base64): 400 / -651.
 """
