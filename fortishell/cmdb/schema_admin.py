@@ -40,6 +40,23 @@ ACCPROFILE_TABLE = TableSpec(
     key="name", key_size=35, summary=("name", "scope"),
 )
 
+TRUSTHOST = "trusthost"
+_TRUSTHOST_TYPES = [("ipv4-trusthost", "IPv4 trusted host."), ("ipv6-trusthost", "IPv6 trusted host.")]
+
+# the addresses an API user's key is taken from (rest/auth.py); no entry: any address
+_TRUSTHOST = TableSpec(
+    (TRUSTHOST,), "table", "Trusthost.",
+    (
+        _s("id", 10, help="Table ID."),
+        _o("type", _TRUSTHOST_TYPES, "ipv4-trusthost", "Trusthost type."),
+        AttrSpec("ipv4-trusthost", "ipv4-classnet", "0.0.0.0 0.0.0.0", "IPv4 trusted hosts.",
+                 when=(("type", ("ipv4-trusthost",)),)),
+        AttrSpec("ipv6-trusthost", "ipv6-prefix", "::/0", "IPv6 trusted hosts.",
+                 when=(("type", ("ipv6-trusthost",)),)),
+    ),
+    key="id", key_size=10, summary=("id", "type"),
+)
+
 API_USER_TABLE = TableSpec(
     API_USER, "table", "Configure API users.",
     (
@@ -56,7 +73,7 @@ API_USER_TABLE = TableSpec(
         _o("peer-auth", [("enable", "Enable peer."), ("disable", "Disable peer.")], "disable",
            "Enable/disable peer authentication."),
     ),
-    key="name", key_size=35, summary=("name", "accprofile"),
+    key="name", key_size=35, summary=("name", "accprofile"), subtables=(_TRUSTHOST,),
 )
 
 TABLES = (ACCPROFILE_TABLE, API_USER_TABLE)

@@ -18,6 +18,7 @@ Path = tuple[str, ...]
 STRING, PASSWORD, INTEGER, OPTION, MULTI_OPTION, IPV4, DATASOURCE, PEM, EPOCH = (
     "string", "password", "integer", "option", "multi-option", "ipv4", "datasource", "pem", "epoch",
 )
+IPV4_CLASSNET, IPV6_PREFIX = "ipv4-classnet", "ipv6-prefix"
 
 # How an attribute appears in ``get``.
 GET_VALUE = "value"  # the value (defaults included)

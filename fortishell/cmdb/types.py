@@ -174,6 +174,53 @@ class Ipv4Type(AttrType):
         return [("<ip>", "please input IP address")]
 
 
+class Ipv4ClassnetType(AttrType):
+    """An IPv4 network as FortiOS writes it: ``192.0.2.0 255.255.255.0`` (typed that way or as
+    ``192.0.2.0/24``); the mask must be contiguous.  Host bits are kept as typed (FortiOS keeps
+    them; ``0.0.0.0 0.0.0.0`` is any address)."""
+
+    name = "ipv4-classnet"
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        words = " ".join(words).split()  # one JSON string "a.b.c.d m.m.m.m" is the two words
+        if not words:
+            raise IncompleteCommand()
+        if len(words) > 2:
+            raise ParseError(words[2])
+        text = "/".join(words)
+        address = words[0].split("/", 1)[0]
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            raise ValueParseError("invalid ip address", words[0], -8) from None
+        try:
+            net = ipaddress.IPv4Network(text, strict=False)
+        except ValueError:
+            raise ValueParseError("invalid netmask", words[-1], -8) from None
+        return f"{address} {net.netmask}"
+
+    def help(self, spec: AttrSpec) -> list[tuple[str, str]]:
+        return [("<ip/netmask>", "please input IP address and netmask")]
+
+
+class Ipv6PrefixType(AttrType):
+    """An IPv6 prefix, ``2001:db8::/32`` (host bits kept as typed; ``::/0`` is any address)."""
+
+    name = "ipv6-prefix"
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        text = _single(words)
+        try:
+            net = ipaddress.IPv6Network(text, strict=False)
+        except ValueError:
+            raise ValueParseError("invalid IPv6 prefix", text, -8) from None
+        address = text.split("/", 1)[0]
+        return f"{ipaddress.IPv6Address(address).compressed}/{net.prefixlen}"
+
+    def help(self, spec: AttrSpec) -> list[tuple[str, str]]:
+        return [("<IPv6 prefix>", "please input IPv6 prefix")]
+
+
 class DatasourceType(StringType):
     """A name that must exist in one of ``spec.datasource`` (empty clears it)."""
 
@@ -233,7 +280,7 @@ def _loads_certificate(text: str) -> bool:
 TYPES: dict[str, AttrType] = {
     t.name: t
     for t in (StringType(), PasswordType(), IntegerType(), EpochType(), OptionType(), MultiOptionType(),
-              Ipv4Type(), DatasourceType(), PemType())
+              Ipv4Type(), Ipv4ClassnetType(), Ipv6PrefixType(), DatasourceType(), PemType())
 }
 
 

@@ -16,12 +16,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 from aiohttp import web
 
-from . import auth, cmdb_api, envelope, monitor
+from ..ssh.logins import peer_text
+from . import auth, cmdb_api, envelope, monitor, monitor_certs
 from .envelope import RestError
 from .runner import run_on
 
@@ -34,9 +35,33 @@ KEYS = web.AppKey("keys", auth.Keys)
 SESSIONS = web.AppKey("sessions", auth.Sessions)
 LOCKOUT = web.AppKey("lockout", auth.Lockout)
 DeviceFor = Callable[[str], Any]
-CheckLogin = Callable[[str, str], bool]
+CheckLogin = Callable[[str, str], "str | None"]  # None: the password is right; else why not
+
+
+class LoginNotes(Protocol):
+    """Where logins are written: serve's login log (``ssh/logins.py``), shared with the SSH door."""
+
+    def write(self, what: str, user: str, peer: str, **fields: str) -> None: ...
+
+
+class _NoNotes:
+    def write(self, what: str, user: str, peer: str, **fields: str) -> None:
+        pass
+
+
 DEVICE_FOR: web.AppKey[DeviceFor] = web.AppKey("device_for")
 CHECK_LOGIN: web.AppKey[CheckLogin] = web.AppKey("check_login")
+LOGINS: web.AppKey[LoginNotes] = web.AppKey("logins")
+METHOD = "https"  # the login log's method= of the REST door (SSH: password, publickey, none)
+
+
+def _peer(request: web.Request) -> str:
+    transport = request.transport
+    return peer_text(transport.get_extra_info("peername") if transport is not None else None)
+
+
+def _note(request: web.Request, what: str, user: str, **fields: str) -> None:
+    request.app[LOGINS].write(what, user, _peer(request), **fields, method=METHOD)
 
 
 def _reply(body: dict[str, Any], status: int | None = None) -> web.Response:
@@ -80,6 +105,26 @@ async def _body(request: web.Request) -> Any:
         raise RestError(400, -1) from None
 
 
+async def _form_body(request: web.Request) -> dict[str, Any]:
+    """A ``multipart/form-data`` (or urlencoded form) body of a monitor action: one dict, a file
+    part as its raw bytes, other fields as text (aiohttp's own form parser)."""
+    try:
+        form = await request.post()
+    except (ValueError, LookupError):  # a malformed form, a charset Python does not know
+        raise RestError(400, -1) from None
+    out: dict[str, Any] = {}
+    for key, value in form.items():
+        out[key] = value.file.read() if isinstance(value, web.FileField) else value
+    return out
+
+
+async def _monitor_body(request: web.Request) -> Any:
+    # Ansible sends JSON as application/x-www-form-urlencoded: only multipart is read as a form.
+    if request.content_type == "multipart/form-data":
+        return await _form_body(request)
+    return await _body(request)
+
+
 def _segments(request: web.Request, prefix: str) -> list[str]:
     raw = request.rel_url.raw_path[len(prefix):]
     return [unquote(s) for s in raw.split("/") if s != ""]
@@ -100,7 +145,15 @@ def _session_cookie(request: web.Request) -> str | None:
 
 
 async def principal(request: web.Request) -> auth.Principal:
-    """The caller, or 401."""
+    """The caller, or 401 (also an API key used from outside its user's trusthosts)."""
+    who = await _caller(request)
+    if not auth.trusted(who, request.remote):
+        _note(request, "login failed", who.name, reason="untrusted-host")
+        raise RestError(401)
+    return who
+
+
+async def _caller(request: web.Request) -> auth.Principal:
     app = request.app
     token = _bearer(request)
     if token:
@@ -109,6 +162,7 @@ async def principal(request: web.Request) -> auth.Principal:
             found = await asyncio.get_running_loop().run_in_executor(None, app[KEYS].lookup, token)
         if found is not None:
             return found
+        _note(request, "login failed", "-", reason="unknown-api-key")
         raise RestError(401)
     cookie = _session_cookie(request)
     if cookie:
@@ -144,16 +198,38 @@ async def cmdb_handler(request: web.Request) -> web.Response:
     write = request.method != "GET"
     _allowed(request, who, auth.group_of("cmdb", path), write)
     body = await _body(request) if write else None
-    call = cmdb_api.Call(request.method, path, name, mkey, dict(request.query),
+    query = dict(request.query)
+    vdoms = _vdom_list(query.get("vdom", ""))
+    if vdoms is not None:
+        query["vdom"] = "root" if "root" in vdoms else vdoms[0]  # a list without root touches nothing
+    call = cmdb_api.Call(request.method, path, name, mkey, query,
                          tuple(request.query.getall("filter", [])), body)
     scope_global = request.query.get("scope") == "global"
     vdom = None if scope_global else "root"
     try:
         fields = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
+        answer = envelope.success(request.method, fields, vdom=vdom, path=path, name=name)
     except RestError as err:
-        return _reply(envelope.error(request.method, err, vdom=vdom, path=path, name=name)
-                      | ({"mkey": mkey} if mkey is not None else {}))
-    return _reply(envelope.success(request.method, fields, vdom=vdom, path=path, name=name))
+        answer = envelope.error(request.method, err, vdom=vdom, path=path, name=name) \
+            | ({"mkey": mkey} if mkey is not None else {})
+    if vdoms is None:
+        return _reply(answer)
+    # vdom=* or a list: one envelope per vdom, in a list (the device's multi-vdom answer)
+    answers = [answer if v == "root" else envelope.error(request.method, RestError(404, -3), vdom=v, path=path,
+                                                         name=name) for v in vdoms]
+    status = next((a["http_status"] for a in answers if a["http_status"] != 200), 200)
+    return web.Response(body=json.dumps(answers, separators=(",", ":")).encode(), status=status,
+                        content_type="application/json")
+
+
+def _vdom_list(vdom: str) -> list[str] | None:
+    """``*`` (every vdom: this device has ``root`` alone) or ``a,b``: the vdoms asked for, each once;
+    None for one vdom (or none), answered with one envelope."""
+    if vdom == "*":
+        return ["root"]
+    if "," not in vdom:
+        return None
+    return list(dict.fromkeys(v for v in vdom.split(",") if v))
 
 
 async def monitor_handler(request: web.Request) -> web.Response:
@@ -161,8 +237,11 @@ async def monitor_handler(request: web.Request) -> web.Response:
     endpoint = monitor.find(rest, request.method)
     who = await principal(request)
     _allowed(request, who, auth.group_of("monitor", rest), endpoint.write)
-    body = await _body(request) if request.method != "GET" else None
+    body = await _monitor_body(request) if request.method != "GET" else None
     fields = await run_on(who.device, lambda: endpoint.run(who.device, request.query, body))
+    if isinstance(fields, monitor_certs.Download):
+        return web.Response(body=fields.data, content_type=fields.content_type,
+                            headers={"Content-Disposition": f'attachment; filename="{fields.filename}"'})
     head, _, tail = rest.rpartition("/")
     return _reply(envelope.success(request.method, fields, path=head, name=tail))
 
@@ -181,12 +260,17 @@ async def _login(request: web.Request, username: str, password: str) -> tuple[st
     remote = request.remote or "?"
     if app[LOCKOUT].locked(remote):
         log.warning("REST login refused for %r from %s: locked out after failed logins", username, remote)
+        _note(request, "login failed", username, reason="locked-out")
         return None
-    if not username or not await loop.run_in_executor(None, app[CHECK_LOGIN], username, password):
+    refused = await loop.run_in_executor(None, app[CHECK_LOGIN], username, password) if username \
+        else "unknown-user"
+    if refused is not None:
         log.warning("REST login failed for %r from %s", username, remote)
+        _note(request, "login failed", username, reason=refused)
         app[LOCKOUT].failed(remote)
         return None
     app[LOCKOUT].succeeded(remote)
+    _note(request, "login ok", username)
     device = await loop.run_in_executor(None, app[DEVICE_FOR], username)
     return app[SESSIONS].open(username, device)
 
@@ -238,9 +322,11 @@ async def not_found(request: web.Request) -> web.Response:
 
 
 def make_app(keys: auth.Keys, sessions: auth.Sessions, device_for: Callable[[str], Any],
-             check_login: Callable[[str, str], bool], lockout: auth.Lockout | None = None) -> web.Application:
+             check_login: CheckLogin, lockout: auth.Lockout | None = None,
+             logins: LoginNotes | None = None) -> web.Application:
     app = web.Application(middlewares=[envelope_errors], client_max_size=MAX_BODY)
     app[KEYS], app[SESSIONS], app[DEVICE_FOR], app[CHECK_LOGIN] = keys, sessions, device_for, check_login
+    app[LOGINS] = logins or _NoNotes()
     app[LOCKOUT] = lockout or auth.Lockout()
     app.router.add_route("*", "/api/v2/cmdb/{tail:.*}", cmdb_handler)
     app.router.add_route("*", "/api/v2/monitor/{tail:.*}", monitor_handler)

@@ -17,11 +17,18 @@ Failed logins are logged and rate-limited per client address as FortiOS does wit
 ``admin-lockout-threshold`` / ``admin-lockout-duration`` defaults: after 3 failures the
 address is locked out for 60 seconds, whatever it sends (:class:`Lockout`).
 
-Not done (yet): ``trusthost``, per-vdom API users.
+An API user with ``config trusthost`` entries is taken only from an address inside one of them
+(``ipv4-trusthost`` / ``ipv6-trusthost`` by the entry's ``type``; an IPv4-mapped IPv6 peer counts
+as IPv4); without entries from any address.  Elsewhere its key is refused as an unknown key is
+(401), and the login log says ``reason=untrusted-host`` (our choice: the device logs a failed API
+login).  Login sessions of the users file have no trusthost here (the users file has none).
+
+Not done (yet): per-vdom API users.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import threading
 import time
@@ -30,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..cmdb.schema import GLOBAL
-from ..cmdb.schema_admin import ACCPROFILE, API_USER
+from ..cmdb.schema_admin import ACCPROFILE, API_USER, TRUSTHOST
 from .apikey import verify_key
 
 SESSION_SECONDS = 5 * 60  # admintimeout's default (5 minutes), renewed by every request
@@ -57,6 +64,36 @@ class Principal:
             return False
         level = profile.get(group)
         return bool(level == "read-write" or level == "read" and not write)
+
+
+def trusted(principal: Principal, address: str | None) -> bool:
+    """Whether ``address`` (the client's) is among the API user's trusthosts (True for an admin)."""
+    if principal.api_user is None:
+        return True
+    user = principal.device.cmdb.entry(API_USER, principal.api_user)
+    if user is None:
+        return False
+    hosts = user.sub(TRUSTHOST)
+    if not isinstance(hosts, dict) or not hosts:
+        return True
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for entry in hosts.values():
+        net: ipaddress.IPv4Network | ipaddress.IPv6Network
+        try:
+            if entry.get("type") == "ipv6-trusthost":
+                net = ipaddress.IPv6Network(str(entry.get("ipv6-trusthost")), strict=False)
+            else:
+                net = ipaddress.IPv4Network(str(entry.get("ipv4-trusthost")).replace(" ", "/"), strict=False)
+        except ValueError:
+            continue  # an unreadable entry trusts nothing
+        if ip.version == net.version and ip in net:
+            return True
+    return False
 
 
 def group_of(kind: str, path: str) -> str:

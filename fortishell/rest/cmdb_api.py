@@ -69,16 +69,28 @@ def handle(cmdb: Cmdb, call: Call) -> dict[str, Any]:
     try:
         if call.method == "GET":
             return _get(cmdb, spec, call)
-        before = revision(cmdb)
+    except FortiError as exc:
+        raise RestError.from_cli(exc, 404 if exc.return_code == -3 else 500) from None
+    before = revision(cmdb)
+    try:
         mkey = _write(cmdb, spec, call)
     except FortiError as exc:  # a CLI check outside the body (key length, references ...)
-        raise RestError.from_cli(exc, 404 if exc.return_code == -3 else 500) from None
+        raise _unchanged(RestError.from_cli(exc, 404 if exc.return_code == -3 else 500), before) from None
+    except RestError as err:
+        raise _unchanged(err, before) from None
     after = revision(cmdb)
     fields: dict[str, Any] = {}
     if mkey is not None:
         fields["mkey"] = mkey
     fields.update(revision=after, old_revision=before, revision_changed=after != before)
     return fields
+
+
+def _unchanged(err: RestError, rev: str) -> RestError:
+    """A refused write says the configuration did not change, as the device's write answers do
+    (Ansible's ``state: absent`` of a missing entry reads ``revision_changed`` to report ok)."""
+    err.extra.update(revision=rev, old_revision=rev, revision_changed=False)
+    return err
 
 
 # ------------------------------------------------------------------ reads
@@ -103,10 +115,11 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     fields = [f for f in (q.get("format") or "").split("|") if f]
     meta = _flag(q, "with_meta")
     defaults = not _flag(q, "exclude-default-values")
+    skip = _flag(q, "skip")
     if not spec.is_table:
         entry = cmdb.entry(spec.path)
         assert entry is not None
-        row = formatted(entry_json(entry, defaults=defaults), fields, None)
+        row = formatted(entry_json(entry, defaults=defaults, skip=skip), fields, None)
         return {"revision": revision(cmdb), "results": _meta(cmdb, spec, row, None) if meta else row}
     if call.mkey is not None:
         entry = cmdb.entry(spec.path, call.mkey)
@@ -119,7 +132,7 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     start, count = int_param(q, "start") or 0, int_param(q, "count")
     rows = []
     for entry in entries:
-        row = entry_json(entry, defaults=defaults)
+        row = entry_json(entry, defaults=defaults, skip=skip)
         if filters and not keep(row, filters):
             continue
         rows.append((entry.key, row))

@@ -1,18 +1,15 @@
 """``/api/v2/monitor/...``: the device state endpoints the certificate work needs.
 
 Each endpoint is ``(device, query, body) -> envelope fields``, run under the
-device lock like the CMDB endpoints.  Done: ``system/status`` (GET),
+device lock like the CMDB endpoints: ``system/status`` (GET),
 ``system/available-certificates`` (GET), ``system/api-user/generate-key``
-(POST), ``vpn-certificate/ca/import`` (POST, ``import_method`` ``file``: the
-same checks and ``G_CA_Cert_N`` naming as ``execute vpn certificate ca import``;
-the new name comes back as ``results.mkey``, our choice).  Not done yet: local /
-CRL import, CSR generation, certificate download (404 like any unknown endpoint).
+(POST), and the certificate actions of ``monitor_certs.py`` (``vpn-certificate/
+ca|local|crl/import``, ``csr/generate``, ``local/create``, ``system/certificate/
+download``).  Any other path is 404, another method 405.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +20,10 @@ from ..cmdb.schema_pki import CRL, REMOTE
 from ..errors import FortiError
 from ..shell.commands.apiuser import generate_key
 from ..shell.commands.system import PRODUCT
+from . import monitor_certs
 from .envelope import RestError
 
-Endpoint = Callable[[Any, Any, Any], dict[str, Any]]
+Endpoint = Callable[[Any, Any, Any], "dict[str, Any] | monitor_certs.Download"]
 
 
 @dataclass(frozen=True)
@@ -91,32 +89,13 @@ def _generate_key(device: Any, query: Any, body: Any) -> dict[str, Any]:
     return {"results": {"access_token": key}}
 
 
-def _ca_import(device: Any, query: Any, body: Any) -> dict[str, Any]:
-    """``{import_method: file, file_content: <base64 of PEM/DER/PKCS#7>, scope}``: the first certificate."""
-    from ..certs import CertFileError
-    from ..certs.files import read_certificates
-    from ..shell.commands.certs_ca import store_ca
-    from ..shell.session import Session
-
-    if not isinstance(body, dict) or body.get("import_method", "file") != "file":
-        raise RestError(400, -651)  # scep import: once SCEP exists
-    content = body.get("file_content")
-    if not isinstance(content, str):
-        raise RestError(400, -651)
-    try:
-        data = base64.b64decode(content, validate=True)
-        certs = read_certificates(data)
-    except (binascii.Error, ValueError, CertFileError):
-        raise RestError(500, -651, "Failed to import the file: not a certificate file.") from None
-    try:
-        name = store_ca(Session(device), certs[0])
-    except FortiError as exc:
-        raise RestError.from_cli(exc) from None
-    return {"results": {"mkey": name, "status": "success"}}
-
-
 ENDPOINTS: dict[str, Monitor] = {
-    "vpn-certificate/ca/import": Monitor("POST", True, _ca_import),
+    "vpn-certificate/ca/import": Monitor("POST", True, monitor_certs.ca_import),
+    "vpn-certificate/local/import": Monitor("POST", True, monitor_certs.local_import),
+    "vpn-certificate/crl/import": Monitor("POST", True, monitor_certs.crl_import),
+    "vpn-certificate/csr/generate": Monitor("POST", True, monitor_certs.csr_generate),
+    "vpn-certificate/local/create": Monitor("POST", True, monitor_certs.local_create),
+    "system/certificate/download": Monitor("GET", False, monitor_certs.download),
     "system/status": Monitor("GET", False, _status),
     "system/available-certificates": Monitor("GET", False, _available),
     "system/api-user/generate-key": Monitor("POST", True, _generate_key),

@@ -1,7 +1,7 @@
 """Schema specs <-> JSON: the one serializer of the REST door (no per-table code).
 
-* :func:`entry_json` — a committed entry as the device returns it: every visible
-  attribute, integers as numbers, multi-value options as one space-separated
+* :func:`entry_json` — a committed entry as the device returns it: every
+  attribute (``skip``: those the CLI shows), integers as numbers, multi-value options as one space-separated
   string, secrets as ``ENC ...``, nested tables as lists, ``q_origin_key``.
 * :func:`apply_json` — a request body onto an :class:`EditBuffer` through the very
   parsers ``set`` uses (``EditBuffer.set``), in schema order so that conditional
@@ -39,15 +39,18 @@ def value_json(spec: AttrSpec, value: Any) -> Any:
     return "" if value is None else str(value)
 
 
-def entry_json(entry: Entry, *, defaults: bool = True) -> dict[str, Any]:
-    """``defaults=False``: attributes at their default are left out (``exclude-default-values``)."""
+def entry_json(entry: Entry, *, defaults: bool = True, skip: bool = False) -> dict[str, Any]:
+    """``defaults=False``: attributes at their default are left out (``exclude-default-values``).
+    ``skip``: attributes the CLI skips under the entry's values (their ``when`` condition does not
+    hold: ``scep-url`` of an ``enroll-protocol none`` entry) are left out, as ``skip=1`` does on the
+    device; without it every attribute is there, as the device answers."""
     spec = entry.spec
     out: dict[str, Any] = {}
     if spec.key is not None:
         out[spec.key] = entry.key
         out["q_origin_key"] = entry.key
     for attr in spec.attrs:
-        if attr.name == spec.key or attr.hidden or not entry.visible(attr):
+        if attr.name == spec.key or attr.hidden or skip and not entry.visible(attr):
             continue
         value = entry.get(attr.name)
         if not defaults and value == attr.default:
@@ -56,9 +59,9 @@ def entry_json(entry: Entry, *, defaults: bool = True) -> dict[str, Any]:
     for sub in spec.subtables:
         nested = entry.sub(sub.name)
         if isinstance(nested, dict):
-            out[sub.name] = [entry_json(e, defaults=defaults) for e in nested.values()]
+            out[sub.name] = [entry_json(e, defaults=defaults, skip=skip) for e in nested.values()]
         else:
-            out[sub.name] = entry_json(nested, defaults=defaults)
+            out[sub.name] = entry_json(nested, defaults=defaults, skip=skip)
     return out
 
 
@@ -127,6 +130,8 @@ def apply_json(buf: EditBuffer, body: dict[str, Any]) -> None:
                     and _unchanged(buf, attr, value):
                 continue
             if not buf.may_set(attr):
+                if not buf.visible(attr) and _unchanged(buf, attr, value):
+                    continue  # skipped under the entry's values, sent back as a GET without skip gave it
                 raise ParseError(attr.name)  # read-only, or absent under the current values
             buf.set(attr.name, _words(attr, value))
         for sub in spec.subtables:
@@ -158,7 +163,8 @@ def _apply_sub(buf: EditBuffer, sub: TableSpec, value: Any) -> None:
 # ------------------------------------------------------------------ schema
 _TYPE_NAMES = {"string": "string", "password": "password", "integer": "integer", "epoch": "integer",
                "option": "option", "multi-option": "option", "ipv4": "ipv4-address",
-               "datasource": "string", "pem": "user"}
+               "datasource": "string", "pem": "user", "ipv4-classnet": "ipv4-classnet-any",
+               "ipv6-prefix": "ipv6-prefix"}
 
 
 def attr_schema(attr: AttrSpec) -> dict[str, Any]:

@@ -45,11 +45,13 @@ async def start_rest(registry: Any, users: Any, *, host: str, port: int, state_d
             return [registry.device_for("")]
         return [registry.device_for(name) for name in users.names]
 
-    def check_login(username: str, password: str) -> bool:
+    def check_login(username: str, password: str) -> str | None:
         user = users.get(username)
-        return user is not None and user.check_password(password)
+        if user is None:
+            return "unknown-user"
+        return None if user.check_password(password) else "wrong-password"
 
-    app = make_app(Keys(devices), Sessions(), registry.device_for, check_login)
+    app = make_app(Keys(devices), Sessions(), registry.device_for, check_login, logins=registry.logins)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=server_context(state_dir), reuse_address=True)

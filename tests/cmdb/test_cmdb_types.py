@@ -118,3 +118,27 @@ def test_multi_value_canonical_order():
     with pytest.raises(FortiError) as info:
         t.parse(spec, ["telnet"], ctx)
     assert info.value.rc == -1
+
+
+def test_ipv4_classnet_and_ipv6_prefix():
+    """``config system api-user`` / ``config trusthost``: a network as FortiOS writes it."""
+    from fortishell.cmdb.schema_admin import ACCPROFILE, API_USER
+
+    cmdb = Cmdb()
+    with cmdb.transaction() as tx:
+        tx.put(ACCPROFILE, "rw", {})
+        tx.put(API_USER, "bot", {"accprofile": "rw"})
+    host = cmdb.begin_edit(API_USER, "bot").begin_edit("trusthost", "1")
+    for words, stored in ((["192.0.2.0", "255.255.255.0"], "192.0.2.0 255.255.255.0"),
+                          (["10.0.0.0/8"], "10.0.0.0 255.0.0.0"), (["198.51.100.7 255.255.255.255"],
+                                                                    "198.51.100.7 255.255.255.255")):
+        host.set("ipv4-trusthost", words)
+        assert host.get("ipv4-trusthost") == stored
+    assert _err(host, "ipv4-trusthost", ["192.0.2.0", "255.0.255.0"]).output() == [
+        "invalid netmask", "", "value parse error before '255.0.255.0'", "Command fail. Return code -8"]
+    assert _err(host, "ipv4-trusthost", ["192.0.2.300", "255.255.255.0"]).return_code == -8
+    assert isinstance(_err(host, "ipv4-trusthost", ["1.1.1.1", "255.0.0.0", "x"]), ParseError)
+    host.set("type", ["ipv6-trusthost"])
+    host.set("ipv6-trusthost", ["2001:DB8:0::/32"])
+    assert host.get("ipv6-trusthost") == "2001:db8::/32"
+    assert _err(host, "ipv6-trusthost", ["2001:db8::/129"]).return_code == -8

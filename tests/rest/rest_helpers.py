@@ -78,9 +78,10 @@ class Served:
         return re.sub(r"ENC (\S+)", lambda m: f"CLEAR[{secrets.decrypt(m.group(1))}]", text)
 
     def files(self) -> dict[str, bytes]:
-        """Every file of the state directory (configuration, journal ...) by name, as bytes."""
+        """Every file of the state directory (configuration, journal ...) by name, as bytes; not the
+        logs (debug.log, logins.log: a refused API key is a line there)."""
         return {str(p.relative_to(self.state)): p.read_bytes() for p in sorted(self.state.rglob("*"))
-                if p.is_file() and p.name != "debug.log"}
+                if p.is_file() and p.name not in ("debug.log", "logins.log")}
 
     def ssh(self, command: str, user: str = "admin", password: str | None = None) -> str:
         """Run ``command`` (lines) as an SSH exec request; its output."""

@@ -168,3 +168,75 @@ def test_lockout_ends_after_its_duration() -> None:
     lock.failed("a")
     lock.failed("a")
     assert not lock.locked("a")  # a success resets the count
+
+
+def test_rest_logins_go_to_the_login_log_of_the_ssh_door(served) -> None:
+    """Session logins (both forms), their failures, a locked-out try and an unknown API key: one line
+    each in the devices folder's logins.log, beside the SSH door's lines."""
+    box = served(users_toml='[users.erin]\npassword = "pw-e"\n')
+    log_file = box.server.registry.logins.path
+    box.ssh("get system status", user="erin", password="pw-e")
+    with box.client() as c:
+        c.post("/api/v2/authentication", json={"username": "erin", "secretkey": "pw-e"})
+        c.post("/api/v2/authentication", json={"username": "erin", "secretkey": "bad"})
+        c.post("/logincheck", content=b"username=nobody&secretkey=x&ajax=1")
+        c.post("/logincheck", content=b"username=erin&secretkey=pw-e&ajax=1")  # failures reset
+        c.get("/api/v2/monitor/system/status", headers={"Authorization": "Bearer " + "x" * 30})
+        for _ in range(3):
+            c.post("/api/v2/authentication", json={"username": "erin", "secretkey": "bad"})
+        c.post("/api/v2/authentication", json={"username": "erin", "secretkey": "pw-e"})
+    lines = [line.split(" ", 1)[1] for line in log_file.read_text().splitlines()]
+    rest = [re.sub(r"from=127\.0\.0\.1:\d+ ", "", line) for line in lines if "method=https" in line]
+    assert any(line.startswith("login ok user=erin") and "method=password" in line for line in lines)  # SSH
+    assert rest == [
+        "login ok user=erin method=https",
+        "login failed user=erin reason=wrong-password method=https",
+        "login failed user=nobody reason=unknown-user method=https",
+        "login ok user=erin method=https",
+        "login failed user=- reason=unknown-api-key method=https",
+        "login failed user=erin reason=wrong-password method=https",
+        "login failed user=erin reason=wrong-password method=https",
+        "login failed user=erin reason=wrong-password method=https",
+        "login failed user=erin reason=locked-out method=https",
+    ]
+
+
+TRUSTHOST = ["config system api-user", "edit bot", "config trusthost", "edit 1",
+             "set ipv4-trusthost 192.0.2.0 255.255.255.0", "next", "end", "next", "end"]
+
+
+def test_trusthost_limits_where_an_api_key_is_taken_from(served) -> None:
+    box = served()
+    token = box.token()
+    with box.client(token) as c:
+        assert c.get(STATUS).status_code == 200  # no trusthost entry: any address
+        assert box.cli(*TRUSTHOST) == ["new entry '1' added"]
+        r = c.get(STATUS)
+        assert r.status_code == 401 and r.json()["status"] == "error"
+        # an IPv6 entry does not let an IPv4 client in; a /8 written the CIDR way does
+        assert box.cli("config system api-user", "edit bot", "config trusthost", "edit 2",
+                       "set type ipv6-trusthost", "set ipv6-trusthost ::1/128", "next", "edit 3",
+                       "set ipv4-trusthost 127.0.0.0/8", "next", "end", "next", "end") == \
+            ["new entry '2' added", "new entry '3' added"]
+        assert c.get(STATUS).status_code == 200
+        # the REST door edits the table too (JSON as the Ansible module sends it), all or nothing
+        r = c.put("/api/v2/cmdb/system/api-user/bot",
+                  json={"trusthost": [{"id": 3, "type": "ipv4-trusthost", "ipv4-trusthost": "198.51.100.7 255.255.255.255"}]})
+        assert r.status_code == 200, r.text
+        assert c.get(STATUS).status_code == 401
+    shown = "\n".join(box.cli("show system api-user bot"))
+    assert "set ipv4-trusthost 198.51.100.7 255.255.255.255" in shown
+    assert "set ipv6-trusthost ::1/128" in shown and "set type ipv6-trusthost" in shown
+    assert "reason=untrusted-host" in box.server.registry.logins.path.read_text()
+    box.server.stop()  # the table is in the configuration the device starts from
+    assert "set ipv4-trusthost 198.51.100.7 255.255.255.255" in served(state=box.state).config_text()
+
+
+def test_trusthost_values_are_checked_as_the_cli_checks_them(box: Served) -> None:
+    box.token()
+    before = box.config_text()
+    out = box.cli("config system api-user", "edit bot", "config trusthost", "edit 1",
+                  "set ipv4-trusthost 192.0.2.0 255.0.255.0", "set ipv4-trusthost 300.1.1.1 255.255.255.0",
+                  "set type ipv6-trusthost", "set ipv6-trusthost 2001:db8::/129", "abort", "end", "next", "end")
+    assert out.count("Command fail. Return code -8") == 3, out
+    assert box.config_text() == before

@@ -166,3 +166,14 @@ def test_exclude_default_values(api) -> None:
     assert row == {"name": "lean", "q_origin_key": "lean", "comments": "only this", "auto-regenerate-days": 5}
     full = api.get(f"{LOCAL}/lean").json()["results"][0]
     assert full["enroll-protocol"] == "none"
+
+
+def test_a_refused_write_says_nothing_changed(api) -> None:
+    """What Ansible's `state: absent` of a missing entry reads to report `ok` rather than `changed`."""
+    rev = api.get(LOCAL).json()["revision"]
+    for method, url, body in (("DELETE", f"{LOCAL}/ghost", None), ("POST", LOCAL, {"name": "Fortinet_Factory"}),
+                              ("PUT", f"{LOCAL}/ghost", {"comments": "x"})):
+        r = api.request(method, url, json=body)
+        got = r.json()
+        assert got["status"] == "error" and got["http_method"] == method, r.text
+        assert (got["revision"], got["old_revision"], got["revision_changed"]) == (rev, rev, False)

@@ -73,7 +73,7 @@ def _entry(sess: "Session", name: str) -> Any:
     return entry
 
 
-def _check_new_name(sess: "Session", name: str) -> None:
+def check_new_name(sess: "Session", name: str) -> None:
     if not name or len(name) > NAME_MAX or not re.fullmatch(r"[^\s\"'\\]+", name):
         raise CertError(f"Invalid certificate name '{name}'.")
     if sess.cmdb.entry(LOCAL, name) is not None:
@@ -88,36 +88,50 @@ def _generate(kind: str) -> Any:
         words = _texts(rest)
         name, size, subject = words[:3]
         opt = dict(zip(_GENERATE_OPTIONAL, words[3:]))
-        _check_new_name(sess, name)
-        if kind == "rsa" and size not in request.RSA_SIZES or kind == "ec" and size not in request.CURVES:
-            raise ParseError(size)
-        if opt.get("source_ip"):
-            try:
-                ipaddress.IPv4Address(opt["source_ip"])
-            except ValueError:
-                raise ValueParseError("Invalid IPv4 address.", opt["source_ip"], -8) from None
         spec = request.RequestSpec(kind, size, subject, opt.get("country", ""), opt.get("state", ""),
                                    opt.get("city", ""), opt.get("org", ""), opt.get("unit", ""),
                                    opt.get("email", ""), opt.get("san", ""))
-        if opt.get("scep_url"):
-            from .certs_scep import generate_scep
-
-            return generate_scep(sess, kind, name, size, spec, opt)
-        try:
-            key, csr = request.make_request(spec)
-        except CertFileError as exc:
-            raise CertError(f"Failed to generate the certificate request: {exc}.") from None
-        password = opt.get("key_password") or pki.random_password()
-        values = {"csr": request.csr_pem(csr), "private-key": pki.encrypt_key(key, password),
-                  "password": password, "source": "user", "range": "global",
-                  "last-updated": _now_epoch(sess)}
-        if opt.get("source_ip"):
-            values["source-ip"] = opt["source_ip"]
-        with sess.cmdb.transaction() as tx:
-            tx.put(LOCAL, name, values)
+        generate_request(sess, name, spec, key_password=opt.get("key_password", ""),
+                         scep_url=opt.get("scep_url", ""), source_ip=opt.get("source_ip", ""),
+                         scep_options=opt)
         return Result()
 
     return handler
+
+
+def generate_request(sess: "Session", name: str, spec: request.RequestSpec, *, key_password: str = "",
+                     scep_url: str = "", source_ip: str = "", scep_options: dict[str, str] | None = None) -> None:
+    """A new key and CSR stored as the pending entry ``name`` (``generate rsa|ec``, REST csr/generate);
+    with a ``scep_url`` enrolled over SCEP (``certs_scep.py``; ``scep_options``: the command's
+    positions -- challenge, CA identifier)."""
+    check_new_name(sess, name)
+    if spec.kind == "rsa" and spec.size_or_curve not in request.RSA_SIZES \
+            or spec.kind == "ec" and spec.size_or_curve not in request.CURVES:
+        raise ParseError(spec.size_or_curve)
+    if scep_url:
+        from .certs_scep import generate_scep
+
+        options = dict(scep_options or {})
+        options.update(scep_url=scep_url, source_ip=source_ip, key_password=key_password)
+        generate_scep(sess, spec.kind, name, spec.size_or_curve, spec, options)
+        return
+    if source_ip:
+        try:
+            ipaddress.IPv4Address(source_ip)
+        except ValueError:
+            raise ValueParseError("Invalid IPv4 address.", source_ip, -8) from None
+    try:
+        key, csr = request.make_request(spec)
+    except CertFileError as exc:
+        raise CertError(f"Failed to generate the certificate request: {exc}.") from None
+    password = key_password or pki.random_password()
+    values = {"csr": request.csr_pem(csr), "private-key": pki.encrypt_key(key, password),
+              "password": password, "source": "user", "range": "global",
+              "last-updated": _now_epoch(sess)}
+    if source_ip:
+        values["source-ip"] = source_ip
+    with sess.cmdb.transaction() as tx:
+        tx.put(LOCAL, name, values)
 
 
 # ------------------------------------------------------------------ export
@@ -128,30 +142,33 @@ def do_local_export_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
     password = rest[4].text if len(rest) > 4 else ""
     if kind not in ("cer", "p12", "csr"):
         raise ParseError(kind)
+    data = local_file(sess, name, kind, password)
+    _filexfer().upload(sess.device.network, server, filename, data)
+    return Result(list(DONE))
+
+
+def local_file(sess: "Session", name: str, kind: str, password: str = "") -> bytes:
+    """The file of local certificate ``name``: ``cer`` (PEM), ``csr`` (PEM) or ``p12`` (with ``password``)."""
     entry = _entry(sess, name)
     if kind == "csr":
         if not entry.get("csr"):
             raise CertError(f"Certificate '{name}' has no pending certificate request.")
-        data = entry.get("csr").encode("ascii")
-    else:
-        if not entry.get("certificate"):
-            raise CertError(f"Certificate '{name}' has no certificate yet (its request is pending).")
-        try:
-            cert = pki.load_cert(entry.get("certificate"))
-        except pki.PkiError as exc:
-            raise CertError(f"Failed to export certificate '{name}': {exc}.") from None
-        if kind == "cer":
-            data = entry.get("certificate").encode("ascii").rstrip(b"\n") + b"\n"
-        else:
-            if not password:
-                raise CertError("A PKCS#12 export needs a password.")
-            try:
-                key = pki.load_key(entry.get("private-key"), entry.get("password") or None)
-                data = files.export_p12(name, key, cert, _issuers(sess, cert), password)
-            except (pki.PkiError, CertFileError) as exc:
-                raise CertError(f"Failed to export certificate '{name}': {exc}.") from None
-    _filexfer().upload(sess.device.network, server, filename, data)
-    return Result(list(DONE))
+        return str(entry.get("csr")).encode("ascii")
+    if not entry.get("certificate"):
+        raise CertError(f"Certificate '{name}' has no certificate yet (its request is pending).")
+    try:
+        cert = pki.load_cert(entry.get("certificate"))
+    except pki.PkiError as exc:
+        raise CertError(f"Failed to export certificate '{name}': {exc}.") from None
+    if kind == "cer":
+        return str(entry.get("certificate")).encode("ascii").rstrip(b"\n") + b"\n"
+    if not password:
+        raise CertError("A PKCS#12 export needs a password.")
+    try:
+        key = pki.load_key(entry.get("private-key"), entry.get("password") or None)
+        return files.export_p12(name, key, cert, _issuers(sess, cert), password)
+    except (pki.PkiError, CertFileError) as exc:
+        raise CertError(f"Failed to export certificate '{name}': {exc}.") from None
 
 
 def _issuers(sess: "Session", cert: x509.Certificate) -> list[x509.Certificate]:
@@ -178,21 +195,21 @@ def do_local_import_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
     password = rest[3].text if len(rest) > 3 else ""
     data = _filexfer().download(sess.device.network, server, filename)
     if kind == "p12" or (not kind and files.looks_like_p12(data)):
-        _import_p12(sess, filename, data, password)
+        import_p12(sess, PurePosixPath(filename).stem[:NAME_MAX], data, password, filename)
     else:
-        _complete_request(sess, data)
+        complete_request(sess, data)
     return Result(list(DONE))
 
 
-def _import_p12(sess: "Session", filename: str, data: bytes, password: str) -> None:
-    name = PurePosixPath(filename).stem[:NAME_MAX]
-    _check_new_name(sess, name)
+def import_p12(sess: "Session", name: str, data: bytes, password: str, filename: str = "") -> None:
+    """A PKCS#12 file (key and certificate) stored as the new entry ``name``."""
+    check_new_name(sess, name)
     if not password:
         raise CertError("A PKCS#12 import needs the file's password.")
     try:
         key, cert, _extra = files.load_p12(data, password)
     except CertFileError as exc:
-        raise CertError(f"Failed to import '{filename}': {exc}.") from None
+        raise CertError(f"Failed to import '{filename or name}': {exc}.") from None
     key_password = pki.random_password()
     with sess.cmdb.transaction() as tx:
         tx.put(LOCAL, name, {"certificate": pki.cert_pem(cert), "private-key": pki.encrypt_key(key, key_password),
@@ -200,7 +217,8 @@ def _import_p12(sess: "Session", filename: str, data: bytes, password: str) -> N
                              "last-updated": _now_epoch(sess)})
 
 
-def _complete_request(sess: "Session", data: bytes) -> None:
+def complete_request(sess: "Session", data: bytes) -> str:
+    """A certificate completes the pending request whose key it certifies; the entry's name."""
     try:
         cert = files.read_certificates(data)[0]
     except CertFileError as exc:
@@ -217,6 +235,7 @@ def _complete_request(sess: "Session", data: bytes) -> None:
     with sess.cmdb.transaction() as tx:
         tx.put(LOCAL, entry.key, {"certificate": pki.cert_pem(cert), "last-updated": _now_epoch(sess)},
                unset=("csr", "state"))
+    return str(entry.key)
 
 
 # ------------------------------------------------------------------ the keyword tree

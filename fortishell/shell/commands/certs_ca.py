@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ..session import Session
 
 CA_NAME_PREFIX = "G_CA_Cert_"
+CRL_NAME_PREFIX = "CRL_"
 
 
 def next_ca_name(cmdb: Any) -> str:
@@ -127,11 +128,16 @@ def do_ca_export_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
     _need(rest, 3)
     extra_words(rest, 3)
     name, filename, server = rest[0].text, rest[1].text, rest[2].text
+    _filexfer().upload(sess.device.network, server, filename, ca_file(sess, name))
+    return Result(list(DONE))
+
+
+def ca_file(sess: "Session", name: str) -> bytes:
+    """CA certificate ``name`` as a PEM file."""
     entry = sess.cmdb.entry(CA, name)
     if entry is None or not entry.get("ca"):
         raise CertError(f"CA certificate '{name}' does not exist.", rc=-3)
-    _filexfer().upload(sess.device.network, server, filename, entry.get("ca").encode("ascii").rstrip(b"\n") + b"\n")
-    return Result(list(DONE))
+    return str(entry.get("ca")).encode("ascii").rstrip(b"\n") + b"\n"
 
 
 def do_crl_import_auto(sess: "Session", rest: list[ast.Word]) -> Result:
@@ -149,6 +155,25 @@ def do_crl_import_auto(sess: "Session", rest: list[ast.Word]) -> Result:
     with sess.cmdb.transaction() as tx:
         tx.put(CRL, name, {"crl": crl_pem(crl), "last-updated": _now_epoch(sess)})
     return Result(list(DONE))
+
+
+def import_crl(sess: "Session", data: bytes) -> str:
+    """A CRL file (PEM or DER) signed by a CA certificate of the device, stored as the next
+    ``CRL_<n>`` (the names the device gives imported CRLs); a CRL stored already is refused with
+    the name it has.  Returns the name."""
+    crl = parse_crl(data)
+    _issuer_of(sess, crl)
+    pem = crl_pem(crl)
+    for entry in sess.cmdb.entries(CRL):
+        if entry.get("crl") and entry.get("crl").strip() == pem.strip():
+            raise CertError(f"CRL already exists as '{entry.key}'.", rc=-5)
+    n = 1
+    while sess.cmdb.entry(CRL, f"{CRL_NAME_PREFIX}{n}") is not None:
+        n += 1
+    name = f"{CRL_NAME_PREFIX}{n}"
+    with sess.cmdb.transaction() as tx:
+        tx.put(CRL, name, {"crl": pem, "source": "user", "range": "global", "last-updated": _now_epoch(sess)})
+    return name
 
 
 def parse_crl(data: bytes) -> x509.CertificateRevocationList:

@@ -1,0 +1,191 @@
+"""``/api/v2/monitor/vpn-certificate/...`` and ``system/certificate/download``: the certificate
+actions of the REST door, each calling the helper its CLI command calls (``shell/commands/certs*``),
+so a file refused by ``execute vpn certificate ... import`` is refused here with the same line.
+
+Bodies as the clients send them: JSON with files as base64 strings (``file_content``,
+``key_file_content``), or ``multipart/form-data`` (the GUI's upload form) where a file part holds
+the raw file and a plain field the same base64 text as in JSON (``app.py`` reads both into one
+dict: a file part becomes ``bytes``).  Choices where the API descriptions are silent:
+
+* ``local/import``: ``type`` ``local`` completes the pending request whose key the certificate
+  certifies (``local import tftp ... cer``); ``pkcs12`` stores the PKCS#12 file as ``certname``
+  (``local import tftp ... p12``); ``regular`` stores the certificate with its key file
+  (``key_file_content``, ``password`` the key file's password); ACME fields are refused (ACME
+  certificates are made with ``config vpn certificate local``).  ``results.mkey`` names the entry.
+* ``csr/generate``: ``generate rsa|ec`` with the body's fields; ``keysize`` defaults to 2048,
+  ``curvename`` to ``secp256r1``; ``orgunits`` a list (or one string); ``password`` the key's.
+* ``local/create``: a certificate signed by ``Fortinet_CA_SSL`` (``certs/issue.py``).
+* ``crl/import``: the CRL is checked by the CRL trust rule of ``crl import auto`` and stored as the
+  next ``CRL_<n>``.
+* ``certificate/download`` answers the file itself, not an envelope: PEM with a
+  ``Content-Disposition`` attachment name ``<mkey>.<cer|csr|crl>``; ``local-ca`` and
+  ``remote-ca`` both read the CA store (one store on this device).
+* ``scope`` (``vdom`` / ``global``) is accepted and changes nothing: one vdom, and the entries are
+  stored with ``range global`` as the CLI stores them.
+* A CLI refusal: HTTP 500 with its return code as ``error`` and its lines as ``cli_error``
+  (404 for return code -3); a body that is not usable (missing field, bad base64): 400 / -651.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from ..certs import CertFileError, request
+from ..certs.files import read_certificates
+from ..cmdb.schema_pki import CRL, REMOTE
+from ..errors import FortiError
+from ..shell.commands import certs, certs_ca, certs_local
+from ..shell.session import Session
+from .envelope import RestError
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file answered as itself (``system/certificate/download``)."""
+
+    data: bytes
+    content_type: str
+    filename: str
+
+
+def _fields(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise RestError(400, -651)
+    return body
+
+
+def _text(body: dict[str, Any], name: str, default: str = "") -> str:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return str(value)
+    raise RestError(400, -651)
+
+
+def _file(body: dict[str, Any], name: str) -> bytes:
+    """A file field: the raw bytes of a multipart file part, or base64 text (JSON, form field)."""
+    value = body.get(name)
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise RestError(400, -651)
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except ValueError:  # binascii.Error, or a character outside ASCII
+        raise RestError(400, -651) from None
+
+
+def _cli(work: Any) -> Any:
+    """Run a CLI helper; its refusal becomes the device's error envelope."""
+    try:
+        return work()
+    except FortiError as exc:
+        raise RestError.from_cli(exc, 404 if exc.return_code == -3 else 500) from None
+
+
+def _done(name: str) -> dict[str, Any]:
+    return {"results": {"mkey": name, "status": "success"}}
+
+
+def ca_import(device: Any, query: Any, body: Any) -> dict[str, Any]:
+    """``import_method`` ``file``: the first certificate of a PEM/DER/PKCS#7 file, as ``ca import tftp``
+    stores it (``G_CA_Cert_<n>``, CA certificates only).  ``scep``: once SCEP exists (400)."""
+    fields = _fields(body)
+    if _text(fields, "import_method", "file") != "file":
+        raise RestError(400, -651)
+    data = _file(fields, "file_content")
+    sess = Session(device)
+    try:
+        cert = read_certificates(data)[0]
+    except CertFileError:
+        raise RestError(500, -651, "Failed to import the file: not a certificate file.") from None
+    return _done(_cli(lambda: certs_ca.store_ca(sess, cert)))
+
+
+def local_import(device: Any, query: Any, body: Any) -> dict[str, Any]:
+    fields = _fields(body)
+    kind = _text(fields, "type", "local")
+    if any(k.startswith("acme_") and fields[k] not in (None, "") for k in fields):
+        raise RestError(400, -651)
+    sess = Session(device)
+    if kind == "local":
+        return _done(_cli(lambda: certs.complete_request(sess, _file(fields, "file_content"))))
+    name = _text(fields, "certname")
+    if kind == "pkcs12":
+        data = _file(fields, "file_content")
+        _cli(lambda: certs.import_p12(sess, name, data, _text(fields, "password")))
+    elif kind == "regular":
+        cert, key = _file(fields, "file_content"), _file(fields, "key_file_content")
+        _cli(lambda: certs_local.import_key_pair(sess, name, cert, key, _text(fields, "password")))
+    else:
+        raise RestError(400, -651)
+    return _done(name)
+
+
+def crl_import(device: Any, query: Any, body: Any) -> dict[str, Any]:
+    data = _file(_fields(body), "file_content")
+    return _done(_cli(lambda: certs_ca.import_crl(Session(device), data)))
+
+
+def csr_generate(device: Any, query: Any, body: Any) -> dict[str, Any]:
+    fields = _fields(body)
+    kind = _text(fields, "keytype", "rsa")
+    if kind not in ("rsa", "ec"):
+        raise RestError(400, -651)
+    units = fields.get("orgunits") or []
+    if isinstance(units, str):
+        units = [units]
+    if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+        raise RestError(400, -651)
+    size = _text(fields, "keysize", "2048") if kind == "rsa" else _text(fields, "curvename", "secp256r1")
+    spec = request.RequestSpec(kind, size, _text(fields, "subject"), _text(fields, "countrycode"),
+                               _text(fields, "state"), _text(fields, "city"), _text(fields, "org"),
+                               ",".join(units), _text(fields, "email"), _text(fields, "subject_alt_name"))
+    name = _text(fields, "certname")
+    _cli(lambda: certs.generate_request(Session(device), name, spec, key_password=_text(fields, "password"),
+                                        scep_url=_text(fields, "scep_url")))
+    return _done(name)
+
+
+def local_create(device: Any, query: Any, body: Any) -> dict[str, Any]:
+    fields = _fields(body)
+    name = _text(fields, "certname")
+    _cli(lambda: certs_local.create_local(Session(device), name, _text(fields, "common_name")))
+    return _done(name)
+
+
+_PEM_TYPES = {"cer": "application/x-x509-user-cert", "ca": "application/x-x509-ca-cert",
+              "csr": "application/pkcs10", "crl": "application/pkix-crl"}
+
+
+def _entry_pem(device: Any, path: tuple[str, ...], attr: str, name: str, what: str) -> bytes:
+    entry = device.cmdb.entry(path, name)
+    if entry is None or not entry.get(attr):
+        raise RestError.from_cli(FortiError(f"{what} '{name}' does not exist.", rc=-3), 404)
+    return str(entry.get(attr)).encode("ascii").rstrip(b"\n") + b"\n"
+
+
+def download(device: Any, query: Any, body: Any) -> Download:
+    name, kind = str(query.get("mkey", "")), str(query.get("type", ""))
+    if not name:
+        raise RestError(400, -651)
+    sess = Session(device)
+    if kind == "local-cer":
+        data, mime, ext = _cli(lambda: certs.local_file(sess, name, "cer")), _PEM_TYPES["cer"], "cer"
+    elif kind == "local-csr":
+        data, mime, ext = _cli(lambda: certs.local_file(sess, name, "csr")), _PEM_TYPES["csr"], "csr"
+    elif kind in ("local-ca", "remote-ca"):
+        data, mime, ext = _cli(lambda: certs_ca.ca_file(sess, name)), _PEM_TYPES["ca"], "cer"
+    elif kind == "remote-cer":
+        data, mime, ext = _entry_pem(device, REMOTE, "remote", name, "Remote certificate"), _PEM_TYPES["cer"], "cer"
+    elif kind == "crl":
+        data, mime, ext = _entry_pem(device, CRL, "crl", name, "CRL"), _PEM_TYPES["crl"], "crl"
+    else:
+        raise RestError(400, -651)
+    safe = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in name)
+    return Download(data, mime, f"{safe}.{ext}")
