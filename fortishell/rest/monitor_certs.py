@@ -36,7 +36,7 @@ from ..certs import CertFileError, request
 from ..certs.files import read_certificates
 from ..cmdb.schema_pki import CRL, REMOTE
 from ..errors import FortiError
-from ..shell.commands import certs, certs_ca, certs_local
+from ..shell.commands import certs, certs_ca, certs_local, certs_scep
 from ..shell.session import Session
 from .envelope import RestError
 
@@ -94,9 +94,18 @@ def _done(name: str) -> dict[str, Any]:
 
 def ca_import(device: Any, query: Any, body: Any) -> dict[str, Any]:
     """``import_method`` ``file``: the first certificate of a PEM/DER/PKCS#7 file, as ``ca import tftp``
-    stores it (``G_CA_Cert_<n>``, CA certificates only).  ``scep``: once SCEP exists (400)."""
+    stores it (``G_CA_Cert_<n>``, CA certificates only).  ``scep``: ``ca import auto <scep_url>
+    [<scep_ca_id>]`` (GetCACert, the same trust rules); the API call is the operator's ``y`` (the
+    GUI's "Import CA certificate via SCEP" asks nothing either); the result names the first entry."""
     fields = _fields(body)
-    if _text(fields, "import_method", "file") != "file":
+    method = _text(fields, "import_method", "file")
+    if method == "scep":
+        url, ca_id = _text(fields, "scep_url"), _text(fields, "scep_ca_id")
+        if not url:
+            raise RestError(400, -651)
+        names = _cli(lambda: certs_scep.import_auto(Session(device), url, ca_id or None))
+        return _done(names[0])
+    if method != "file":
         raise RestError(400, -651)
     data = _file(fields, "file_content")
     sess = Session(device)
@@ -148,7 +157,8 @@ def csr_generate(device: Any, query: Any, body: Any) -> dict[str, Any]:
                                ",".join(units), _text(fields, "email"), _text(fields, "subject_alt_name"))
     name = _text(fields, "certname")
     _cli(lambda: certs.generate_request(Session(device), name, spec, key_password=_text(fields, "password"),
-                                        scep_url=_text(fields, "scep_url")))
+                                        scep_url=_text(fields, "scep_url"),
+                                        scep_options={"challenge": _text(fields, "scep_password")}))
     return _done(name)
 
 

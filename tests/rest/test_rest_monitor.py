@@ -102,3 +102,26 @@ def test_ca_import_file(box: Served) -> None:
         assert (bad.status_code, bad.json()["error"]) == (500, -651)
         assert box.config_text() == before
     assert "Rotation Root" in box.ssh(f"get vpn certificate ca {name}")
+
+
+def test_ca_import_and_csr_generate_over_scep(box: Served) -> None:
+    """import_method scep (GetCACert from the lab's scep.lab, the trust rules of ca import auto) and
+    csr/generate with scep_url + scep_password: the CLI's SCEP enrollment behind the API."""
+    with box.client(box.token()) as c:
+        r = c.post("/api/v2/monitor/vpn-certificate/ca/import",
+                   json={"import_method": "scep", "scep_url": "http://scep.lab/scep", "scope": "global"})
+        assert r.status_code == 200, r.text
+        name = r.json()["results"]["mkey"]
+        assert name.startswith("G_CA_Cert_")
+        bad = c.post("/api/v2/monitor/vpn-certificate/csr/generate",
+                     json={"certname": "api-scep", "subject": "api.lab.example", "keytype": "rsa",
+                           "keysize": "2048", "scep_url": "http://scep.lab/scep", "scep_password": "guess"})
+        assert bad.status_code == 500 and "failInfo badRequest" in bad.json()["cli_error"], bad.text
+        ok = c.post("/api/v2/monitor/vpn-certificate/csr/generate",
+                    json={"certname": "api-scep", "subject": "api.lab.example", "keytype": "rsa",
+                          "keysize": "2048", "scep_url": "http://scep.lab/scep", "scep_password": "fortinet-lab"})
+        assert ok.status_code == 200, ok.text
+        entry = c.get("/api/v2/cmdb/vpn.certificate/local/api-scep").json()["results"][0]
+        assert entry["enroll-protocol"] == "scep" and entry["scep-url"] == "http://scep.lab/scep"
+    assert "CN = api.lab.example" in box.ssh("get vpn certificate local api-scep")
+    assert "CN = estExampleCA" in box.ssh(f"get vpn certificate ca {name}")

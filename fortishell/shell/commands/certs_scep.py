@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ...certs import CertFileError, request
 from ...cli import ast
+from ...cmdb.schema import CA
 from ...errors import CertError, ValueParseError
 from ...est import pki
 from ..result import Question, Result
@@ -92,13 +93,31 @@ def do_ca_import_auto(sess: "Session", rest: list[ast.Word]) -> Result:
     certs = list(chain.cas)
     shown = _shown(settings.url, certs)
     _judge(sess, certs, pin)
-    fields = {"scep-url": settings.url, "ca-identifier": settings.ca_id or ""}
-    if settings.source_ip:
-        fields["source-ip"] = settings.source_ip
+    fields = _fields(settings)
     if pin is not None:
         return Result(shown + store_cas(sess, certs, fields))
     return Result(question=Question(shown + [QUESTION], sess.guard(
         lambda yes: Result(store_cas(sess, certs, fields)) if yes else Result())))
+
+
+def import_auto(sess: "Session", url: str, ca_id: str | None = None, source_ip: str | None = None) -> list[str]:
+    """``ca import auto`` answered ``y`` (the REST door's ``ca/import`` with ``import_method scep``):
+    the CA certificates of the GetCACert reply, judged and stored; the names given."""
+    from ...scep.settings import ScepSettings
+
+    settings = ScepSettings.from_positions("", url, None, ca_id, _source_ip(source_ip))
+    certs = list(sess.device.scep.fetch_ca(settings).cas)
+    _judge(sess, certs, None)
+    before = set(sess.cmdb.keys(CA))
+    store_cas(sess, certs, _fields(settings))
+    return [name for name in sess.cmdb.keys(CA) if name not in before]
+
+
+def _fields(settings: Any) -> dict[str, str]:
+    fields = {"scep-url": settings.url, "ca-identifier": settings.ca_id or ""}
+    if settings.source_ip:
+        fields["source-ip"] = settings.source_ip
+    return fields
 
 
 def auto_import_node() -> dict[str, Node]:
