@@ -192,3 +192,14 @@ def test_an_untrusted_ca_is_refused_before_any_request_is_sent(keys: Keys) -> No
     with pytest.raises(FlowFailure, match="is not trusted: self-signed certificate"):
         _run(keys, peer, trusted=False)
     assert [r.method for r in peer.seen] == ["GET", "GET"]  # GetCACert, GetCACaps; no PKIOperation
+
+
+def test_renewal_without_the_renewal_capability_sends_a_new_pkcsreq(keys: Keys) -> None:
+    first, _ = _run(keys, Peer(keys))
+    assert first.certificate is not None
+    peer = Peer(keys, caps="POSTPKIOperation\nSHA-256\nAES")
+    _, run = _run(keys, peer, current=(first.certificate, keys.client_key))
+    assert any("sending PKCS_REQ (POST)" in line for line in run.traces)
+    request = m.parse(peer.seen[-1].body or b"")
+    assert request.message_type == m.MessageType.PKCS_REQ and request.signer != first.certificate
+    assert request.signer.issuer == request.signer.subject  # the transient self-signed certificate
