@@ -35,6 +35,7 @@ from .transport import AcmeHttp, Resolver, TransportConfig
 
 CA = ("vpn", "certificate", "ca")
 LOCAL = ("vpn", "certificate", "local")
+ACME_SYSTEM = ("system", "acme")
 
 
 class AcmeDriver:
@@ -59,7 +60,7 @@ class AcmeDriver:
         job = flows.Job(settings, now, account=account, new_account_id=accounts.new_id(self.cmdb, settings.directory),
                         poll_interval=self.poll_interval)
         trust = tuple(str(e.get("ca")) for e in self.cmdb.entries(CA) if e.get("ca"))
-        http = AcmeHttp(TransportConfig(trust, self.resolve, self.timeout))
+        http = AcmeHttp(TransportConfig(trust, self.resolve, self.timeout, _source_ip(self.cmdb)))
         unregister = token.on_cancel(http.close)
         try:
             return self._drive(flows.order(job), http, token)
@@ -126,3 +127,11 @@ class AcmeDriver:
     def _trace(self, event: Trace) -> None:
         if self.tracer is not None:
             self.tracer.emit(C.APP, event.point, **dict(event.values))
+
+
+def _source_ip(cmdb: Any) -> str | None:
+    """``config system acme`` ``source-ip``; ``0.0.0.0`` (the default) lets the system choose.
+    ``source-ip6`` is not used: the lab network and the emulator's transport are IPv4."""
+    entry = cmdb.entry(ACME_SYSTEM)
+    value = str(entry.get("source-ip") or "") if entry is not None else ""
+    return value if value and value != "0.0.0.0" else None

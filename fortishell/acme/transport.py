@@ -4,11 +4,15 @@ Public httpx / httpcore parts only: an ``httpx.BaseTransport`` around
 ``httpcore.ConnectionPool(network_backend=...)`` whose backend connects to the
 address the lab network gives for a host (``acme.lab`` -> the embedded lab ACME
 server) while TLS is still verified for the URL's own host name against the
-device's CA store (``vpn certificate ca``), and nothing else.
+device's CA store (``vpn certificate ca``), and nothing else.  Connections leave
+from ``config system acme``'s ``source-ip`` when it is set (not ``0.0.0.0``); an
+address the host does not have fails the connection (``Cannot assign requested
+address``), as on the device.
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 import typing
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ class TransportConfig:
     trust_pems: tuple[str, ...]
     resolve: Resolver | None = None
     timeout: float = 10.0
+    source_ip: str | None = None  # `config system acme` source-ip (None: the system picks)
 
 
 class _MappedBackend(httpcore.NetworkBackend):
@@ -55,7 +60,8 @@ class _Transport(httpx.BaseTransport):
                 ctx.load_verify_locations(cadata=pem)
             except ssl.SSLError:
                 continue
-        self._pool = httpcore.ConnectionPool(ssl_context=ctx, network_backend=_MappedBackend(cfg.resolve))
+        self._pool = httpcore.ConnectionPool(ssl_context=ctx, network_backend=_MappedBackend(cfg.resolve),
+                                             local_address=cfg.source_ip)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         req = httpcore.Request(request.method, httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host,
@@ -114,4 +120,5 @@ def _connect_text(exc: httpx.ConnectError) -> str:
         return "Connection refused"
     if "Name or service not known" in text or "nodename nor servname" in text or "Errno -2" in text:
         return "Could not resolve host"
-    return text or "connect failed"
+    # an OS error's text without Python's "[Errno 99] " prefix (curl prints the strerror alone)
+    return re.sub(r"^\[Errno -?\d+\] ", "", text) or "connect failed"

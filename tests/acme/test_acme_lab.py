@@ -278,3 +278,19 @@ def test_a_domain_the_ca_will_not_issue_for_is_one_line(device: Device, session:
     assert out == ["ACME certificate 'bad' (localhost_) failed: Cannot issue for \"localhost_\": Domain name is not "
                    "a valid DNS name (rejectedIdentifier)"]
     assert not device.cmdb.entry(LOCAL, "bad").get("certificate")
+
+
+def test_source_ip_of_config_system_acme_is_the_address_the_ca_sees(device: Device, session: Session) -> None:
+    """``config system acme`` / ``set source-ip``: the device connects to the ACME server from that address."""
+    out = run(session, "config system acme", "set interface port1", "set source-ip 127.0.0.2", "end", *ORDER)
+    assert out == []
+    assert _cert(device) is not None
+    clients = {line.split()[1].rsplit(":", 1)[0] for line in device.acme.lab.log}
+    assert clients == {"127.0.0.2"}, device.acme.lab.log
+    # an address the device does not have: one line, nothing stored
+    out = run(session, "config system acme", "set source-ip 192.0.2.77", "end",
+              "config vpn certificate local", "edit acme1", "set acme-domain other.lab.example", "end")
+    assert out == ["ACME certificate 'acme1' (other.lab.example) failed: cannot connect to "
+                   "https://acme.lab/directory: Cannot assign requested address"]
+    assert _cert(device).extensions.get_extension_for_class(  # type: ignore[union-attr]
+        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == ["fgt.lab.example"]
