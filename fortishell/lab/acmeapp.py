@@ -48,10 +48,31 @@ Validator = Callable[[str, str, str], "tuple[bool, str]"]
 
 @dataclass
 class AcmeFaults:
+    """The lab ACME server's knobs (see the module docstring); ``lab-server --acme-*`` flags
+    (``ACME_FAULT_HELP``), or set from Python (``device.acme.lab.faults``)."""
+
     invalid_challenges: bool = False
     bad_nonces: int = 0
     rate_limited: bool = False
     slow_validation: float = 0.0
+
+    def describe(self) -> str:
+        """The knobs in force, for ``lab-server``'s start-up line ('' when none)."""
+        knobs = [name.replace("_", "-") if value is True else
+                 f"{name.replace('_', '-')}={value:g}{'s' if isinstance(value, float) else ''}"
+                 for name, value in vars(self).items() if value]
+        return ", ".join(knobs)
+
+
+# knob -> help of its `lab-server --acme-KNOB` flag (booleans are switches; the others take a value)
+ACME_FAULT_HELP = {
+    "invalid_challenges": "every http-01 validation fails (unauthorized), whatever the device answers "
+                          "(default: off)",
+    "bad_nonces": "answer the next N signed requests badNonce, fresh nonce or not (default: 0)",
+    "rate_limited": "newOrder answers 429 rateLimited with Retry-After: 3600 (default: off)",
+    "slow_validation": "validate http-01 SECONDS (0-600) after the device says it is ready; the "
+                       "authorization stays pending, with Retry-After: 1, meanwhile (default: 0)",
+}
 
 
 @dataclass(frozen=True)
