@@ -5,7 +5,8 @@
 CA's CRL over plain HTTP at ``/estExampleCA.crl`` (revocations: ``fortishell [--state-dir
 DIR] lab-ca revoke SERIAL``, on the same ``<state-dir>/est-lab``); ``--acme-port P`` serves
 the lab ACME server (``acme.lab``'s ``https://HOST:P/directory``), issuing from the
-responder's CA and lab state (one serial counter), its http-01 validation fetching from
+responder's CA and lab state (one serial counter; its accounts and orders in
+``<state-dir>/est-lab/acme.json``, unless ``--ephemeral``), its http-01 validation fetching from
 the address each challenge-ready request came from, at ``--acme-http01-port`` (the port
 students give as ``--acme-http-port``; the students' URL carries it as ``http01=``), with
 the fault knobs ``--acme-invalid-challenges``, ``--acme-bad-nonces N``, ``--acme-rate-limited``
@@ -25,6 +26,7 @@ from ..clock import Clock
 from .accesslog import AccessLog
 from .acmeapp import ACME_FAULT_HELP, AcmeFaults
 from .acmeserver import AcmeServer
+from .acmestate import RecordFile
 from .ca import LabCA
 from .crl import CRL_PATH, CrlService, lab_ca_for
 from .state import LabState
@@ -117,7 +119,8 @@ def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = ""
             acme = AcmeServer(ca or lab_ca_for(state_dir), lambda _domain: None, host=args.host,
                               port=args.acme_port, now=clock.now if clock is not None else None,
                               http01_port=args.acme_http01_port, state=state or LabState(state_dir),
-                              on_request=log.acme if log else None, faults=faults)
+                              on_request=log.acme if log else None, faults=faults,
+                              records=RecordFile(state_dir) if state_dir is not None else None)
             try:
                 acme.start()
             except OSError as exc:

@@ -55,7 +55,7 @@ def test_the_account_is_reused_and_survives_a_restart(tmp_path: Path, device: De
     assert _cert(device, "acme2") is not None
     assert [line for line in run(session, "get system acme acc-details") if line.startswith("==")] == [
         "== [ ACME-acme.lab-0000 ]"]
-    assert len(device.acme.lab.app._accounts) == 1
+    assert len(device.acme.lab.app.records.accounts) == 1
     text = (tmp_path / "fortishell.conf").read_text()
     assert "set privatekey ENC " in text and "BEGIN PRIVATE KEY" not in text
     device.persistence.close()
