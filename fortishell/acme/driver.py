@@ -115,7 +115,7 @@ class AcmeDriver:
             raise FlowFailure("; ".join(exc.lines) or "the configuration refused the change") from None
 
     def _store_certificate(self, event: StoreCertificate) -> None:
-        sealed, password = secrets.seal_private_key(event.private_key_pem, None)
+        sealed, password = secrets.seal_key(event.private_key, None)
         stamp = int(self.clock.now().timestamp()) if self.clock is not None else 0
         with self.cmdb.transaction() as tx:
             if tx.get(LOCAL, event.name) is None:

@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from fortishell.est.events import HeaderPairs
 from fortishell.trace import TracePoint
 
@@ -96,7 +98,7 @@ class StoreCertificate:
 
     name: str
     certificate_pem: str
-    private_key_pem: str
+    private_key: rsa.RSAPrivateKey  # the new key object (sealed by the driver as FortiOS stores every local key)
     chain_pems: tuple[str, ...] = ()
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from acmekit import LOCAL, run
 from cryptography import x509
@@ -294,3 +297,27 @@ def test_source_ip_of_config_system_acme_is_the_address_the_ca_sees(device: Devi
                    "https://acme.lab/directory: Cannot assign requested address"]
     assert _cert(device).extensions.get_extension_for_class(  # type: ignore[union-attr]
         x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == ["fgt.lab.example"]
+
+
+def test_the_new_key_is_sealed_from_the_key_itself_not_parsed_again(device: Device, session: Session,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading an RSA key back from PEM checks it (tens of milliseconds): the order seals the key it
+    made without that round trip.  What is stored still opens with its password and fits the certificate."""
+    from cryptography.hazmat.primitives import serialization
+
+    device.acme.lab_endpoint()  # the lab server (and its CA key) up first: only the order is watched
+    real = serialization.load_pem_private_key
+    parsed: list[bytes] = []
+
+    def load(data: bytes, password: bytes | None, **kw: Any) -> Any:
+        parsed.append(data)
+        return real(data, password, **kw)
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", load)
+    assert run(session, *INTERFACE, *ORDER) == []
+    assert parsed == []
+    monkeypatch.undo()
+    entry = device.cmdb.entry(LOCAL, "acme1")
+    key = serialization.load_pem_private_key(str(entry.get("private-key")).encode(),
+                                             str(entry.get("password")).encode())
+    assert key.public_key() == _cert(device).public_key()  # type: ignore[union-attr]
