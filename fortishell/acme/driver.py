@@ -125,7 +125,11 @@ class AcmeDriver:
                                        "last-updated": stamp})
 
     def _trace(self, event: Trace) -> None:
-        if self.tracer is not None:
+        if self.tracer is None:
+            return
+        if event.point is None:  # a raw block (the EST flows' hex dumps; the ACME order has none)
+            self.tracer.raw(C.APP, event.text)
+        else:
             self.tracer.emit(C.APP, event.point, **dict(event.values))
 
 

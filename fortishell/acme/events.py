@@ -13,6 +13,8 @@ A flow (``flows.py``) is a generator.  It yields
   flow when the CMDB refuses).
 
 and returns its :class:`Outcome`.  A failure raises :class:`FlowFailure`.  Everything is frozen.
+:class:`Wait`, :class:`Trace` and :class:`WireFailure` are the EST flows' own (``est/events.py``:
+the same events mean the same to both protocols' drivers); the rest is ACME's.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fortishell.est.events import HeaderPairs
-from fortishell.trace import TracePoint
+# shared with the EST flows (one set of building blocks, one driver loop: est/cancel.drive)
+from fortishell.est.events import HeaderPairs, Trace, Wait, WireFailure
+
+__all__ = ["Event", "FlowFailure", "HeaderPairs", "Outcome", "Reply", "Request", "Response", "Serve",
+           "StoreAccount", "StoreCertificate", "Trace", "Wait", "WireFailure", "Withdraw"]
 
 
 @dataclass(frozen=True)
@@ -47,26 +52,6 @@ class Response(HeaderPairs):
             return json.loads(self.body)
         except ValueError:
             return None
-
-
-@dataclass(frozen=True)
-class WireFailure:
-    text: str
-
-
-@dataclass(frozen=True)
-class Wait:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Trace:
-    point: TracePoint
-    values: tuple[tuple[str, Any], ...] = ()
-
-    @staticmethod
-    def of(point: TracePoint, **values: Any) -> "Trace":
-        return Trace(point, tuple(values.items()))
 
 
 @dataclass(frozen=True)

@@ -321,3 +321,38 @@ def test_the_new_key_is_sealed_from_the_key_itself_not_parsed_again(device: Devi
     key = serialization.load_pem_private_key(str(entry.get("private-key")).encode(),
                                              str(entry.get("password")).encode())
     assert key.public_key() == _cert(device).public_key()  # type: ignore[union-attr]
+
+
+def test_ctrl_c_ends_an_order_blocked_on_a_server_that_does_not_answer(device: Device, session: Session,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CA that accepted the request and never answers: Ctrl-C shuts the connection down at once
+    (the request does not run into its 10 s timeout), and nothing is stored."""
+    import threading
+    import time
+
+    run(session, *INTERFACE)
+    lab = device.acme.lab
+    release, entered = threading.Event(), threading.Event()
+    answer = lab.app.handle
+
+    def hang(*args: Any, **kw: Any) -> Any:
+        entered.set()
+        release.wait(20)
+        return answer(*args, **kw)
+
+    monkeypatch.setattr(lab.app, "handle", hang)
+    out: list[str] = []
+    worker = threading.Thread(target=lambda: out.extend(run(session, *ORDER)))
+    try:
+        worker.start()
+        assert entered.wait(5)
+        started = time.monotonic()
+        assert device.cancel()
+        worker.join(8)
+        assert not worker.is_alive()
+        assert time.monotonic() - started < 2.0
+    finally:
+        release.set()
+        worker.join(20)
+    assert out == ["ACME certificate 'acme1' (fgt.lab.example) cancelled."]
+    assert _cert(device) is None
