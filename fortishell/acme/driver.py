@@ -1,8 +1,9 @@
 """AcmeDriver: the thin driver of the ACME order -- send, receive, sleep, serve, store.
 
-Written beside the EST engine's driver (``est/engine.py``) rather than on it:
-both perform a sans-IO flow's events the same way, and one shared driver for
-both protocols is the next step once the EST side settles.
+The loop is the EST engine's (``est/cancel.drive``: events performed in
+order, cancellations and failures thrown into the flow) and the connections
+are the EST client's (``transport.py``); what is ACME's is the performing of
+its own events (challenge answers, accounts, the certificate).
 
 The flow (``flows.py``) decides every step and every trace line; the driver
 looks up what it needs in the CMDB (the CA store for TLS, a stored account for
@@ -51,7 +52,7 @@ class AcmeDriver:
         """Run one order; raises :class:`errors.AcmeError` (one line), nothing half-stored.
 
         ``cancel`` (Ctrl-C): checked before every request and store, waited on between polls; a
-        cancellation closes the connections (a blocked request returns) and ends the order with
+        cancellation shuts the connections down (a blocked request returns) and ends the order with
         ``ACME certificate 'NAME' (DOMAIN) cancelled.``"""
         token = cancel if cancel is not None else CancelToken()
         what = f"ACME certificate '{settings.name}' ({settings.domain})"
@@ -60,8 +61,8 @@ class AcmeDriver:
         job = flows.Job(settings, now, account=account, new_account_id=accounts.new_id(self.cmdb, settings.directory),
                         poll_interval=self.poll_interval)
         trust = tuple(str(e.get("ca")) for e in self.cmdb.entries(CA) if e.get("ca"))
-        http = AcmeHttp(TransportConfig(trust, self.resolve, self.timeout, _source_ip(self.cmdb)))
-        unregister = token.on_cancel(http.close)
+        # a cancellation shuts the connections down (the transport's streams listen to the token)
+        http = AcmeHttp(TransportConfig(trust, self.resolve, self.timeout, _source_ip(self.cmdb)), token)
         try:
             return self._drive(flows.order(job), http, token)
         except Cancelled:
@@ -71,7 +72,6 @@ class AcmeDriver:
             self._trace(Trace.of(C.FAILED, domain=settings.domain, reason=exc.reason))
             raise errors.AcmeError(f"{what} failed: {exc.reason}", problem=exc.problem) from None
         finally:
-            unregister()
             http.close()
 
     def _drive(self, flow: Generator[Event, Reply, Outcome], http: AcmeHttp, token: CancelToken) -> Outcome:
