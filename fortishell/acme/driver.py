@@ -70,7 +70,8 @@ class AcmeDriver:
             raise Cancelled(f"{what} cancelled.") from None
         except FlowFailure as exc:
             self._trace(Trace.of(C.FAILED, domain=settings.domain, reason=exc.reason))
-            raise errors.AcmeError(f"{what} failed: {exc.reason}", problem=exc.problem) from None
+            raise errors.AcmeError(f"{what} failed: {exc.reason}", problem=exc.problem,
+                                   retry_after=exc.retry_after) from None
         finally:
             http.close()
 

@@ -100,10 +100,11 @@ class Outcome:
 class FlowFailure(Exception):
     """The order failed; ``reason`` is the one-line text shown to the user."""
 
-    def __init__(self, reason: str, *, problem: str = "") -> None:
+    def __init__(self, reason: str, *, problem: str = "", retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.problem = problem  # the ACME problem type when the server gave one
+        self.retry_after = retry_after  # seconds the CA asked to wait (Retry-After of the refusal)
 
 
 Event = Request | Wait | Trace | Serve | Withdraw | StoreAccount | StoreCertificate

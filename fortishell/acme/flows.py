@@ -9,6 +9,8 @@ Behaviour (RFC 8555 unless noted):
 
 * every response's ``Replay-Nonce`` is kept for the next request; a
   ``badNonce`` problem is retried with the fresh nonce (up to ``nonce_retries``);
+* a refusal's ``Retry-After`` (``rateLimited``, RFC 8555 6.6) goes with the failure: a renewal
+  does not try again before it;
 * polling (authorization, order) waits ``Retry-After`` (seconds or an HTTP
   date, read against the device clock, capped at ``max_wait``) or
   ``poll_interval`` when the server sends none, at most ``poll_limit`` times;
@@ -118,7 +120,8 @@ class _Conn:
                 attempt += 1
                 yield Trace.of(C.BAD_NONCE, attempt=attempt, limit=self.job.nonce_retries)
                 continue
-            raise FlowFailure(problem_text(resp, url), problem=kind)
+            raise FlowFailure(problem_text(resp, url), problem=kind,
+                              retry_after=retry_after(resp.header("Retry-After"), self.job.now))
 
     def poll(self, url: str, pending: tuple[str, ...]) -> Generator[Event, Reply, dict[str, Any]]:
         """POST-as-GET ``url`` until its status leaves ``pending`` (Retry-After respected)."""

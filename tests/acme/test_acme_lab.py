@@ -177,19 +177,41 @@ def test_a_failed_renewal_backs_off_and_keeps_the_certificate(device: Device, se
     run(session, *INTERFACE, *ORDER)
     first = _cert(device)
     assert first is not None
-    device.acme.lab.faults.rate_limited = True
+    device.acme.lab.faults.invalid_challenges = True
     device.clock.set(first.not_valid_after_utc - dt.timedelta(days=10))
     device.poll_renewals()
     assert _cert(device).serial_number == first.serial_number  # type: ignore[union-attr]
     assert any("Failed to renew certificate acme1 with ACME" in line and "retry in 5 minutes" in line
                for line in device.eventlog.display())
     status = json.loads("\n".join(run(session, "diagnose sys acme status-full fgt.lab.example")))
-    assert status["errors"] == 1 and status["last"]["status"] == "rateLimited"
+    assert status["errors"] == 1 and status["last"]["status"] == "unauthorized"
     assert status["next-run"] == (device.clock.now() + dt.timedelta(minutes=5)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    device.acme.lab.faults.rate_limited = False
+    device.acme.lab.faults.invalid_challenges = False
     device.poll_renewals()  # inside the back-off: not tried
     assert _cert(device).serial_number == first.serial_number  # type: ignore[union-attr]
     device.clock.set(device.clock.now() + dt.timedelta(minutes=6))
+    device.poll_renewals()
+    assert _cert(device).serial_number != first.serial_number  # type: ignore[union-attr]
+
+
+def test_a_rate_limited_renewal_waits_as_long_as_the_ca_says(device: Device, session: Session) -> None:
+    """``rateLimited`` with ``Retry-After: 3600``: the next try is an hour later, not the back-off's 5 minutes."""
+    run(session, *INTERFACE, *ORDER)
+    first = _cert(device)
+    assert first is not None
+    device.acme.lab.faults.rate_limited = True
+    device.clock.set(first.not_valid_after_utc - dt.timedelta(days=10))
+    device.poll_renewals()
+    assert any("Failed to renew certificate acme1 with ACME: " in line and "(rateLimited); retry in 60 minutes" in line
+               for line in device.eventlog.display()), device.eventlog.display()
+    status = json.loads("\n".join(run(session, "diagnose sys acme status-full fgt.lab.example")))
+    assert status["last"]["status"] == "rateLimited"
+    assert status["next-run"] == (device.clock.now() + dt.timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    device.acme.lab.faults.rate_limited = False
+    device.clock.set(device.clock.now() + dt.timedelta(minutes=6))
+    device.poll_renewals()  # the back-off alone would try now: the CA asked for an hour
+    assert _cert(device).serial_number == first.serial_number  # type: ignore[union-attr]
+    device.clock.set(device.clock.now() + dt.timedelta(minutes=55))
     device.poll_renewals()
     assert _cert(device).serial_number != first.serial_number  # type: ignore[union-attr]
 
