@@ -128,6 +128,10 @@ class AcmeApp:
                     reply = self._post(path, body, base)
                 except Problem as p:
                     reply = self._problem(p)
+                except BaseException:  # a lab server bug (answered 500 by the server): nothing half-made stays
+                    if before is not None:
+                        self.records = Records.from_dict(before)
+                    raise
                 return reply if before is None or self._saved(before) else self._problem(
                     Problem(500, "serverInternal", "the lab ACME state could not be saved"))
         except Problem as p:

@@ -170,3 +170,22 @@ def test_an_unreadable_acme_state_stops_the_start_in_one_line(lab: Any, tmp_path
         lab()
     assert caught.value.lines == [f"Lab ACME state file {tmp_path / 'est-lab' / 'acme.json'} is unreadable: "
                                   "Expecting value: line 1 column 28 (char 27)"]
+
+
+def test_a_request_that_fails_on_a_bug_leaves_nothing_half_made(lab: Any, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    server = lab()
+    student = Student(_base(server), jws.new_account_key())
+    answer = server.app._json
+
+    def broken(status: int, *args: Any, **kw: Any) -> Any:
+        if status == 201:  # after the account was made, before it is answered
+            raise ZeroDivisionError("lab bug")
+        return answer(status, *args, **kw)
+
+    monkeypatch.setattr(server.app, "_json", broken)
+    assert student.post("/acme/new-account", {"termsOfServiceAgreed": True}).status_code == 500
+    monkeypatch.undo()
+    again = student.post("/acme/new-account", {"onlyReturnExisting": True})
+    assert again.json()["type"] == "urn:ietf:params:acme:error:accountDoesNotExist"
+    assert not (tmp_path / "est-lab" / "acme.json").exists()
