@@ -108,6 +108,7 @@ class AcmeApp:
         self.records = records.load() if records is not None else Records()
         self.records.abandon_validations("the lab ACME server restarted before the validation finished")
         self.issued: list[x509.Certificate] = []
+        self._timers: set[threading.Timer] = set()  # slow validations still to run
 
     # ------------------------------------------------------------ entry point
     def handle(self, method: str, path: str, body: bytes, base: str, client: str = "") -> Reply:
@@ -290,11 +291,22 @@ class AcmeApp:
             if self.faults.slow_validation > 0:
                 timer = threading.Timer(self.faults.slow_validation, self._run_validation, (ident, True))
                 timer.daemon = True
+                self._timers.add(timer)
                 timer.start()
             else:
                 self._run_validation(ident)
         return self._json(200, self._challenge_obj(ident, base),
                           extra=(("Link", f'<{base}/acme/authz/{ident}>;rel="up"'),))
+
+    def close(self) -> None:
+        """Call off the slow validations still to run (the server stops: a stopped server
+        writes nothing more; after a restart they are ``invalid``, see :mod:`.acmestate`)."""
+        with self._lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
+        for timer in timers:
+            timer.join(1.0)
 
     def _run_validation(self, ident: str, later: bool = False) -> None:
         """Validate ``ident``'s http-01 answer; ``later``: on a timer thread (slow validation), the
@@ -311,6 +323,7 @@ class AcmeApp:
             if answer and not ok:
                 detail = f'the key authorization file from the server did not match ("{detail.strip()[:80]}")'
         with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive() and t is not threading.current_thread()}
             before = self.records.to_dict() if later and self._file is not None else None
             authz = self.records.authzs.get(ident, authz)
             if authz.challenge_status != "processing":

@@ -175,6 +175,7 @@ class AcmeServer:
             server.server_close()
         if self._thread is not None:
             self._thread.join(2.0)
+        self.app.close()
 
     def _validate(self, domain: str, token: str, client: str = "") -> tuple[bool, str]:
         # a classroom: the device that said the challenge is ready answers at its address

@@ -10,6 +10,7 @@ import argparse
 import json
 import shutil
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,8 +136,11 @@ def test_a_validation_cut_short_by_a_restart_is_invalid_not_pending(lab: Any) ->
     order = student.post("/acme/new-order", {"identifiers": [{"type": "dns", "value": DOMAIN}]})
     authz_url = order.json()["authorizations"][0]
     challenge = student.post(authz_url, None).json()["challenges"][0]
+    running = set(threading.enumerate())
     assert student.post(challenge["url"], {}).json()["status"] == "processing"
     lab.stop()
+    # the stopped server's pending validation is called off: it never writes over the next one's file
+    assert not [t for t in set(threading.enumerate()) - running if isinstance(t, threading.Timer)]
     server = lab()
     student.base = _base(server)  # the same key and kid; the restarted server's nonces
     student.nonce = student.http.head(f"{student.base}/acme/new-nonce").headers["Replay-Nonce"]
