@@ -163,9 +163,10 @@ class AcmeError(FortiError):
 
     rc = -1
 
-    def __init__(self, *lines: str, problem: str = "") -> None:
+    def __init__(self, *lines: str, problem: str = "", retry_after: float | None = None) -> None:
         super().__init__(*lines)
         self.problem = problem
+        self.retry_after = retry_after  # seconds the CA asked the device to wait (Retry-After)
 
 
 class TransportError(EstError):

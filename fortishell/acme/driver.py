@@ -1,8 +1,9 @@
 """AcmeDriver: the thin driver of the ACME order -- send, receive, sleep, serve, store.
 
-Written beside the EST engine's driver (``est/engine.py``) rather than on it:
-both perform a sans-IO flow's events the same way, and one shared driver for
-both protocols is the next step once the EST side settles.
+The loop is the EST engine's (``est/cancel.drive``: events performed in
+order, cancellations and failures thrown into the flow) and the connections
+are the EST client's (``transport.py``); what is ACME's is the performing of
+its own events (challenge answers, accounts, the certificate).
 
 The flow (``flows.py``) decides every step and every trace line; the driver
 looks up what it needs in the CMDB (the CA store for TLS, a stored account for
@@ -35,6 +36,7 @@ from .transport import AcmeHttp, Resolver, TransportConfig
 
 CA = ("vpn", "certificate", "ca")
 LOCAL = ("vpn", "certificate", "local")
+ACME_SYSTEM = ("system", "acme")
 
 
 class AcmeDriver:
@@ -50,7 +52,7 @@ class AcmeDriver:
         """Run one order; raises :class:`errors.AcmeError` (one line), nothing half-stored.
 
         ``cancel`` (Ctrl-C): checked before every request and store, waited on between polls; a
-        cancellation closes the connections (a blocked request returns) and ends the order with
+        cancellation shuts the connections down (a blocked request returns) and ends the order with
         ``ACME certificate 'NAME' (DOMAIN) cancelled.``"""
         token = cancel if cancel is not None else CancelToken()
         what = f"ACME certificate '{settings.name}' ({settings.domain})"
@@ -59,8 +61,8 @@ class AcmeDriver:
         job = flows.Job(settings, now, account=account, new_account_id=accounts.new_id(self.cmdb, settings.directory),
                         poll_interval=self.poll_interval)
         trust = tuple(str(e.get("ca")) for e in self.cmdb.entries(CA) if e.get("ca"))
-        http = AcmeHttp(TransportConfig(trust, self.resolve, self.timeout))
-        unregister = token.on_cancel(http.close)
+        # a cancellation shuts the connections down (the transport's streams listen to the token)
+        http = AcmeHttp(TransportConfig(trust, self.resolve, self.timeout, _source_ip(self.cmdb)), token)
         try:
             return self._drive(flows.order(job), http, token)
         except Cancelled:
@@ -68,9 +70,9 @@ class AcmeDriver:
             raise Cancelled(f"{what} cancelled.") from None
         except FlowFailure as exc:
             self._trace(Trace.of(C.FAILED, domain=settings.domain, reason=exc.reason))
-            raise errors.AcmeError(f"{what} failed: {exc.reason}", problem=exc.problem) from None
+            raise errors.AcmeError(f"{what} failed: {exc.reason}", problem=exc.problem,
+                                   retry_after=exc.retry_after) from None
         finally:
-            unregister()
             http.close()
 
     def _drive(self, flow: Generator[Event, Reply, Outcome], http: AcmeHttp, token: CancelToken) -> Outcome:
@@ -114,7 +116,7 @@ class AcmeDriver:
             raise FlowFailure("; ".join(exc.lines) or "the configuration refused the change") from None
 
     def _store_certificate(self, event: StoreCertificate) -> None:
-        sealed, password = secrets.seal_private_key(event.private_key_pem, None)
+        sealed, password = secrets.seal_key(event.private_key, None)
         stamp = int(self.clock.now().timestamp()) if self.clock is not None else 0
         with self.cmdb.transaction() as tx:
             if tx.get(LOCAL, event.name) is None:
@@ -124,5 +126,17 @@ class AcmeDriver:
                                        "last-updated": stamp})
 
     def _trace(self, event: Trace) -> None:
-        if self.tracer is not None:
+        if self.tracer is None:
+            return
+        if event.point is None:  # a raw block (the EST flows' hex dumps; the ACME order has none)
+            self.tracer.raw(C.APP, event.text)
+        else:
             self.tracer.emit(C.APP, event.point, **dict(event.values))
+
+
+def _source_ip(cmdb: Any) -> str | None:
+    """``config system acme`` ``source-ip``; ``0.0.0.0`` (the default) lets the system choose.
+    ``source-ip6`` is not used: the lab network and the emulator's transport are IPv4."""
+    entry = cmdb.entry(ACME_SYSTEM)
+    value = str(entry.get("source-ip") or "") if entry is not None else ""
+    return value if value and value != "0.0.0.0" else None

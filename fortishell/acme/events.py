@@ -13,6 +13,8 @@ A flow (``flows.py``) is a generator.  It yields
   flow when the CMDB refuses).
 
 and returns its :class:`Outcome`.  A failure raises :class:`FlowFailure`.  Everything is frozen.
+:class:`Wait`, :class:`Trace` and :class:`WireFailure` are the EST flows' own (``est/events.py``:
+the same events mean the same to both protocols' drivers); the rest is ACME's.
 """
 
 from __future__ import annotations
@@ -21,8 +23,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fortishell.est.events import HeaderPairs
-from fortishell.trace import TracePoint
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+# shared with the EST flows (one set of building blocks, one driver loop: est/cancel.drive)
+from fortishell.est.events import HeaderPairs, Trace, Wait, WireFailure
+
+__all__ = ["Event", "FlowFailure", "HeaderPairs", "Outcome", "Reply", "Request", "Response", "Serve",
+           "StoreAccount", "StoreCertificate", "Trace", "Wait", "WireFailure", "Withdraw"]
 
 
 @dataclass(frozen=True)
@@ -45,26 +52,6 @@ class Response(HeaderPairs):
             return json.loads(self.body)
         except ValueError:
             return None
-
-
-@dataclass(frozen=True)
-class WireFailure:
-    text: str
-
-
-@dataclass(frozen=True)
-class Wait:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Trace:
-    point: TracePoint
-    values: tuple[tuple[str, Any], ...] = ()
-
-    @staticmethod
-    def of(point: TracePoint, **values: Any) -> "Trace":
-        return Trace(point, tuple(values.items()))
 
 
 @dataclass(frozen=True)
@@ -96,7 +83,7 @@ class StoreCertificate:
 
     name: str
     certificate_pem: str
-    private_key_pem: str
+    private_key: rsa.RSAPrivateKey  # the new key object (sealed by the driver as FortiOS stores every local key)
     chain_pems: tuple[str, ...] = ()
 
 
@@ -113,10 +100,11 @@ class Outcome:
 class FlowFailure(Exception):
     """The order failed; ``reason`` is the one-line text shown to the user."""
 
-    def __init__(self, reason: str, *, problem: str = "") -> None:
+    def __init__(self, reason: str, *, problem: str = "", retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.problem = problem  # the ACME problem type when the server gave one
+        self.retry_after = retry_after  # seconds the CA asked to wait (Retry-After of the refusal)
 
 
 Event = Request | Wait | Trace | Serve | Withdraw | StoreAccount | StoreCertificate

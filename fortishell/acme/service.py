@@ -9,7 +9,8 @@
   status-full`` tells the rest).
 * :meth:`poll` (run where EST renewals run): a certificate whose validity
   ends within ``acme-renew-window`` days on the device clock is ordered again;
-  failures back off like EST renewals (5 min, 15 min, 1 h, then every 4 h) and
+  failures back off like EST renewals (5 min, 15 min, 1 h, then every 4 h; longer
+  when the CA's refusal carried a longer ``Retry-After``, as ``rateLimited`` does) and
   go to the event log with the same ids.
 * The http-01 answers come from the device's :class:`ChallengeResponder`, which
   listens only while ``config system acme`` names an ``interface`` (FortiOS
@@ -273,6 +274,9 @@ class AcmeService:
             except errors.FortiError as exc:
                 failures = (retry[0] if retry else 0) + 1
                 wait = BACKOFF[min(failures, len(BACKOFF)) - 1]
+                asked = exc.retry_after if isinstance(exc, errors.AcmeError) else None
+                if asked is not None:  # the CA's Retry-After (rateLimited) when it is the longer wait
+                    wait = max(wait, _dt.timedelta(seconds=asked))
                 self._retry[name] = (failures, now + wait)
                 if (st := self._status_of(name)) is not None:
                     st.next_run = now + wait

@@ -84,13 +84,19 @@ def seal_private_key(pem: str, password: str | None) -> tuple[str, str]:
     (PKCS#8, best available encryption) under the entry's ``password``, or under
     a new random one when none is set, as FortiOS stores every local key.
     """
+    key = load_clear_private_key(pem)
+    if key is None:
+        raise ConfigFileError("invalid private-key")
+    return seal_key(key, password)
+
+
+def seal_key(key: object, password: str | None) -> tuple[str, str]:
+    """:func:`seal_private_key` for a key object the caller already holds (a key just generated:
+    no PEM round trip, whose RSA consistency check costs tens of milliseconds)."""
     import secrets as _random
 
     from cryptography.hazmat.primitives import serialization
 
-    key = load_clear_private_key(pem)
-    if key is None:
-        raise ConfigFileError("invalid private-key")
     password = password or _random.token_hex(31)
     sealed = key.private_bytes(  # type: ignore[attr-defined]
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

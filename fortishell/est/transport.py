@@ -43,7 +43,7 @@ from fortishell import errors
 
 from .cancel import CancelToken
 from .curlerrors import SRP_FAILED, curl_error_text
-from .protocol import EstRequest, EstResponse, Interim, TlsInfo
+from .events import EstRequest, EstResponse, Interim, TlsInfo
 from .sockets import close_tls, quickack
 
 DEFAULT_TIMEOUT = 10.0
@@ -241,10 +241,15 @@ class Backend(httpcore.NetworkBackend):
                     socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
         if self.cancel.cancelled:
             raise httpcore.ConnectError("cancelled")
-        target = self.cfg.connect_to or (host, port)
+        target = self.target(host, port)
         inner = self.sync.connect_tcp(target[0], target[1], timeout, local_address, socket_options)
         self.connections += 1
         return self.stream_class(inner, self)
+
+    def target(self, host: str, port: int) -> tuple[str, int]:
+        """Where a connection to ``host:port`` goes: ``connect_to`` (the lab host map) or the host
+        itself.  The ACME client's backend maps each host of its URLs instead."""
+        return self.cfg.connect_to or (host, port)
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:

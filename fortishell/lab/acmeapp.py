@@ -6,8 +6,11 @@ Serves the directory, nonces, accounts (JWS with an EC P-256 ``jwk`` or
 ``validate`` callable the server gives: a real HTTP fetch from the device),
 finalization (the CSR must name exactly the order's identifiers) and the
 certificate chain (leaf + the lab CA), issued from the lab CA for 90 days on
-the lab clock.  State lives in memory (a lab server's restart forgets its
-accounts, as pebble does).
+the lab clock.  The records (:mod:`.acmestate`) live in memory (the embedded
+``acme.lab``: a restart forgets them, as pebble does) or, given a
+:class:`~.acmestate.RecordFile` (a classroom ``lab-server``), also on disk: each
+signed request's change is saved before it is answered, and a change that
+cannot be saved is undone and answered ``500 serverInternal``.
 
 Choices: the protected ``url`` must match the request's path (the host part
 may differ: the device reaches ``acme.lab`` through the lab host map); only
@@ -22,12 +25,12 @@ the authorization stays ``pending`` with ``Retry-After: 1`` meanwhile).
 from __future__ import annotations
 
 import datetime as _dt
-import itertools
 import json
+import logging
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,10 +40,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..acme import jws
+from .acmestate import Account, Authz, Order, RecordFile, Records
 from .ca import LabCA
 from .state import LabState
 
 PROBLEM = "urn:ietf:params:acme:error:"
+log = logging.getLogger("fortishell.lab")
 ISSUED_DAYS = 90
 # (domain, token, address of the client that said the challenge is ready) -> (answer, or why it failed)
 Validator = Callable[[str, str, str], "tuple[bool, str]"]
@@ -48,10 +53,31 @@ Validator = Callable[[str, str, str], "tuple[bool, str]"]
 
 @dataclass
 class AcmeFaults:
+    """The lab ACME server's knobs (see the module docstring); ``lab-server --acme-*`` flags
+    (``ACME_FAULT_HELP``), or set from Python (``device.acme.lab.faults``)."""
+
     invalid_challenges: bool = False
     bad_nonces: int = 0
     rate_limited: bool = False
     slow_validation: float = 0.0
+
+    def describe(self) -> str:
+        """The knobs in force, for ``lab-server``'s start-up line ('' when none)."""
+        knobs = [name.replace("_", "-") if value is True else
+                 f"{name.replace('_', '-')}={value:g}{'s' if isinstance(value, float) else ''}"
+                 for name, value in vars(self).items() if value]
+        return ", ".join(knobs)
+
+
+# knob -> help of its `lab-server --acme-KNOB` flag (booleans are switches; the others take a value)
+ACME_FAULT_HELP = {
+    "invalid_challenges": "every http-01 validation fails (unauthorized), whatever the device answers "
+                          "(default: off)",
+    "bad_nonces": "answer the next N signed requests badNonce, fresh nonce or not (default: 0)",
+    "rate_limited": "newOrder answers 429 rateLimited with Retry-After: 3600 (default: off)",
+    "slow_validation": "validate http-01 SECONDS (0-600) after the device says it is ready; the "
+                       "authorization stays pending, with Retry-After: 1, meanwhile (default: 0)",
+}
 
 
 @dataclass(frozen=True)
@@ -59,28 +85,6 @@ class Reply:
     status: int
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass
-class _Order:
-    account: str
-    domains: list[str]
-    authzs: list[str]
-    status: str = "pending"
-    cert: str | None = None
-    error: dict[str, Any] | None = None
-
-
-@dataclass
-class _Authz:
-    domain: str
-    token: str
-    status: str = "pending"
-    challenge_status: str = "pending"
-    error: dict[str, Any] | None = None
-    validated: str | None = None
-    orders: list[str] = field(default_factory=list)
-    client: str = ""  # the address the challenge-ready POST came from
 
 
 class Problem(Exception):
@@ -91,20 +95,20 @@ class Problem(Exception):
 
 class AcmeApp:
     def __init__(self, ca: LabCA, validate: Validator, *, now: Callable[[], _dt.datetime] | None = None,
-                 faults: AcmeFaults | None = None, state: LabState | None = None) -> None:
+                 faults: AcmeFaults | None = None, state: LabState | None = None,
+                 records: RecordFile | None = None) -> None:
         self.ca, self.validate = ca, validate
         self.state = state  # the lab CA state: its serial counter and index (a classroom lab-server)
         self._client = ""
         self.now = now or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.faults = faults or AcmeFaults()
         self._lock = threading.RLock()
-        self._ids = itertools.count(1)
         self._nonces: set[str] = set()
-        self._accounts: dict[str, tuple[ec.EllipticCurvePublicKey, dict[str, Any]]] = {}
-        self._orders: dict[str, _Order] = {}
-        self._authzs: dict[str, _Authz] = {}
-        self._certs: dict[str, str] = {}
+        self._file = records
+        self.records = records.load() if records is not None else Records()
+        self.records.abandon_validations("the lab ACME server restarted before the validation finished")
         self.issued: list[x509.Certificate] = []
+        self._timers: set[threading.Timer] = set()  # slow validations still to run
 
     # ------------------------------------------------------------ entry point
     def handle(self, method: str, path: str, body: bytes, base: str, client: str = "") -> Reply:
@@ -120,9 +124,33 @@ class AcmeApp:
                 raise Problem(405, "malformed", f"{method} is not allowed on {path}")
             with self._lock:
                 self._client = client
-                return self._post(path, body, base)
+                before = self.records.to_dict() if self._file is not None else None
+                try:
+                    reply = self._post(path, body, base)
+                except Problem as p:
+                    reply = self._problem(p)
+                except BaseException:  # a lab server bug (answered 500 by the server): nothing half-made stays
+                    if before is not None:
+                        self.records = Records.from_dict(before)
+                    raise
+                return reply if before is None or self._saved(before) else self._problem(
+                    Problem(500, "serverInternal", "the lab ACME state could not be saved"))
         except Problem as p:
             return self._problem(p)
+
+    def _saved(self, before: dict[str, Any]) -> bool:
+        """Save the records if they changed (lock held); on failure put ``before`` back: all or nothing."""
+        assert self._file is not None
+        after = self.records.to_dict()
+        if after == before:
+            return True
+        try:
+            self._file.save(after)
+        except OSError as exc:
+            log.error("lab ACME server: cannot save %s: %s", self._file.path, exc.strerror or exc)
+            self.records = Records.from_dict(before)
+            return False
+        return True
 
     def _post(self, path: str, body: bytes, base: str) -> Reply:
         protected, payload, jwk_key = self._verify(path, body)
@@ -158,10 +186,10 @@ class AcmeApp:
             raise Problem(401, "unauthorized", "the JWS url header does not match the request URL")
         if key is None:
             kid = str(protected.get("kid") or "")
-            account = self._accounts.get(urlsplit(kid).path.rsplit("/", 1)[-1])
+            account = self.records.accounts.get(urlsplit(kid).path.rsplit("/", 1)[-1])
             if account is None:
                 raise Problem(400, "accountDoesNotExist", f"no account {kid}")
-            key = account[0]
+            key = account.key
         if not jws.check_signature(body, key):
             raise Problem(403, "unauthorized", "JWS verification error")
         return protected, payload, key if protected.get("jwk") else None
@@ -171,8 +199,9 @@ class AcmeApp:
         if not kid:
             raise Problem(400, "malformed", "a kid is required")
         account_id = urlsplit(kid).path.rsplit("/", 1)[-1]
-        if self._accounts[account_id][1].get("status") != "valid":
-            raise Problem(403, "unauthorized", f"account {kid} is {self._accounts[account_id][1].get('status')}")
+        status = self.records.accounts[account_id].status
+        if status != "valid":
+            raise Problem(403, "unauthorized", f"account {kid} is {status}")
         return account_id
 
     # ------------------------------------------------------------ resources
@@ -186,10 +215,10 @@ class AcmeApp:
             raise Problem(400, "malformed", "newAccount needs a jwk")
         if not isinstance(payload, dict):
             raise Problem(400, "malformed", "newAccount payload must be an object")
-        thumb = jws.public_jwk(key)
-        for account_id, (_, obj) in self._accounts.items():
-            if obj["key"] == thumb:
-                return self._json(200, self._public(obj), location=f"{base}/acme/acct/{account_id}")
+        public = jws.public_jwk(key)
+        for account_id, known in self.records.accounts.items():
+            if known.jwk == public:
+                return self._json(200, self._public(known), location=f"{base}/acme/acct/{account_id}")
         if payload.get("onlyReturnExisting"):
             raise Problem(400, "accountDoesNotExist", "no account for this key")
         if not payload.get("termsOfServiceAgreed"):
@@ -197,23 +226,26 @@ class AcmeApp:
         contact = [str(c) for c in payload.get("contact") or []]
         if any(not c.startswith("mailto:") for c in contact):
             raise Problem(400, "unsupportedContact", "only mailto: contacts are supported")
-        account_id = str(next(self._ids))
-        self._accounts[account_id] = (key, {"status": "valid", "contact": contact, "key": thumb, "orders": ""})
-        return self._json(201, self._public(self._accounts[account_id][1]),
+        account_id = self.records.new_id()
+        self.records.accounts[account_id] = Account(key, public, contact)
+        return self._json(201, self._public(self.records.accounts[account_id]),
                           location=f"{base}/acme/acct/{account_id}")
 
     def _acct(self, account: str, ident: str, payload: Any, base: str) -> Reply:
         if ident != account:
             raise Problem(403, "unauthorized", "not your account")
-        obj = self._accounts[account][1]
+        known = self.records.accounts[account]
         if isinstance(payload, dict) and payload.get("status") == "deactivated":
-            obj["status"] = "deactivated"
-        return self._json(200, self._public(obj), location=f"{base}/acme/acct/{account}")
+            known.status = "deactivated"
+        return self._json(200, self._public(known), location=f"{base}/acme/acct/{account}")
 
     def deactivate(self, account_url: str) -> None:
         """The lab operator revokes an account (tests, the classroom)."""
         with self._lock:
-            self._accounts[urlsplit(account_url).path.rsplit("/", 1)[-1]][1]["status"] = "deactivated"
+            before = self.records.to_dict() if self._file is not None else None
+            self.records.accounts[urlsplit(account_url).path.rsplit("/", 1)[-1]].status = "deactivated"
+            if before is not None:
+                self._saved(before)
 
     def _new_order(self, account: str, payload: Any, base: str) -> Reply:
         if self.faults.rate_limited:
@@ -229,13 +261,13 @@ class AcmeApp:
                 raise Problem(400, "rejectedIdentifier",
                               f'Cannot issue for "{ident.get("value")}": Domain name is not a valid DNS name')
             domains.append(str(ident["value"]).lower())
-        order_id = str(next(self._ids))
+        order_id = self.records.new_id()
         authzs = []
         for domain in domains:
-            authz_id = str(next(self._ids))
-            self._authzs[authz_id] = _Authz(domain, jws.b64u(secrets.token_bytes(32)), orders=[order_id])
+            authz_id = self.records.new_id()
+            self.records.authzs[authz_id] = Authz(domain, jws.b64u(secrets.token_bytes(32)), orders=[order_id])
             authzs.append(authz_id)
-        self._orders[order_id] = _Order(account, domains, authzs)
+        self.records.orders[order_id] = Order(account, domains, authzs)
         return self._json(201, self._order_obj(order_id, base), location=f"{base}/acme/order/{order_id}")
 
     def _order(self, account: str, ident: str, payload: Any, base: str) -> Reply:
@@ -243,31 +275,45 @@ class AcmeApp:
         return self._json(200, self._order_obj(ident, base), location=f"{base}/acme/order/{ident}")
 
     def _authz(self, account: str, ident: str, payload: Any, base: str) -> Reply:
-        authz = self._authzs.get(ident)
-        if authz is None or self._orders[authz.orders[0]].account != account:
+        authz = self.records.authzs.get(ident)
+        if authz is None or self.records.orders[authz.orders[0]].account != account:
             raise Problem(404, "malformed", f"no authorization {ident}")
         headers = (("Retry-After", "1"),) if authz.challenge_status == "processing" else ()
         return self._json(200, self._authz_obj(ident, base), extra=headers)
 
     def _chall(self, account: str, ident: str, payload: Any, base: str) -> Reply:
-        authz = self._authzs.get(ident)
-        if authz is None or self._orders[authz.orders[0]].account != account:
+        authz = self.records.authzs.get(ident)
+        if authz is None or self.records.orders[authz.orders[0]].account != account:
             raise Problem(404, "malformed", f"no challenge {ident}")
         if authz.challenge_status == "pending" and payload is not None:
             authz.challenge_status = "processing"
             authz.client = self._client
             if self.faults.slow_validation > 0:
-                timer = threading.Timer(self.faults.slow_validation, self._run_validation, (ident,))
+                timer = threading.Timer(self.faults.slow_validation, self._run_validation, (ident, True))
                 timer.daemon = True
+                self._timers.add(timer)
                 timer.start()
             else:
                 self._run_validation(ident)
         return self._json(200, self._challenge_obj(ident, base),
                           extra=(("Link", f'<{base}/acme/authz/{ident}>;rel="up"'),))
 
-    def _run_validation(self, ident: str) -> None:
-        authz = self._authzs[ident]
-        key = self._accounts[self._orders[authz.orders[0]].account][0]
+    def close(self) -> None:
+        """Call off the slow validations still to run (the server stops: a stopped server
+        writes nothing more; after a restart they are ``invalid``, see :mod:`.acmestate`)."""
+        with self._lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
+        for timer in timers:
+            timer.join(1.0)
+
+    def _run_validation(self, ident: str, later: bool = False) -> None:
+        """Validate ``ident``'s http-01 answer; ``later``: on a timer thread (slow validation), the
+        outcome is saved here (a request's changes are saved when it is answered)."""
+        with self._lock:
+            authz = self.records.authzs[ident]
+            key = self.records.accounts[self.records.orders[authz.orders[0]].account].key
         expected = f"{authz.token}.{_thumbprint(key)}"
         if self.faults.invalid_challenges:
             ok, detail = False, "the lab server's invalid_challenges knob is on"
@@ -277,6 +323,11 @@ class AcmeApp:
             if answer and not ok:
                 detail = f'the key authorization file from the server did not match ("{detail.strip()[:80]}")'
         with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive() and t is not threading.current_thread()}
+            before = self.records.to_dict() if later and self._file is not None else None
+            authz = self.records.authzs.get(ident, authz)
+            if authz.challenge_status != "processing":
+                return  # a restart or an undone change already decided it
             authz.challenge_status = authz.status = "valid" if ok else "invalid"
             authz.validated = _stamp(self.now())
             if not ok:
@@ -284,12 +335,14 @@ class AcmeApp:
                                                   else "connection"),
                                "detail": f"{authz.domain}: {detail}", "status": 403}
             for order_id in authz.orders:
-                order = self._orders[order_id]
-                states = {self._authzs[a].status for a in order.authzs}
+                order = self.records.orders[order_id]
+                states = {self.records.authzs[a].status for a in order.authzs}
                 if "invalid" in states:
                     order.status, order.error = "invalid", authz.error
                 elif states == {"valid"}:
                     order.status = "ready"
+            if before is not None:
+                self._saved(before)  # not saved: undone, the authorization stays processing (logged)
 
     def _finalize(self, account: str, ident: str, payload: Any, base: str) -> Reply:
         order = self._own(account, ident)
@@ -309,15 +362,15 @@ class AcmeApp:
         if names != sorted(order.domains):
             raise Problem(400, "badCSR", f"the CSR names {names}, the order {sorted(order.domains)}")
         cert = self._issue(csr, order.domains)
-        cert_id = str(next(self._ids))
-        self._certs[cert_id] = "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        cert_id = self.records.new_id()
+        self.records.certs[cert_id] = "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii")
                                        for c in (cert, self.ca.cert))
         order.status, order.cert = "valid", cert_id
         return self._json(200, self._order_obj(ident, base), location=f"{base}/acme/order/{ident}")
 
     def _cert(self, account: str, ident: str, payload: Any, base: str) -> Reply:
-        pem = self._certs.get(ident)
-        if pem is None or not any(o.cert == ident and o.account == account for o in self._orders.values()):
+        pem = self.records.certs.get(ident)
+        if pem is None or not any(o.cert == ident and o.account == account for o in self.records.orders.values()):
             raise Problem(404, "malformed", f"no certificate {ident}")
         return Reply(200, pem.encode("ascii"), (("Content-Type", "application/pem-certificate-chain"),
                                                 ("Replay-Nonce", self._nonce())))
@@ -348,14 +401,14 @@ class AcmeApp:
         return cert
 
     # ------------------------------------------------------------ objects
-    def _own(self, account: str, ident: str) -> _Order:
-        order = self._orders.get(ident)
+    def _own(self, account: str, ident: str) -> Order:
+        order = self.records.orders.get(ident)
         if order is None or order.account != account:
             raise Problem(404, "malformed", f"no order {ident}")
         return order
 
     def _order_obj(self, ident: str, base: str) -> dict[str, Any]:
-        order = self._orders[ident]
+        order = self.records.orders[ident]
         obj: dict[str, Any] = {
             "status": order.status, "identifiers": [{"type": "dns", "value": d} for d in order.domains],
             "authorizations": [f"{base}/acme/authz/{a}" for a in order.authzs],
@@ -369,13 +422,13 @@ class AcmeApp:
         return obj
 
     def _authz_obj(self, ident: str, base: str) -> dict[str, Any]:
-        authz = self._authzs[ident]
+        authz = self.records.authzs[ident]
         return {"status": authz.status, "identifier": {"type": "dns", "value": authz.domain},
                 "challenges": [self._challenge_obj(ident, base)],
                 "expires": _stamp(self.now() + _dt.timedelta(days=7))}
 
     def _challenge_obj(self, ident: str, base: str) -> dict[str, Any]:
-        authz = self._authzs[ident]
+        authz = self.records.authzs[ident]
         obj: dict[str, Any] = {"type": "http-01", "url": f"{base}/acme/chall/{ident}", "token": authz.token,
                                "status": authz.challenge_status}
         if authz.validated:
@@ -385,8 +438,8 @@ class AcmeApp:
         return obj
 
     @staticmethod
-    def _public(obj: dict[str, Any]) -> dict[str, Any]:
-        return {"status": obj["status"], "contact": obj["contact"], "orders": obj["orders"]}
+    def _public(account: Account) -> dict[str, Any]:
+        return {"status": account.status, "contact": account.contact, "orders": ""}
 
     # ------------------------------------------------------------ replies
     def _nonce(self) -> str:

@@ -15,7 +15,8 @@ A classroom ``lab-server --acme-port P`` gives ``http01_port``: the validator th
 from the address the challenge-ready request came from, at that port (each student's
 device answers there: ``--acme-http-port``, or the ``http01=`` of the ``--lab-server``
 URL), gives ``state`` (the lab CA state: issued serials continue the EST responder's
-counter and are indexed for ``lab-ca revoke``) and ``on_request`` (the access log, one
+counter and are indexed for ``lab-ca revoke``), ``records`` (its accounts and orders kept in
+``<state-dir>/est-lab/acme.json``, :mod:`.acmestate`) and ``on_request`` (the access log, one
 line per request in the EST responder's format).
 """
 
@@ -42,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .acmeapp import AcmeApp, AcmeFaults, Reply
+from .acmestate import RecordFile
 from .ca import LabCA
 from .state import LabState
 
@@ -137,10 +139,10 @@ class AcmeServer:
     def __init__(self, ca: LabCA, http01_target: Target, *, host: str = "127.0.0.1", port: int = 0,
                  now: Callable[[], _dt.datetime] | None = None, faults: AcmeFaults | None = None,
                  http01_port: int | None = None, state: LabState | None = None,
-                 on_request: RequestHook | None = None) -> None:
+                 on_request: RequestHook | None = None, records: RecordFile | None = None) -> None:
         self.ca, self.http01_target, self.http01_port = ca, http01_target, http01_port
         self.on_request = on_request
-        self.app = AcmeApp(ca, self._validate, now=now, faults=faults, state=state)
+        self.app = AcmeApp(ca, self._validate, now=now, faults=faults, state=state, records=records)
         self.host, self.requested_port = host, port
         self.log: list[str] = []
         self._server: _Server | None = None
@@ -155,7 +157,9 @@ class AcmeServer:
         server.app, server.tls, server.log = self.app, self._tls_context(), self.log
         server.on_request = self.on_request
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+        # stop() waits up to one poll interval: 50 ms (an idle 20 wake-ups a second) keeps a device's
+        # close, a lab-server's Ctrl-C and every test teardown quick
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fortishell-lab-acme", daemon=True)
         self._thread.start()
         return self
@@ -173,6 +177,7 @@ class AcmeServer:
             server.server_close()
         if self._thread is not None:
             self._thread.join(2.0)
+        self.app.close()
 
     def _validate(self, domain: str, token: str, client: str = "") -> tuple[bool, str]:
         # a classroom: the device that said the challenge is ready answers at its address

@@ -5,9 +5,12 @@
 CA's CRL over plain HTTP at ``/estExampleCA.crl`` (revocations: ``fortishell [--state-dir
 DIR] lab-ca revoke SERIAL``, on the same ``<state-dir>/est-lab``); ``--acme-port P`` serves
 the lab ACME server (``acme.lab``'s ``https://HOST:P/directory``), issuing from the
-responder's CA and lab state (one serial counter), its http-01 validation fetching from
+responder's CA and lab state (one serial counter; its accounts and orders in
+``<state-dir>/est-lab/acme.json``, unless ``--ephemeral``), its http-01 validation fetching from
 the address each challenge-ready request came from, at ``--acme-http01-port`` (the port
-students give as ``--acme-http-port``; the students' URL carries it as ``http01=``);
+students give as ``--acme-http-port``; the students' URL carries it as ``http01=``), with
+the fault knobs ``--acme-invalid-challenges``, ``--acme-bad-nonces N``, ``--acme-rate-limited``
+and ``--acme-slow-validation SECONDS`` (:class:`.acmeapp.AcmeFaults`; shown on its start-up line);
 ``--scep-port P`` serves the lab SCEP responder (``scep.lab``, plain HTTP, ``lab/scepserver.py``:
 its options ``--scep-challenge``, ``--scep-manual``, ``--scep-single-ca`` and the failInfo faults).
 All listen on ``--host`` and write their requests to the responder's access log.
@@ -23,7 +26,9 @@ from .. import options
 from ..errors import LabError
 from ..clock import Clock
 from .accesslog import AccessLog
+from .acmeapp import ACME_FAULT_HELP, AcmeFaults
 from .acmeserver import AcmeServer
+from .acmestate import RecordFile
 from .ca import LabCA
 from .crl import CRL_PATH, CrlService, lab_ca_for
 from . import scepserver
@@ -52,7 +57,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="validate http-01 at this port of the address each student's device asks from; students "
                         f"answer there (--acme-http-port, or http01= in their --lab-server URL) "
                         f"(default: {ACME_HTTP01_PORT}, as pebble)")
+    # the lab ACME server's fault knobs (AcmeFaults), for exercises on failed orders
+    for name, text in ACME_FAULT_HELP.items():
+        flag = "--acme-" + name.replace("_", "-")
+        if name == "bad_nonces":
+            p.add_argument(flag, type=_count, default=0, metavar="N", help="ACME fault: " + text)
+        elif name == "slow_validation":
+            p.add_argument(flag, type=_seconds, default=0.0, metavar="SECONDS", help="ACME fault: " + text)
+        else:
+            p.add_argument(flag, action="store_true", help="ACME fault: " + text)
     scepserver.add_arguments(p, options.listen_port)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 0 or more")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 600")
+    return value
+
+
+def acme_faults(args: argparse.Namespace) -> AcmeFaults:
+    """The ``--acme-*`` fault flags as knobs; refused without ``--acme-port`` (nothing to apply them to)."""
+    faults = AcmeFaults(**{name: getattr(args, "acme_" + name) for name in ACME_FAULT_HELP})
+    if faults != AcmeFaults() and args.acme_port is None:
+        flag = next("--acme-" + n.replace("_", "-") for n in ACME_FAULT_HELP if getattr(args, "acme_" + n))
+        raise LabError(f"{flag} needs --acme-port (the lab ACME server)")
+    return faults
 
 
 def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = "",
@@ -66,6 +105,7 @@ def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = ""
     lines: list[str] = []
     query: list[str] = []
     state_dir = Path(args.state_dir) if args.state_dir is not None else None
+    faults = acme_faults(args)
     try:
         if args.tftp_port is not None:
             root = args.tftp_root or Path(args.state_root) / "tftp"  # the embedded tftp.lab's root (network.TFTP_SUBDIR)
@@ -83,15 +123,17 @@ def start(args: argparse.Namespace, clock: Clock | None, responder_url: str = ""
             acme = AcmeServer(ca or lab_ca_for(state_dir), lambda _domain: None, host=args.host,
                               port=args.acme_port, now=clock.now if clock is not None else None,
                               http01_port=args.acme_http01_port, state=state or LabState(state_dir),
-                              on_request=log.acme if log else None)
+                              on_request=log.acme if log else None, faults=faults,
+                              records=RecordFile(state_dir) if state_dir is not None else None)
             try:
                 acme.start()
             except OSError as exc:
                 raise LabError(f"Cannot listen on {args.host}:{args.acme_port} (ACME): "
                                f"{exc.strerror or exc}") from None
             services.append(acme)
+            knobs = f"; faults: {faults.describe()}" if faults.describe() else ""
             lines.append(f"ACME server at https://{args.host}:{acme.address[1]}/directory (acme.lab; http-01 "
-                         f"validated at port {args.acme_http01_port} of each student's address)")
+                         f"validated at port {args.acme_http01_port} of each student's address{knobs})")
             query += [f"acme={acme.address[1]}", f"http01={args.acme_http01_port}"]
         if args.scep_port is not None:
             scep, scep_lines = scepserver.start_from_args(args, ca or lab_ca_for(state_dir),

@@ -232,6 +232,12 @@ def _append(path: Path, lines: str) -> None:
         os.fsync(log.fileno())
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` all at once (temporary file, fsync, rename): a reader sees the
+    old file or the new one, never a mix (the lab services' own state files, e.g. ``acme.json``)."""
+    _atomic_write(path, text)
+
+
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

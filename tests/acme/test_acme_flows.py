@@ -172,3 +172,40 @@ def test_trace_events_use_the_catalogue() -> None:
     with pytest.raises(FlowFailure):
         script.drive(flows.order(_job()))
     assert [t.point for t in script.of(Trace)] == [C.DIRECTORY, C.HTTP_ERROR]
+
+
+def test_the_certificate_key_is_made_while_the_ca_validates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The RSA key (the costly computation of an order) is generated between the challenge-ready
+    POST and the first authorization poll, while the CA fetches the answer, not after validation."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    authz = "https://ca.test/authz/1"
+    pending = {"status": "pending", "identifier": {"type": "dns", "value": "fgt.example.com"},
+               "challenges": [{"type": "http-01", "url": "https://ca.test/ch/1", "token": "tok"}]}
+    script = Script([
+        ("GET", D, _json(200, DIRECTORY)),
+        ("POST", DIRECTORY["newAccount"], _json(201, {"status": "valid"}, ("Location", "https://ca.test/a/1"))),
+        ("POST", DIRECTORY["newOrder"], _json(201, {"status": "pending", "authorizations": [authz],
+                                                    "finalize": "https://ca.test/fin"},
+                                              ("Location", "https://ca.test/o/1"))),
+        ("POST", authz, _json(200, pending)),
+        ("POST", "https://ca.test/ch/1", _json(200, {"status": "processing"})),
+        ("POST", authz, _json(200, dict(pending, status="valid"))),
+        ("POST", "https://ca.test/fin", _problem(403, "orderNotReady", "stop here")),
+    ])
+    real = rsa.generate_private_key
+    made: list[rsa.RSAPrivateKey] = []
+
+    def generate(exponent: int, bits: int) -> rsa.RSAPrivateKey:
+        script.events.append("key generated")
+        made.append(real(exponent, bits))
+        return made[-1]
+
+    monkeypatch.setattr(rsa, "generate_private_key", generate)
+    with pytest.raises(FlowFailure):
+        script.drive(flows.order(_job()))
+    requests = [(e.method, e.url) if isinstance(e, Request) else e for e in script.events
+                if isinstance(e, Request) or e == "key generated"]
+    assert requests[-4:] == [("POST", "https://ca.test/ch/1"), "key generated", ("POST", authz),
+                             ("POST", "https://ca.test/fin")]
+    assert len(made) == 1

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from acmekit import LOCAL, run
 from cryptography import x509
@@ -55,7 +58,7 @@ def test_the_account_is_reused_and_survives_a_restart(tmp_path: Path, device: De
     assert _cert(device, "acme2") is not None
     assert [line for line in run(session, "get system acme acc-details") if line.startswith("==")] == [
         "== [ ACME-acme.lab-0000 ]"]
-    assert len(device.acme.lab.app._accounts) == 1
+    assert len(device.acme.lab.app.records.accounts) == 1
     text = (tmp_path / "fortishell.conf").read_text()
     assert "set privatekey ENC " in text and "BEGIN PRIVATE KEY" not in text
     device.persistence.close()
@@ -174,19 +177,41 @@ def test_a_failed_renewal_backs_off_and_keeps_the_certificate(device: Device, se
     run(session, *INTERFACE, *ORDER)
     first = _cert(device)
     assert first is not None
-    device.acme.lab.faults.rate_limited = True
+    device.acme.lab.faults.invalid_challenges = True
     device.clock.set(first.not_valid_after_utc - dt.timedelta(days=10))
     device.poll_renewals()
     assert _cert(device).serial_number == first.serial_number  # type: ignore[union-attr]
     assert any("Failed to renew certificate acme1 with ACME" in line and "retry in 5 minutes" in line
                for line in device.eventlog.display())
     status = json.loads("\n".join(run(session, "diagnose sys acme status-full fgt.lab.example")))
-    assert status["errors"] == 1 and status["last"]["status"] == "rateLimited"
+    assert status["errors"] == 1 and status["last"]["status"] == "unauthorized"
     assert status["next-run"] == (device.clock.now() + dt.timedelta(minutes=5)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    device.acme.lab.faults.rate_limited = False
+    device.acme.lab.faults.invalid_challenges = False
     device.poll_renewals()  # inside the back-off: not tried
     assert _cert(device).serial_number == first.serial_number  # type: ignore[union-attr]
     device.clock.set(device.clock.now() + dt.timedelta(minutes=6))
+    device.poll_renewals()
+    assert _cert(device).serial_number != first.serial_number  # type: ignore[union-attr]
+
+
+def test_a_rate_limited_renewal_waits_as_long_as_the_ca_says(device: Device, session: Session) -> None:
+    """``rateLimited`` with ``Retry-After: 3600``: the next try is an hour later, not the back-off's 5 minutes."""
+    run(session, *INTERFACE, *ORDER)
+    first = _cert(device)
+    assert first is not None
+    device.acme.lab.faults.rate_limited = True
+    device.clock.set(first.not_valid_after_utc - dt.timedelta(days=10))
+    device.poll_renewals()
+    assert any("Failed to renew certificate acme1 with ACME: " in line and "(rateLimited); retry in 60 minutes" in line
+               for line in device.eventlog.display()), device.eventlog.display()
+    status = json.loads("\n".join(run(session, "diagnose sys acme status-full fgt.lab.example")))
+    assert status["last"]["status"] == "rateLimited"
+    assert status["next-run"] == (device.clock.now() + dt.timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    device.acme.lab.faults.rate_limited = False
+    device.clock.set(device.clock.now() + dt.timedelta(minutes=6))
+    device.poll_renewals()  # the back-off alone would try now: the CA asked for an hour
+    assert _cert(device).serial_number == first.serial_number  # type: ignore[union-attr]
+    device.clock.set(device.clock.now() + dt.timedelta(minutes=55))
     device.poll_renewals()
     assert _cert(device).serial_number != first.serial_number  # type: ignore[union-attr]
 
@@ -278,3 +303,78 @@ def test_a_domain_the_ca_will_not_issue_for_is_one_line(device: Device, session:
     assert out == ["ACME certificate 'bad' (localhost_) failed: Cannot issue for \"localhost_\": Domain name is not "
                    "a valid DNS name (rejectedIdentifier)"]
     assert not device.cmdb.entry(LOCAL, "bad").get("certificate")
+
+
+def test_source_ip_of_config_system_acme_is_the_address_the_ca_sees(device: Device, session: Session) -> None:
+    """``config system acme`` / ``set source-ip``: the device connects to the ACME server from that address."""
+    out = run(session, "config system acme", "set interface port1", "set source-ip 127.0.0.2", "end", *ORDER)
+    assert out == []
+    assert _cert(device) is not None
+    clients = {line.split()[1].rsplit(":", 1)[0] for line in device.acme.lab.log}
+    assert clients == {"127.0.0.2"}, device.acme.lab.log
+    # an address the device does not have: one line, nothing stored
+    out = run(session, "config system acme", "set source-ip 192.0.2.77", "end",
+              "config vpn certificate local", "edit acme1", "set acme-domain other.lab.example", "end")
+    assert out == ["ACME certificate 'acme1' (other.lab.example) failed: cannot connect to "
+                   "https://acme.lab/directory: Cannot assign requested address"]
+    assert _cert(device).extensions.get_extension_for_class(  # type: ignore[union-attr]
+        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == ["fgt.lab.example"]
+
+
+def test_the_new_key_is_sealed_from_the_key_itself_not_parsed_again(device: Device, session: Session,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading an RSA key back from PEM checks it (tens of milliseconds): the order seals the key it
+    made without that round trip.  What is stored still opens with its password and fits the certificate."""
+    from cryptography.hazmat.primitives import serialization
+
+    device.acme.lab_endpoint()  # the lab server (and its CA key) up first: only the order is watched
+    real = serialization.load_pem_private_key
+    parsed: list[bytes] = []
+
+    def load(data: bytes, password: bytes | None, **kw: Any) -> Any:
+        parsed.append(data)
+        return real(data, password, **kw)
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", load)
+    assert run(session, *INTERFACE, *ORDER) == []
+    assert parsed == []
+    monkeypatch.undo()
+    entry = device.cmdb.entry(LOCAL, "acme1")
+    key = serialization.load_pem_private_key(str(entry.get("private-key")).encode(),
+                                             str(entry.get("password")).encode())
+    assert key.public_key() == _cert(device).public_key()  # type: ignore[union-attr]
+
+
+def test_ctrl_c_ends_an_order_blocked_on_a_server_that_does_not_answer(device: Device, session: Session,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CA that accepted the request and never answers: Ctrl-C shuts the connection down at once
+    (the request does not run into its 10 s timeout), and nothing is stored."""
+    import threading
+    import time
+
+    run(session, *INTERFACE)
+    lab = device.acme.lab
+    release, entered = threading.Event(), threading.Event()
+    answer = lab.app.handle
+
+    def hang(*args: Any, **kw: Any) -> Any:
+        entered.set()
+        release.wait(20)
+        return answer(*args, **kw)
+
+    monkeypatch.setattr(lab.app, "handle", hang)
+    out: list[str] = []
+    worker = threading.Thread(target=lambda: out.extend(run(session, *ORDER)))
+    try:
+        worker.start()
+        assert entered.wait(5)
+        started = time.monotonic()
+        assert device.cancel()
+        worker.join(8)
+        assert not worker.is_alive()
+        assert time.monotonic() - started < 2.0
+    finally:
+        release.set()
+        worker.join(20)
+    assert out == ["ACME certificate 'acme1' (fgt.lab.example) cancelled."]
+    assert _cert(device) is None
