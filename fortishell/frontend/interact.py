@@ -139,9 +139,10 @@ class Repl:
 
         if self.fast is not None:  # built on first use: a session fed whole lines never needs them
             self.prompt_session = cast("PromptSession[str]", LazyPrompt(prompt))
-            self.answer_session = cast("PromptSession[str]", LazyPrompt(answer))
         else:
-            self.prompt_session, self.answer_session = prompt(), answer()
+            self.prompt_session = prompt()
+        # built at the first question (most sessions ask none; building one costs a start ~20 ms)
+        self.answer_session = cast("PromptSession[str]", LazyPrompt(answer))
 
     # ------------------------------------------------------------ output
     def write_lines(self, lines: Iterable[str]) -> None:
