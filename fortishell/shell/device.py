@@ -106,6 +106,7 @@ class Device:
         self.renewal: RenewalService
         self.acme_http_port: int | None = None  # --acme-http-port: where the http-01 responder listens
         self._acme: "AcmeService | None" = None
+        self._acme_scan: tuple[Any, int, bool] | None = None  # _has_acme_entries of (CMDB, version)
         self._wire(cmdb)
 
     # ------------------------------------------------------------ creation
@@ -367,8 +368,17 @@ class Device:
             self.lock.release()
 
     def _has_acme_entries(self) -> bool:
-        return any((entry := self.cmdb.entry(LOCAL, name)) is not None and entry.get("enroll-protocol") == "acme2"
-                   for name in self.cmdb.keys(LOCAL))
+        """Whether an acme2 entry exists; asked after every command until the ACME service is
+        loaded, so the answer is kept while the CMDB is unchanged (its version)."""
+        cmdb = self.cmdb
+        known = self._acme_scan
+        if known is not None and known[0] is cmdb and known[1] == cmdb.version:
+            return known[2]
+        version = cmdb.version
+        found = any((entry := cmdb.entry(LOCAL, name)) is not None and entry.get("enroll-protocol") == "acme2"
+                    for name in cmdb.keys(LOCAL))
+        self._acme_scan = (cmdb, version, found)
+        return found
 
     def after_command(self) -> None:
         """The command-boundary hook every session calls after a command (or an answer).
