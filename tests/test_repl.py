@@ -111,6 +111,62 @@ def test_question_answered(device: Device) -> None:
     assert device.hostname == "FortiProxy"
 
 
+def _answered_without_enter(seen: list[bool]) -> Callable[[Repl], None]:
+    """A step: the question must be over (the prompt back) with no Enter typed; if it is not,
+    Enter is sent so that the session can go on and the test fails on ``seen``."""
+
+    def step(repl: Repl) -> None:
+        try:
+            _wait(lambda: repl.prompt_session.app.is_running and not repl.answer_session.app.is_running, 3.0)
+            seen.append(True)
+        except AssertionError:
+            seen.append(False)
+            repl.input.send_text("\r")  # type: ignore[attr-defined]
+
+    return step
+
+
+@pytest.mark.parametrize(("key", "reset"), [("y", True), ("n", False)])
+def test_question_answered_by_one_key_press(device: Device, key: str, reset: bool) -> None:
+    """As FortiOS: y (or n) answers at once, echoed after the question."""
+    seen: list[bool] = []
+    out = drive(device, ["config system global\r", "set hostname keepme\r", "end\r",
+                         "execute factoryreset\r", key, _answered_without_enter(seen), "exit\r"])
+    assert seen == [True], out
+    assert f"Do you want to continue? (y/n) {key}\n" in out, out
+    assert device.hostname == ("FortiProxy" if reset else "keepme")
+
+
+def test_more_pages_wrapped_lines_by_their_screen_rows(device: Device) -> None:
+    """--More-- on an 8 x 40 terminal: lines wider than 40 columns take several rows, and a page
+    is the 7 rows above --More--, so the first page never scrolls its first lines away."""
+    from fortishell.frontend.pager import screen_rows
+
+    buf = io.StringIO()
+    with create_pipe_input() as inp:
+        out = Vt100_Output(buf, lambda: Size(rows=8, columns=40), term="xterm")
+        repl = Repl(device, history=InMemoryHistory(), input=inp, output=out, paging=True)
+
+        def typist() -> None:
+            _wait(lambda: repl.prompt_session.app.is_running)
+            inp.send_text("get system status\r")
+            _wait(lambda: "--More--" in buf.getvalue())
+            inp.send_text("q")
+            _wait(lambda: buf.getvalue().count("FortiProxy # ") >= 2)
+            inp.send_text("exit\r")
+
+        t = threading.Thread(target=typist, daemon=True)
+        t.start()
+        assert repl.run() == 0
+        t.join(5)
+    text = plain(buf.getvalue())
+    page = text[text.index("get system status\n") + len("get system status\n"):text.index("--More--")]
+    lines = page.split("\n")[:-1]
+    assert lines and lines[0].startswith("Version: "), text
+    assert any(len(line) > 40 for line in lines), lines  # some of them wrap
+    assert sum(screen_rows(line, 40) for line in lines) <= 7, lines
+
+
 def test_multiline_quoted_value(device: Device) -> None:
     out = drive(device, ["config vpn certificate local\r", "edit ml\r", 'set comments "line one\r',
                          'line two"\r', "next\r", "end\r", "exit\r"])

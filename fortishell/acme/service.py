@@ -101,6 +101,11 @@ class AcmeService:
         self._retry: dict[str, tuple[int, _dt.datetime]] = {}
         self.sleep: Any = None  # tests: a replacement for the cancellable poll waits
         self.poll_interval = 1.0
+        # the acme2 entries of LOCAL, kept from the commits: every command asks which are due,
+        # and a pass over every certificate entry made a command cost O(configuration)
+        self._index_lock = threading.Lock()
+        self._indexed: tuple[Any, int] | None = None  # (the CMDB, its version) the index is of
+        self._acme2: dict[str, None] = {}  # names, in the order they were found or made
 
     # ------------------------------------------------------------ the responder and the lab
     @property
@@ -220,7 +225,38 @@ class AcmeService:
     def _status_of(self, name: str) -> Status | None:
         return next((st for st in self.status.values() if st.name == name), None)
 
+    def acme_entries(self) -> list[str]:
+        """The names of the acme2 entries: a pass over the table when the CMDB is not the one
+        indexed or changed without this service being told (its version moved), else the index."""
+        cmdb = self.host.cmdb
+        with self._index_lock:
+            if self._indexed is None or self._indexed[0] is not cmdb or self._indexed[1] != cmdb.version:
+                version = cmdb.version
+                self._acme2 = {name: None for name in cmdb.keys(LOCAL)
+                               if (entry := cmdb.entry(LOCAL, name)) is not None
+                               and entry.get("enroll-protocol") == "acme2"}
+                self._indexed = (cmdb, version)
+            return list(self._acme2)
+
+    def _index(self, changes: Any) -> None:
+        """A commit's changes into the index; it is dropped (the next use scans) unless this is the
+        one commit after the indexed version (two commits may fire in either order)."""
+        cmdb = self.host.cmdb
+        with self._index_lock:
+            if self._indexed is None or self._indexed[0] is not cmdb or self._indexed[1] != cmdb.version - 1:
+                self._indexed = None
+                return
+            for change in changes:
+                if tuple(change.path) != LOCAL or change.key is None:
+                    continue
+                if change.new is not None and change.new.get("enroll-protocol") == "acme2":
+                    self._acme2.setdefault(change.key, None)
+                else:
+                    self._acme2.pop(change.key, None)
+            self._indexed = (cmdb, cmdb.version)
+
     def on_commit(self, changes: Any) -> list[str]:
+        self._index(changes)  # before an order's own commit, which comes back here
         out: list[str] = []
         for change in changes:
             if tuple(change.path) != LOCAL or change.key is None or change.new is None:
@@ -249,7 +285,7 @@ class AcmeService:
     def due(self) -> list[str]:
         now = self.host.clock.now()
         out = []
-        for name in self.host.cmdb.keys(LOCAL):
+        for name in self.acme_entries():
             entry = self.host.cmdb.entry(LOCAL, name)
             if entry is None or entry.get("enroll-protocol") != "acme2" or not entry.get("certificate"):
                 continue

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from ..shell.device import Device
 
 
+_NAME_HELP = "the exercise, as fortishell lab list names it (e.g. example1-enroll)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = options.Parser(
         prog="fortishell lab",
@@ -50,12 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("list", help="the exercises: name, title, starting configuration, what it teaches")
     start = sub.add_parser("start", help="the interactive shell on a fresh copy of the exercise, recorded")
-    start.add_argument("name", metavar="NAME")
+    start.add_argument("name", metavar="NAME", help=_NAME_HELP)
     start.add_argument("--transcript", metavar="FILE",
                        help="record the session here (default: <user>-<exercise>-<date>-<time>.txt in the run's "
                             "scratch directory)")
     check = sub.add_parser("check", help="replay the exercise on a fresh copy (or grade TRANSCRIPT) and compare; exit 0 match, 1 differ")
-    check.add_argument("name", metavar="NAME")
+    check.add_argument("name", metavar="NAME", help=_NAME_HELP)
     check.add_argument("transcript", metavar="TRANSCRIPT", nargs="?",
                        help="a recorded transcript to grade instead of replaying ('-' = standard input)")
     check.add_argument("--show", action="store_true", help="print the replayed transcript too (default: only the verdict)")
@@ -63,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="compare line by line as typed (default: by outcome: abbreviations spelt out, "
                             "? listings and refused-then-retyped commands set aside)")
     grade = sub.add_parser("grade", help="grade every transcript in DIR; exit 1 if any failed")
-    grade.add_argument("name", metavar="NAME")
+    grade.add_argument("name", metavar="NAME", help=_NAME_HELP)
     grade.add_argument("dir", metavar="DIR",
                        help="a directory of transcripts (every file below it that starts at a prompt; not hidden ones), "
                             "or a serve room (STATE/rooms/NAME: each user's latest transcript)")

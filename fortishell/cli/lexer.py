@@ -142,9 +142,16 @@ def config_lines(text: str) -> Iterator[tuple[int, list[str]]]:
                     raise ConfigFileError(f"line {lineno}: token line: Unmatched double quote.")
                 if rest.endswith("\\") and '"' not in rest and "'" not in rest:
                     raw = raw[:-1] + lines[i]  # backslash-newline: continuation
-                else:
-                    raw += "\n" + lines[i]
-                i += 1
+                    i += 1
+                    continue
+                # a quote is open: lines without a quote character (a PEM body) cannot close it,
+                # so they are taken up to the next line with one and the text is scanned once
+                # again then, not once a line (that was quadratic in the lines of a certificate)
+                j = i
+                while j < n - 1 and '"' not in lines[j] and "'" not in lines[j]:
+                    j += 1
+                raw += "\n" + "\n".join(lines[i:j + 1])
+                i = j + 1
                 continue
             break
         words = []

@@ -14,7 +14,8 @@ only moves text between the terminal and the session:
 * Ctrl-C clears the line, Ctrl-D at the root prompt leaves; Ctrl-C while a
   command runs cancels its EST operation, or abandons any other command (see
   :meth:`Repl.abort`);
-* a ``(y/n)`` question reads the answer on its own line;
+* a ``(y/n)`` question takes one key press on a terminal, without Enter, as FortiOS
+  (:func:`.keys.answer_key_bindings`); a plain session (SSH) reads the answer as a line;
 * lines the device emits while the prompt is shown (background work on another
   thread) are printed above the prompt, which is then redrawn intact;
 * with paging on (SSH sessions, a local terminal) long ``get``/``show`` output
@@ -56,7 +57,7 @@ from .compat import no_render
 from .echo import PlainEcho
 from .fastline import FastLines, LazyPrompt, inline_safe
 from .hub import OutputHub, hub_for
-from .keys import line_bindings, paste_lines, read_key
+from .keys import answer_key_bindings, line_bindings, paste_lines, read_key
 from .pager import ERASE_MORE, MORE, Pager
 
 CANCEL_GRACE = 3.0  # seconds: a cancelled EST operation ends well within this; then stop waiting anyway
@@ -128,17 +129,20 @@ class Repl:
             return ps
 
         def answer() -> PromptSession[str]:
-            ps: PromptSession[str] = PromptSession(input=self.input, output=screen,
-                                                   key_bindings=paste_lines(KeyBindings(), lambda _t: False))
+            # the terminal answers with one key press, as FortiOS; a plain session (SSH clients,
+            # automation sending "y" + Enter) reads the answer as a line (see ARCHITECTURE.md)
+            keys = paste_lines(KeyBindings(), lambda _t: False) if plain else answer_key_bindings()
+            ps: PromptSession[str] = PromptSession(input=self.input, output=screen, key_bindings=keys)
             if plain:
                 no_render(ps.app)
             return ps
 
         if self.fast is not None:  # built on first use: a session fed whole lines never needs them
             self.prompt_session = cast("PromptSession[str]", LazyPrompt(prompt))
-            self.answer_session = cast("PromptSession[str]", LazyPrompt(answer))
         else:
-            self.prompt_session, self.answer_session = prompt(), answer()
+            self.prompt_session = prompt()
+        # built at the first question (most sessions ask none; building one costs a start ~20 ms)
+        self.answer_session = cast("PromptSession[str]", LazyPrompt(answer))
 
     # ------------------------------------------------------------ output
     def write_lines(self, lines: Iterable[str]) -> None:
@@ -391,14 +395,17 @@ class Repl:
         entry = self.device.cmdb.entry(("system", "console"))
         return entry is not None and entry.get("output") == "more"
 
-    def _rows(self) -> int:
+    def _screen(self) -> tuple[int, int]:
+        """The terminal's rows and columns."""
         try:
-            return max(2, int(self.output.get_size().rows))
+            size = self.output.get_size()
         except OSError:  # the terminal went away meanwhile: a classic screen
-            return 24
+            return 24, 80
+        return max(2, int(size.rows)), max(0, int(size.columns))
 
     async def _paged(self, lines: list[str]) -> None:
-        pager = Pager(list(lines), self._rows())
+        rows, columns = self._screen()
+        pager = Pager(list(lines), rows, columns)
         self.write_lines(pager.first())
         shown = False
         while not pager.done:

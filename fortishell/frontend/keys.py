@@ -1,5 +1,5 @@
-"""Key handling of the interactive shell: ``?`` help, Enter, pastes of several lines, and the
-pager's single keys."""
+"""Key handling of the interactive shell: ``?`` help, Enter, pastes of several lines, the
+single-key answer of a ``(y/n)`` question and the pager's single keys."""
 
 from __future__ import annotations
 
@@ -95,6 +95,40 @@ def paste_lines(kb: KeyBindings, needs_more: Callable[[str], bool]) -> KeyBindin
                 event.app.key_processor.feed_multiple([KeyPress(Keys.BracketedPaste, data)], first=True)
             buf.validate_and_handle()
             return
+
+    return kb
+
+
+def answer_key_bindings() -> KeyBindings:
+    """A ``(y/n)`` question answered by one key press, without Enter, as FortiOS asks it.
+
+    The key is echoed after the question and answers at once (``y``/``Y`` yes,
+    any other character no, see :func:`~fortishell.shell.result.parse_answer`);
+    Enter alone answers no; Ctrl-C is prompt_toolkit's (the interact loop takes it
+    as no).  Keys that are no character (arrows, function keys) are ignored.  Of a
+    pasted run only the first character answers; the rest (its line end, the next
+    lines) goes back to the front of the key queue, typeahead for the next prompt.
+    """
+    kb = KeyBindings()
+
+    def _answer(event: KeyPressEvent, key: str) -> None:
+        buf = event.current_buffer
+        buf.text = key
+        buf.validate_and_handle()
+
+    @kb.add(Keys.Any)
+    def _key(event: KeyPressEvent) -> None:
+        if len(event.data) == 1 and event.data.isprintable():
+            _answer(event, event.data)
+
+    @kb.add(Keys.BracketedPaste)
+    def _paste(event: KeyPressEvent) -> None:
+        data = event.data.replace("\r\n", "\n").replace("\r", "\n")
+        if not data:
+            return
+        if len(data) > 1:
+            event.app.key_processor.feed_multiple([KeyPress(Keys.BracketedPaste, data[1:])], first=True)
+        _answer(event, "" if data[0] == "\n" else data[0])
 
     return kb
 

@@ -13,8 +13,8 @@ The lab state is ``DIR/est-lab`` (what the embedded responder uses) unless
 file (PEM or DER) exactly as the responder would (same serial counter, same
 profile) and prints it as PEM (or writes it to ``-o``); ``revoke`` adds an issued
 serial to the CRL; ``crl`` prints the current CRL as PEM; ``show`` prints the lab
-CA certificate with its SHA-256 fingerprint as ``ca import est`` shows it, then
-its PEM.
+CA certificate with its SHA-256 fingerprint as ``ca import est`` shows it, the
+clock that dates what it issues (:func:`issuing_lines`), then its PEM.
 
 Serials are written as the device writes them (``07:46:9a``, ``get ... details``);
 ``revoke`` also takes hex (``7469a``, ``0x7469a``) and decimal (``476826``).  Digits
@@ -36,6 +36,7 @@ is wrong (2 for a command-line error, as argparse).
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import sys
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     _common(p, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="action", required=True)
     sign = sub.add_parser("sign", help="issue a certificate for a CSR file")
-    sign.add_argument("csr", type=Path)
+    sign.add_argument("csr", type=Path, metavar="CSR",
+                      help="the certificate signing request file, PEM or DER (e.g. from execute vpn certificate "
+                           "local export tftp)")
     sign.add_argument("-o", "--output", type=Path, help="write the certificate here (default: stdout)")
     revoke = sub.add_parser("revoke", help="revoke an issued certificate by serial number")
     revoke.add_argument("serial", help="as the device shows it (07:46:9a), hex (7469a, 0x7469a) or decimal")
@@ -105,7 +108,8 @@ def main(argv: list[str], state_dir: Path, clock: str | None = None) -> int:
         return 2
     try:
         if args.action == "show":
-            print("\n".join(show_lines(lab_ca_for(lab_dir), PendingStore(lab_dir))))
+            print("\n".join(show_lines(lab_ca_for(lab_dir), PendingStore(lab_dir),
+                                        issuing_lines(lab_clock.now() if when else None))))
             return 0
         if args.action in ("approve", "reject"):
             store, yes = PendingStore(lab_dir), args.action == "approve"
@@ -170,9 +174,27 @@ def _issued_serial(state: LabState, text: str) -> int:
     return hits[0] if hits else readings[0]
 
 
-def show_lines(ca: LabCA, pending: PendingStore | None = None) -> list[str]:
+def issuing_lines(at: _dt.datetime | None) -> list[str]:
+    """Which clock dates what this lab CA issues: ``at`` (``--clock``) or the real time.
+
+    Choice (issue 22): an issuer dates certificates by its own clock.  A shell's
+    embedded responder is the device's, so it issues on the device clock; a
+    standalone ``lab-server`` and ``lab-ca sign`` use theirs (``--clock``, else the
+    real time) and never a student's device clock, which EST does not send.  The
+    device stores such a certificate as issued (its ``Valid from`` may lie ahead
+    of the device clock); the trainer sees the clock here, and matches a room to
+    an exercise with ``lab-server --clock``."""
+    when = f"{at:%Y-%m-%d %H:%M:%S}  GMT (--clock)" if at is not None else "the real time (no --clock)"
+    return [f"Issues at:   {when}",
+            "Certificates are dated by the issuer's clock, not the student's device clock: "
+            "lab-ca and lab-server --clock WHEN (else the real time); the embedded responder of a "
+            "shell or lab start issues on that device's clock."]
+
+
+def show_lines(ca: LabCA, pending: PendingStore | None = None, issuing: list[str] | None = None) -> list[str]:
     """The lab CA certificate: the first lines as ``get vpn certificate ca details`` prints them,
-    the fingerprint as ``ca import est`` does, the SCEP requests (``pending``), then its PEM."""
+    the fingerprint as ``ca import est`` does, ``issuing`` (:func:`issuing_lines`), the SCEP requests
+    (``pending``), then its PEM."""
     cert = ca.cert
     pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
     return [f"Subject:     {name_spaced(cert.subject)}",
@@ -181,6 +203,7 @@ def show_lines(ca: LabCA, pending: PendingStore | None = None) -> list[str]:
             f"Valid to:    {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}  GMT",
             f"Serial Num:  {serial_colon(cert.serial_number)}",
             f"SHA-256 Fingerprint: {sha256_fingerprint(cert)}",
+            *(issuing or []),
             *(scep_lines(pending) if pending is not None else []),
             *pem.rstrip("\n").split("\n")]
 

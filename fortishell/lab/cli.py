@@ -36,6 +36,29 @@ FAULT_FLAGS = (
     "drop_connection", "wrong_key_cert", "foreign_ca_cert", "tls_failure", "split_writes",
     "cacerts_not_ca", "cacerts_unchained",
 )
+# fault flag -> help: what a student's device meets (the "HTTP" faults only on the operations of
+# --fault-endpoint; tls_failure and split_writes on every connection)
+FAULT_HELP = {
+    "reject_auth": "answer every enrollment 401 with a new authentication challenge, whatever the "
+                   "credentials, so the client never gets in",
+    "status_500": "answer 500 Internal Server Error instead of the reply",
+    "truncate_body": "announce the whole Content-Length, send half of the body, then close the connection",
+    "garbage_base64": "send a body that is not base64 at all, with a Content-Length that matches it",
+    "wrong_content_type": "label replies Content-Type: text/html instead of the EST media type",
+    "drop_connection": "read the request, then close the connection without any answer",
+    "wrong_key_cert": "enrollment: issue a certificate for another public key than the CSR's, which the "
+                      "client must refuse",
+    "foreign_ca_cert": "enrollment: issue the certificate from a throw-away CA with the lab CA's name but "
+                       "another key, which the client must refuse",
+    "tls_failure": "answer every TLS ClientHello with a fatal handshake_failure alert (every connection, "
+                   "whatever --fault-endpoint)",
+    "split_writes": "send each reply's header block and body in two writes with Nagle on, as many real EST "
+                    "servers do: a client that delays its ACKs waits about 40 ms per reply (every reply)",
+    "cacerts_not_ca": "/cacerts also carries the responder's own TLS server certificate (CA:FALSE), which "
+                      "the client must not take as a CA",
+    "cacerts_unchained": "/cacerts also carries a CA certificate issued by a root missing from the reply, "
+                         "so it chains to nothing the client has",
+}
 # PKI topology knobs (lab/topology.py): flag -> help
 TOPOLOGY_FLAGS = {
     "issuing_intermediate": "real-server PKI: issue certificates from the intermediate CA CN=estExampleSubCA "
@@ -72,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--require-pop", action="store_true",
                    help="require tls-unique in challengePassword, TLS 1.2 only (default: not required)")
     p.add_argument("--clock", type=options.clock, default=None, metavar="WHEN",
-                   help="fixed responder time, e.g. '2023-04-06 22:37:34' (default: the real time)")
+                   help="fixed responder time, e.g. '2023-04-06 22:37:34': what it issues is dated by this "
+                        "clock, never by the students' device clocks, so give a room the exercise's clock "
+                        "(default: the real time)")
     p.add_argument("--access-log", metavar="FILE",
                    help="also append the access log to FILE (default: standard output only)")
     p.add_argument("--quiet", action="store_true",
@@ -80,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     classroom.add_arguments(p)
     for name in FAULT_FLAGS:
         p.add_argument("--" + name.replace("_", "-"), action="store_true",
-                       help="fault: " + name.replace("_", " ") + " (default: off)")
+                       help="fault: " + FAULT_HELP[name] + " (default: off)")
     for name, text in TOPOLOGY_FLAGS.items():  # PKI topology knobs
         p.add_argument("--" + name.replace("_", "-"), action="store_true", help=text)
     p.add_argument("--retry-after", nargs=2, type=_count, metavar=("COUNT", "SECONDS"),

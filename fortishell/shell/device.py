@@ -108,6 +108,8 @@ class Device:
         self.acme_http_port: int | None = None  # --acme-http-port: where the http-01 responder listens
         self._acme: "AcmeService | None" = None
         self._scep: "ScepService | None" = None
+        # _has_protocol_entries per protocol, for the (CMDB, version) it was found on
+        self._protocol_scan: dict[str, tuple[Any, int, bool]] = {}
         self._wire(cmdb)
 
     # ------------------------------------------------------------ creation
@@ -388,8 +390,18 @@ class Device:
         return self._has_protocol_entries("acme2")
 
     def _has_protocol_entries(self, protocol: str) -> bool:
-        return any((entry := self.cmdb.entry(LOCAL, name)) is not None and entry.get("enroll-protocol") == protocol
-                   for name in self.cmdb.keys(LOCAL))
+        """Whether an entry with ``enroll-protocol PROTOCOL`` exists; asked after every command until
+        that protocol's service is loaded, so the answer is kept while the CMDB is unchanged (its
+        version): the check does not grow with the configuration (bench/commit_cost.py)."""
+        cmdb = self.cmdb
+        known = self._protocol_scan.get(protocol)
+        if known is not None and known[0] is cmdb and known[1] == cmdb.version:
+            return known[2]
+        version = cmdb.version
+        found = any((entry := cmdb.entry(LOCAL, name)) is not None and entry.get("enroll-protocol") == protocol
+                    for name in cmdb.keys(LOCAL))
+        self._protocol_scan[protocol] = (cmdb, version, found)
+        return found
 
     def after_command(self) -> None:
         """The command-boundary hook every session calls after a command (or an answer).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -30,14 +31,22 @@ GENERATE_REST = (
 
 
 class Pane:
-    """A detached tmux session running one command; keys in, screen text out."""
+    """A detached tmux session running one command; keys in, screen text out.
+
+    It runs on a tmux server of its own (a private socket, ``tmux -L``, no user
+    configuration), never the user's: :meth:`close` ends that server and makes sure
+    the command it started is gone."""
 
     def __init__(self, command: str, *, cwd: Path) -> None:
         self.name = f"fortishell-lab-{uuid.uuid4().hex[:8]}"
+        self.socket = f"fortishell-test-{uuid.uuid4().hex[:12]}"
         self._tmux("new-session", "-d", "-s", self.name, "-x", "200", "-y", "50", "-c", str(cwd), command)
+        shown = self._tmux("display-message", "-p", "-t", self.name, "#{pane_pid}").stdout.strip()
+        self.pid = int(shown) if shown.isdigit() else None  # the command the pane runs
 
     def _tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False, timeout=10)
+        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], capture_output=True, text=True,
+                              check=False, timeout=10)
 
     def type(self, text: str) -> None:
         """Literal characters (never taken as key names such as ``End``)."""
@@ -69,9 +78,28 @@ class Pane:
         lines = [ln for ln in self.screen().splitlines() if ln.strip()]
         return lines[-1] if lines else ""
 
+    def process_alive(self) -> bool:
+        if self.pid is None:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's process took the number
+            return False
+        try:  # a zombie counts as gone once its parent (the tmux server) has ended
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return True
+
     def close(self) -> None:
-        if self.alive():
-            self._tmux("kill-session", "-t", self.name)
+        self._tmux("kill-server")  # this test's own server: its panes get SIGHUP
+        deadline = time.monotonic() + 5
+        while self.process_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.process_alive() and self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)  # the command this pane started, by its id
 
 
 @pytest.fixture()
@@ -100,6 +128,9 @@ def _command(pane: Pane, text: str, done: Callable[[str], bool], what: str) -> s
 
 def test_example1_typed_in_the_interactive_shell(pane: Pane) -> None:
     pane.wait(lambda s: s.rstrip().endswith("FortiProxy #"), "the first prompt")
+    # on a tmux server of its own, not the user's default one
+    default = subprocess.run(["tmux", "has-session", "-t", pane.name], capture_output=True, timeout=10)
+    assert default.returncode != 0 and pane.alive() and pane.pid is not None
 
     # Step 1: ping the responder.
     _command(pane, "execute ping testrfc7030.com", lambda s: "0% packet loss" in s, "the ping statistics")
@@ -162,3 +193,5 @@ def test_example1_typed_in_the_interactive_shell(pane: Pane) -> None:
         time.sleep(0.1)
     saved = pane.config.read_text()  # type: ignore[attr-defined]
     assert 'edit "est-test101"' in saved and "set enroll-protocol est" in saved
+    pane.close()
+    assert not pane.process_alive()  # nothing left running (or defunct) behind the test
