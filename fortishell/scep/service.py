@@ -50,13 +50,14 @@ class Host(Protocol):
 
     def run_cancellable(self, work: Any) -> Any: ...
 
+    def protocol_entries(self, protocol: str) -> list[str]: ...
+
 
 class ScepService:
     def __init__(self, host: Host) -> None:
         self.host = host
         self._next: dict[str, _dt.datetime] = {}  # pending request -> when to poll it next
         self._given_up: set[tuple[str, str]] = set()  # (name, csr) the CA refused
-        self._scan: tuple[Any, int, tuple[str, ...], int] | None = None  # pending() of (CMDB, version)
 
     def driver(self) -> ScepDriver:
         h = self.host
@@ -80,21 +81,15 @@ class ScepService:
 
     # ------------------------------------------------------------ polling pending requests
     def pending(self) -> list[str]:
-        """The entries with a pending SCEP request; the table is read again only when the CMDB
-        changed (its version), so the check after every command does not grow with the
-        configuration."""
+        """The entries with a pending SCEP request (``enroll-protocol scep``, a CSR, no certificate);
+        only the SCEP entries are looked at (the device keeps them indexed from the commits)."""
         cmdb = self.host.cmdb
-        seen = self._scan
-        if seen is not None and seen[0] is cmdb and seen[1] == cmdb.version and seen[3] == len(self._given_up):
-            return list(seen[2])
-        version = cmdb.version
         names = []
-        for name in cmdb.keys(LOCAL):
+        for name in self.host.protocol_entries("scep"):
             entry = cmdb.entry(LOCAL, name)
-            if (entry is not None and entry.get("enroll-protocol") == "scep" and entry.get("csr")
-                    and not entry.get("certificate") and (name, str(entry.get("csr"))) not in self._given_up):
+            if (entry is not None and entry.get("csr") and not entry.get("certificate")
+                    and (name, str(entry.get("csr"))) not in self._given_up):
                 names.append(name)
-        self._scan = (cmdb, version, tuple(names), len(self._given_up))
         return names
 
     def poll(self) -> None:

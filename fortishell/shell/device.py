@@ -108,8 +108,10 @@ class Device:
         self.acme_http_port: int | None = None  # --acme-http-port: where the http-01 responder listens
         self._acme: "AcmeService | None" = None
         self._scep: "ScepService | None" = None
-        # _has_protocol_entries per protocol, for the (CMDB, version) it was found on
-        self._protocol_scan: dict[str, tuple[Any, int, bool]] = {}
+        # vpn certificate local entry -> its enroll-protocol, kept from the commits (protocol_entries)
+        self._protocols: dict[str, str] = {}
+        self._protocols_of: tuple[Any, int] | None = None  # the (CMDB, version) the index is of
+        self._protocols_lock = threading.Lock()
         self._wire(cmdb)
 
     # ------------------------------------------------------------ creation
@@ -173,6 +175,7 @@ class Device:
         self.renewal = RenewalService(cmdb, self.clock, self._renew, self.eventlog, tracer=self.tracer)
         self.renewal.held = self._held
         cmdb.on_commit(lambda changes: self.acme.on_commit(changes))  # `end` of an acme2 entry orders
+        cmdb.on_commit(lambda changes, _c=cmdb: self._index_protocols(_c, changes))
 
     def _on_commit(self, cmdb: Any, changes: Any = ()) -> None:
         if cmdb is self.cmdb and not all(_runtime_only(c) for c in changes or [None]):
@@ -390,18 +393,38 @@ class Device:
         return self._has_protocol_entries("acme2")
 
     def _has_protocol_entries(self, protocol: str) -> bool:
-        """Whether an entry with ``enroll-protocol PROTOCOL`` exists; asked after every command until
-        that protocol's service is loaded, so the answer is kept while the CMDB is unchanged (its
-        version): the check does not grow with the configuration (bench/commit_cost.py)."""
+        return bool(self.protocol_entries(protocol))
+
+    def protocol_entries(self, protocol: str) -> list[str]:
+        """The ``vpn certificate local`` entries with ``enroll-protocol PROTOCOL``.  Asked after every
+        command, so it must not grow with the configuration (bench/commit_cost.py): the answer comes
+        from an index the commits keep, and the table is read again only when the CMDB is another
+        one or changed without a commit this device saw (its version moved)."""
         cmdb = self.cmdb
-        known = self._protocol_scan.get(protocol)
-        if known is not None and known[0] is cmdb and known[1] == cmdb.version:
-            return known[2]
-        version = cmdb.version
-        found = any((entry := cmdb.entry(LOCAL, name)) is not None and entry.get("enroll-protocol") == protocol
-                    for name in cmdb.keys(LOCAL))
-        self._protocol_scan[protocol] = (cmdb, version, found)
-        return found
+        with self._protocols_lock:
+            if self._protocols_of is None or self._protocols_of[0] is not cmdb or self._protocols_of[1] != cmdb.version:
+                version = cmdb.version
+                self._protocols = {name: str(entry.get("enroll-protocol") or "none") for name in cmdb.keys(LOCAL)
+                                   if (entry := cmdb.entry(LOCAL, name)) is not None}
+                self._protocols_of = (cmdb, version)
+            return [name for name, proto in self._protocols.items() if proto == protocol]
+
+    def _index_protocols(self, cmdb: Any, changes: Any) -> None:
+        """A commit's changes into the index; it is dropped (the next use reads the table) unless this
+        is the one commit after the indexed version."""
+        with self._protocols_lock:
+            if self._protocols_of is None or self._protocols_of[0] is not cmdb \
+                    or self._protocols_of[1] != cmdb.version - 1:
+                self._protocols_of = None
+                return
+            for change in changes:
+                if tuple(change.path) != LOCAL or change.key is None:
+                    continue
+                if change.new is None:
+                    self._protocols.pop(change.key, None)
+                else:
+                    self._protocols[change.key] = str(change.new.get("enroll-protocol") or "none")
+            self._protocols_of = (cmdb, cmdb.version)
 
     def after_command(self) -> None:
         """The command-boundary hook every session calls after a command (or an answer).

@@ -128,7 +128,8 @@ def test_lab_ca_show_without_requests_and_unknown_transaction(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert cacli.main(["show"], tmp_path) == 0
     head = capsys.readouterr().out.split("-----BEGIN")[0].splitlines()
-    assert head[5].startswith("SHA-256 Fingerprint: ") and head[6] == "SCEP requests: none"
+    assert head[5].startswith("SHA-256 Fingerprint: ") and head[6].startswith("Issues at:")
+    assert head[8] == "SCEP requests: none"
     assert cacli.main(["approve", "0123"], tmp_path) == 1
     assert capsys.readouterr().err == ("fortishell lab-ca: No SCEP request with transaction id 0123 "
                                        "(pending: none)\n")
