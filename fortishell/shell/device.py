@@ -110,6 +110,7 @@ class Device:
         self._scep: "ScepService | None" = None
         # vpn certificate local entry -> its enroll-protocol, kept from the commits (protocol_entries)
         self._protocols: dict[str, str] = {}
+        self._by_protocol: dict[str, set[str]] = {}
         self._protocols_of: tuple[Any, int] | None = None  # the (CMDB, version) the index is of
         self._protocols_lock = threading.Lock()
         self._wire(cmdb)
@@ -404,10 +405,21 @@ class Device:
         with self._protocols_lock:
             if self._protocols_of is None or self._protocols_of[0] is not cmdb or self._protocols_of[1] != cmdb.version:
                 version = cmdb.version
-                self._protocols = {name: str(entry.get("enroll-protocol") or "none") for name in cmdb.keys(LOCAL)
-                                   if (entry := cmdb.entry(LOCAL, name)) is not None}
+                self._protocols, self._by_protocol = {}, {}
+                for name in cmdb.keys(LOCAL):
+                    if (entry := cmdb.entry(LOCAL, name)) is not None:
+                        self._note_protocol(name, str(entry.get("enroll-protocol") or "none"))
                 self._protocols_of = (cmdb, version)
-            return [name for name, proto in self._protocols.items() if proto == protocol]
+            return sorted(self._by_protocol.get(protocol, ()))
+
+    def _note_protocol(self, name: str, protocol: str | None) -> None:
+        """Entry ``name`` now has ``protocol`` (None: deleted), in both directions of the index."""
+        old = self._protocols.pop(name, None)
+        if old is not None:
+            self._by_protocol[old].discard(name)
+        if protocol is not None:
+            self._protocols[name] = protocol
+            self._by_protocol.setdefault(protocol, set()).add(name)
 
     def _index_protocols(self, cmdb: Any, changes: Any) -> None:
         """A commit's changes into the index; it is dropped (the next use reads the table) unless this
@@ -420,10 +432,8 @@ class Device:
             for change in changes:
                 if tuple(change.path) != LOCAL or change.key is None:
                     continue
-                if change.new is None:
-                    self._protocols.pop(change.key, None)
-                else:
-                    self._protocols[change.key] = str(change.new.get("enroll-protocol") or "none")
+                self._note_protocol(change.key, None if change.new is None
+                                    else str(change.new.get("enroll-protocol") or "none"))
             self._protocols_of = (cmdb, cmdb.version)
 
     def after_command(self) -> None:
