@@ -51,9 +51,8 @@ import datetime as _dt
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 
 from .errors import FortiError
 from .est.cancel import Cancelled
@@ -64,6 +63,9 @@ from .eventlog import (
     LOGID_CERT_RENEWED,
 )
 from .trace import TracePoint
+
+if TYPE_CHECKING:  # cryptography's x509 loads at the first certificate looked at, not at start-up
+    from cryptography import x509
 
 LOCAL = ("vpn", "certificate", "local")
 BACKOFF = (
@@ -178,7 +180,7 @@ class RenewalService:
             if not pem:
                 continue
             try:
-                cert = x509.load_pem_x509_certificate(pem.encode())
+                cert = _load_pem(pem)
             except ValueError:
                 continue
             yield name, entry, cert
@@ -235,7 +237,7 @@ class RenewalService:
         renewed = self._cmdb.entry(LOCAL, name)
         if renewed is not None:
             try:
-                new_cert = x509.load_pem_x509_certificate(_get(renewed, "certificate").encode())
+                new_cert = _load_pem(_get(renewed, "certificate"))
             except (ValueError, AttributeError):
                 new_cert = None
             if new_cert is not None and _is_due(renewed, new_cert, self._clock.now()):
@@ -274,6 +276,12 @@ def _short_reason(err: FortiError) -> str:
     text = " ".join(line for line in err.lines if line).strip()
     head, sep, tail = text.partition(" failed: ")
     return (tail if sep and tail else text) or "unknown error"
+
+
+def _load_pem(pem: str) -> "x509.Certificate":
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(pem.encode())
 
 
 def _get(entry: Entry, attr: str) -> Any:

@@ -19,7 +19,6 @@ import datetime as _dt
 from typing import Any
 
 from ..errors import EntryNotFound, ParseError
-from . import certdetails
 from .model import Cmdb, EditBuffer, Entry
 from .schema import GET_CERT, GET_STAR, GET_STAR_IF_SET, MULTI_OPTION, PASSWORD, Path, TableSpec
 from ..cli.quoting import quote
@@ -31,6 +30,14 @@ _IND = "    "
 
 EntryLike = Entry | EditBuffer
 
+
+
+def _certdetails() -> Any:
+    """The certificate detail blocks, loaded at the first certificate shown (they bring
+    cryptography's x509, which a start of the shell does not need)."""
+    from . import certdetails
+
+    return certdetails
 
 def _line(name: str, text: str) -> str:
     return f"{name:<20}: {text}" if text != "" else f"{name:<20}:"
@@ -66,7 +73,7 @@ def _get_lines(e: EntryLike, spec: TableSpec, now: _dt.datetime, only: str | Non
         if a.get_if == "nondefault" and value == a.default:
             continue
         if a.name == "state" and spec.path[-1] == "local":
-            lines.append(_line(a.name, certdetails.effective_state(e, now)))
+            lines.append(_line(a.name, _certdetails().effective_state(e, now)))
         elif a.get_format == GET_STAR:
             lines.append(_line(a.name, "*"))
         elif a.get_format == GET_STAR_IF_SET:
@@ -74,7 +81,7 @@ def _get_lines(e: EntryLike, spec: TableSpec, now: _dt.datetime, only: str | Non
         elif a.get_format == GET_CERT:
             lines.append(_line(a.name, ""))
             if value:
-                lines.extend(certdetails.detail_lines(value))
+                lines.extend(_certdetails().detail_lines(value))
         else:
             lines.append(_line(a.name, type_of(a).format_get(a, value)))
     for sub in spec.subtables:
