@@ -142,7 +142,8 @@ def add_arguments(p: argparse.ArgumentParser, port_type: Callable[[str], int]) -
     """``lab-server``'s SCEP options (``port_type``: the listen-port parser)."""
     p.add_argument("--scep-port", type=port_type, default=None, metavar="PORT",
                    help=f"also serve the lab SCEP responder (scep.lab) over HTTP on PORT, paths {SCEP_PATH} and "
-                        "/certsrv/mscep/mscep.dll, issuing from the lab CA state (default: no SCEP server)")
+                        "/certsrv/mscep/mscep.dll (and /approval/scep, which holds every request until lab-ca approve), "
+                        "issuing from the lab CA state (default: no SCEP server)")
     p.add_argument("--scep-challenge", default=DEFAULT_CHALLENGE, metavar="SECRET",
                    help=f"the challenge password a SCEP PKCSReq must carry (default: {DEFAULT_CHALLENGE})")
     p.add_argument("--scep-manual", action="store_true",
