@@ -46,6 +46,8 @@ Embedding::
 from __future__ import annotations
 
 import logging
+import os
+import select
 import socket
 import ssl
 import struct
@@ -92,6 +94,7 @@ class ResponderConfig:
     # called after each answer is decided (access log, see .accesslog): request, reply, seconds
     on_request: Callable[[Request, Reply, float], None] | None = None
     digest_nonce_lifetime: float = NONCE_LIFETIME
+    faults: Faults | None = None  # the knobs (default: this process's own; lab/workers.py: shared)
 
 
 class EstResponder:
@@ -103,7 +106,7 @@ class EstResponder:
             raise LabError(f"Unknown HTTP authentication '{config.auth}' (basic or digest)")
         self.ca = config.ca or LabCA.shipped()
         self.clock = config.clock or Clock()
-        self.faults = Faults()
+        self.faults = config.faults or Faults()
         self.state = LabState(config.state_dir)
         self.app = EstApp(
             ca=self.ca,
@@ -129,6 +132,7 @@ class EstResponder:
         self._live: set[_Conn] = set()
         self._live_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._wake: tuple[int, int] | None = None  # a listener shared by worker processes: stop() wakes accept
         self.host = config.host
         self.port = config.port
 
@@ -138,7 +142,9 @@ class EstResponder:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"https://{host}:{self.port}"
 
-    def start(self) -> "EstResponder":
+    def bind(self, *, shared: bool = False) -> "EstResponder":
+        """Listen without serving yet.  ``shared``: the listening socket is going to be
+        inherited by worker processes (lab/workers.py), each serving it with :meth:`start`."""
         if self._listener is not None:
             return self
         family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
@@ -150,8 +156,25 @@ class EstResponder:
         except OSError as exc:
             sock.close()
             raise LabError(f"Cannot listen on {self.config.host}:{self.config.port}: {exc.strerror}") from None
+        if shared:  # the workers wait in select and race for each connection: the loser must not block
+            sock.setblocking(False)
         self._listener = sock
         self.port = sock.getsockname()[1]
+        return self
+
+    def release_listener(self) -> None:
+        """Close this process's copy of the listening socket (the pre-fork parent's)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+
+    def start(self) -> "EstResponder":
+        if self._accept_thread is not None:
+            return self
+        self.bind()
+        assert self._listener is not None
+        if not self._listener.getblocking():  # shared with other processes: stop() must not shut it down
+            self._wake = os.pipe()
         self._stopping.clear()
         self._accept_thread = threading.Thread(target=self._accept_loop, name=f"est-lab-{self.port}", daemon=True)
         self._accept_thread.start()
@@ -162,12 +185,13 @@ class EstResponder:
     def stop(self) -> None:
         self._stopping.set()
         listener, self._listener = self._listener, None
-        if listener is not None:
+        if self._wake is not None:  # shared: shutting the socket down would stop every worker
+            os.write(self._wake[1], b"x")
+        elif listener is not None:
             try:
                 listener.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            listener.close()
         with self._live_lock:
             for conn in self._live:
                 conn.kill(graceful=False)
@@ -176,6 +200,12 @@ class EstResponder:
             if thread is not None:
                 thread.join(timeout=5)
                 setattr(self, attr, None)
+        if listener is not None:
+            listener.close()
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
 
     @property
     def open_connections(self) -> int:
@@ -195,7 +225,9 @@ class EstResponder:
         assert listener is not None
         while not self._stopping.is_set():
             try:
-                conn, peer = listener.accept()
+                conn, peer = listener.accept() if self._wake is None else _accept_shared(listener, self._wake[0])
+            except BlockingIOError:
+                continue  # a shared listener: another worker took the connection
             except OSError:
                 break
             if self._stopping.is_set():
@@ -389,6 +421,17 @@ class _Conn:
             socket.socket.shutdown(self.sock, socket.SHUT_RD if graceful else socket.SHUT_RDWR)
         except (OSError, ValueError):
             pass  # already closed or reset: the serving thread is on its way out
+
+
+def _accept_shared(listener: socket.socket, wake: int) -> tuple[socket.socket, Any]:
+    """Wait for a connection on a listener shared by worker processes, or for ``wake``
+    (raises OSError then); BlockingIOError when another worker took it first."""
+    ready, _, _ = select.select([listener, wake], [], [])
+    if wake in ready:
+        raise OSError("stopped")
+    conn, peer = listener.accept()
+    conn.setblocking(True)
+    return conn, peer
 
 
 def _pieces(body: bytes, chunked: bool) -> list[bytes]:
