@@ -253,9 +253,7 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
     if args.clock is None:
         args.clock = clock
     count = args.workers if args.workers is not None else workers.default_workers()
-    scratch = None  # --ephemeral with several workers: their shared state, removed at exit
-    if args.ephemeral and count > 1:
-        scratch = args.state_dir = workers.scratch_state_dir()
+    scratch: Path | None = None  # --ephemeral with several workers: their shared state, removed at exit
     pool: workers.WorkerPool | None = None
     log_file: IO[str] | None = None
     try:
@@ -263,7 +261,10 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
             log_file = open(args.access_log, "a", encoding="utf-8")  # noqa: SIM115 - open while serving
         config = config_from_args(args)
         if count > 1:
+            _check_before_fork(args)
             config.faults = workers.SharedFaults()  # a POST /.lab/faults to one worker is seen by all
+            if args.ephemeral:  # the workers' one lab state; the classroom services stay as with one process
+                scratch = config.state_dir = workers.scratch_state_dir()
         streams = ([] if args.quiet else [sys.stdout]) + ([log_file] if log_file else [])
         access_log = AccessLog(streams)
         config.on_request = access_log
@@ -333,6 +334,14 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     return code
+
+
+def _check_before_fork(args: argparse.Namespace) -> None:
+    """What the classroom services would refuse after the workers are forked, refused before
+    (the same words as lab/scepserver.py)."""
+    if args.scep_port is not None and args.scep_manual and args.ephemeral:
+        raise LabError("--scep-manual keeps the requests in the lab state, where lab-ca approve finds them: "
+                       "it cannot be used with --ephemeral")
 
 
 def _stop(responder: EstResponder, pool: workers.WorkerPool | None) -> None:

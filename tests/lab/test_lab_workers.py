@@ -6,6 +6,7 @@ access log (whole lines); no worker outlives the parent.  The real binary, real 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -132,7 +133,10 @@ def test_workers_end_with_their_parent(tmp_path: Path, lab_ca) -> None:  # noqa:
     finally:
         proc.kill()  # no chance to stop them: they must notice on their own
         proc.wait(timeout=30)
-    assert _wait_gone(workers) == set()
+    leftover = _wait_gone(workers)
+    for pid in leftover:  # a failing run leaves nothing running behind it
+        os.kill(pid, signal.SIGKILL)
+    assert leftover == set()
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -153,4 +157,4 @@ def test_workers_option_parses_and_defaults_to_the_cores() -> None:
     assert cli.build_parser().parse_args([]).workers is None  # main: workers.default_workers()
     from fortishell.lab import workers
 
-    assert workers.default_workers() == len(__import__("os").sched_getaffinity(0))
+    assert workers.default_workers() == len(os.sched_getaffinity(0))
