@@ -9,6 +9,9 @@ kept on disk in ``<state-dir>/est-lab``: ``<state-dir>`` is the global ``fortish
 --state-dir DIR`` (else ``$FORTISHELL_STATE_DIR``, else the XDG default), the place
 the embedded responder and ``lab-ca`` use, so a restart never issues a serial
 twice.  ``--ephemeral`` keeps it in memory (tests, throw-away runs).
+
+EST is served by ``--workers N`` processes (default: one per core) forked over one
+listening socket (:mod:`.workers`); the other lab services stay in this process.
 """
 
 from __future__ import annotations
@@ -80,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=options.listen_port, default=8443,
                    help="port to listen on, 1-65535 or 0 for any free port (default: 8443)")
     p.add_argument("--ephemeral", action="store_true",
-                   help="keep serials and issued certificates in memory only, lost at exit (default: on disk in "
+                   help="keep serials and issued certificates in memory only, lost at exit (several workers: "
+                        "in a directory on /dev/shm, removed at exit) (default: on disk in "
                         "<state-dir>/est-lab, <state-dir> as for the shell: fortishell --state-dir DIR lab-server, "
                         "else $FORTISHELL_STATE_DIR, else $XDG_STATE_HOME/fortishell, else ~/.local/state/fortishell)")
     # the one spelling of the state directory is the global one (before the command): refused here

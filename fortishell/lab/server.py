@@ -47,17 +47,15 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import socket
 import ssl
-import struct
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import h11
 
@@ -68,7 +66,8 @@ from .ca import LabCA
 from .estapp import NONCE_LIFETIME, EstApp, Reply, Request, error
 from .faults import Faults
 from .state import LabState
-from .tlsio import HANDSHAKE_FAILURE_ALERT, Channel, HandshakeError, SrpUsers, make_ssl_context, peek_is_srp, wrap_srp, wrap_ssl
+from .sockets import accept_shared, fail_handshake, linger, refuse, set_nodelay
+from .tlsio import Channel, HandshakeError, SrpUsers, make_ssl_context, peek_is_srp, wrap_srp, wrap_ssl
 
 DEFAULT_CSRATTRS = "MCYGBysGAQEBARYGCSqGSIb3DQEJAQYFK4EEACIGCWCGSAFlAwQCAg=="
 
@@ -225,7 +224,7 @@ class EstResponder:
         assert listener is not None
         while not self._stopping.is_set():
             try:
-                conn, peer = listener.accept() if self._wake is None else _accept_shared(listener, self._wake[0])
+                conn, peer = listener.accept() if self._wake is None else accept_shared(listener, self._wake[0])
             except BlockingIOError:
                 continue  # a shared listener: another worker took the connection
             except OSError:
@@ -235,7 +234,7 @@ class EstResponder:
                 break
             if not self._slots.acquire(blocking=False):
                 self.refused += 1
-                _refuse(conn)
+                refuse(conn)
                 continue
             self.accepted += 1
             entry = _Conn(conn, time.monotonic() + self.config.io_timeout)
@@ -258,9 +257,9 @@ class EstResponder:
         channel: Channel | None = None
         sock = conn.sock
         try:
-            _set_nodelay(sock, not self.faults.snapshot().split_writes)
+            set_nodelay(sock, not self.faults.snapshot().split_writes)
             if self.faults.snapshot().tls_failure:
-                _fail_handshake(sock, self.config.io_timeout)
+                fail_handshake(sock, self.config.io_timeout)
                 return
             timeout = self.config.io_timeout
             if peek_is_srp(sock, timeout):
@@ -303,7 +302,7 @@ class EstResponder:
                 req = self._read_request(conn, ch)
             except _TooLarge:
                 self._send(conn, ch, error(413, "Payload Too Large"), close=True)
-                _linger(ch)
+                linger(ch)
                 return
             except h11.RemoteProtocolError:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
@@ -423,17 +422,6 @@ class _Conn:
             pass  # already closed or reset: the serving thread is on its way out
 
 
-def _accept_shared(listener: socket.socket, wake: int) -> tuple[socket.socket, Any]:
-    """Wait for a connection on a listener shared by worker processes, or for ``wake``
-    (raises OSError then); BlockingIOError when another worker took it first."""
-    ready, _, _ = select.select([listener, wake], [], [])
-    if wake in ready:
-        raise OSError("stopped")
-    conn, peer = listener.accept()
-    conn.setblocking(True)
-    return conn, peer
-
-
 def _pieces(body: bytes, chunked: bool) -> list[bytes]:
     """The body as h11 Data events: whole, or (the ``chunked`` habit) in three chunks."""
     if not body:
@@ -442,52 +430,6 @@ def _pieces(body: bytes, chunked: bool) -> list[bytes]:
         return [body]
     step = max(1, -(-len(body) // 3))
     return [body[i : i + step] for i in range(0, len(body), step)]
-
-
-def _set_nodelay(sock: socket.socket, on: bool) -> None:
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if on else 0)
-    except OSError:
-        pass  # the peer already reset the connection: the next read or write says so
-
-
-def _refuse(sock: socket.socket) -> None:
-    """Close at once with a TCP reset (SO_LINGER 0): the client fails fast, nothing is read."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    sock.close()
-
-
-def _linger(ch: Channel, limit: int = 1 << 20, seconds: float = 0.5) -> None:
-    """After an early 413: read (and drop) a bounded amount of what the client is still
-    sending, so that closing does not reset the connection before the client has read
-    the answer.  At most ``limit`` bytes or ``seconds``, whichever comes first."""
-    end = time.monotonic() + seconds
-    got = 0
-    try:
-        while got < limit:
-            left = end - time.monotonic()
-            if left <= 0:
-                break
-            ch.settimeout(left)
-            data = ch.recv(65536)
-            if not data:
-                break
-            got += len(data)
-    except (ssl.SSLError, OSError):  # reset, timed out, or a TLS-SRP error (ConnectionError): we close anyway
-        pass
-
-
-def _fail_handshake(sock: socket.socket, timeout: float) -> None:
-    """Read the ClientHello, answer a fatal handshake_failure alert, close."""
-    sock.settimeout(timeout)
-    try:
-        sock.recv(16384)
-        sock.sendall(HANDSHAKE_FAILURE_ALERT)
-    except OSError:
-        pass
 
 
 if __name__ == "__main__":  # the lab-server command lives in .cli; kept for `python -m fortishell.lab.server`
