@@ -358,8 +358,8 @@ def _stop(responder: EstResponder, pool: workers.WorkerPool | None) -> None:
 def _lost_workers(pool: workers.WorkerPool) -> bool:
     """Say on standard error which workers ended on their own; True when none is left."""
     for pid, status in pool.reap():
-        print(f"lab-server: worker process {pid} ended (exit status {status}); {len(pool.pids)} left",
-              file=sys.stderr, flush=True)
+        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+        print(f"lab-server: worker process {pid} ended ({how}); {len(pool.pids)} left", file=sys.stderr, flush=True)
     return not pool.pids
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -122,7 +123,7 @@ def test_workers_share_state_faults_and_access_log(tmp_path: Path, lab_ca) -> No
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts the workers through /proc")
-def test_workers_end_with_their_parent(tmp_path: Path, lab_ca) -> None:  # noqa: ANN001
+def test_workers_end_with_their_parent_and_a_lost_one_is_reported(tmp_path: Path, lab_ca) -> None:  # noqa: ANN001
     proc, port, lines = _start(tmp_path, "--workers", "2", "--quiet")
     try:
         assert "; 2 worker processes; " in lines[0], lines[0]
@@ -130,6 +131,15 @@ def test_workers_end_with_their_parent(tmp_path: Path, lab_ca) -> None:  # noqa:
         assert len(workers) == 2, workers
         reply = raw_request(port, client_context(lab_ca), "GET", EST + "cacerts")
         assert reply.status == 200
+        # one worker lost: the parent says so and the other serves on
+        lost = min(workers)
+        os.kill(lost, signal.SIGKILL)
+        assert proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 15)
+        assert ready, "no word of the lost worker"
+        assert proc.stderr.readline() == f"lab-server: worker process {lost} ended (killed by signal 9); 1 left\n"
+        assert raw_request(port, client_context(lab_ca), "GET", EST + "cacerts").status == 200
+        workers.discard(lost)
     finally:
         proc.kill()  # no chance to stop them: they must notice on their own
         proc.wait(timeout=30)
