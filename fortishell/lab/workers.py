@@ -9,6 +9,9 @@ services (TFTP, CRL, ACME, SCEP), watches the workers and stops them.
 
 What the workers share:
 
+* everything made before the fork, among it the Digest nonce key: a nonce one worker gave
+  is good with every worker;
+
 * the lab state (serial counter, issued index, revocations) through the state directory,
   whose writers hold an advisory file lock (:mod:`.state`); ``--ephemeral`` with several
   workers keeps it in a scratch directory on ``/dev/shm`` (memory; elsewhere the temporary

@@ -5,6 +5,7 @@ access log (whole lines); no worker outlives the parent.  The real binary, real 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -54,6 +55,16 @@ def _wait_gone(pids: set[int], seconds: float = 15.0) -> set[int]:
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     return {p for p in pids if _alive(p)}
+
+
+def _digest(nonce: str) -> str:
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    uri = EST + "simpleenroll"
+    response = md5(f"{md5('estuser:estrealm:estpwd')}:{nonce}:00000001:c0ffee:auth:{md5('POST:' + uri)}")
+    return (f'Digest username="estuser", realm="estrealm", nonce="{nonce}", uri="{uri}", algorithm=MD5, qop=auth, '
+            f'nc=00000001, cnonce="c0ffee", response="{response}"')
 
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], int, list[str]]:
@@ -124,13 +135,23 @@ def test_workers_share_state_faults_and_access_log(tmp_path: Path, lab_ca) -> No
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts the workers through /proc")
 def test_workers_end_with_their_parent_and_a_lost_one_is_reported(tmp_path: Path, lab_ca) -> None:  # noqa: ANN001
-    proc, port, lines = _start(tmp_path, "--workers", "2", "--quiet")
+    proc, port, lines = _start(tmp_path, "--workers", "2", "--quiet", "--auth", "digest")
+    ctx = client_context(lab_ca)
     try:
         assert "; 2 worker processes; " in lines[0], lines[0]
         workers = _children(proc.pid)
         assert len(workers) == 2, workers
-        reply = raw_request(port, client_context(lab_ca), "GET", EST + "cacerts")
-        assert reply.status == 200
+        # a Digest nonce one worker gave is good with every worker (one nonce key, made before the fork)
+        challenge = raw_request(port, ctx, "POST", EST + "simpleenroll", body=b"x", headers=enroll_headers())
+        assert challenge.status == 401
+        nonce = re.search(r'nonce="([^"]+)"', challenge.header("WWW-Authenticate") or "")
+        assert nonce is not None
+        body = csr_b64(make_csr("digest-student")[1])
+        with ThreadPoolExecutor(6) as pool:
+            statuses = list(pool.map(lambda _: raw_request(port, ctx, "POST", EST + "simpleenroll", body=body,
+                                                           headers=enroll_headers(_digest(nonce[1]))).status,
+                                     range(12)))
+        assert statuses == [200] * 12
         # one worker lost: the parent says so and the other serves on
         lost = min(workers)
         os.kill(lost, signal.SIGKILL)
@@ -138,7 +159,7 @@ def test_workers_end_with_their_parent_and_a_lost_one_is_reported(tmp_path: Path
         ready, _, _ = select.select([proc.stderr], [], [], 15)
         assert ready, "no word of the lost worker"
         assert proc.stderr.readline() == f"lab-server: worker process {lost} ended (killed by signal 9); 1 left\n"
-        assert raw_request(port, client_context(lab_ca), "GET", EST + "cacerts").status == 200
+        assert raw_request(port, ctx, "GET", EST + "cacerts").status == 200
         workers.discard(lost)
     finally:
         proc.kill()  # no chance to stop them: they must notice on their own
