@@ -131,7 +131,8 @@ class EstResponder:
         self._live: set[_Conn] = set()
         self._live_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._wake: tuple[int, int] | None = None  # a listener shared by worker processes: stop() wakes accept
+        self._shared = False  # the listener is shared by worker processes (bind(shared=True))
+        self._wake: tuple[int, int] | None = None  # then stop() wakes the accept thread through this pipe
         self.host = config.host
         self.port = config.port
 
@@ -157,6 +158,7 @@ class EstResponder:
             raise LabError(f"Cannot listen on {self.config.host}:{self.config.port}: {exc.strerror}") from None
         if shared:  # the workers wait in select and race for each connection: the loser must not block
             sock.setblocking(False)
+        self._shared = shared
         self._listener = sock
         self.port = sock.getsockname()[1]
         return self
@@ -172,7 +174,7 @@ class EstResponder:
             return self
         self.bind()
         assert self._listener is not None
-        if not self._listener.getblocking():  # shared with other processes: stop() must not shut it down
+        if self._shared:  # shared with other processes: stop() must not shut it down
             self._wake = os.pipe()
         self._stopping.clear()
         self._accept_thread = threading.Thread(target=self._accept_loop, name=f"est-lab-{self.port}", daemon=True)
@@ -184,8 +186,9 @@ class EstResponder:
     def stop(self) -> None:
         self._stopping.set()
         listener, self._listener = self._listener, None
-        if self._wake is not None:  # shared: shutting the socket down would stop every worker
-            os.write(self._wake[1], b"x")
+        if self._shared:  # shutting the socket down would stop every worker: wake our own accept
+            if self._wake is not None:
+                os.write(self._wake[1], b"x")
         elif listener is not None:
             try:
                 listener.shutdown(socket.SHUT_RDWR)
