@@ -100,6 +100,31 @@ def timed(jobs: list, concurrency: int, fn, limit: float) -> float:
     return done / (time.perf_counter() - start)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of process ``pid`` and its children so far (Linux /proc; else None)."""
+    total = 0.0
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat.parent.name) == pid or int(fields[1]) == pid:
+                total += (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, ValueError):
+        return None
+    return total
+
+
+def timed_cpu(pid: int, jobs: list, concurrency: int, fn, limit: float) -> tuple[float, float | None]:
+    """(jobs per second, cores the server kept busy meanwhile: its CPU seconds / wall seconds)."""
+    before, start = cpu_seconds(pid), time.perf_counter()
+    rate = timed(jobs, concurrency, fn, limit)
+    after, wall = cpu_seconds(pid), time.perf_counter() - start
+    return rate, (after - before) / wall if before is not None and after is not None else None
+
+
 def wait_port(port: int) -> None:
     for _ in range(200):
         try:
@@ -108,6 +133,10 @@ def wait_port(port: int) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+def _cores(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def free_port() -> int:
@@ -171,15 +200,17 @@ def main(argv: list[str] | None = None) -> int:
         wait_port(ref_port)
         print(f"lab-server: {described} (cores here: {os.cpu_count()}); one core: --workers 1; "
               f"lab states in {tmp}")
-        print(f"{'clients':>7}  {'lab enroll/s':>12}  {'1 worker/s':>10}  {'openssl hs/s':>12}  "
-              f"{'vs openssl':>10}  {'vs 1 core':>9}")
+        print("(cores busy: the server's CPU seconds per wall second while it was measured)")
+        print(f"{'clients':>7}  {'lab enroll/s':>12}  {'cores busy':>10}  {'1 worker/s':>10}  {'cores busy':>10}  "
+              f"{'openssl hs/s':>12}  {'vs openssl':>10}  {'vs 1 core':>9}")
         for i, level in enumerate(LEVELS):
             jobs = csrs[i * args.count : (i + 1) * args.count]
-            lab_rate = timed(jobs, level, lambda b: enroll_once(port, ctx, b), args.time_limit)
-            one_rate = timed(jobs, level, lambda b: enroll_once(one_port, ctx, b), args.time_limit)
+            lab_rate, lab_cores = timed_cpu(lab.pid, jobs, level, lambda b: enroll_once(port, ctx, b), args.time_limit)
+            one_rate, one_cores = timed_cpu(one.pid, jobs, level, lambda b: enroll_once(one_port, ctx, b),
+                                            args.time_limit)
             ref_rate = timed(list(range(args.count)), level, handshake, args.time_limit)
-            print(f"{level:>7}  {lab_rate:>12.1f}  {one_rate:>10.1f}  {ref_rate:>12.1f}  "
-                  f"{lab_rate / ref_rate:>10.2f}  {lab_rate / one_rate:>9.2f}", flush=True)
+            print(f"{level:>7}  {lab_rate:>12.1f}  {_cores(lab_cores):>10}  {one_rate:>10.1f}  {_cores(one_cores):>10}  "
+                  f"{ref_rate:>12.1f}  {lab_rate / ref_rate:>10.2f}  {lab_rate / one_rate:>9.2f}", flush=True)
     finally:
         for p in (lab, one, ref):
             p.terminate()
