@@ -189,3 +189,22 @@ def test_workers_option_parses_and_defaults_to_the_cores() -> None:
     from fortishell.lab import workers
 
     assert workers.default_workers() == len(os.sched_getaffinity(0))
+
+
+def test_shared_faults_behave_as_faults() -> None:
+    """The knobs every worker sees: validated, counted and cleared as a process's own Faults."""
+    from fortishell.errors import LabError
+    from fortishell.lab.faults import FaultState
+    from fortishell.lab.workers import SharedFaults
+
+    knobs = SharedFaults(retry_after=(2, 5), endpoints=["simpleenroll"])
+    assert (knobs.applies("simpleenroll"), knobs.applies("cacerts")) == (True, False)
+    assert [knobs.take_retry(), knobs.take_retry(), knobs.take_retry()] == [5, 5, None]
+    with pytest.raises(LabError, match="unknown fault knob"):
+        knobs.set(status_500=True, no_such_knob=True)
+    assert knobs.status_500 is False  # nothing of a refused change is kept
+    knobs.set(delay_seconds="1.5", status_500=1)
+    assert (knobs.snapshot().delay_seconds, knobs.snapshot().status_500) == (1.5, True)
+    assert knobs.as_dict()["endpoints"] == ["simpleenroll"]
+    knobs.clear()
+    assert knobs.snapshot() == FaultState()
