@@ -9,12 +9,16 @@ kept on disk in ``<state-dir>/est-lab``: ``<state-dir>`` is the global ``fortish
 --state-dir DIR`` (else ``$FORTISHELL_STATE_DIR``, else the XDG default), the place
 the embedded responder and ``lab-ca`` use, so a restart never issues a serial
 twice.  ``--ephemeral`` keeps it in memory (tests, throw-away runs).
+
+EST is served by ``--workers N`` processes (default: one per core) forked over one
+listening socket (:mod:`.workers`); the other lab services stay in this process.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import signal
 import sys
 import threading
@@ -25,7 +29,7 @@ from .. import options
 from ..clock import Clock, parse_clock_option
 from ..errors import FortiError, LabError
 from ..x509text import sha256_fingerprint
-from . import classroom
+from . import classroom, workers
 from .accesslog import AccessLog, describe_faults
 from .ca import LabCA
 from .network import STATE_SUBDIR
@@ -79,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=options.listen_port, default=8443,
                    help="port to listen on, 1-65535 or 0 for any free port (default: 8443)")
     p.add_argument("--ephemeral", action="store_true",
-                   help="keep serials and issued certificates in memory only, lost at exit (default: on disk in "
+                   help="keep serials and issued certificates in memory only, lost at exit (several workers: "
+                        "in a directory on /dev/shm, removed at exit) (default: on disk in "
                         "<state-dir>/est-lab, <state-dir> as for the shell: fortishell --state-dir DIR lab-server, "
                         "else $FORTISHELL_STATE_DIR, else $XDG_STATE_HOME/fortishell, else ~/.local/state/fortishell)")
     # the one spelling of the state directory is the global one (before the command): refused here
@@ -98,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fixed responder time, e.g. '2023-04-06 22:37:34': what it issues is dated by this "
                         "clock, never by the students' device clocks, so give a room the exercise's clock "
                         "(default: the real time)")
+    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+                   help=f"worker processes serving EST over the one listening port, 1-{workers.MAX_WORKERS}; they "
+                        "share the lab state, the fault knobs and the access log; 1 serves in this process "
+                        f"(default: the number of cores, here {workers.default_workers()})")
     p.add_argument("--access-log", metavar="FILE",
                    help="also append the access log to FILE (default: standard output only)")
     p.add_argument("--quiet", action="store_true",
@@ -173,6 +182,15 @@ def _count(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int:
+    value = _count(text)
+    if not 1 <= value <= workers.MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {workers.MAX_WORKERS}")
+    if value > 1 and not workers.can_fork():
+        raise argparse.ArgumentTypeError("more than one worker needs os.fork (POSIX)")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -238,11 +256,19 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
     args.state_dir = None if args.ephemeral else args.state_root / STATE_SUBDIR
     if args.clock is None:
         args.clock = clock
+    count = args.workers if args.workers is not None else workers.default_workers()
+    scratch: Path | None = None  # --ephemeral with several workers: their shared state, removed at exit
+    pool: workers.WorkerPool | None = None
     log_file: IO[str] | None = None
     try:
         if args.access_log:
             log_file = open(args.access_log, "a", encoding="utf-8")  # noqa: SIM115 - open while serving
         config = config_from_args(args)
+        if count > 1:
+            _check_before_fork(args)
+            config.faults = workers.SharedFaults()  # a POST /.lab/faults to one worker is seen by all
+            if args.ephemeral:  # the workers' one lab state; the classroom services stay as with one process
+                scratch = config.state_dir = workers.scratch_state_dir()
         streams = ([] if args.quiet else [sys.stdout]) + ([log_file] if log_file else [])
         access_log = AccessLog(streams)
         config.on_request = access_log
@@ -257,16 +283,21 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
             knobs["endpoints"] = tuple(args.fault_endpoint)
         knobs.update(habit_knobs(args))  # real-server body habits
         responder.faults.set(**knobs)
-        responder.start()
+        if count > 1:  # forked before this process starts any thread (the classroom services)
+            pool = workers.WorkerPool(responder, count).start()
+        else:
+            responder.start()
         try:
             extras, extra_lines = classroom.start(args, responder.clock, responder.url, access_log,
                                                   ca=responder.ca, state=responder.state)
         except BaseException:
-            responder.stop()
+            _stop(responder, pool)
             raise
     except (FortiError, ValueError, OSError) as exc:
         if log_file is not None:
             log_file.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         if isinstance(exc, FortiError):
             lines = exc.lines
         elif isinstance(exc, OSError):
@@ -279,8 +310,12 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print(f"EST lab responder listening on {responder.url} (CA CN=estExampleCA, serial "
-          f"{responder.ca.cert.serial_number:x}); Ctrl-C stops it", flush=True)
-    state = f"state in {args.state_dir}" if args.state_dir else "state in memory (--ephemeral)"
+          f"{responder.ca.cert.serial_number:x}); {count} worker process{'es' if count > 1 else ''}; "
+          "Ctrl-C stops it", flush=True)
+    if scratch is not None and not workers.in_memory(scratch):
+        state = f"state in {scratch} until exit (--ephemeral)"
+    else:
+        state = f"state in {args.state_dir}" if not args.ephemeral else "state in memory (--ephemeral)"
     log_to = ", ".join((["standard output"] if not args.quiet else []) + ([args.access_log] if args.access_log else []))
     print(f"faults: {describe_faults(responder.faults.snapshot())}; {state}; "
           f"access log: {log_to or 'off'}", flush=True)
@@ -288,16 +323,44 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
     print(f"lab CA SHA-256 Fingerprint: {sha256_fingerprint(responder.ca.cert)}", flush=True)
     for line in extra_lines:
         print(line, flush=True)
+    code = 0
     try:
         while not stop.wait(0.5):
-            pass
+            if pool is not None and _lost_workers(pool):
+                code = 1
+                break
     finally:
         for service in extras:
             service.stop()
-        responder.stop()
+        _stop(responder, pool)
         if log_file is not None:
             log_file.close()
-    return 0
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return code
+
+
+def _check_before_fork(args: argparse.Namespace) -> None:
+    """What the classroom services would refuse after the workers are forked, refused before
+    (the same words as lab/scepserver.py)."""
+    if args.scep_port is not None and args.scep_manual and args.ephemeral:
+        raise LabError("--scep-manual keeps the requests in the lab state, where lab-ca approve finds them: "
+                       "it cannot be used with --ephemeral")
+
+
+def _stop(responder: EstResponder, pool: workers.WorkerPool | None) -> None:
+    if pool is not None:
+        pool.stop()
+    else:
+        responder.stop()
+
+
+def _lost_workers(pool: workers.WorkerPool) -> bool:
+    """Say on standard error which workers ended on their own; True when none is left."""
+    for pid, status in pool.reap():
+        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+        print(f"lab-server: worker process {pid} ended ({how}); {len(pool.pids)} left", file=sys.stderr, flush=True)
+    return not pool.pids
 
 
 if __name__ == "__main__":

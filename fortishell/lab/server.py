@@ -46,16 +46,16 @@ Embedding::
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
-import struct
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import h11
 
@@ -66,7 +66,8 @@ from .ca import LabCA
 from .estapp import NONCE_LIFETIME, EstApp, Reply, Request, error
 from .faults import Faults
 from .state import LabState
-from .tlsio import HANDSHAKE_FAILURE_ALERT, Channel, HandshakeError, SrpUsers, make_ssl_context, peek_is_srp, wrap_srp, wrap_ssl
+from .sockets import accept_shared, fail_handshake, linger, refuse, set_nodelay
+from .tlsio import Channel, HandshakeError, SrpUsers, make_ssl_context, peek_is_srp, wrap_srp, wrap_ssl
 
 DEFAULT_CSRATTRS = "MCYGBysGAQEBARYGCSqGSIb3DQEJAQYFK4EEACIGCWCGSAFlAwQCAg=="
 
@@ -92,6 +93,7 @@ class ResponderConfig:
     # called after each answer is decided (access log, see .accesslog): request, reply, seconds
     on_request: Callable[[Request, Reply, float], None] | None = None
     digest_nonce_lifetime: float = NONCE_LIFETIME
+    faults: Faults | None = None  # the knobs (default: this process's own; lab/workers.py: shared)
 
 
 class EstResponder:
@@ -103,7 +105,7 @@ class EstResponder:
             raise LabError(f"Unknown HTTP authentication '{config.auth}' (basic or digest)")
         self.ca = config.ca or LabCA.shipped()
         self.clock = config.clock or Clock()
-        self.faults = Faults()
+        self.faults = config.faults or Faults()
         self.state = LabState(config.state_dir)
         self.app = EstApp(
             ca=self.ca,
@@ -129,6 +131,8 @@ class EstResponder:
         self._live: set[_Conn] = set()
         self._live_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._shared = False  # the listener is shared by worker processes (bind(shared=True))
+        self._wake: tuple[int, int] | None = None  # then stop() wakes the accept thread through this pipe
         self.host = config.host
         self.port = config.port
 
@@ -138,7 +142,9 @@ class EstResponder:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"https://{host}:{self.port}"
 
-    def start(self) -> "EstResponder":
+    def bind(self, *, shared: bool = False) -> "EstResponder":
+        """Listen without serving yet.  ``shared``: the listening socket is going to be
+        inherited by worker processes (lab/workers.py), each serving it with :meth:`start`."""
         if self._listener is not None:
             return self
         family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
@@ -150,8 +156,26 @@ class EstResponder:
         except OSError as exc:
             sock.close()
             raise LabError(f"Cannot listen on {self.config.host}:{self.config.port}: {exc.strerror}") from None
+        if shared:  # the workers wait in select and race for each connection: the loser must not block
+            sock.setblocking(False)
+        self._shared = shared
         self._listener = sock
         self.port = sock.getsockname()[1]
+        return self
+
+    def release_listener(self) -> None:
+        """Close this process's copy of the listening socket (the pre-fork parent's)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+
+    def start(self) -> "EstResponder":
+        if self._accept_thread is not None:
+            return self
+        self.bind()
+        assert self._listener is not None
+        if self._shared:  # shared with other processes: stop() must not shut it down
+            self._wake = os.pipe()
         self._stopping.clear()
         self._accept_thread = threading.Thread(target=self._accept_loop, name=f"est-lab-{self.port}", daemon=True)
         self._accept_thread.start()
@@ -162,12 +186,14 @@ class EstResponder:
     def stop(self) -> None:
         self._stopping.set()
         listener, self._listener = self._listener, None
-        if listener is not None:
+        if self._shared:  # shutting the socket down would stop every worker: wake our own accept
+            if self._wake is not None:
+                os.write(self._wake[1], b"x")
+        elif listener is not None:
             try:
                 listener.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            listener.close()
         with self._live_lock:
             for conn in self._live:
                 conn.kill(graceful=False)
@@ -176,6 +202,12 @@ class EstResponder:
             if thread is not None:
                 thread.join(timeout=5)
                 setattr(self, attr, None)
+        if listener is not None:
+            listener.close()
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
 
     @property
     def open_connections(self) -> int:
@@ -195,7 +227,9 @@ class EstResponder:
         assert listener is not None
         while not self._stopping.is_set():
             try:
-                conn, peer = listener.accept()
+                conn, peer = listener.accept() if self._wake is None else accept_shared(listener, self._wake[0])
+            except BlockingIOError:
+                continue  # a shared listener: another worker took the connection
             except OSError:
                 break
             if self._stopping.is_set():
@@ -203,7 +237,7 @@ class EstResponder:
                 break
             if not self._slots.acquire(blocking=False):
                 self.refused += 1
-                _refuse(conn)
+                refuse(conn)
                 continue
             self.accepted += 1
             entry = _Conn(conn, time.monotonic() + self.config.io_timeout)
@@ -226,9 +260,9 @@ class EstResponder:
         channel: Channel | None = None
         sock = conn.sock
         try:
-            _set_nodelay(sock, not self.faults.snapshot().split_writes)
+            set_nodelay(sock, not self.faults.snapshot().split_writes)
             if self.faults.snapshot().tls_failure:
-                _fail_handshake(sock, self.config.io_timeout)
+                fail_handshake(sock, self.config.io_timeout)
                 return
             timeout = self.config.io_timeout
             if peek_is_srp(sock, timeout):
@@ -271,7 +305,7 @@ class EstResponder:
                 req = self._read_request(conn, ch)
             except _TooLarge:
                 self._send(conn, ch, error(413, "Payload Too Large"), close=True)
-                _linger(ch)
+                linger(ch)
                 return
             except h11.RemoteProtocolError:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
@@ -399,52 +433,6 @@ def _pieces(body: bytes, chunked: bool) -> list[bytes]:
         return [body]
     step = max(1, -(-len(body) // 3))
     return [body[i : i + step] for i in range(0, len(body), step)]
-
-
-def _set_nodelay(sock: socket.socket, on: bool) -> None:
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if on else 0)
-    except OSError:
-        pass  # the peer already reset the connection: the next read or write says so
-
-
-def _refuse(sock: socket.socket) -> None:
-    """Close at once with a TCP reset (SO_LINGER 0): the client fails fast, nothing is read."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    sock.close()
-
-
-def _linger(ch: Channel, limit: int = 1 << 20, seconds: float = 0.5) -> None:
-    """After an early 413: read (and drop) a bounded amount of what the client is still
-    sending, so that closing does not reset the connection before the client has read
-    the answer.  At most ``limit`` bytes or ``seconds``, whichever comes first."""
-    end = time.monotonic() + seconds
-    got = 0
-    try:
-        while got < limit:
-            left = end - time.monotonic()
-            if left <= 0:
-                break
-            ch.settimeout(left)
-            data = ch.recv(65536)
-            if not data:
-                break
-            got += len(data)
-    except (ssl.SSLError, OSError):  # reset, timed out, or a TLS-SRP error (ConnectionError): we close anyway
-        pass
-
-
-def _fail_handshake(sock: socket.socket, timeout: float) -> None:
-    """Read the ClientHello, answer a fatal handshake_failure alert, close."""
-    sock.settimeout(timeout)
-    try:
-        sock.recv(16384)
-        sock.sendall(HANDSHAKE_FAILURE_ALERT)
-    except OSError:
-        pass
 
 
 if __name__ == "__main__":  # the lab-server command lives in .cli; kept for `python -m fortishell.lab.server`
