@@ -3,6 +3,7 @@ a wrong transcript fails with a readable diff and a non-zero exit."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -95,12 +96,15 @@ def test_tampered_transcript_fails_with_a_readable_diff(tmp_path: Path) -> None:
     assert "\x1b[" not in diff  # not a terminal: no colour codes
 
 
-def test_missing_trace_line_fails(tmp_path: Path) -> None:
+def test_missing_trace_line_fails(tmp_path: Path, replayed: Callable[[str], Replay]) -> None:
+    """The ``--expect`` hook ``run`` calls with its transcript (expect.expect_hook), on the shared
+    replay: a trace line the expected file lacks is a difference (the binary's exit code and
+    diff on a tampered file: the test above)."""
     ex = BY_NAME["example3-regenerate"]
     bad = _tampered(ex, tmp_path, "[2453] est_simple_reenroll: Try to use est-test101 as client cert to authenticate\n", "")
-    proc = run_exercise(ex, tmp_path / "run", expect=bad)
-    assert proc.returncode == 1
-    assert "+" in proc.stderr and "est_simple_reenroll: Try to use est-test101" in proc.stderr
+    diff = io.StringIO()
+    assert expect.expect_hook(str(bad), out=diff, color=False)(replayed(ex.name).proc.stdout) == 1
+    assert re.search(r"^\+.*est_simple_reenroll: Try to use est-test101", diff.getvalue(), re.M), diff.getvalue()
 
 
 def test_failing_exercise_needs_keep_going(tmp_path: Path) -> None:
