@@ -149,9 +149,13 @@ def _env_path(tmp_path: Path, *, console_script: bool) -> dict[str, str]:
 @pytest.mark.parametrize("console_script", [False, True], ids=["python3-m", "console-script"])
 def test_start_names_the_transcript_and_prints_a_check_command_that_runs(console_script: bool,
                                                                           tmp_path: Path) -> None:
+    """The printed command runs as printed: with the console script the whole exercise is typed
+    and it passes; with ``python3 -m`` (a checkout, through the set-up) a short session is typed
+    and it grades that transcript (a FAIL naming the exercise: the session stopped early)."""
     name = "example1-enroll"
     env = _env_path(tmp_path, console_script=console_script)
-    proc = subprocess.run([str(fortishell_binary()), "lab", "start", name], input=typed_lines(name),
+    typed = typed_lines(name) if console_script else "get system status\nexit\n"
+    proc = subprocess.run([str(fortishell_binary()), "lab", "start", name], input=typed,
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     path = Path(re.search(r"^transcript saved: (.+)$", proc.stderr, re.M).group(1))  # type: ignore[union-attr]
@@ -162,7 +166,8 @@ def test_start_names_the_transcript_and_prints_a_check_command_that_runs(console
     assert check.startswith("fortishell lab check " if console_script else "python3 -m fortishell lab check ")
     ran = subprocess.run(["bash", "-c", check], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
                          check=False)  # as printed, in the shell the user typed `lab start` in
-    assert ran.returncode == 0 and f"{name}: PASS" in ran.stdout, ran.stdout + ran.stderr
+    verdict = (0, f"{name}: PASS") if console_script else (1, f"{name}: FAIL")
+    assert ran.returncode == verdict[0] and verdict[1] in ran.stdout, ran.stdout + ran.stderr
 
 
 def test_start_of_a_multi_part_exercise_prints_the_step_outside(tmp_path: Path) -> None:
