@@ -1,5 +1,6 @@
-"""README "Teaching with fortishell": every documented command, run as written (the installed
-binary for ``python3 -m fortishell``, a test directory for /tmp/, a free loopback port)."""
+"""README "Teaching with fortishell": the documented commands, run as written (the installed
+binary for ``python3 -m fortishell``, a test directory for /tmp/, a free loopback port); of the
+one ``lab start`` line per exercise, which differ in the name only, two representatives."""
 
 from __future__ import annotations
 
