@@ -5,6 +5,8 @@ fortishell.expect``) give one verdict on the same files."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -103,14 +105,32 @@ def test_an_extra_accepted_command_is_a_difference(newcomer: str) -> None:
 
 
 # ------------------------------------------------------------ one grader
-def _fortishell(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, FORTISHELL_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1", COLUMNS="250")
-    env.pop("FORCE_COLOR", None)
-    return subprocess.run([sys.executable, "-m", "fortishell", *args], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+def _fortishell(*args: str, tmp_path: Path) -> tuple[int, str]:
+    """``fortishell ARGS`` in this process (the command line's own entry point): exit code and
+    standard output.  The graders through the installed binary: test_labs_catalogue (lab check,
+    lab grade), test_labs_exercises (python -m fortishell.expect)."""
+    from fortishell.cli_main import run_main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        rc = run_main(["--state-dir", str(tmp_path / "state"), *args])
+    return rc, out.getvalue()
 
 
-def test_the_three_graders_agree(newcomer: str, tmp_path: Path) -> None:
+def _expect(*args: str) -> tuple[int, str]:
+    """``python -m fortishell.expect ARGS`` in this process."""
+    from fortishell import expect
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        rc = expect.main(list(args))
+    return rc, out.getvalue()
+
+
+def test_the_three_graders_agree(newcomer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
     ex = _example1()
     config = tmp_path / "replay.conf"  # the shell saves to its --config: a copy
     config.write_bytes(ex.config_path.read_bytes())
@@ -132,18 +152,17 @@ def test_the_three_graders_agree(newcomer: str, tmp_path: Path) -> None:
         (folder / name).write_text(text)
     for strict in (False, True):
         flag = ["--strict"] if strict else []
-        graded = _fortishell("lab", "grade", ex.name, str(folder), "--json", *flag, tmp_path=tmp_path)
-        by_file = {Path(t["transcript"]).name: t["passed"] for t in json.loads(graded.stdout)["transcripts"]}
+        _, graded = _fortishell("lab", "grade", ex.name, str(folder), "--json", *flag, tmp_path=tmp_path)
+        by_file = {Path(t["transcript"]).name: t["passed"] for t in json.loads(graded)["transcripts"]}
         asides = {Path(t["transcript"]).name: [a["why"] for a in t["set_aside"]]
-                  for t in json.loads(graded.stdout)["transcripts"]}
+                  for t in json.loads(graded)["transcripts"]}
         assert asides["newcomer.txt"] == ([] if strict else ["refused, retyped", "help"])
         for name in files:
-            check = _fortishell("lab", "check", ex.name, str(folder / name), *flag, tmp_path=tmp_path)
-            expect = subprocess.run([sys.executable, "-m", "fortishell.expect", *flag, str(ex.expected),
-                                     str(folder / name)], capture_output=True, text=True, timeout=60, check=False)
+            check, check_out = _fortishell("lab", "check", ex.name, str(folder / name), *flag, tmp_path=tmp_path)
+            expect, expect_out = _expect(*flag, str(ex.expected), str(folder / name))
             want = verdicts[(name, strict)]
-            assert (check.returncode, expect.returncode, 0 if by_file[name] else 1) == (want, want, want), \
-                (name, strict, check.stdout[-1500:], expect.stdout[-1500:])
+            assert (check, expect, 0 if by_file[name] else 1) == (want, want, want), \
+                (name, strict, check_out[-1500:], expect_out[-1500:])
 
 
 def test_a_transcript_is_a_file_that_starts_at_a_prompt(tmp_path: Path) -> None:

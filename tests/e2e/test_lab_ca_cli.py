@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import re
 import signal
 import subprocess
@@ -25,6 +27,20 @@ EXE = Path(sys.executable).parent / "fortishell"
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=120)
+
+
+def _run_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """``fortishell ARGS`` through the command line's entry point in this process (for tests of
+    what a command answers, not of the program: the others here start the installed binary)."""
+    from fortishell.cli_main import run_main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = run_main(list(args))
+        except SystemExit as exc:  # argparse leaves this way
+            rc = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess(["fortishell", *args], rc, out.getvalue(), err.getvalue())
 
 
 def _csr(path: Path, cn: str = "student1") -> None:
@@ -109,18 +125,19 @@ def test_lab_server_serves_tftp_and_the_crl(tmp_path: Path) -> None:
 
 
 def test_one_spelling_of_a_serial(tmp_path: Path) -> None:
-    """lab-ca writes serials as the device does (07:46:9a) and revoke takes that, hex and decimal."""
+    """lab-ca writes serials as the device does (07:46:9a) and revoke takes that, hex and decimal
+    (in this process: 16 commands; test_sign_revoke_and_crl runs sign, revoke and crl as programs)."""
     lab = tmp_path / "lab"
     issued = []
     for n in range(4):
         _csr(tmp_path / f"{n}.csr", f"student{n}")
-        signed = _run("lab-ca", "--lab-state", str(lab), "sign", str(tmp_path / f"{n}.csr"), "-o", str(tmp_path / f"{n}.cer"))
+        signed = _run_here("lab-ca", "--lab-state", str(lab), "sign", str(tmp_path / f"{n}.csr"), "-o", str(tmp_path / f"{n}.cer"))
         assert signed.returncode == 0, signed.stderr
         issued.append(signed.stdout)
     assert issued == [f"issued serial 07:46:{b} -> {tmp_path / f'{n}.cer'}\n" for n, b in enumerate(("97", "98", "99", "9a"))]
 
     def revoke(text: str, *more: str) -> subprocess.CompletedProcess[str]:
-        return _run("lab-ca", "--lab-state", str(lab), "revoke", text, *more)
+        return _run_here("lab-ca", "--lab-state", str(lab), "revoke", text, *more)
 
     assert revoke("07:46:97").stdout == "revoked serial 07:46:97\n"  # the device's form (get ... details)
     assert revoke("74698").stdout == "revoked serial 07:46:98\n"  # digits only: the reading that was issued
@@ -129,7 +146,7 @@ def test_one_spelling_of_a_serial(tmp_path: Path) -> None:
     # --clock after the action, hex with letters
     assert revoke("7469a", "--clock", "2023-04-06 22:45:00").stdout == "revoked serial 07:46:9a\n"
     assert revoke("07:46:9A").stdout == "serial 07:46:9a was already revoked\n"
-    crl = x509.load_pem_x509_crl(_run("lab-ca", "--lab-state", str(lab), "crl").stdout.encode())
+    crl = x509.load_pem_x509_crl(_run_here("lab-ca", "--lab-state", str(lab), "crl").stdout.encode())
     assert sorted(r.serial_number for r in crl) == [0x74697, 0x74698, 0x74699, 0x7469A]
     assert crl.get_revoked_certificate_by_serial_number(0x7469A).revocation_date_utc.isoformat() == \
         "2023-04-06T22:45:00+00:00"

@@ -15,6 +15,7 @@ reproduce, each with the reason; it is empty: the goal, 100%, is met.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "labs"))
 
 from extract_guide_trace import load_fixture  # noqa: E402
-from labexercises import EXERCISES, Exercise, run_exercise  # noqa: E402
+from labexercises import EXERCISES, Exercise, Replay  # noqa: E402
 
 from fortishell.fidelity import FidelityReport, match_in_order  # noqa: E402
 
@@ -99,12 +100,13 @@ SECTIONS = [e for e in EXERCISES if e.section]
 
 
 @pytest.fixture(scope="module")
-def transcripts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def transcripts(replayed: Callable[[str], Replay]) -> dict[str, str]:
+    """The exercises' plain runs, shared with tests/labs (tests/conftest.py)."""
     out: dict[str, str] = {}
     for ex in SECTIONS:
         if not ex.expected.exists():
             continue
-        proc = run_exercise(ex, tmp_path_factory.mktemp(ex.name))
+        proc = replayed(ex.name).proc
         assert proc.returncode == ex.expect_rc, f"{ex.name}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         out[ex.name] = proc.stdout
     return out

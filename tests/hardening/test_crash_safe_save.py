@@ -313,7 +313,8 @@ def test_sigkill_during_background_compactions_keeps_a_committed_configuration(t
         if proc.stderr is not None:
             proc.stderr.close()
         path = work / CONF
-        in_file = next((i for i, s in enumerate(states) if s == snapshot_key(store.load(path))), None)
+        loaded = snapshot_key(store.load(path))  # once: each load parses the whole file
+        in_file = next((i for i, s in enumerate(states) if s == loaded), None)
         assert in_file is not None, f"iteration {it}: the file matches no committed configuration"
         compacted += in_file > 0
         dev = Device.open(path, work / "state", Clock(fixed=LAB_TIME), journal=True)

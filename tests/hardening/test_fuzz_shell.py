@@ -17,6 +17,7 @@ import importlib.util
 import random
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -158,44 +159,54 @@ def test_random_sessions_keep_every_property(rng: random.Random) -> None:
     _assert_clean(checker)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.randoms(use_true_random=False), st.sampled_from(["local", "ca", "global", "setting"]))
-def test_abort_restores_the_cmdb_exactly(rng: random.Random, where: str) -> None:
-    """Any run of set/unset/nested edits followed by ``abort`` leaves the CMDB as before ``edit``."""
-    with F.loopback_only(), tempfile.TemporaryDirectory(prefix="fz-") as tmp:
-        dev = _device(Path(tmp))
+@pytest.fixture(scope="module")
+def abort_device(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One device for every example below: each starts from what the previous one left, which
+    is the lab configuration exactly when abort restores (what each example asserts); opening
+    a device parses the 50 kB lab configuration, the bulk of an example's cost."""
+    with F.loopback_only():
+        dev = _device(tmp_path_factory.mktemp("fz-abort"))
         try:
-            sess = F.Session(dev)
-            enter = {"local": ["config vpn certificate local", "edit fz-abort"],
-                     "ca": ["config vpn certificate ca", "edit G_CA_Cert_1"],
-                     "global": ["config system global"],
-                     "setting": ["config vpn certificate setting"]}[where]
-            before = F.tables_of(sess.cmdb)
-            saved_before = dev.config_path.read_bytes()
-            for line in enter:
-                sess.execute(line)
-            gen = F.Generator(rng)
-            for _ in range(rng.randint(1, 12)):
-                frame = sess.frame
-                assert frame is not None
-                line = gen.entry(sess, frame.spec, frame.kind, frame.buf)
-                verb = line.split(" ", 1)[0].lower()
-                if verb and ("end".startswith(verb) or "next".startswith(verb)):
-                    continue  # those commit; this test is about abort
-                r = sess.execute(line)
-                if r.question is not None:
-                    r.question.answer(False)
-                if sess.frame is None:  # the generated line was an abort
-                    break
-            while sess.frame is not None and len(sess.stack) > len(enter):
-                sess.execute("abort")  # leave nested levels (their changes live in the parent buffer)
-            if sess.frame is not None:
-                assert sess.execute("abort").rc == 0
-            assert sess.frame is None
-            assert F.tables_of(sess.cmdb) == before
-            assert dev.config_path.read_bytes() == saved_before
+            yield dev
         finally:
             dev.close()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.randoms(use_true_random=False), st.sampled_from(["local", "ca", "global", "setting"]))
+def test_abort_restores_the_cmdb_exactly(abort_device, rng: random.Random, where: str) -> None:
+    """Any run of set/unset/nested edits followed by ``abort`` leaves the CMDB as before ``edit``."""
+    dev = abort_device
+    with F.loopback_only():
+        sess = F.Session(dev)
+        enter = {"local": ["config vpn certificate local", "edit fz-abort"],
+                 "ca": ["config vpn certificate ca", "edit G_CA_Cert_1"],
+                 "global": ["config system global"],
+                 "setting": ["config vpn certificate setting"]}[where]
+        before = F.tables_of(sess.cmdb)
+        saved_before = dev.config_path.read_bytes()
+        for line in enter:
+            sess.execute(line)
+        gen = F.Generator(rng)
+        for _ in range(rng.randint(1, 12)):
+            frame = sess.frame
+            assert frame is not None
+            line = gen.entry(sess, frame.spec, frame.kind, frame.buf)
+            verb = line.split(" ", 1)[0].lower()
+            if verb and ("end".startswith(verb) or "next".startswith(verb)):
+                continue  # those commit; this test is about abort
+            r = sess.execute(line)
+            if r.question is not None:
+                r.question.answer(False)
+            if sess.frame is None:  # the generated line was an abort
+                break
+        while sess.frame is not None and len(sess.stack) > len(enter):
+            sess.execute("abort")  # leave nested levels (their changes live in the parent buffer)
+        if sess.frame is not None:
+            assert sess.execute("abort").rc == 0
+        assert sess.frame is None
+        assert F.tables_of(sess.cmdb) == before
+        assert dev.config_path.read_bytes() == saved_before
 
 
 def test_show_full_configuration_round_trip_after_changes(tmp_path: Path) -> None:

@@ -107,6 +107,16 @@ def run_exercise(
     )
 
 
+@dataclass(frozen=True)
+class Replay:
+    """A plain long-form run (:func:`run_exercise`) and its folder: the configuration copy
+    ``workdir/<name>.conf``, the lab state ``workdir/state`` (tests/labs/conftest.py keeps one
+    per exercise for the tests that share it)."""
+
+    proc: subprocess.CompletedProcess[str]
+    workdir: Path
+
+
 def _record_multi_part(name: str) -> None:
     """A multi-part exercise's expected transcript: the replay ``lab check`` runs (every part and
     the steps outside the device, on one fresh copy)."""

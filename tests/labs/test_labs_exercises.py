@@ -3,16 +3,19 @@ a wrong transcript fails with a readable diff and a non-zero exit."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from fortishell import expect
-from labexercises import BY_NAME, EXERCISES, GUIDE_CLOCK, ROOT, SAMPLES, SECTIONS, Exercise, command, fortishell_binary, run_exercise
+from labexercises import (BY_NAME, EXERCISES, GUIDE_CLOCK, ROOT, SAMPLES, SECTIONS, Exercise, Replay, command,
+                          fortishell_binary, run_exercise)
 
 IDS = [e.name for e in EXERCISES]
 
@@ -22,13 +25,14 @@ def test_binary_is_installed() -> None:
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=IDS)
-def test_exercise_matches_its_expected_transcript(ex: Exercise, tmp_path: Path) -> None:
-    """One replay per exercise through the installed binary: its exit code, the transcript's shape,
-    and the transcript graded as ``run --expect`` grades it (strictly, by the one grader).  ``run
-    --expect`` itself runs every exercise in the documented-commands test below and in
-    ``test_labs_catalogue`` (``lab check``)."""
+def test_exercise_matches_its_expected_transcript(ex: Exercise, replayed: Callable[[str], Replay]) -> None:
+    """One replay per exercise through the installed binary (shared with the other tests of this
+    folder that need a replay's outcome: conftest.py): its exit code, the transcript's shape, and
+    the transcript graded as ``run --expect`` grades it (strictly, by the one grader).  ``run
+    --expect`` itself runs the documented exercises in the documented-commands test below;
+    ``lab check`` replays representatives and the multi-part exercises (``test_labs_catalogue``)."""
     assert ex.script.exists() and ex.expected.exists(), f"{ex.name}: script or expected transcript missing"
-    proc = run_exercise(ex, tmp_path)
+    proc = replayed(ex.name).proc
     assert proc.returncode == ex.expect_rc, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
@@ -38,12 +42,11 @@ def test_exercise_matches_its_expected_transcript(ex: Exercise, tmp_path: Path) 
     assert result.ok, "\n".join(result.diff_lines()[:60])
 
 
-def test_exercise_starts_from_its_configuration_not_the_shipped_file(tmp_path: Path) -> None:
-    before = (SAMPLES / "lab.conf").read_bytes()
-    proc = run_exercise(BY_NAME["example1-enroll"], tmp_path)
-    assert proc.returncode == 0
-    assert (SAMPLES / "lab.conf").read_bytes() == before
-    saved = (tmp_path / "example1-enroll.conf").read_text()
+def test_exercise_starts_from_its_configuration_not_the_shipped_file(replayed: Callable[[str], Replay]) -> None:
+    run = replayed("example1-enroll")
+    assert run.proc.returncode == 0
+    assert 'edit "est-test101"' not in (SAMPLES / "lab.conf").read_text()  # the enrollment went to the copy
+    saved = (run.workdir / "example1-enroll.conf").read_text()
     assert 'edit "est-test101"' in saved and 'edit "G_CA_Cert_1"' in saved
 
 
@@ -59,12 +62,15 @@ def test_lab_conf_is_factory_plus_the_lab_root() -> None:
     assert factory.entry(CA, "G_CA_Cert_1") is None
 
 
-def test_a_second_student_run_with_other_serials_still_matches(tmp_path: Path) -> None:
+def test_a_second_student_run_with_other_serials_still_matches(tmp_path: Path,
+                                                               replayed: Callable[[str], Replay]) -> None:
     """The lab's serial counter lives in the state directory: a second enrollment gets the
     next serial (and new keys, dates alike); the serial/SKI/fingerprint wildcards absorb it."""
     ex = BY_NAME["example1-enroll"]
-    first = run_exercise(ex, tmp_path)
-    second = run_exercise(ex, tmp_path, expect=ex.expected)  # same state dir, fresh config copy
+    run = replayed(ex.name)
+    first = run.proc
+    shutil.copytree(run.workdir / "state", tmp_path / "state")  # the first run's lab state (a copy: it is shared)
+    second = run_exercise(ex, tmp_path, expect=ex.expected)  # same lab state, fresh config copy
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr
     serial = re.compile(r"Serial Number: (\d+) \(0x")
     assert serial.findall(first.stdout) != serial.findall(second.stdout)
@@ -90,12 +96,15 @@ def test_tampered_transcript_fails_with_a_readable_diff(tmp_path: Path) -> None:
     assert "\x1b[" not in diff  # not a terminal: no colour codes
 
 
-def test_missing_trace_line_fails(tmp_path: Path) -> None:
+def test_missing_trace_line_fails(tmp_path: Path, replayed: Callable[[str], Replay]) -> None:
+    """The ``--expect`` hook ``run`` calls with its transcript (expect.expect_hook), on the shared
+    replay: a trace line the expected file lacks is a difference (the binary's exit code and
+    diff on a tampered file: the test above)."""
     ex = BY_NAME["example3-regenerate"]
     bad = _tampered(ex, tmp_path, "[2453] est_simple_reenroll: Try to use est-test101 as client cert to authenticate\n", "")
-    proc = run_exercise(ex, tmp_path / "run", expect=bad)
-    assert proc.returncode == 1
-    assert "+" in proc.stderr and "est_simple_reenroll: Try to use est-test101" in proc.stderr
+    diff = io.StringIO()
+    assert expect.expect_hook(str(bad), out=diff, color=False)(replayed(ex.name).proc.stdout) == 1
+    assert re.search(r"^\+.*est_simple_reenroll: Try to use est-test101", diff.getvalue(), re.M), diff.getvalue()
 
 
 def test_failing_exercise_needs_keep_going(tmp_path: Path) -> None:
@@ -110,19 +119,20 @@ def test_failing_exercise_needs_keep_going(tmp_path: Path) -> None:
     assert "first difference" in proc.stderr
 
 
-def test_failing_exercise_shows_the_guide_error_lines(tmp_path: Path) -> None:
-    proc = run_exercise(BY_NAME["exercise-untrusted-ca"], tmp_path)
-    out = proc.stdout
+def test_failing_exercise_shows_the_guide_error_lines(replayed: Callable[[str], Replay]) -> None:
+    run = replayed("exercise-untrusted-ca")
+    out = run.proc.stdout
+    assert run.proc.returncode == 1  # a plain run (no --expect) of the failing exercise
     err = out.index("[1795] est_curl_req: Error buf: SSL certificate problem: self-signed certificate in certificate chain,")
     assert out.index("[2402] est_simple_enroll: Failed to get ca certs: -1.") > err
-    assert 'edit "est-test101"' not in (tmp_path / "exercise-untrusted-ca.conf").read_text()
+    assert 'edit "est-test101"' not in (run.workdir / "exercise-untrusted-ca.conf").read_text()
 
 
-def test_grading_a_recorded_transcript(tmp_path: Path) -> None:
+def test_grading_a_recorded_transcript(tmp_path: Path, replayed: Callable[[str], Replay]) -> None:
     """``python -m fortishell.expect EXPECTED ACTUAL`` grades a saved session (no device)."""
     ex = BY_NAME["example3-regenerate"]
     recorded = tmp_path / "student.txt"
-    recorded.write_text(run_exercise(ex, tmp_path / "run").stdout)
+    recorded.write_text(replayed(ex.name).proc.stdout)
     python = fortishell_binary().parent / "python"
     ok = subprocess.run([str(python), "-m", "fortishell.expect", str(ex.expected), str(recorded)],
                         capture_output=True, text=True, cwd=ROOT, check=False)
