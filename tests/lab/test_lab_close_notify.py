@@ -93,14 +93,15 @@ def test_keep_alive_then_client_close_notify_is_answered(responder, lab_ca):
 
 
 def test_idle_cut_off_ends_with_close_notify(make_responder, lab_ca):
-    # the deadline covers the handshake and the request too: 0.5 s cut a loaded machine's handshake
-    r = make_responder(io_timeout=1.5)
+    # the deadline covers the handshake and the request too: under the suite's own load a handshake
+    # took over 1.5 s (the server, cut mid-handshake, answered decode_error); 3 s leaves it room
+    r = make_responder(io_timeout=3.0)
     with strict_connect(r.port, client_context(lab_ca)) as tls:
         tls.sendall(request("GET", CACERTS))
         started = time.monotonic()
         data = read_to_end(tls)  # the reply, then the idle keep-alive connection is closed cleanly
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert time.monotonic() - started < 8
+    assert time.monotonic() - started < 10
 
 
 def test_srp_connection_ends_with_close_notify(responder):
