@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from cryptography import x509
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from ..clock import Clock
 from ..errors import LabError
 from .ca import LabCA
+from .httpthread import HttpThread
 from .state import LabState
 
 CRL_PATH = "/estExampleCA.crl"
@@ -91,8 +91,7 @@ class CrlService:
         self.state, self.ca, self.clock = state, ca, clock or Clock()
         self.host, self.port = host, port
         self.on_request = on_request
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._served: HttpThread | None = None
 
     def current(self) -> x509.CertificateRevocationList:
         return build_crl(self.ca, self.state.revoked(), self.clock.now())
@@ -131,26 +130,14 @@ class CrlService:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 _log.debug(format, *args)
 
-        try:
-            httpd = ThreadingHTTPServer((self.host, self.port), Handler)
-        except OSError as exc:
-            raise LabError(f"Cannot start the lab CRL server on {self.host}:{self.port}: {exc.strerror}") from None
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self.port = int(httpd.server_address[1])
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="fortishell-crl", daemon=True)
-        self._thread.start()
+        self._served = HttpThread.start(self.host, self.port, Handler, what="the lab CRL server", name="fortishell-crl")
+        self.port = self._served.port
         return self
 
     def stop(self) -> None:
-        httpd, thread = self._httpd, self._thread
-        self._httpd = self._thread = None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if thread is not None:
-            thread.join(5.0)
+        served, self._served = self._served, None
+        if served is not None:
+            served.stop()
 
     @property
     def address(self) -> tuple[str, int]:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from ..clock import Clock
@@ -27,6 +26,7 @@ from ..errors import LabError
 from ..x509text import sha256_fingerprint
 from .ca import LabCA
 from .scepapp import DEFAULT_CHALLENGE, MAX_BODY, ScepApp, ScepFaults, ScepReply, ScepRequest
+from .httpthread import HttpThread
 from .state import LabState
 
 SCEP_HOST = "scep.lab"
@@ -55,8 +55,7 @@ class ScepService:
         self.app, self.host, self.port = app, host, port
         self.io_timeout = io_timeout
         self.on_request = on_request
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._served: HttpThread | None = None
 
     @classmethod
     def for_lab(cls, ca: LabCA, state: LabState, lab_dir: Path | None,
@@ -115,26 +114,14 @@ class ScepService:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 _log.debug(format, *args)
 
-        try:
-            httpd = ThreadingHTTPServer((self.host, self.port), Handler)
-        except OSError as exc:
-            raise LabError(f"Cannot start the lab SCEP server on {self.host}:{self.port}: {exc.strerror}") from None
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self.port = int(httpd.server_address[1])
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="fortishell-scep", daemon=True)
-        self._thread.start()
+        self._served = HttpThread.start(self.host, self.port, Handler, what="the lab SCEP server", name="fortishell-scep")
+        self.port = self._served.port
         return self
 
     def stop(self) -> None:
-        httpd, thread = self._httpd, self._thread
-        self._httpd = self._thread = None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if thread is not None:
-            thread.join(5.0)
+        served, self._served = self._served, None
+        if served is not None:
+            served.stop()
 
 
 # ---------------------------------------------------------------- lab-server options

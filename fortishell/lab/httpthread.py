@@ -1,0 +1,47 @@
+"""One stdlib HTTP server serving on its own daemon thread: the plumbing the plain-HTTP lab
+services share (the CRL on ``crl.lab``, SCEP on ``scep.lab``).  Each service keeps its own
+request handler (its app); this module only binds, serves and stops."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ..errors import LabError
+
+
+class HttpThread:
+    """A bound :class:`ThreadingHTTPServer` and the thread serving it, until :meth:`stop`."""
+
+    def __init__(self, httpd: ThreadingHTTPServer, thread: threading.Thread) -> None:
+        self._httpd: ThreadingHTTPServer | None = httpd
+        self._thread: threading.Thread | None = thread
+
+    @classmethod
+    def start(cls, host: str, port: int, handler: type[BaseHTTPRequestHandler], *, what: str, name: str,
+              poll_interval: float = 0.2) -> "HttpThread":
+        """Bind ``host:port`` (0: any free port) and serve; ``what`` names the service in the
+        one-line :class:`LabError` a bind failure raises (``the lab CRL server``), ``name`` its thread."""
+        try:
+            httpd = ThreadingHTTPServer((host, port), handler)
+        except OSError as exc:
+            raise LabError(f"Cannot start {what} on {host}:{port}: {exc.strerror}") from None
+        httpd.daemon_threads = True
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": poll_interval},
+                                  name=name, daemon=True)
+        thread.start()
+        return cls(httpd, thread)
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1]) if self._httpd is not None else 0
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and close the socket (idempotent)."""
+        httpd, thread = self._httpd, self._thread
+        self._httpd = self._thread = None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        if thread is not None:
+            thread.join(timeout)
