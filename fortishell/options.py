@@ -49,6 +49,28 @@ def listen_port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a port number (1-65535, or 0 for any free port)") from None
 
 
+def count(text: str) -> int:
+    """A whole number of 0 or more (fault counts, --retry-after's count)."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A number of seconds from 0 to 600 (fault delays)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 600")
+    return value
+
+
 def clock(text: str) -> str:
     """A ``--clock`` value; returned as given once it parses."""
     try:

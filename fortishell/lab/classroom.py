@@ -61,28 +61,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name, text in ACME_FAULT_HELP.items():
         flag = "--acme-" + name.replace("_", "-")
         if name == "bad_nonces":
-            p.add_argument(flag, type=_count, default=0, metavar="N", help="ACME fault: " + text)
+            p.add_argument(flag, type=options.count, default=0, metavar="N", help="ACME fault: " + text)
         elif name == "slow_validation":
-            p.add_argument(flag, type=_seconds, default=0.0, metavar="SECONDS", help="ACME fault: " + text)
+            p.add_argument(flag, type=options.seconds, default=0.0, metavar="SECONDS", help="ACME fault: " + text)
         else:
             p.add_argument(flag, action="store_true", help="ACME fault: " + text)
     scepserver.add_arguments(p, options.listen_port)
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of 0 or more")
-    return int(text)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not 0 <= value <= 600:
-        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 600")
-    return value
 
 
 def acme_faults(args: argparse.Namespace) -> AcmeFaults:

@@ -117,9 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fault: " + FAULT_HELP[name] + " (default: off)")
     for name, text in TOPOLOGY_FLAGS.items():  # PKI topology knobs
         p.add_argument("--" + name.replace("_", "-"), action="store_true", help=text)
-    p.add_argument("--retry-after", nargs=2, type=_count, metavar=("COUNT", "SECONDS"),
+    p.add_argument("--retry-after", nargs=2, type=options.count, metavar=("COUNT", "SECONDS"),
                    help="fault: answer the first COUNT enrollments 202 with Retry-After SECONDS (default: off)")
-    p.add_argument("--delay", type=_seconds, default=0.0, metavar="SECONDS",
+    p.add_argument("--delay", type=options.seconds, default=0.0, metavar="SECONDS",
                    help="fault: wait SECONDS (0-600) before each answer (default: 0)")
     p.add_argument("--fault-endpoint", action="append", default=[], metavar="OP",
                    choices=("cacerts", "csrattrs", "simpleenroll", "simplereenroll", "serverkeygen"),
@@ -156,7 +156,7 @@ def _add_habit_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _columns(text: str) -> int:
-    value = _count(text)
+    value = options.count(text)
     if not 4 <= value <= 1024:
         raise argparse.ArgumentTypeError(f"{value} is not between 4 and 1024")
     return value
@@ -172,32 +172,12 @@ def habit_knobs(args: argparse.Namespace) -> dict[str, object]:
 # end of real-server body habits
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
 def _workers(text: str) -> int:
-    value = _count(text)
+    value = options.count(text)
     if not 1 <= value <= workers.MAX_WORKERS:
         raise argparse.ArgumentTypeError(f"{value} is not between 1 and {workers.MAX_WORKERS}")
     if value > 1 and not workers.can_fork():
         raise argparse.ArgumentTypeError("more than one worker needs os.fork (POSIX)")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not 0 <= value <= 600:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 600")
     return value
 
 
