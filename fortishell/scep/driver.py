@@ -190,9 +190,9 @@ class ScepDriver:
                 if not new and not exists:
                     raise FlowFailure(f"certificate '{event.name}' was deleted meanwhile")
                 tx.put(LOCAL, event.name, values)
-        except errors.FortiError as exc:
-            if isinstance(exc, FlowFailure):
-                raise
+        except FlowFailure:
+            raise
+        except errors.FortiError as exc:  # the CMDB refused the values
             raise FlowFailure("; ".join(exc.lines) or "the configuration refused the certificate") from None
         return Stored((event.name,))
 

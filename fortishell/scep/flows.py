@@ -300,13 +300,18 @@ def _csr_pem(csr: x509.CertificateSigningRequest) -> str:
     return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+def _prepare(job: Job) -> Generator[Event, Reply, tuple[CaChain, frozenset[str], str]]:
+    """What every PKIOperation starts with: the CA (and RA) certificates, judged by the trust
+    rules, the capabilities, and the transaction id of the request's key."""
+    chain = yield from get_ca_cert(job.settings, job.dest_ip)
+    caps = yield from get_ca_caps(job.settings, job.dest_ip)
+    trust_chain(chain, job.store, job.now, job.settings.url)
+    return chain, caps, m.transaction_id_for(job.key.public_key())
+
+
 def enroll(job: Job) -> Flow:
     """GetCACert, GetCACaps, PKCSReq (or RenewalReq), and the outcome (module doc)."""
-    s = job.settings
-    chain = yield from get_ca_cert(s, job.dest_ip)
-    caps = yield from get_ca_caps(s, job.dest_ip)
-    trust_chain(chain, job.store, job.now, s.url)
-    tid = m.transaction_id_for(job.key.public_key())
+    chain, caps, tid = yield from _prepare(job)
     yield Trace.of(C.TRANSACTION, tid=tid)
     if job.current is not None and "RENEWAL" in caps:
         kind, signer = m.MessageType.RENEWAL_REQ, job.current
@@ -320,11 +325,7 @@ def enroll(job: Job) -> Flow:
 def poll(job: Job) -> Flow:
     """CertPoll for the pending request of ``job.key`` / ``job.csr``: the certificate (stored),
     still pending (nothing stored), or the CA's refusal (FlowFailure)."""
-    s = job.settings
-    chain = yield from get_ca_cert(s, job.dest_ip)
-    caps = yield from get_ca_caps(s, job.dest_ip)
-    trust_chain(chain, job.store, job.now, s.url)
-    tid = m.transaction_id_for(job.key.public_key())
+    chain, caps, tid = yield from _prepare(job)
     yield Trace.of(C.POLL, tid=tid)
     signer = (m.self_signed(job.key, job.csr.subject, job.now), job.key)
     payload = m.issuer_and_subject(chain.cas[0].subject, job.csr.subject)

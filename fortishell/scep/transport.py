@@ -9,11 +9,12 @@ and a cancellation shuts the connection's socket down from the cancelling thread
 device's CA store only.  A reply body is read up to :data:`MAX_BODY` (a hostile
 server cannot make the device buffer without end).  :meth:`ScepHttp.send` never
 raises: a failure on the wire is a :class:`~fortishell.est.events.WireFailure`
-with curl-like wording.
+in curl's wording (``est/curlerrors.py``, the EST client's translation).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ import httpcore
 import httpx
 
 from fortishell.est.cancel import CancelToken
+from fortishell.est.curlerrors import curl_error_text
 from fortishell.est.transport import Backend, EstHttpTransport, EstTransportError, make_ssl_context
 from fortishell.est.transport import TransportConfig as EstTransportConfig
 
@@ -44,6 +46,7 @@ class ScepHttp:
             port = 80
         cfg = EstTransportConfig(host=host, port=port, connect_to=resolve(host, port) if resolve else None,
                                  trust_pems=trust_pems, timeout=timeout)
+        self._host, self._port = host, port
         self._client: httpx.Client | None = None
         self._error: str | None = None
         try:
@@ -58,6 +61,7 @@ class ScepHttp:
         if self._client is None:
             return WireFailure(self._error or "no transport")
         headers = {"Content-Type": req.content_type} if req.content_type else {}
+        started = time.monotonic()
         try:
             with self._client.stream(req.method, req.url, content=req.body, headers=headers) as resp:
                 body = bytearray()
@@ -68,27 +72,13 @@ class ScepHttp:
                 return Response(resp.status_code, tuple(resp.headers.multi_items()), bytes(body))
         except httpx.InvalidURL as exc:
             return WireFailure(f"bad URL: {exc}")
-        # the EST transport raises httpcore's errors as they are (est/engine.py reads them too)
-        except (httpx.TimeoutException, httpcore.TimeoutException):
-            return WireFailure("Connection timed out")
-        except (httpx.ConnectError, httpcore.ConnectError) as exc:
-            return WireFailure(_connect_text(str(exc)))
-        except (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            # a protocol error, a connection cut (a cancellation), a decode error
-            return WireFailure(str(exc) or type(exc).__name__)
-        except EstTransportError as exc:
-            return WireFailure(str(exc))
+        # the EST transport raises httpcore's errors as they are; one wording for every protocol
+        except (httpx.HTTPError, httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
+                EstTransportError) as exc:
+            elapsed = int((time.monotonic() - started) * 1000)
+            return WireFailure(curl_error_text(exc, self._host, self._port, elapsed))
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
 
-
-def _connect_text(text: str) -> str:
-    if "Connection refused" in text or "Errno 111" in text:
-        return "Connection refused"
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "SSL certificate problem: unable to get local issuer certificate"
-    if "Name or service not known" in text or "Errno -2" in text or "Errno -3" in text:
-        return "Could not resolve host"
-    return text or "connect failed"

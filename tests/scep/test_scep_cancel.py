@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from fortishell.shell.device import Device
 from fortishell.shell.session import Session
 from fortishell.shell.result import Result
@@ -37,3 +39,21 @@ def test_ctrl_c_ends_a_blocked_enrollment_and_stores_nothing(session: Session, d
             assert not worker.is_alive() and time.monotonic() - started < 2
     assert results[0].lines == ["SCEP enrollment of certificate 'dev9' cancelled.", "Command fail. Return code -1"]
     assert device.cmdb.entry(LOCAL, "dev9") is None and device.config_path.read_bytes() == before
+
+
+def test_a_store_refuses_an_entry_made_or_deleted_meanwhile(device: Device) -> None:
+    """A new enrollment must not overwrite an entry another session created while it ran, and a
+    poll or renewal must not bring back an entry deleted meanwhile: the driver's store checks both."""
+    from fortishell.scep.driver import ScepDriver
+    from fortishell.scep.events import FlowFailure, StoreLocal
+
+    driver = ScepDriver(device.cmdb, device.clock, None, None)
+    event = StoreLocal("late", (("comments", "from SCEP"),))
+    with pytest.raises(FlowFailure, match="was deleted meanwhile"):
+        driver._store(event, new=False)
+    assert device.cmdb.entry(LOCAL, "late") is None
+    with device.cmdb.transaction() as tx:
+        tx.put(LOCAL, "late", {"comments": "typed by someone else"})
+    with pytest.raises(FlowFailure, match="was created meanwhile"):
+        driver._store(event, new=True)
+    assert device.cmdb.entry(LOCAL, "late").get("comments") == "typed by someone else"

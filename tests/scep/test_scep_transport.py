@@ -3,6 +3,7 @@ FortiOS-style line and stores nothing (never an internal error)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -63,11 +64,43 @@ def test_a_server_that_hangs_up_and_a_closed_port(session: Session, device: Devi
 
         threading.Thread(target=hang_up, daemon=True).start()
         result = session.execute(_generate(f"http://127.0.0.1:{port}/scep"))
+    # curl's wording, as the EST client words the same failures (est/curlerrors.py)
     assert result.lines[0] == ("SCEP enrollment of certificate 'web1' failed: cannot reach the SCEP server: "
-                               "Server disconnected without sending a response.")
+                               "Empty reply from server")
     refused = session.execute(_generate(f"http://127.0.0.1:{port}/scep"))  # nothing listens any more
-    assert refused.lines[0] == "SCEP enrollment of certificate 'web1' failed: cannot reach the SCEP server: " \
-                               "Connection refused"
+    assert re.fullmatch(r"SCEP enrollment of certificate 'web1' failed: cannot reach the SCEP server: Failed to "
+                        rf"connect to 127\.0\.0\.1 port {port} after \d+ ms: Connection refused", refused.lines[0])
+    assert device.cmdb.entry(LOCAL, "web1") is None
+
+
+class _Flood(BaseHTTPRequestHandler):
+    """A hostile server: a GetCACert reply far larger than any certificate."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-x509-ca-cert")
+        self.send_header("Content-Length", str(8 * 1024 * 1024))
+        self.end_headers()
+        try:
+            for _ in range(128):
+                self.wfile.write(b"\0" * 65536)
+        except OSError:
+            pass  # the client stopped reading: what the test wants
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_a_reply_without_end_is_cut_off_not_buffered(session: Session, device: Device) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flood)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = session.execute(_generate(f"http://127.0.0.1:{server.server_address[1]}/scep"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.lines[0] == ("SCEP enrollment of certificate 'web1' failed: cannot reach the SCEP server: "
+                               "reply larger than 256 KiB")
     assert device.cmdb.entry(LOCAL, "web1") is None
 
 
