@@ -75,3 +75,27 @@ def test_pending_request_approved_by_the_trainer(tmp_path: Path, make_responder,
     finally:
         device.close()
         scep.stop()
+
+
+def test_a_rejected_request_is_logged_and_no_longer_polled(tmp_path: Path) -> None:
+    """The embedded lab's /approval/scep holds the request; the trainer rejects it (lab-ca reject
+    --all on the device's lab state); the next poll gets FAILURE: the event log says so, the entry
+    keeps its CSR and is not polled again."""
+    device = Device.open(tmp_path / "c.conf", tmp_path / "state", Clock(fixed=NOW))
+    try:
+        session = Session(device)
+        url = "http://scep.lab/approval/scep"
+        _ok(session, f"execute vpn certificate ca import auto {url}", True)
+        _ok(session, f'execute vpn certificate local generate rsa held1 2048 held1 "" "" "" "" "" "" "" {url} '
+                     "fortinet-lab")
+        assert cacli.main(["reject", "--all"], tmp_path / "state") == 0
+        device.clock.set(NOW + dt.timedelta(minutes=6))
+        _ok(session, "get system status")  # a command boundary: the due poll runs
+        log = "\n".join(_ok(session, "execute log display"))
+        assert "SCEP request of certificate held1: SCEP enrollment of certificate 'held1' failed: request failed, " \
+               "failInfo badRequest" in log, log
+        entry = device.cmdb.entry(LOCAL, "held1")
+        assert entry is not None and entry.get("csr") and not entry.get("certificate")
+        assert device.scep.pending() == []  # given up: not polled again
+    finally:
+        device.close()
