@@ -76,7 +76,8 @@ BACKOFF = (
     _dt.timedelta(hours=24),
 )
 HOLD_AFTER_RENEWAL = _dt.timedelta(hours=24)
-# Trace points of the renewal service (application ``est``); not in the guide.
+# Trace points of the renewal service (application ``est``, or ``scep`` for an SCEP certificate);
+# not in the guide.
 TRACE_APP = "est"
 EXPIRY_WARNING = TracePoint(
     2498, "est_cert_expiry_check", "Certificate {name} will expire in {days} days ({not_after} GMT)")
@@ -224,7 +225,7 @@ class RenewalService:
             wait = BACKOFF[min(failures, len(BACKOFF)) - 1]
             self._retry[name] = _Retry(failures, now + wait)
             reason = _short_reason(err)
-            self._trace(RENEWAL_FAILED, name=name, reason=reason, minutes=int(wait.total_seconds() // 60))
+            self._trace(name, RENEWAL_FAILED, name=name, reason=reason, minutes=int(wait.total_seconds() // 60))
             self._log.write(
                 LOGID_CERT_RENEW_FAILED, "error", "Certificate renewal failed",
                 f"Failed to renew certificate {name} with {self._protocol(name)}: {reason}; "
@@ -257,15 +258,25 @@ class RenewalService:
             return
         self._warned.add((name, not_after))
         left = max(0, (not_after - now).days)
-        self._trace(EXPIRY_WARNING, name=name, days=left, not_after=f"{not_after:%Y-%m-%d %H:%M:%S}")
+        self._trace(name, EXPIRY_WARNING, name=name, days=left, not_after=f"{not_after:%Y-%m-%d %H:%M:%S}")
         self._log.write(
             LOGID_CERT_EXPIRE_WARNING, "warning", "Certificate expiring",
             f"Certificate {name} will expire in {left} days ({not_after:%Y-%m-%d %H:%M:%S} GMT)",
         )
 
-    def _trace(self, point: TracePoint, **values: Any) -> None:
+    def _trace(self, entry_name: str, point: TracePoint, **values: Any) -> None:
+        """A renewal-service line on the debug application of the entry's protocol: an SCEP
+        certificate's lines are the SCEP daemon's (``scep/catalogue.py``), under ``diagnose debug
+        application scep``."""
         if self._tracer is not None:
-            self._tracer.emit(TRACE_APP, point, **values)
+            entry = self._cmdb.entry(LOCAL, entry_name)
+            if entry is not None and _get(entry, "enroll-protocol") == "scep":
+                from .scep import catalogue as scep_lines
+
+                scep_point = {EXPIRY_WARNING: scep_lines.EXPIRY_WARNING, RENEWAL_FAILED: scep_lines.RENEWAL_FAILED}
+                self._tracer.emit(scep_lines.APP, scep_point[point], **values)
+            else:
+                self._tracer.emit(TRACE_APP, point, **values)
 
 
 def _short_reason(err: FortiError) -> str:

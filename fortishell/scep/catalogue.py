@@ -56,3 +56,8 @@ PENDING = _p(1220, "__scep_enroll", "request is pending, polling every {seconds}
 POLL = _p(1221, "__scep_poll", "polling transaction {tid} (GetCertInitial)")
 SAVED = _p(1230, "__scep_enroll", "certificate {name} saved")
 FAILED = _p(1240, "__scep_enroll", "enrollment of {name} failed: {reason}")
+
+# the renewal service's lines for an SCEP certificate (renewal.py; ours, like its EST ones)
+EXPIRY_WARNING = _p(1300, "__scep_cert_expiry_check",
+                    "Certificate {name} will expire in {days} days ({not_after} GMT)")
+RENEWAL_FAILED = _p(1310, "__scep_auto_regen", "Failed to renew certificate {name}: {reason}. Retry in {minutes} minutes.")

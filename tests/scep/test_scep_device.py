@@ -1,5 +1,6 @@
-"""Ctrl-C during a SCEP enrollment (``Device.cancel``, what the REPL's Ctrl-C and SIGINT call): the
-blocked request returns at once, the command fails with one line, nothing is stored."""
+"""The SCEP client on a device: Ctrl-C during an enrollment (``Device.cancel``, what the REPL's
+Ctrl-C and SIGINT call: the blocked request returns at once, one line, nothing stored); the
+driver's store checks against other sessions; a failed renewal's trace on the scep application."""
 
 from __future__ import annotations
 
@@ -57,3 +58,24 @@ def test_a_store_refuses_an_entry_made_or_deleted_meanwhile(device: Device) -> N
     with pytest.raises(FlowFailure, match="was created meanwhile"):
         driver._store(event, new=True)
     assert device.cmdb.entry(LOCAL, "late").get("comments") == "typed by someone else"
+
+
+def test_a_failed_scep_renewal_traces_on_the_scep_application(session: Session, device: Device) -> None:
+    """The renewal service's failure line for an SCEP certificate is the SCEP daemon's, shown with
+    `diagnose debug application scep`, not with est; the old certificate stays."""
+    url = "http://scep.lab/scep"
+    asked = session.execute(f"execute vpn certificate ca import auto {url}")
+    assert asked.question is not None and asked.question.answer(True).rc == 0
+    assert session.execute(f'execute vpn certificate local generate rsa ren1 2048 ren1 "" "" "" "" "" "" "" {url} '
+                           "fortinet-lab").rc == 0
+    before = device.cmdb.entry(LOCAL, "ren1").get("certificate")
+    lines: list[str] = []
+    device.set_sink(lines.append)
+    for line in ("diagnose debug application scep -1", "diagnose debug enable", "config vpn certificate local",
+                 "edit ren1", "set scep-url http://127.0.0.1:1/scep", "set auto-regenerate-days 400", "end"):
+        assert session.execute(line).rc == 0, line
+    device.poll_renewals(force=True)
+    failed = [ln for ln in lines if ln.startswith("__scep_auto_regen: Failed to renew certificate ren1: ")]
+    assert failed and failed[0].endswith(". Retry in 5 minutes."), lines
+    assert not any(ln.startswith("[2512] est_auto_regen") for ln in lines)
+    assert device.cmdb.entry(LOCAL, "ren1").get("certificate") == before
