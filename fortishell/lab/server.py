@@ -26,12 +26,17 @@ not take it down):
 * TLS 1.2 or later only (both the OpenSSL and the TLS-SRP stack).
 
 Every connection the responder ends is ended with a TLS close_notify (see
-:meth:`.tlsio.Channel.close`), including the idle and deadline cut-offs: the
-reaper first shuts only the *reading* side of a late connection, so that its
-thread can still write close_notify, and shuts it down completely if the
-thread has not finished ``REAP_GRACE`` seconds later (a client that does not
-read what it is sent).  Strict clients (OpenSSL 3 without ragged-EOF
-tolerance, ApacheBench) read every reply cleanly.
+:meth:`.tlsio.Channel.close`), including the idle and deadline cut-offs.  The
+serving thread keeps its own deadline: every read and write is given the time
+left until it, so a late connection times out in its own thread, which then
+writes close_notify.  The cut-off must not come from shutting the socket's
+reading side: OpenSSL 3 answers the end-of-file its read then sees with a fatal
+``decode_error`` alert, not close_notify.  The reaper thread is a backstop only:
+``REAP_GRACE`` seconds past the deadline it shuts the reading side of a
+connection whose thread has not ended it (a phase without its own timeout), and
+the whole socket ``REAP_GRACE`` seconds after that (a client that does not read
+what it is sent).  Strict clients (OpenSSL 3 without ragged-EOF tolerance,
+ApacheBench) read every reply cleanly.
 
 An unexpected error while answering a request is logged with its traceback on
 the ``fortishell.lab`` logger and answered ``500``.
@@ -72,7 +77,7 @@ from .tlsio import Channel, HandshakeError, SrpUsers, make_ssl_context, peek_is_
 DEFAULT_CSRATTRS = "MCYGBysGAQEBARYGCSqGSIb3DQEJAQYFK4EEACIGCWCGSAFlAwQCAg=="
 
 _LOG = logging.getLogger("fortishell.lab")
-REAP_GRACE = 1.0  # seconds between shutting the read side of a late connection and the whole
+REAP_GRACE = 0.5  # seconds from a missed deadline to the reaper's read-side cut, and on to the whole
 
 
 @dataclass
@@ -252,9 +257,9 @@ class EstResponder:
             now = time.monotonic()
             with self._live_lock:
                 for conn in self._live:
-                    if conn.deadline < now:
+                    if conn.deadline + REAP_GRACE < now:
                         conn.kill(graceful=not conn.read_shut)
-                        conn.deadline = now + REAP_GRACE
+                        conn.deadline = now  # the whole socket next, REAP_GRACE from now
 
     def _serve(self, conn: "_Conn", peer: tuple[str, int]) -> None:
         channel: Channel | None = None
@@ -264,11 +269,11 @@ class EstResponder:
             if self.faults.snapshot().tls_failure:
                 fail_handshake(sock, self.config.io_timeout)
                 return
-            timeout = self.config.io_timeout
+            timeout = conn.remaining()  # the handshake's share of the deadline set at accept
             if peek_is_srp(sock, timeout):
-                channel = wrap_srp(sock, self._srp, peer, timeout)
+                channel = wrap_srp(sock, self._srp, peer, conn.remaining())
             else:
-                channel = wrap_ssl(sock, self._tls_context(), peer, timeout)
+                channel = wrap_ssl(sock, self._tls_context(), peer, conn.remaining())
                 if isinstance(channel.sock, socket.socket):
                     with self._live_lock:
                         conn.sock = channel.sock  # ssl took over the descriptor
@@ -302,7 +307,7 @@ class EstResponder:
         while not self._stopping.is_set():
             live.deadline = time.monotonic() + io_timeout  # the whole next request, idle wait included
             try:
-                req = self._read_request(conn, ch)
+                req = self._read_request(conn, ch, live)
             except _TooLarge:
                 self._send(conn, ch, error(413, "Payload Too Large"), close=True)
                 linger(ch)
@@ -330,6 +335,7 @@ class EstResponder:
                 self.config.on_request(req, reply, time.monotonic() - started)
             if reply.mode == "drop":
                 return
+            ch.settimeout(live.remaining())  # a client that does not read is cut off at the deadline
             if not self._send(conn, ch, reply):
                 return
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
@@ -339,12 +345,13 @@ class EstResponder:
             except h11.LocalProtocolError:
                 return
 
-    def _read_request(self, conn: h11.Connection, ch: Channel) -> Request | None:
+    def _read_request(self, conn: h11.Connection, ch: Channel, live: "_Conn") -> Request | None:
         head: h11.Request | None = None
         body = bytearray()
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
+                ch.settimeout(live.remaining())  # past the deadline: TimeoutError, the thread closes cleanly
                 data = ch.recv(65536)
                 conn.receive_data(data)  # b"" marks EOF
                 continue
@@ -410,6 +417,10 @@ class _Conn:
         self.sock = sock
         self.deadline = deadline
         self.read_shut = False
+
+    def remaining(self) -> float:
+        """Seconds left until the deadline: the timeout of the serving thread's next read or write."""
+        return max(0.001, self.deadline - time.monotonic())
 
     def kill(self, *, graceful: bool = True) -> None:
         """Shut the socket down so that the serving thread's blocking call returns.

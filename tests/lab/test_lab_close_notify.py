@@ -104,6 +104,23 @@ def test_idle_cut_off_ends_with_close_notify(make_responder, lab_ca):
     assert time.monotonic() - started < 10
 
 
+def test_idle_cut_offs_of_many_connections_all_end_with_close_notify(make_responder, lab_ca):
+    # The cut-off comes from each connection's own read timeout, never from shutting its reading
+    # side: OpenSSL 3 answers that end-of-file with a fatal decode_error alert.  Many connections
+    # cut at once make the old race (reaper tick vs. read timeout) all but certain to show.
+    r = make_responder(io_timeout=0.5)
+    ctx = client_context(lab_ca)
+    conns = [strict_connect(r.port, ctx) for _ in range(16)]
+    try:
+        for tls in conns:
+            tls.sendall(request("GET", CACERTS))
+        for tls in conns:
+            assert read_to_end(tls).startswith(b"HTTP/1.1 200 OK\r\n")  # SSLError on an alert
+    finally:
+        for tls in conns:
+            tls.close()
+
+
 def test_srp_connection_ends_with_close_notify(responder):
     from tlslite.api import HandshakeSettings, TLSConnection
 
