@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote
 from aiohttp import web
 
 from ..ssh.logins import peer_text
-from . import auth, cmdb_api, envelope, monitor, monitor_certs
+from . import auth, cmdb_api, envelope, monitor, monitor_certs, vdoms
 from .envelope import RestError
 from .runner import run_on
 
@@ -199,37 +199,30 @@ async def cmdb_handler(request: web.Request) -> web.Response:
     _allowed(request, who, auth.group_of("cmdb", path), write)
     body = await _body(request) if write else None
     query = dict(request.query)
-    vdoms = _vdom_list(query.get("vdom", ""))
-    if vdoms is not None:
-        query["vdom"] = "root" if "root" in vdoms else vdoms[0]  # a list without root touches nothing
+    allowed = who.vdoms()
+    asked = vdoms.asked(query.get("vdom", ""), allowed)
+    scope_global = request.query.get("scope") == "global"
+    query["vdom"] = vdoms.MANAGEMENT  # the one vdom a request runs in (vdoms.py: who may)
     call = cmdb_api.Call(request.method, path, name, mkey, query,
                          tuple(request.query.getall("filter", [])), body)
-    scope_global = request.query.get("scope") == "global"
-    vdom = None if scope_global else "root"
-    try:
-        fields = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
-        answer = envelope.success(request.method, fields, vdom=vdom, path=path, name=name)
-    except RestError as err:
-        answer = envelope.error(request.method, err, vdom=vdom, path=path, name=name) \
-            | ({"mkey": mkey} if mkey is not None else {})
-    if vdoms is None:
-        return _reply(answer)
+    answers = []
+    for v in asked.names:  # at most one runs: the device has one vdom
+        vdom = None if scope_global else v
+        if not vdoms.permitted(v, allowed, scope_global=scope_global):
+            answers.append(envelope.error(request.method, RestError(403), vdom=vdom, path=path, name=name))
+            continue
+        try:
+            fields = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
+            answers.append(envelope.success(request.method, fields, vdom=vdom, path=path, name=name))
+        except RestError as err:
+            answers.append(envelope.error(request.method, err, vdom=vdom, path=path, name=name)
+                           | ({"mkey": mkey} if mkey is not None else {}))
+    if not asked.many:
+        return _reply(answers[0])
     # vdom=* or a list: one envelope per vdom, in a list (the device's multi-vdom answer)
-    answers = [answer if v == "root" else envelope.error(request.method, RestError(404, -3), vdom=v, path=path,
-                                                         name=name) for v in vdoms]
     status = next((a["http_status"] for a in answers if a["http_status"] != 200), 200)
     return web.Response(body=json.dumps(answers, separators=(",", ":")).encode(), status=status,
                         content_type="application/json")
-
-
-def _vdom_list(vdom: str) -> list[str] | None:
-    """``*`` (every vdom: this device has ``root`` alone) or ``a,b``: the vdoms asked for, each once;
-    None for one vdom (or none), answered with one envelope."""
-    if vdom == "*":
-        return ["root"]
-    if "," not in vdom:
-        return None
-    return list(dict.fromkeys(v for v in vdom.split(",") if v))
 
 
 async def monitor_handler(request: web.Request) -> web.Response:
@@ -237,12 +230,17 @@ async def monitor_handler(request: web.Request) -> web.Response:
     endpoint = monitor.find(rest, request.method)
     who = await principal(request)
     _allowed(request, who, auth.group_of("monitor", rest), endpoint.write)
+    head, _, tail = rest.rpartition("/")
+    allowed = who.vdoms()
+    asked = vdoms.asked(request.query.get("vdom", ""), allowed)
+    scope_global = request.query.get("scope") == "global"
+    if not any(vdoms.permitted(v, allowed, scope_global=scope_global) for v in asked.names):
+        return _reply(envelope.error(request.method, RestError(403), vdom=asked.names[0], path=head, name=tail))
     body = await _monitor_body(request) if request.method != "GET" else None
     fields = await run_on(who.device, lambda: endpoint.run(who.device, request.query, body))
     if isinstance(fields, monitor_certs.Download):
         return web.Response(body=fields.data, content_type=fields.content_type,
                             headers={"Content-Disposition": f'attachment; filename="{fields.filename}"'})
-    head, _, tail = rest.rpartition("/")
     return _reply(envelope.success(request.method, fields, path=head, name=tail))
 
 
