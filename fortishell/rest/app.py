@@ -236,12 +236,40 @@ async def monitor_handler(request: web.Request) -> web.Response:
     scope_global = request.query.get("scope") == "global"
     if not any(vdoms.permitted(v, allowed, scope_global=scope_global) for v in asked.names):
         return _reply(envelope.error(request.method, RestError(403), vdom=asked.names[0], path=head, name=tail))
+    if endpoint.admin_password and who.api_user is None:
+        await _admin_password(request, who.name)
     body = await _monitor_body(request) if request.method != "GET" else None
     fields = await run_on(who.device, lambda: endpoint.run(who.device, request.query, body))
     if isinstance(fields, monitor_certs.Download):
         return web.Response(body=fields.data, content_type=fields.content_type,
                             headers={"Content-Disposition": f'attachment; filename="{fields.filename}"'})
     return _reply(envelope.success(request.method, fields, path=head, name=tail))
+
+
+async def _admin_password(request: web.Request, user: str) -> None:
+    """FortiOS 7.6.5+: a session admin's ``api-user/generate-key`` carries the admin's own password
+    in ``X-Admin-Passwd``.  Choices (the device's answer is not published): missing or wrong is
+    403 with -37 (permission denied; not 401, which clients read as a lost session), logged as a
+    failed login; a wrong one counts toward the address's lockout as a failed login does (a locked
+    address is refused whatever it sends), a missing one does not (no password was guessed).  An
+    API key caller sends no header: it has no password, and its key is the credential."""
+    app = request.app
+    remote = request.remote or "?"
+    password = request.headers.get("X-Admin-Passwd", "")
+    if app[LOCKOUT].locked(remote):
+        refused: str | None = "locked-out"
+    elif not password:
+        refused = "missing-admin-password"
+    else:
+        refused = await asyncio.get_running_loop().run_in_executor(None, app[CHECK_LOGIN], user, password)
+        if refused is not None:
+            app[LOCKOUT].failed(remote)
+        else:
+            app[LOCKOUT].succeeded(remote)
+    if refused is not None:
+        log.warning("REST X-Admin-Passwd refused for %r from %s (%s)", user, remote, refused)
+        _note(request, "login failed", user, reason=refused)
+        raise RestError(403, -37)
 
 
 def _cookies(response: web.StreamResponse, request: web.Request, key: str, csrf: str) -> None:
