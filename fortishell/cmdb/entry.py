@@ -236,7 +236,7 @@ class EditBuffer:
         if sub.is_table:
             if key is None:
                 raise IncompleteCommand()
-            key = entry_key(sub, key)
+            key = entry_key(sub, key, trusted=self.trusted)
             base = current.get(key) if isinstance(current, dict) else None
             return EditBuffer(self.cmdb, sub, path, key, base is None, base, parent=self, trusted=self.trusted)
         return EditBuffer(self.cmdb, sub, path, None, False, current if isinstance(current, Entry) else None,

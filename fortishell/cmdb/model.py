@@ -109,7 +109,7 @@ class Cmdb:
             return EditBuffer(self, spec, path, None, False, self._objects[path], trusted=trusted)
         if key is None:
             raise IncompleteCommand()
-        key = entry_key(spec, key)
+        key = entry_key(spec, key, trusted=trusted)
         if len(key) > spec.key_size:
             raise ValueTooLong(key, spec.key_size)
         base = self._tables[path].get(key)

@@ -298,12 +298,14 @@ class VdomListType(AttrType):
         return [("<name>", "Virtual domain name.")] + [(v, "") for v in DEVICE_VDOMS]
 
 
-def entry_key(spec: TableSpec, key: str) -> str:
+def entry_key(spec: TableSpec, key: str, *, trusted: bool = False) -> str:
     """The key of a new or edited entry as the table takes it: an integer key (``config trusthost``
     / ``edit 1``) must be a number (``edit abc`` is refused as ``set id abc`` would be) and is kept
-    in its plain decimal form (``edit 01`` edits ``1``); other keys as typed."""
+    in its plain decimal form (``edit 01`` edits ``1``); other keys as typed.  ``trusted`` (a
+    configuration file, the journal): a key that is not a number is kept as written (files saved
+    when the trusthost id was a string key still load)."""
     attr = spec.attr(spec.key) if spec.key else None
-    if attr is None or attr.type != INTEGER:
+    if attr is None or attr.type != INTEGER or trusted and not (key.isascii() and key.isdigit()):
         return key
     return str(TYPES[INTEGER].parse(attr, [key], ParseContext(lambda path, name: False)))
 

@@ -49,8 +49,10 @@ def entry_json(entry: Entry, *, defaults: bool = True, skip: bool = False) -> di
     spec = entry.spec
     out: dict[str, Any] = {}
     if spec.key is not None:  # the key as its type says (an integer key is a number, as every integer)
-        key_attr = spec.attr(spec.key)
-        out[spec.key] = out["q_origin_key"] = value_json(key_attr, entry.key) if key_attr else entry.key
+        key_attr, key = spec.attr(spec.key), str(entry.key)
+        # (a key a file from before the integer id kept as text stays text)
+        typed = key_attr is not None and (key_attr.type not in _NUMERIC or key.isascii() and key.isdigit())
+        out[spec.key] = out["q_origin_key"] = value_json(key_attr, key) if key_attr and typed else key
     for attr in spec.attrs:
         if attr.name == spec.key or attr.hidden or skip and not entry.visible(attr):
             continue
