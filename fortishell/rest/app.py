@@ -200,7 +200,7 @@ async def cmdb_handler(request: web.Request) -> web.Response:
     body = await _body(request) if write else None
     query = dict(request.query)
     allowed = who.vdoms()
-    asked = vdoms.asked(query.get("vdom", ""), allowed)
+    asked = vdoms.asked(vdoms.param(request.query), allowed)
     scope_global = request.query.get("scope") == "global"
     query["vdom"] = vdoms.MANAGEMENT  # the one vdom a request runs in (vdoms.py: who may)
     call = cmdb_api.Call(request.method, path, name, mkey, query,
@@ -217,9 +217,12 @@ async def cmdb_handler(request: web.Request) -> web.Response:
         except RestError as err:
             answers.append(envelope.error(request.method, err, vdom=vdom, path=path, name=name)
                            | ({"mkey": mkey} if mkey is not None else {}))
-    if not asked.many:
-        return _reply(answers[0])
-    # vdom=* or a list: one envelope per vdom, in a list (the device's multi-vdom answer)
+    return _reply(answers[0]) if not asked.many else _reply_list(answers)
+
+
+def _reply_list(answers: list[dict[str, Any]]) -> web.Response:
+    """vdom=*, global=1 or a list: one envelope per vdom, in a list (the device's multi-vdom answer),
+    the HTTP status that of the first failure."""
     status = next((a["http_status"] for a in answers if a["http_status"] != 200), 200)
     return web.Response(body=json.dumps(answers, separators=(",", ":")).encode(), status=status,
                         content_type="application/json")
@@ -232,9 +235,10 @@ async def monitor_handler(request: web.Request) -> web.Response:
     _allowed(request, who, auth.group_of("monitor", rest), endpoint.write)
     head, _, tail = rest.rpartition("/")
     allowed = who.vdoms()
-    asked = vdoms.asked(request.query.get("vdom", ""), allowed)
+    asked = vdoms.asked(vdoms.param(request.query), allowed)
     scope_global = request.query.get("scope") == "global"
-    if not any(vdoms.permitted(v, allowed, scope_global=scope_global) for v in asked.names):
+    mine = [v for v in asked.names if vdoms.permitted(v, allowed, scope_global=scope_global)]
+    if not mine:
         return _reply(envelope.error(request.method, RestError(403), vdom=asked.names[0], path=head, name=tail))
     if endpoint.admin_password and who.api_user is None:
         await _admin_password(request, who.name)
@@ -243,7 +247,9 @@ async def monitor_handler(request: web.Request) -> web.Response:
     if isinstance(fields, monitor_certs.Download):
         return web.Response(body=fields.data, content_type=fields.content_type,
                             headers={"Content-Disposition": f'attachment; filename="{fields.filename}"'})
-    return _reply(envelope.success(request.method, fields, path=head, name=tail))
+    answers = [envelope.success(request.method, fields, vdom=v, path=head, name=tail) if v in mine else
+               envelope.error(request.method, RestError(403), vdom=v, path=head, name=tail) for v in asked.names]
+    return _reply(answers[0]) if not asked.many else _reply_list(answers)
 
 
 async def _admin_password(request: web.Request, user: str) -> None:

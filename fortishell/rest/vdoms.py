@@ -10,8 +10,8 @@ fortinetdev/terraform-provider-fortios issue 138):
   caller has it): 403, not 404.
 * no ``vdom``: the management vdom (``root``), refused alike when the caller lacks it (issue 345:
   the device wants ``root`` even for vdom-bound keys).
-* ``vdom=*``: the caller's vdoms only, one envelope each in a list (the set restricted, not refused);
-  403 when it has none.  ``vdom=a,b``: one envelope per name, 403 for each the caller lacks.
+* ``vdom=*`` and ``global=1`` (KB 344460): the caller's vdoms only, one envelope each in a list
+  (the set restricted, not refused); 403 when it has none.  ``vdom=a,b``: one envelope per name, 403 for each the caller lacks.
 * ``scope=global`` (our choice, the device runs without multi-vdom): the global settings live with
   ``root``, so a caller without ``root`` gets 403.
 
@@ -20,6 +20,7 @@ The emulated device has the vdoms of ``cmdb/types.DEVICE_VDOMS`` (``root`` alone
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..cmdb.types import DEVICE_VDOMS
@@ -33,6 +34,13 @@ class Asked:
 
     names: tuple[str, ...]
     many: bool
+
+
+def param(query: Mapping[str, str]) -> str:
+    """The request's ``vdom`` parameter; ``global=1`` asks for every vdom as ``vdom=*`` does."""
+    if query.get("global", "") in ("1", "true"):
+        return "*"
+    return query.get("vdom", "")
 
 
 def asked(param: str, allowed: tuple[str, ...]) -> Asked:

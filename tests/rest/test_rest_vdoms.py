@@ -35,6 +35,14 @@ def test_a_request_outside_the_callers_vdoms_is_403(served) -> None:
         assert "error" not in body and body["path"] == "vpn.certificate" and body["name"] == "local"
         star = c.get(LOCAL, params={"vdom": "*"}).json()
         assert [(b["vdom"], b["http_status"]) for b in star] == [("root", 200)]
+        # global=1 asks for every vdom of the caller as vdom=* does (KB 344460), monitor endpoints too
+        for url in (LOCAL, STATUS):
+            every = c.get(url, params={"global": "1"})
+            assert [(b["vdom"], b["status"]) for b in every.json()] == [("root", "success")], url
+        r = c.get(STATUS, params={"vdom": "root,vd1"})
+        assert r.status_code == 403 and [(b["vdom"], b["http_status"]) for b in r.json()] == [("root", 200),
+                                                                                             ("vd1", 403)]
+        assert r.json()[0]["results"]["hostname"] == "FortiProxy"
     # an API user keeps one vdom at least: an emptied list would read back as root
     assert box.cli("config system api-user", "edit bot", "unselect vdom root", "end") == [
         "Attribute 'vdom' MUST be set.", "Command fail. Return code -56"]
@@ -48,7 +56,7 @@ def test_a_request_outside_the_callers_vdoms_is_403(served) -> None:
     box = served(state=box.state)
     assert 'set vdom "vd1"' in "\n".join(box.cli("show system api-user bot"))
     with box.client(key) as c:
-        for params in ({}, {"vdom": "root"}, {"vdom": "vd1"}, {"vdom": "*"}, {"scope": "global"}):
+        for params in ({}, {"vdom": "root"}, {"vdom": "vd1"}, {"vdom": "*"}, {"global": "1"}, {"scope": "global"}):
             r = c.get(LOCAL, params=params)
             assert (r.status_code, r.json()["status"]) == (403, "error"), params
         r = c.get(STATUS)  # monitor endpoints alike (fortios collection issue 345)
