@@ -149,6 +149,9 @@ def test_integer_keys_and_the_vdom_list():
     a file saved when the id was a string key still loads (and its text key stays text over REST).
     ``set vdom``: names of the device's vdoms, several values, each once, in the order given."""
     from fortishell.cmdb.schema_admin import API_USER
+    import datetime as dt
+
+    from fortishell.cmdb.render import get_entry, show
     from fortishell.cmdb.store import loads
     from fortishell.rest.serialize import entry_json
 
@@ -159,6 +162,12 @@ def test_integer_keys_and_the_vdom_list():
     cmdb = loads(text)
     bot = cmdb.entry(API_USER, "bot")
     assert bot.get("vdom") == ["vd1", "root"]  # a file's names are kept (from a device with vdoms)
+    got = get_entry(cmdb, API_USER, "bot", dt.datetime.now(dt.timezone.utc))
+    at = got.index("vdom:")  # a member table on the device: `get` lists its entries
+    assert got[at:at + 5] == ["vdom:", "    == [ vd1 ]", "    name: vd1", "    == [ root ]", "    name: root"]
+    shown = show(cmdb, API_USER, "bot")
+    assert '        set vdom "vd1" "root"' in shown
+    assert '            edit "legacy"' in shown and "            edit 7" in shown
     assert [h["id"] for h in entry_json(bot)["trusthost"]] == ["legacy", 7]
     buf = cmdb.begin_edit(API_USER, "bot")
     assert buf.begin_edit("trusthost", "07").key == "7"
