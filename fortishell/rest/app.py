@@ -206,17 +206,22 @@ async def cmdb_handler(request: web.Request) -> web.Response:
     call = cmdb_api.Call(request.method, path, name, mkey, query,
                          tuple(request.query.getall("filter", [])), body)
     answers = []
-    for v in asked.names:  # at most one runs: the device has one vdom
+    outcome: dict[str, Any] | RestError | None = None
+    for v in asked.names:
         vdom = None if scope_global else v
         if not vdoms.permitted(v, allowed, scope_global=scope_global):
             answers.append(envelope.error(request.method, RestError(403), vdom=vdom, path=path, name=name))
             continue
-        try:
-            fields = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
-            answers.append(envelope.success(request.method, fields, vdom=vdom, path=path, name=name))
-        except RestError as err:
-            answers.append(envelope.error(request.method, err, vdom=vdom, path=path, name=name)
+        if outcome is None:  # the request runs once: the device has one vdom
+            try:
+                outcome = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
+            except RestError as err:
+                outcome = err
+        if isinstance(outcome, RestError):
+            answers.append(envelope.error(request.method, outcome, vdom=vdom, path=path, name=name)
                            | ({"mkey": mkey} if mkey is not None else {}))
+        else:
+            answers.append(envelope.success(request.method, outcome, vdom=vdom, path=path, name=name))
     return _reply(answers[0]) if not asked.many else _reply_list(answers)
 
 

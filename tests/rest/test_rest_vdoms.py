@@ -39,6 +39,8 @@ def test_a_request_outside_the_callers_vdoms_is_403(served) -> None:
         for url in (LOCAL, STATUS):
             every = c.get(url, params={"global": "1"})
             assert [(b["vdom"], b["status"]) for b in every.json()] == [("root", "success")], url
+        twice = c.post(LOCAL, params={"scope": "global", "vdom": "root,vd1"}, json={"name": "once"})
+        assert [b["status"] for b in twice.json()] == ["success", "success"], twice.text  # global: written once
         r = c.get(STATUS, params={"vdom": "root,vd1"})
         assert r.status_code == 403 and [(b["vdom"], b["http_status"]) for b in r.json()] == [("root", 200),
                                                                                              ("vd1", 403)]
