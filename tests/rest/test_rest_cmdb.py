@@ -184,6 +184,8 @@ def test_integer_keys_are_json_numbers(api, box: Served) -> None:
     assert box.cli("config system api-user", "edit bot", "config trusthost", "edit 1",
                    "set ipv4-trusthost 127.0.0.0/8", "next", "edit abc", "end", "next", "end") == [
         "new entry '1' added", "invalid unsigned integer value: abc", "", "value parse error before 'abc'", "Command fail. Return code -651"]
+    assert box.cli("config system api-user", "edit bot", "config trusthost", "edit 07", "end", "end") == [
+        "new entry '7' added"]  # the number, as the table keeps it
     shown = box.cli("show system api-user bot")
     assert "            edit 1" in shown  # integer keys bare, as the device writes them
     row = api.get("/api/v2/cmdb/system/api-user/bot").json()["results"][0]
