@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import AmbiguousCommand, CommitError, IncompleteCommand, ParseError
 from .schema import PEM, AttrSpec, Path, TableSpec, resolve_word
-from .types import MultiOptionType, ParseContext, type_of
+from .types import MultiOptionType, ParseContext, entry_key, type_of
 
 if TYPE_CHECKING:
     from .model import Cmdb
@@ -236,6 +236,7 @@ class EditBuffer:
         if sub.is_table:
             if key is None:
                 raise IncompleteCommand()
+            key = entry_key(sub, key, trusted=self.trusted)
             base = current.get(key) if isinstance(current, dict) else None
             return EditBuffer(self.cmdb, sub, path, key, base is None, base, parent=self, trusted=self.trusted)
         return EditBuffer(self.cmdb, sub, path, None, False, current if isinstance(current, Entry) else None,

@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import (CliError, CommitError, EntryInUse, EntryNotFound, FortiError, IncompleteCommand,
                       ParseError, ValueParseError, ValueTooLong)
 from .schema import SCHEMA, Path, Schema, TableSpec
+from .types import entry_key
 
 from .entry import Change as Change, EditBuffer as EditBuffer, Entry as Entry, Listener  # re-exported
 
@@ -108,6 +109,7 @@ class Cmdb:
             return EditBuffer(self, spec, path, None, False, self._objects[path], trusted=trusted)
         if key is None:
             raise IncompleteCommand()
+        key = entry_key(spec, key, trusted=trusted)
         if len(key) > spec.key_size:
             raise ValueTooLong(key, spec.key_size)
         base = self._tables[path].get(key)
@@ -133,7 +135,8 @@ class Cmdb:
         if buf.trusted and not any(a.required for a in buf.spec.attrs):
             return
         for spec in buf.spec.attrs:
-            if spec.required and not buf.is_set(spec.name) and buf.visible(spec):
+            if spec.required and buf.visible(spec) and buf.get(spec.name) in ("", None, []):
+                # unset without a default, or a list emptied by `unselect` (`unset` restores a default)
                 raise CommitError(f"Attribute '{spec.name}' MUST be set.", rc=-56)
             if spec.datasource and not buf.trusted:
                 value = buf._values.get(spec.name)
@@ -201,6 +204,33 @@ class Cmdb:
             try:
                 changes = self._rekey(path, table, old, new)
                 changes += self._retarget(path, old, new)
+            except BaseException:
+                self.restore(snap)
+                raise
+            self.version += 1
+        return self._fire(changes)
+
+    def commit_renamed(self, buf: EditBuffer, new: str) -> list[str]:
+        """Store ``buf`` (an edit of an existing entry of a table) under the key ``new``: ``rename``
+        and the edit's ``next`` as one change (the REST door's PUT with a new key).  References
+        follow the new name as with ``rename``; a failed check changes nothing."""
+        path, old = buf.path, buf.key
+        assert buf.parent is None and old is not None
+        with self._lock:
+            table = self._need(path, old)
+            new = entry_key(buf.spec, new)
+            self._check_new_key(path, table, new)
+            self._validate(buf)
+            _seal_private_keys(buf)
+            snap = self.snapshot()
+            try:
+                changes = self._rekey(path, table, old, new)
+                changes += self._retarget(path, old, new)
+                own = _retargeted(buf.to_entry(), path, old, new)  # the entry naming itself
+                if own is not None:
+                    buf._values = own
+                buf.key = new
+                changes.append(self._store(buf))
             except BaseException:
                 self.restore(snap)
                 raise

@@ -20,7 +20,8 @@ from typing import Any
 
 from ..errors import EntryNotFound, ParseError
 from .model import Cmdb, EditBuffer, Entry
-from .schema import GET_CERT, GET_STAR, GET_STAR_IF_SET, MULTI_OPTION, PASSWORD, Path, TableSpec
+from .schema import GET_CERT, GET_STAR, GET_STAR_IF_SET, INTEGER, PASSWORD, Path, TableSpec
+from .spec import VDOM_LIST
 from ..cli.quoting import quote
 from .types import type_of
 
@@ -82,6 +83,10 @@ def _get_lines(e: EntryLike, spec: TableSpec, now: _dt.datetime, only: str | Non
             lines.append(_line(a.name, ""))
             if value:
                 lines.extend(_certdetails().detail_lines(value))
+        elif a.type == VDOM_LIST:  # a member table on the device: listed as its entries
+            lines.append(f"{a.name}:")
+            for name in value:
+                lines += [f"{_IND}== [ {name} ]", f"{_IND}name: {name}"]
         else:
             lines.append(_line(a.name, type_of(a).format_get(a, value)))
     for sub in spec.subtables:
@@ -136,7 +141,11 @@ def show(cmdb: Cmdb, path: Path, key: str | None = None, full: bool = False, att
 
 def _show_edit(e: EntryLike, spec: TableSpec, depth: int, full: bool, attr: str | None) -> list[str]:
     ind = _IND * depth
-    return [f"{ind}edit {quote(str(e.key))}"] + _show_body(e, spec, depth + 1, full, attr) + [f"{ind}next"]
+    key_attr = spec.attr(spec.key) if spec.key else None
+    key = str(e.key)
+    if key_attr is None or key_attr.type != INTEGER or not key.isdigit():  # integer keys bare: `edit 1`
+        key = quote(key)
+    return [f"{ind}edit {key}"] + _show_body(e, spec, depth + 1, full, attr) + [f"{ind}next"]
 
 
 def _show_body(e: EntryLike, spec: TableSpec, depth: int, full: bool, only: str | None) -> list[str]:
@@ -174,7 +183,7 @@ def _show_body(e: EntryLike, spec: TableSpec, depth: int, full: bool, only: str 
 
 def _set_text(a: Any, value: Any) -> str | None:
     """The text after ``set <name> ``; None means print ``unset <name>``."""
-    if a.type == MULTI_OPTION and not value:
+    if a.multi and not value:
         return None
     if a.type == PASSWORD and value == "":
         return None

@@ -10,7 +10,8 @@ factory configuration stays as it was).  Read by ``schema.py``.
 
 from __future__ import annotations
 
-from .schema import AttrSpec, Path, TableSpec, _o, _s
+from .schema import AttrSpec, Path, TableSpec, _i, _o, _s
+from .spec import VDOM_LIST
 
 API_USER: Path = ("system", "api-user")
 ACCPROFILE: Path = ("system", "accprofile")
@@ -47,7 +48,7 @@ _TRUSTHOST_TYPES = [("ipv4-trusthost", "IPv4 trusted host."), ("ipv6-trusthost",
 _TRUSTHOST = TableSpec(
     (TRUSTHOST,), "table", "Trusthost.",
     (
-        _s("id", 10, help="Table ID."),
+        _i("id", 0, 4294967295, 0, "Table ID."),  # an integer key: `edit 1`, a JSON number over REST
         _o("type", _TRUSTHOST_TYPES, "ipv4-trusthost", "Trusthost type."),
         AttrSpec("ipv4-trusthost", "ipv4-classnet", "0.0.0.0 0.0.0.0", "IPv4 trusted hosts.",
                  when=(("type", ("ipv4-trusthost",)),)),
@@ -67,6 +68,10 @@ API_USER_TABLE = TableSpec(
                  get_format="star"),
         AttrSpec("accprofile", "datasource", "", "Admin user access profile.", size=35, required=True,
                  datasource=(ACCPROFILE,)),
+        # the vdoms the key may touch (rest/auth.py).  Choice: a new API user gets `root` (the
+        # device's only vdom; FortiOS fills it in likewise), so `show` lists it only when changed.
+        # An emptied list is refused at `end` (MUST be set): saved as `unset vdom` it would read back as root.
+        AttrSpec("vdom", VDOM_LIST, ["root"], "Virtual domains.", required=True),
         _s("schedule", 35, help="Schedule name."),
         _s("cors-allow-origin", 269, help="Value for Access-Control-Allow-Origin on API responses. Avoid "
            "using '*' if possible."),

@@ -19,6 +19,7 @@ STRING, PASSWORD, INTEGER, OPTION, MULTI_OPTION, IPV4, DATASOURCE, PEM, EPOCH = 
     "string", "password", "integer", "option", "multi-option", "ipv4", "datasource", "pem", "epoch",
 )
 IPV4_CLASSNET, IPV6_PREFIX = "ipv4-classnet", "ipv6-prefix"
+VDOM_LIST = "vdom-list"  # names of the device's vdoms, several values (`set vdom "root" "vd1"`)
 
 # How an attribute appears in ``get``.
 GET_VALUE = "value"  # the value (defaults included)
@@ -65,7 +66,8 @@ class AttrSpec:
 
     @property
     def multi(self) -> bool:
-        return self.type == MULTI_OPTION
+        """Several values (``append`` / ``select`` / ``unselect``; a list in the CMDB)."""
+        return self.type in (MULTI_OPTION, VDOM_LIST)
 
     @property
     def sensitive(self) -> bool:

@@ -23,7 +23,8 @@ from typing import Any
 
 from ..errors import IncompleteCommand, ParseError, ValueParseError, ValueTooLong
 from . import secrets
-from .schema import AttrSpec, Path, resolve_word
+from .schema import AttrSpec, Path, TableSpec, resolve_word
+from .spec import INTEGER, VDOM_LIST
 
 from ..cli.quoting import quote
 
@@ -150,8 +151,9 @@ class MultiOptionType(OptionType):
 
     @staticmethod
     def canonical(spec: AttrSpec, values: list[str]) -> list[str]:
+        """Options in schema order; values that are not options (vdom names) as first given."""
         order = {v: i for i, v in enumerate(spec.option_values)}
-        return sorted(set(values), key=lambda v: order.get(v, len(order)))
+        return sorted(dict.fromkeys(values), key=lambda v: order.get(v, len(order)))
 
     def format_get(self, spec: AttrSpec, value: Any) -> str:
         return " ".join(value)
@@ -267,6 +269,47 @@ class PemType(AttrType):
         return quote(value) if value != "" else "''"
 
 
+# The vdoms of the emulated device: it runs without multi-vdom mode, so `root` is the only one.
+DEVICE_VDOMS: tuple[str, ...] = ("root",)
+
+
+class VdomListType(AttrType):
+    """Names of vdoms, several values (``config system api-user`` / ``set vdom "root"``); each must
+    be a vdom of the device (else ``entry not found in datasource``, -3, as a datasource refuses a
+    missing name).  A configuration file's names are kept as written (``trusted``)."""
+
+    name = VDOM_LIST
+
+    def parse(self, spec: AttrSpec, words: list[str], ctx: ParseContext) -> Any:
+        if not words:
+            raise IncompleteCommand()
+        for word in words:
+            if not ctx.trusted and word not in DEVICE_VDOMS:
+                raise ValueParseError("entry not found in datasource", word, -3)
+        return list(dict.fromkeys(words))
+
+    def format_get(self, spec: AttrSpec, value: Any) -> str:
+        return self.format_show(spec, value)
+
+    def format_show(self, spec: AttrSpec, value: Any) -> str:
+        return " ".join(quote(v) for v in value)
+
+    def help(self, spec: AttrSpec) -> list[tuple[str, str]]:
+        return [("<name>", "Virtual domain name.")] + [(v, "") for v in DEVICE_VDOMS]
+
+
+def entry_key(spec: TableSpec, key: str, *, trusted: bool = False) -> str:
+    """The key of a new or edited entry as the table takes it: an integer key (``config trusthost``
+    / ``edit 1``) must be a number (``edit abc`` is refused as ``set id abc`` would be) and is kept
+    in its plain decimal form (``edit 01`` edits ``1``); other keys as typed.  ``trusted`` (a
+    configuration file, the journal): a key that is not a number is kept as written (files saved
+    when the trusthost id was a string key still load)."""
+    attr = spec.attr(spec.key) if spec.key else None
+    if attr is None or attr.type != INTEGER or trusted and not (key.isascii() and key.isdigit()):
+        return key
+    return str(TYPES[INTEGER].parse(attr, [key], ParseContext(lambda path, name: False)))
+
+
 def _loads_certificate(text: str) -> bool:
     from cryptography import x509
 
@@ -280,7 +323,7 @@ def _loads_certificate(text: str) -> bool:
 TYPES: dict[str, AttrType] = {
     t.name: t
     for t in (StringType(), PasswordType(), IntegerType(), EpochType(), OptionType(), MultiOptionType(),
-              Ipv4Type(), Ipv4ClassnetType(), Ipv6PrefixType(), DatasourceType(), PemType())
+              Ipv4Type(), Ipv4ClassnetType(), Ipv6PrefixType(), DatasourceType(), PemType(), VdomListType())
 }
 
 

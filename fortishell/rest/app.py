@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote
 from aiohttp import web
 
 from ..ssh.logins import peer_text
-from . import auth, cmdb_api, envelope, monitor, monitor_certs
+from . import auth, cmdb_api, envelope, monitor, monitor_certs, vdoms
 from .envelope import RestError
 from .runner import run_on
 
@@ -199,37 +199,38 @@ async def cmdb_handler(request: web.Request) -> web.Response:
     _allowed(request, who, auth.group_of("cmdb", path), write)
     body = await _body(request) if write else None
     query = dict(request.query)
-    vdoms = _vdom_list(query.get("vdom", ""))
-    if vdoms is not None:
-        query["vdom"] = "root" if "root" in vdoms else vdoms[0]  # a list without root touches nothing
+    allowed = who.vdoms()
+    asked = vdoms.asked(vdoms.param(request.query), allowed)
+    scope_global = request.query.get("scope") == "global"
+    query["vdom"] = vdoms.MANAGEMENT  # the one vdom a request runs in (vdoms.py: who may)
     call = cmdb_api.Call(request.method, path, name, mkey, query,
                          tuple(request.query.getall("filter", [])), body)
-    scope_global = request.query.get("scope") == "global"
-    vdom = None if scope_global else "root"
-    try:
-        fields = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
-        answer = envelope.success(request.method, fields, vdom=vdom, path=path, name=name)
-    except RestError as err:
-        answer = envelope.error(request.method, err, vdom=vdom, path=path, name=name) \
-            | ({"mkey": mkey} if mkey is not None else {})
-    if vdoms is None:
-        return _reply(answer)
-    # vdom=* or a list: one envelope per vdom, in a list (the device's multi-vdom answer)
-    answers = [answer if v == "root" else envelope.error(request.method, RestError(404, -3), vdom=v, path=path,
-                                                         name=name) for v in vdoms]
+    answers = []
+    outcome: dict[str, Any] | RestError | None = None
+    for v in asked.names:
+        vdom = None if scope_global else v
+        if not vdoms.permitted(v, allowed, scope_global=scope_global):
+            answers.append(envelope.error(request.method, RestError(403), vdom=vdom, path=path, name=name))
+            continue
+        if outcome is None:  # the request runs once: the device has one vdom
+            try:
+                outcome = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
+            except RestError as err:
+                outcome = err
+        if isinstance(outcome, RestError):
+            answers.append(envelope.error(request.method, outcome, vdom=vdom, path=path, name=name)
+                           | ({"mkey": mkey} if mkey is not None else {}))
+        else:
+            answers.append(envelope.success(request.method, outcome, vdom=vdom, path=path, name=name))
+    return _reply(answers[0]) if not asked.many else _reply_list(answers)
+
+
+def _reply_list(answers: list[dict[str, Any]]) -> web.Response:
+    """vdom=*, global=1 or a list: one envelope per vdom, in a list (the device's multi-vdom answer),
+    the HTTP status that of the first failure."""
     status = next((a["http_status"] for a in answers if a["http_status"] != 200), 200)
     return web.Response(body=json.dumps(answers, separators=(",", ":")).encode(), status=status,
                         content_type="application/json")
-
-
-def _vdom_list(vdom: str) -> list[str] | None:
-    """``*`` (every vdom: this device has ``root`` alone) or ``a,b``: the vdoms asked for, each once;
-    None for one vdom (or none), answered with one envelope."""
-    if vdom == "*":
-        return ["root"]
-    if "," not in vdom:
-        return None
-    return list(dict.fromkeys(v for v in vdom.split(",") if v))
 
 
 async def monitor_handler(request: web.Request) -> web.Response:
@@ -237,13 +238,49 @@ async def monitor_handler(request: web.Request) -> web.Response:
     endpoint = monitor.find(rest, request.method)
     who = await principal(request)
     _allowed(request, who, auth.group_of("monitor", rest), endpoint.write)
+    head, _, tail = rest.rpartition("/")
+    allowed = who.vdoms()
+    asked = vdoms.asked(vdoms.param(request.query), allowed)
+    scope_global = request.query.get("scope") == "global"
+    mine = [v for v in asked.names if vdoms.permitted(v, allowed, scope_global=scope_global)]
+    if not mine:
+        return _reply(envelope.error(request.method, RestError(403), vdom=asked.names[0], path=head, name=tail))
+    if endpoint.admin_password and who.api_user is None:
+        await _admin_password(request, who.name)
     body = await _monitor_body(request) if request.method != "GET" else None
     fields = await run_on(who.device, lambda: endpoint.run(who.device, request.query, body))
     if isinstance(fields, monitor_certs.Download):
         return web.Response(body=fields.data, content_type=fields.content_type,
                             headers={"Content-Disposition": f'attachment; filename="{fields.filename}"'})
-    head, _, tail = rest.rpartition("/")
-    return _reply(envelope.success(request.method, fields, path=head, name=tail))
+    answers = [envelope.success(request.method, fields, vdom=v, path=head, name=tail) if v in mine else
+               envelope.error(request.method, RestError(403), vdom=v, path=head, name=tail) for v in asked.names]
+    return _reply(answers[0]) if not asked.many else _reply_list(answers)
+
+
+async def _admin_password(request: web.Request, user: str) -> None:
+    """FortiOS 7.6.5+: a session admin's ``api-user/generate-key`` carries the admin's own password
+    in ``X-Admin-Passwd``.  Choices (the device's answer is not published): missing or wrong is
+    403 with -37 (permission denied; not 401, which clients read as a lost session), logged as a
+    failed login; a wrong one counts toward the address's lockout as a failed login does (a locked
+    address is refused whatever it sends), a missing one does not (no password was guessed).  An
+    API key caller sends no header: it has no password, and its key is the credential."""
+    app = request.app
+    remote = request.remote or "?"
+    password = request.headers.get("X-Admin-Passwd", "")
+    if app[LOCKOUT].locked(remote):
+        refused: str | None = "locked-out"
+    elif not password:
+        refused = "missing-admin-password"
+    else:
+        refused = await asyncio.get_running_loop().run_in_executor(None, app[CHECK_LOGIN], user, password)
+        if refused is not None:
+            app[LOCKOUT].failed(remote)
+        else:
+            app[LOCKOUT].succeeded(remote)
+    if refused is not None:
+        log.warning("REST X-Admin-Passwd refused for %r from %s (%s)", user, remote, refused)
+        _note(request, "login failed", user, reason=refused)
+        raise RestError(403, -37)
 
 
 def _cookies(response: web.StreamResponse, request: web.Request, key: str, csrf: str) -> None:

@@ -23,7 +23,8 @@ as IPv4); without entries from any address.  Elsewhere its key is refused as an 
 (401), and the login log says ``reason=untrusted-host`` (our choice: the device logs a failed API
 login).  Login sessions of the users file have no trusthost here (the users file has none).
 
-Not done (yet): per-vdom API users.
+An API user touches only the vdoms of its ``set vdom`` list (:meth:`Principal.vdoms`; what a
+request for another vdom gets is in ``vdoms.py``); an admin of the users file every vdom.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Any
 
 from ..cmdb.schema import GLOBAL
 from ..cmdb.schema_admin import ACCPROFILE, API_USER, TRUSTHOST
+from ..cmdb.types import DEVICE_VDOMS
 from .apikey import verify_key
 
 SESSION_SECONDS = 5 * 60  # admintimeout's default (5 minutes), renewed by every request
@@ -64,6 +66,14 @@ class Principal:
             return False
         level = profile.get(group)
         return bool(level == "read-write" or level == "read" and not write)
+
+    def vdoms(self) -> tuple[str, ...]:
+        """The device's vdoms this caller may touch: all for an admin, an API user's ``vdom`` list."""
+        if self.api_user is None:
+            return DEVICE_VDOMS
+        user = self.device.cmdb.entry(API_USER, self.api_user)
+        names = user.get("vdom") if user is not None else None
+        return tuple(v for v in DEVICE_VDOMS if isinstance(names, list) and v in names)
 
 
 def trusted(principal: Principal, address: str | None) -> bool:

@@ -9,11 +9,13 @@ its buffer behind and the configuration as it was.
 Methods as on FortiOS 7.6: GET a table (a list, also for one entry) or an object
 (an object); POST a table creates (``-5`` / 500 when the key exists;
 ``action=clone&nkey=`` clones the entry of the URL); PUT updates an entry or an
-object (``-3`` / 404 for a missing entry); DELETE removes an entry (``-23`` / 500
-while it is referenced).  Our choices where the device is not documented: a
+object (``-3`` / 404 for a missing entry; a new key in the body renames the entry,
+references following as with the CLI's ``rename``, ``-5`` / 500 when the new name
+is taken, the envelope's ``mkey`` the new name); DELETE removes an entry (``-23`` /
+500 while it is referenced).  Our choices where the device is not documented: a
 method that makes no sense for the target (POST on an object, DELETE of a
-whole table, PUT of a table) answers 405; a vdom other than ``root`` is 404
-(the emulated device has one vdom).
+whole table, PUT of a table) answers 405.  Which vdom a request may touch is
+settled before it gets here (``app.py`` with ``vdoms.py``: 403 elsewhere).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from ..cmdb.model import Cmdb
 from ..cmdb.spec import TableSpec
+from ..cmdb.types import entry_key
 from ..errors import FortiError
 from .envelope import RestError
 from .query import formatted, int_param, keep, parse_filters
@@ -63,9 +66,6 @@ def handle(cmdb: Cmdb, call: Call) -> dict[str, Any]:
     spec = table_for(cmdb, call.path, call.name)
     if not spec.is_table and call.mkey is not None:
         raise RestError(404, -3)  # an object has no entries
-    vdom = call.query.get("vdom")
-    if vdom not in (None, "", "root"):
-        raise RestError(404, -3)
     try:
         if call.method == "GET":
             return _get(cmdb, spec, call)
@@ -184,9 +184,10 @@ def _write(cmdb: Cmdb, spec: TableSpec, call: Call) -> str | None:
                 raise RestError(405)
             if cmdb.entry(spec.path, mkey) is None:
                 raise RestError(404, -3)
-            if spec.key and spec.key in body and str(body[spec.key]) != mkey:
-                # renaming through PUT is not supported here (our choice): refused, nothing changes
-                raise RestError(500, -651, f"{spec.key} cannot change: use the CLI's rename")
+            if spec.key and spec.key in body and body[spec.key] is not None:
+                new = entry_key(spec, str(body[spec.key]))
+                if new != mkey:
+                    return _renamed(cmdb, spec, mkey, new, body)
         _edit(cmdb, spec, mkey, body)
         return mkey
     if method == "DELETE":
@@ -197,6 +198,18 @@ def _write(cmdb: Cmdb, spec: TableSpec, call: Call) -> str | None:
         cmdb.delete(spec.path, mkey)
         return mkey
     raise RestError(405)
+
+
+def _renamed(cmdb: Cmdb, spec: TableSpec, old: str, new: str, body: Mapping[str, Any]) -> str:
+    """PUT naming a new key: the entry renamed with the body's values, in one commit, as the
+    device renames (references follow, as the CLI's ``rename``); ``-5`` when ``new`` exists."""
+    buf = cmdb.begin_edit(spec.path, old)
+    apply_json(buf, {k: v for k, v in body.items() if k != spec.key})
+    try:
+        cmdb.commit_renamed(buf, new)
+    except FortiError as exc:
+        raise RestError.from_cli(exc) from None
+    return new
 
 
 def _edit(cmdb: Cmdb, spec: TableSpec, key: str | None, body: Mapping[str, Any]) -> None:

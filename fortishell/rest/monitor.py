@@ -3,7 +3,7 @@
 Each endpoint is ``(device, query, body) -> envelope fields``, run under the
 device lock like the CMDB endpoints: ``system/status`` (GET),
 ``system/available-certificates`` (GET), ``system/api-user/generate-key``
-(POST), and the certificate actions of ``monitor_certs.py`` (``vpn-certificate/
+(POST; a session admin confirms it with ``X-Admin-Passwd``, see ``app.py``), and the certificate actions of ``monitor_certs.py`` (``vpn-certificate/
 ca|local|crl/import``, ``csr/generate``, ``local/create``, ``system/certificate/
 download``).  Any other path is 404, another method 405.
 """
@@ -31,6 +31,7 @@ class Monitor:
     method: str
     write: bool
     run: Endpoint
+    admin_password: bool = False  # a session admin confirms with X-Admin-Passwd (app.py)
 
 
 def _status(device: Any, query: Any, body: Any) -> dict[str, Any]:
@@ -98,7 +99,7 @@ ENDPOINTS: dict[str, Monitor] = {
     "system/certificate/download": Monitor("GET", False, monitor_certs.download),
     "system/status": Monitor("GET", False, _status),
     "system/available-certificates": Monitor("GET", False, _available),
-    "system/api-user/generate-key": Monitor("POST", True, _generate_key),
+    "system/api-user/generate-key": Monitor("POST", True, _generate_key, admin_password=True),
 }
 
 

@@ -10,8 +10,12 @@ dict: a file part becomes ``bytes``).  Choices where the API descriptions are si
 * ``local/import``: ``type`` ``local`` completes the pending request whose key the certificate
   certifies (``local import tftp ... cer``); ``pkcs12`` stores the PKCS#12 file as ``certname``
   (``local import tftp ... p12``); ``regular`` stores the certificate with its key file
-  (``key_file_content``, ``password`` the key file's password); ACME fields are refused (ACME
-  certificates are made with ``config vpn certificate local``).  ``results.mkey`` names the entry.
+  (``key_file_content``, ``password`` the key file's password).  ``results.mkey`` names the entry.
+  The ACME fields (``acme_domain``, ``acme_email``, ``acme_ca_url``, ``acme_rsa_key_size``,
+  ``acme_renew_window``) ride on ``regular`` without files (the published type list has no ACME
+  type; the field descriptions give ``certname`` to ``pkcs12`` and ``regular`` only): a new
+  ``enroll-protocol acme2`` entry made as ``config vpn certificate local`` makes it, ordered at
+  once (:func:`_acme`); with another type, or with a file, they are refused (400 / -651).
 * ``csr/generate``: ``generate rsa|ec`` with the body's fields; ``keysize`` defaults to 2048,
   ``curvename`` to ``secp256r1``; ``orgunits`` a list (or one string); ``password`` the key's.
 * ``local/create``: a certificate signed by ``Fortinet_CA_SSL`` (``certs/issue.py``).
@@ -29,6 +33,7 @@ dict: a file part becomes ``bytes``).  Choices where the API descriptions are si
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +41,11 @@ from ..certs import CertFileError, request
 from ..certs.files import read_certificates
 from ..cmdb.schema_pki import CRL, REMOTE
 from ..errors import FortiError
-from ..shell.commands import certs, certs_ca, certs_local, certs_scep
+from ..shell.commands import acme, certs, certs_ca, certs_local, certs_scep
 from ..shell.session import Session
 from .envelope import RestError
+
+log = logging.getLogger("fortishell.rest")
 
 
 @dataclass(frozen=True)
@@ -116,11 +123,31 @@ def ca_import(device: Any, query: Any, body: Any) -> dict[str, Any]:
     return _done(_cli(lambda: certs_ca.store_ca(sess, cert)))
 
 
+_ACME_FIELDS = {"acme_ca_url": "acme-ca-url", "acme_domain": "acme-domain", "acme_email": "acme-email",
+                "acme_rsa_key_size": "acme-rsa-key-size", "acme_renew_window": "acme-renew-window"}
+
+
+def _acme(device: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """``type`` ``regular`` with ``acme_domain`` and no file: a new ACME certificate entry, made as
+    the CLI makes one (``acme.create_acme_entry``: ``set`` of each field, one commit whose listener
+    orders it).  The device orders in the background and answers at once; the order's outcome is
+    the ACME status's, not this answer's (an order's failure line is logged, the entry stays)."""
+    name = _text(fields, "certname")
+    values = {attr: _text(fields, key) for key, attr in _ACME_FIELDS.items()}
+    lines = _cli(lambda: acme.create_acme_entry(Session(device), name, values))
+    if lines:
+        log.info("ACME import of %s: %s", name, " / ".join(lines))
+    return _done(name)
+
+
 def local_import(device: Any, query: Any, body: Any) -> dict[str, Any]:
     fields = _fields(body)
     kind = _text(fields, "type", "local")
-    if any(k.startswith("acme_") and fields[k] not in (None, "") for k in fields):
-        raise RestError(400, -651)
+    if any(k in _ACME_FIELDS and fields[k] not in (None, "") for k in fields):
+        if kind != "regular" or not _text(fields, "acme_domain") or \
+                any(fields.get(k) not in (None, "") for k in ("file_content", "key_file_content")):
+            raise RestError(400, -651)  # ACME fields belong to a regular import without files
+        return _acme(device, fields)
     sess = Session(device)
     if kind == "local":
         return _done(_cli(lambda: certs.complete_request(sess, _file(fields, "file_content"))))

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..cmdb import secrets
 from ..cmdb.entry import EditBuffer, Entry
-from ..cmdb.spec import INTEGER, EPOCH, MULTI_OPTION, PASSWORD, AttrSpec, TableSpec
+from ..cmdb.spec import INTEGER, EPOCH, MULTI_OPTION, PASSWORD, VDOM_LIST, AttrSpec, TableSpec
 from ..errors import ConfigFileError, FortiError, ParseError, ValueParseError
 from .envelope import RestError
 
@@ -34,6 +34,8 @@ def value_json(spec: AttrSpec, value: Any) -> Any:
         return int(value) if value != "" else 0
     if spec.type == MULTI_OPTION:
         return " ".join(value)
+    if spec.type == VDOM_LIST:  # a member table on the device: references as [{"name": ...}]
+        return [{"name": v, "q_origin_key": v} for v in value]
     if spec.type == PASSWORD:
         return secrets.encrypt(value) if value else ""
     return "" if value is None else str(value)
@@ -46,9 +48,11 @@ def entry_json(entry: Entry, *, defaults: bool = True, skip: bool = False) -> di
     device; without it every attribute is there, as the device answers."""
     spec = entry.spec
     out: dict[str, Any] = {}
-    if spec.key is not None:
-        out[spec.key] = entry.key
-        out["q_origin_key"] = entry.key
+    if spec.key is not None:  # the key as its type says (an integer key is a number, as every integer)
+        key_attr, key = spec.attr(spec.key), str(entry.key)
+        # (a key a file from before the integer id kept as text stays text)
+        typed = key_attr is not None and (key_attr.type not in _NUMERIC or key.isascii() and key.isdigit())
+        out[spec.key] = out["q_origin_key"] = value_json(key_attr, key) if key_attr and typed else key
     for attr in spec.attrs:
         if attr.name == spec.key or attr.hidden or skip and not entry.visible(attr):
             continue
@@ -78,7 +82,7 @@ def _words(spec: AttrSpec, value: Any) -> list[str]:
     if isinstance(value, int):
         return [str(value)]
     if isinstance(value, str):
-        if spec.type == MULTI_OPTION:
+        if spec.multi:
             return value.split()
         return [value]
     if isinstance(value, list):
@@ -90,7 +94,7 @@ def _words(spec: AttrSpec, value: Any) -> list[str]:
                 words.append(item)
             else:
                 raise _invalid(spec.name, value)
-        if spec.type != MULTI_OPTION and len(words) > 1:
+        if not spec.multi and len(words) > 1:
             raise _invalid(spec.name, value)
         return words
     raise _invalid(spec.name, value)
@@ -164,7 +168,7 @@ def _apply_sub(buf: EditBuffer, sub: TableSpec, value: Any) -> None:
 _TYPE_NAMES = {"string": "string", "password": "password", "integer": "integer", "epoch": "integer",
                "option": "option", "multi-option": "option", "ipv4": "ipv4-address",
                "datasource": "string", "pem": "user", "ipv4-classnet": "ipv4-classnet-any",
-               "ipv6-prefix": "ipv6-prefix"}
+               "ipv6-prefix": "ipv6-prefix", "vdom-list": "string"}
 
 
 def attr_schema(attr: AttrSpec) -> dict[str, Any]:
@@ -207,6 +211,7 @@ def table_schema(spec: TableSpec, *, top: bool = True) -> dict[str, Any]:
         out["category"] = "table" if spec.is_table else "unitary"
     if spec.key is not None:
         out["mkey"] = spec.key
-        out["mkey_type"] = "string"
+        key_attr = spec.attr(spec.key)
+        out["mkey_type"] = "integer" if key_attr is not None and key_attr.type == INTEGER else "string"
     return out
 

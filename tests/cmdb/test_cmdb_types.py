@@ -142,3 +142,48 @@ def test_ipv4_classnet_and_ipv6_prefix():
     host.set("ipv6-trusthost", ["2001:DB8:0::/32"])
     assert host.get("ipv6-trusthost") == "2001:db8::/32"
     assert _err(host, "ipv6-trusthost", ["2001:db8::/129"]).return_code == -8
+
+
+def test_integer_keys_and_the_vdom_list():
+    """``config trusthost``: ``edit 01`` edits ``1``, ``edit abc`` is refused as ``set id abc``;
+    a file saved when the id was a string key still loads (and its text key stays text over REST).
+    ``set vdom``: names of the device's vdoms, several values, each once, in the order given."""
+    from fortishell.cmdb.schema_admin import API_USER
+    import datetime as dt
+
+    from fortishell.cmdb.render import get_entry, show
+    from fortishell.cmdb.store import loads
+    from fortishell.rest.serialize import entry_json
+
+    text = ('config system accprofile\n    edit "rw"\n    next\nend\n'
+            'config system api-user\n    edit "bot"\n        set accprofile "rw"\n        set vdom "vd1" "root"\n'
+            '        config trusthost\n            edit "legacy"\n            next\n            edit 7\n'
+            '            next\n        end\n    next\nend\n')
+    cmdb = loads(text)
+    bot = cmdb.entry(API_USER, "bot")
+    assert bot.get("vdom") == ["vd1", "root"]  # a file's names are kept (from a device with vdoms)
+    got = get_entry(cmdb, API_USER, "bot", dt.datetime.now(dt.timezone.utc))
+    at = got.index("vdom:")  # a member table on the device: `get` lists its entries
+    assert got[at:at + 5] == ["vdom:", "    == [ vd1 ]", "    name: vd1", "    == [ root ]", "    name: root"]
+    shown = show(cmdb, API_USER, "bot")
+    assert '        set vdom "vd1" "root"' in shown
+    assert '            edit "legacy"' in shown and "            edit 7" in shown
+    assert [h["id"] for h in entry_json(bot)["trusthost"]] == ["legacy", 7]
+    buf = cmdb.begin_edit(API_USER, "bot")
+    assert buf.begin_edit("trusthost", "07").key == "7"
+    assert _err_edit(buf, "abc").output()[0] == "invalid unsigned integer value: abc"
+    assert _err(buf, "vdom", ["root", "vd2"]).return_code == -3  # not a vdom of this device
+    buf.set("vdom", ["root", "root"])
+    assert buf.get("vdom") == ["root"]
+    buf.append("vdom", ["root"])
+    assert buf.get("vdom") == ["root"]
+    buf.unselect("vdom", ["root"])
+    with pytest.raises(FortiError) as info:  # an emptied list would read back as the default root
+        cmdb.commit(buf)
+    assert info.value.rc == -56
+
+
+def _err_edit(buf, key):  # noqa: ANN001, ANN202
+    with pytest.raises(FortiError) as info:
+        buf.begin_edit("trusthost", key)
+    return info.value

@@ -240,3 +240,37 @@ def test_trusthost_values_are_checked_as_the_cli_checks_them(box: Served) -> Non
                   "set type ipv6-trusthost", "set ipv6-trusthost 2001:db8::/129", "abort", "end", "next", "end")
     assert out.count("Command fail. Return code -8") == 3, out
     assert box.config_text() == before
+
+
+def test_generate_key_by_a_session_admin_needs_x_admin_passwd(served) -> None:
+    """7.6.5+: a password (session) admin confirms ``api-user/generate-key`` with its own password in
+    ``X-Admin-Passwd``; missing or wrong: 403 / -37, nothing changes, a failed login in the log; wrong
+    ones count toward the lockout.  An API key caller sends none (tests/rest/test_rest_monitor.py)."""
+    box = served(users_toml='[users.frank]\npassword = "pw-f"\n')
+    box.cli(*RW_PROFILE, "config system api-user", "edit bot", "set accprofile rw", "next", "end")
+    url = "/api/v2/monitor/system/api-user/generate-key"
+    with box.client() as c:
+        key = c.post("/api/v2/authentication", json={"username": "frank", "secretkey": "pw-f"}).json()["session_key"]
+        bearer = {"Authorization": f"Bearer {key}"}
+        before = box.config_text()
+        for headers in (bearer, bearer | {"X-Admin-Passwd": "wrong"}):
+            r = c.post(url, json={"api-user": "bot"}, headers=headers)
+            body = r.json()
+            assert (r.status_code, body["status"], body["error"]) == (403, "error", -37), r.text
+            assert "results" not in body
+        assert box.config_text() == before
+        r = c.post(url, json={"api-user": "bot"}, headers=bearer | {"X-Admin-Passwd": "pw-f"})
+        assert r.status_code == 200, r.text
+        with box.client(r.json()["results"]["access_token"]) as bot:
+            assert bot.get(STATUS).status_code == 200
+        for _ in range(3):  # wrong passwords lock the address out, as failed logins do
+            c.post(url, json={"api-user": "bot"}, headers=bearer | {"X-Admin-Passwd": "wrong"})
+        assert c.post(url, json={"api-user": "bot"}, headers=bearer | {"X-Admin-Passwd": "pw-f"}).status_code == 403
+        assert c.post("/api/v2/authentication", json={"username": "frank", "secretkey": "pw-f"}).status_code == 401
+    lines = box.server.registry.logins.path.read_text().splitlines()
+    rest = [re.sub(r"^\S+ | from=127\.0\.0\.1:\d+", "", line) for line in lines if "method=https" in line]
+    assert rest == ["login ok user=frank method=https",
+                    "login failed user=frank reason=missing-admin-password method=https",
+                    "login failed user=frank reason=wrong-password method=https"] + \
+        ["login failed user=frank reason=wrong-password method=https"] * 3 + \
+        ["login failed user=frank reason=locked-out method=https"] * 2

@@ -5,6 +5,7 @@ refused request changes nothing."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -191,10 +192,25 @@ _VALUES = st.none() | st.booleans() | st.integers(-5, 5000) | st.sampled_from(
      "secp384r1", "DNS:x", "x" * 70]) | st.lists(st.text(max_size=5), max_size=2) | st.text(max_size=8)
 
 
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+_NOWHERE = f"https://127.0.0.1:{_closed_port()}/directory"
+
+
+def _loopback_acme(body: dict) -> dict:
+    """An ACME import the fuzz makes orders from loopback, never from the default CA on the internet."""
+    return body | {"acme_ca_url": _NOWHERE} if "acme_domain" in body else body
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example(action="vpn-certificate/local/import", body={"file_content": "\x80"})  # found by this test
 @given(action=st.sampled_from(_ACTIONS),
-       body=st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=6) | st.lists(st.integers(), max_size=2))
+       body=st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=6).map(_loopback_acme)
+       | st.lists(st.integers(), max_size=2))
 def test_fuzz_certificate_actions_answer_an_envelope_and_change_nothing_when_refused(
         box: Served, api_token: str, action: str, body: object) -> None:
     """Whatever the body, an envelope with the device's codes (never an unexpected error); a refused
@@ -233,3 +249,37 @@ def test_malformed_multipart_is_a_bad_request(box: Served, content_type: str, bo
         r = c.post(f"{MON}/vpn-certificate/local/import", content=body, headers={"Content-Type": content_type})
     assert r.status_code == 400 and r.json()["status"] == "error", r.text
     assert box.config_text() == before
+
+
+def test_local_import_with_acme_fields_makes_an_acme_certificate_from_acme_lab(box: Served) -> None:
+    """``type: regular`` with ``acme_*`` and no file: an ``enroll-protocol acme2`` entry made as the
+    CLI makes one, ordered at once from the embedded lab ACME server (acme.lab)."""
+    box.cli("config system acme", "set interface port1", "end")  # the http-01 responder answers
+    acme = {"type": "regular", "certname": "acme-rest", "scope": "global", "acme_domain": "fgt.lab.example",
+            "acme_email": "admin@lab.example", "acme_ca_url": "https://acme.lab/directory",
+            "acme_rsa_key_size": 2048, "acme_renew_window": 20}
+    url = f"{MON}/vpn-certificate/local/import"
+    lab_ca = box.device.acme.lab.app.ca  # the lab CA that issues acme.lab's certificate
+    with box.client(box.token()) as c:
+        r = c.post(f"{MON}/vpn-certificate/ca/import", json={"import_method": "file", "scope": "global",
+                                                               "file_content": b64(lab_ca.cert_pem.encode())})
+        assert r.status_code == 200, r.text
+        before = box.config_text()
+        # each field goes through `set`'s parser: the size's range is the CLI's
+        assert "out of range" in _refused(c.post(url, json=acme | {"acme_rsa_key_size": 1024}), 500, -651)
+        _refused(c.post(url, json=acme | {"type": "pkcs12"}), 400, -651)
+        _refused(c.post(url, json=acme | {"file_content": b64(b"x")}), 400, -651)
+        _refused(c.post(url, json=acme | {"certname": "Fortinet_Factory"}), 500, -5)
+        assert box.config_text() == before
+        r = c.post(url, json=acme)
+        assert r.status_code == 200 and r.json()["results"]["mkey"] == "acme-rest", r.text
+        row = c.get("/api/v2/cmdb/vpn.certificate/local/acme-rest").json()["results"][0]
+    assert (row["enroll-protocol"], row["acme-domain"], row["acme-email"]) == (
+        "acme2", "fgt.lab.example", "admin@lab.example")
+    assert (row["acme-rsa-key-size"], row["acme-renew-window"]) == (2048, 20)
+    assert row["certificate"].startswith("-----BEGIN CERTIFICATE-----"), row["certificate"][:200]
+    cert = x509.load_pem_x509_certificate(row["certificate"].encode())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["fgt.lab.example"]
+    assert cert.public_key().key_size == 2048  # (3072 would prove the field too, at 0.6 s of key generation)
+    assert lab_ca.chains_to_me(cert)

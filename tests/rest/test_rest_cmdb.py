@@ -177,3 +177,57 @@ def test_a_refused_write_says_nothing_changed(api) -> None:
         got = r.json()
         assert got["status"] == "error" and got["http_method"] == method, r.text
         assert (got["revision"], got["old_revision"], got["revision_changed"]) == (rev, rev, False)
+
+
+def test_integer_keys_are_json_numbers(api, box: Served) -> None:
+    """``config trusthost`` / ``edit 1``: an integer in the schema is a JSON number, keys included."""
+    assert box.cli("config system api-user", "edit bot", "config trusthost", "edit 1",
+                   "set ipv4-trusthost 127.0.0.0/8", "next", "edit abc", "end", "next", "end") == [
+        "new entry '1' added", "invalid unsigned integer value: abc", "", "value parse error before 'abc'", "Command fail. Return code -651"]
+    assert box.cli("config system api-user", "edit bot", "config trusthost", "edit 07", "end", "end") == [
+        "new entry '7' added"]  # the number, as the table keeps it
+    shown = box.cli("show system api-user bot")
+    assert "            edit 1" in shown  # integer keys bare, as the device writes them
+    row = api.get("/api/v2/cmdb/system/api-user/bot").json()["results"][0]
+    host = row["trusthost"][0]
+    assert host["id"] == 1 and host["q_origin_key"] == 1 and isinstance(host["id"], int)
+    schema = api.get("/api/v2/cmdb/system/api-user", params={"action": "schema"}).json()["results"]
+    assert schema["children"]["trusthost"]["mkey_type"] == "integer"
+    assert schema["children"]["trusthost"]["children"]["id"]["type"] == "integer"
+    # the body's number (or its text) names the same entry: nothing changes
+    for same in (1, "1", "01"):
+        r = api.put("/api/v2/cmdb/system/api-user/bot", json={"trusthost": [
+            {"id": same, "type": "ipv4-trusthost", "ipv4-trusthost": "127.0.0.0 255.0.0.0"}]})
+        assert r.json()["revision_changed"] is False, (same, r.text)
+
+
+def test_rename_through_put(served) -> None:
+    """PUT with a new key in the body renames the entry (references follow, as ``rename``)."""
+    box = served()
+    with box.client(box.token()) as api:
+        _rename(api, box)
+    box.server.stop()  # the rename and the edit are in the configuration the device starts from
+    text = served(state=box.state).config_text()
+    assert 'edit "renamed"' in text and 'edit "client-id"' not in text and 'set comments "new"' in text
+    assert 'set est-client-cert "renamed"' in text
+
+
+def _rename(api: Any, box: Served) -> None:
+    api.post(LOCAL, json={"name": "client-id", "comments": "old"})
+    api.post(LOCAL, json={"name": "user-of-it", "est-client-cert": "client-id"})
+    api.post(LOCAL, json={"name": "taken"})
+    before = box.config_text()
+    r = api.put(f"{LOCAL}/client-id", json={"name": "taken", "comments": "lost"})
+    assert (r.status_code, r.json()["error"]) == (500, -5)
+    r = api.put(f"{LOCAL}/client-id", json={"name": "renamed", "comments": "x" * 600})  # a bad value: nothing
+    assert (r.status_code, r.json()["error"]) == (500, -1)  # too long, as `set comments` says
+    r = api.put(f"{LOCAL}/client-id", json={"name": "n" * 36})
+    assert r.status_code == 500 and r.json()["revision_changed"] is False
+    assert box.config_text() == before
+    r = api.put(f"{LOCAL}/client-id", json={"name": "renamed", "comments": "new"})
+    body = r.json()
+    assert (r.status_code, body["mkey"], body["revision_changed"]) == (200, "renamed", True), r.text
+    assert api.get(f"{LOCAL}/client-id").status_code == 404
+    assert api.get(f"{LOCAL}/renamed").json()["results"][0]["comments"] == "new"
+    assert api.get(f"{LOCAL}/user-of-it").json()["results"][0]["est-client-cert"] == "renamed"
+    assert 'set est-client-cert "renamed"' in box.ssh("show vpn certificate local user-of-it")

@@ -1,4 +1,5 @@
-"""``diagnose sys acme status-full <domain>`` and ``get system acme acc-details`` (text: acme/status.py)."""
+"""``diagnose sys acme status-full <domain>`` and ``get system acme acc-details`` (text: acme/status.py);
+``set enroll-protocol acme2``'s terms question; :func:`create_acme_entry` (the REST door's ACME import)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,27 @@ def set_with_terms(sess: "Session", buf: EditBuffer, attr_word: str, values: lis
     directory = buf.get("acme-ca-url") or "https://acme-v02.api.letsencrypt.org/directory"
     return Result(question=Question([f"By enabling this feature you declare that you agree to the Terms of Service "
                                      f"at {directory}", "Do you want to continue? (y/n)"], sess.guard(answer)))
+
+
+# the acme-* attributes an ACME entry is created with, in the order `set` takes them
+ACME_ATTRS = ("acme-ca-url", "acme-domain", "acme-email", "acme-rsa-key-size", "acme-renew-window")
+
+
+def create_acme_entry(sess: "Session", name: str, values: dict[str, str]) -> list[str]:
+    """A new ``enroll-protocol acme2`` local certificate ``name`` with ``values`` (``acme-domain``
+    ...), made as ``config vpn certificate local`` / ``edit`` / ``set ...`` / ``end`` makes it: the
+    CLI's parsers and checks, one commit, whose ACME listener orders the certificate (acme/service.py).
+    The caller is the operator's ``y`` to the terms question.  Returns the commit's lines (an
+    order's failure line; the entry stays, as after ``end``); a refused value changes nothing."""
+    from .certs import check_new_name
+
+    check_new_name(sess, name)
+    buf = sess.cmdb.begin_edit(LOCAL, name)
+    buf.set(ATTR, ["acme2"])
+    for attr in ACME_ATTRS:
+        if values.get(attr):
+            buf.set(attr, [values[attr]])
+    return sess.cmdb.commit(buf)
 
 
 def do_status_full(sess: "Session", rest: list[ast.Word]) -> Result:

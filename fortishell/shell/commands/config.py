@@ -130,6 +130,7 @@ def do_edit(sess: "Session", cmd: ast.Edit) -> Result:
         buf = frame.editing.begin_edit(frame.path[-1], key)
     else:
         buf = sess.cmdb.begin_edit(frame.path, key)
+    key = buf.key if buf.key is not None else key  # an integer key as the table keeps it (`edit 07`: 7)
     sess.push(Frame(ENTRY, frame.path, frame.spec, key, buf=buf, key=key, nested=frame.nested))
     if getattr(buf, "is_new", False):
         return Result([visible(f"new entry '{key}' added")])
