@@ -2,7 +2,7 @@
 none of the stacks a command needs only when it runs (issue 22, speed; the figures are
 ``bench/startup.py``'s, never a timed test here).
 
-One subprocess (a clean ``sys.modules``) runs ``fortishell run`` on ``get system status`` through
+One subprocess (a clean ``sys.modules``), started on an existing configuration file, runs ``fortishell run`` on ``get system status`` through
 the entry point, then the REPL of the local terminal on a pipe up to its prompt and ``exit``,
 and reports which modules each part imported."""
 
@@ -15,18 +15,21 @@ from pathlib import Path
 
 import pytest
 
+from fortishell.clock import Clock
 from fortishell.shell.commands import certs_tree, diagnose, execute
+from fortishell.shell.device import Device
 from fortishell.shell.commands.tree import Lazy, Node
 
 # imported only when a command needs them: the EST, SCEP and ACME stacks, the HTTP client and
-# transfer stack, ASN.1, the lab, the handler modules of the certificate commands, the REST door
+# transfer stack, ASN.1, the lab, the handler modules of the certificate commands, the REST door;
+# x509 (the configuration's certificates are not parsed at load: cmdb/types.py)
 LAZY = (
     "httpx", "httpcore", "h11", "pyasn1", "pyasn1_modules", "tlslite", "tftpy", "rich", "asyncssh",
     "fortishell.est.engine", "fortishell.est.transport", "fortishell.est.flows", "fortishell.est.pki",
     "fortishell.est.args", "fortishell.est.settings", "fortishell.scep", "fortishell.acme", "fortishell.lab",
     "fortishell.certs", "fortishell.rest", "fortishell.shell.filexfer",
     "fortishell.shell.commands.certs", "fortishell.shell.commands.certs_ca", "fortishell.shell.commands.certs_est",
-    "fortishell.shell.commands.certs_scep", "fortishell.shell.commands.apiuser",
+    "fortishell.shell.commands.certs_scep", "fortishell.shell.commands.apiuser", "cryptography.x509",
 )
 
 PROBE = textwrap.dedent("""
@@ -64,6 +67,9 @@ def _heavy(modules: list[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def started(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[str], list[str]]:
     tmp = tmp_path_factory.mktemp("startup")
+    # a later start, as a newcomer's (the first one writes the configuration file, which the later
+    # ones read)
+    Device.open(tmp / "state" / "fortishell.conf", tmp / "state", Clock(), journal=True).close()
     script = tmp / "one.cli"
     script.write_text("get system status\n")
     out = tmp / "modules.txt"
