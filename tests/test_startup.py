@@ -113,3 +113,20 @@ def test_tree_curves_are_the_validated_ones() -> None:
     from fortishell.certs import request
 
     assert certs_tree.CURVES == request.CURVES
+
+
+def test_plain_start_parses_as_the_parser_would() -> None:
+    """``fortishell`` with no arguments builds no argument parser; what it takes is the parser's answer."""
+    from fortishell import cli_main
+
+    assert cli_main.parse_global([]) == cli_main._global_parser().parse_args([])
+    assert cli_main.parse_global(["run", "x"]).command == "run"
+
+
+def test_a_plain_line_never_needs_the_scanner() -> None:
+    """``needs_more`` on a line without quotes or backslashes answers without the token scanner."""
+    from fortishell.cli import parser
+
+    parser._scanner.cache_clear()
+    assert parser.needs_more("get system status") is False and parser._scanner.cache_info().currsize == 0
+    assert parser.needs_more('set comments "open') is True
