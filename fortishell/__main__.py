@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and __name__ == "__main__":
         from fortishell import _bootstrap
 
-        _bootstrap.ensure_venv(["-m", "fortishell", *sys.argv[1:]])  # requirements: pyproject.toml
+        # requirements: pyproject.toml; .venv taken on in this process when it is this interpreter's
+        _bootstrap.ensure_venv(["-m", "fortishell", *sys.argv[1:]], adopt=True)
     from fortishell.cli_main import run_main
 
     try:

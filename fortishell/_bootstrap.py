@@ -98,6 +98,41 @@ class SetupError(Exception):
     """The first-use set-up could not finish (one line for the user: what failed, how to retry)."""
 
 
+def adopt_venv() -> bool:
+    """Continue in this process as .venv's interpreter would run, when .venv was made from this
+    very interpreter (pyvenv.cfg: its ``home`` is this executable's directory, its ``version``
+    this version): the interpreter's own site-packages leave ``sys.path``, .venv's (with its
+    .pth files) join it, and ``sys.executable`` / ``sys.prefix`` name .venv, so that what the
+    process starts or prints (``sys.executable -m fortishell``) is .venv's.  A second
+    interpreter start (exec) cost ``python3 -m fortishell`` ~45 ms of CPU (issue 22).
+
+    What this interpreter's start-up already imported from its own site-packages (a .pth file's
+    module) stays imported.  False, and nothing changed, when .venv is not this interpreter's
+    (another Python, another build, Windows): the caller execs .venv's interpreter then."""
+    if os.name == "nt":
+        return False
+    try:
+        lines = (VENV / "pyvenv.cfg").read_text("utf-8").splitlines()
+    except OSError:
+        return False
+    cfg = {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in lines)}
+    version = "%d.%d.%d" % sys.version_info[:3]
+    site_packages = VENV / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    home = cfg.get("home", "")
+    if cfg.get("version", cfg.get("version_info", "")) != version or not home or not site_packages.is_dir():
+        return False
+    if Path(home).resolve() != Path(sys.executable).resolve().parent:
+        return False
+    import site
+
+    own = {os.path.realpath(p) for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    sys.path[:] = [p for p in sys.path if os.path.realpath(p) not in own]
+    site.addsitedir(str(site_packages))  # appended after the standard library, as in .venv
+    sys.executable = str(venv_python())
+    sys.prefix = sys.exec_prefix = str(VENV)
+    return True
+
+
 def _retry_hint() -> str:
     return "python3 " + " ".join(["-m", "fortishell"] if not sys.argv[0].endswith("run.py") else ["tests/run.py"])
 
@@ -148,13 +183,15 @@ def _why(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
-def ensure_venv(argv: list[str], extras: str = "", *, require_venv: bool = False) -> None:
+def ensure_venv(argv: list[str], extras: str = "", *, require_venv: bool = False, adopt: bool = False) -> None:
     """Return if the project's requirements (with ``extras``) are installed here;
     otherwise set up .venv and exec ``argv`` in it.
 
     ``argv`` are the interpreter arguments to re-run (``["-m", "fortishell", ...]``).
     With ``require_venv`` (the test suite) the checkout's .venv is always used, so
     that the installed ``fortishell`` command the end-to-end tests run is there.
+    With ``adopt`` (the shell) a .venv made from this very interpreter is taken on in
+    this process (:func:`adopt_venv`) instead of exec'ing its interpreter.
     """
     in_venv = Path(sys.prefix).resolve() == VENV.resolve()
     if in_venv and _stamp_covers(extras):
@@ -162,6 +199,8 @@ def ensure_venv(argv: list[str], extras: str = "", *, require_venv: bool = False
     if not in_venv and _stamp_covers(extras) and venv_python().exists():
         # set up before: the checkout's .venv, without scanning this interpreter's distributions
         # first (that scan costs a start ~30 ms of CPU and ends in the same place where they are missing)
+        if adopt and adopt_venv():
+            return
         py = venv_python()
         os.execv(str(py), [str(py), *argv])
     absent = missing(requirements(extras))

@@ -48,6 +48,7 @@ then ends the renewal's trace.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -289,7 +290,11 @@ def _short_reason(err: FortiError) -> str:
     return (tail if sep and tail else text) or "unknown error"
 
 
+@functools.lru_cache(maxsize=256)
 def _load_pem(pem: str) -> "x509.Certificate":
+    """The certificate of ``pem``, parsed once: the watch walks the renewable certificates after
+    every command and every second at the prompt (certificates are immutable, so one parsed
+    object serves every walk; a PEM that does not parse raises each time, uncached)."""
     from cryptography import x509
 
     return x509.load_pem_x509_certificate(pem.encode())

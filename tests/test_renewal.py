@@ -158,3 +158,19 @@ def test_expiry_warning_is_logged_once(world) -> None:
     assert len(warnings) == 1
     assert "Certificate est-test101 will expire in 9 days" in warnings[0].msg
     assert renewer.calls == []
+
+
+def test_the_watch_parses_a_certificate_once(world, monkeypatch) -> None:
+    """Polls after every command and every second at the prompt reuse the parsed certificate."""
+    from fortishell import renewal
+
+    clock, cmdb, renewer, log, service = world
+    _set_days(cmdb, 30)
+    parsed: list[bytes] = []
+    real = x509.load_pem_x509_certificate
+    monkeypatch.setattr(x509, "load_pem_x509_certificate", lambda data, *rest: parsed.append(data) or real(data, *rest))
+    renewal._load_pem.cache_clear()
+    for _ in range(3):
+        assert service.poll() == [] and service.due() == []
+        clock.advance(dt.timedelta(seconds=1))
+    assert len(parsed) == 1

@@ -15,11 +15,24 @@ All nodes are frozen dataclasses; handlers never re-split strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
-@dataclass(frozen=True)
-class Word:
+class _Node:
+    """The ``repr`` of every node, written once: ``Set(attr=Word(...), values=(...))``, as
+    dataclasses writes it (fields with ``repr=False`` left out).  The classes below are declared
+    ``repr=False``: a generated ``__repr__`` per class costs the import a third of its time, and
+    every start imports this module (issue 22)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)  # type: ignore[arg-type]
+        return f"{type(self).__qualname__}({shown})"
+
+
+@dataclass(frozen=True, repr=False)
+class Word(_Node):
     text: str  # value after quote removal and escape processing
     quoted: bool = False  # written in '...' or "..."
     col: int = 0  # 0-based column of the word's first character in the source line
@@ -28,8 +41,8 @@ class Word:
         return self.text
 
 
-@dataclass(frozen=True)
-class Grep:
+@dataclass(frozen=True, repr=False)
+class Grep(_Node):
     """One ``| grep [-invfcABC] PATTERN`` stage."""
 
     pattern: str
@@ -44,8 +57,8 @@ class Grep:
     usage: bool = False  # -h or a malformed option: print the usage text
 
 
-@dataclass(frozen=True)
-class Line:
+@dataclass(frozen=True, repr=False)
+class Line(_Node):
     """One logical command line (continuations joined, quotes possibly spanning lines)."""
 
     words: tuple[Word, ...]
@@ -59,121 +72,121 @@ class Line:
 
 
 # ------------------------------------------------------------------ commands
-@dataclass(frozen=True)
-class Command:
+@dataclass(frozen=True, repr=False)
+class Command(_Node):
     line: Line = field(compare=False, repr=False, kw_only=True, default=Line(()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Config(Command):
     path: tuple[Word, ...]  # e.g. (vpn, certificate, local) or (cert,) unresolved
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Edit(Command):
     key: Word
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Delete(Command):
     key: Word
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Purge(Command):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Rename(Command):
     old: Word
     new: Word
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Clone(Command):
     old: Word
     new: Word
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Move(Command):
     key: Word
     where: str  # "before" | "after"
     other: Word
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Set(Command):
     attr: Word
     values: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Unset(Command):
     attr: Word
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Append(Command):
     attr: Word
     values: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Select(Command):
     attr: Word
     values: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Unselect(Command):
     attr: Word
     values: tuple[Word, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Get(Command):
     path: tuple[Word, ...] = ()  # words after `get` (table path / entry / attribute)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Show(Command):
     path: tuple[Word, ...] = ()
     full: bool = False  # `show full-configuration ...`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Next(Command):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class End(Command):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Abort(Command):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Exit(Command):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Execute(Command):
     args: tuple[Word, ...]  # words after `execute`, unresolved
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Diagnose(Command):
     args: tuple[Word, ...]  # words after `diagnose`, unresolved
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Empty(Command):
     """A blank or comment-only line."""
 
@@ -209,7 +222,7 @@ OBJECT_VERBS: tuple[str, ...] = ("set", "unset", "append", "select", "unselect",
 
 
 # ------------------------------------------------------------ parser results
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class BadLine(Line):
     """A script line that does not lex or parse (a stray ``(``, an unmatched quote,
     ``|`` not followed by ``grep`` ...).  ``parse_script`` keeps it in place so that
@@ -218,8 +231,8 @@ class BadLine(Line):
     error: Exception | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
-class Partial:
+@dataclass(frozen=True, repr=False)
+class Partial(_Node):
     """An unfinished line as seen by ``?`` help and Tab completion (``split_partial``).
 
     ``words`` are the complete words of the segment being typed (the command, or

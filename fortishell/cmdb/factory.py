@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import secrets as _secrets
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -134,6 +133,8 @@ def _cert(subject: Any, key: Any, issuer: Any, issuer_key: Any, ca: bool) -> Any
 
 def regenerate(path: FsPath = MATERIAL) -> None:
     """Generate every factory certificate and key into ``path`` (JSON)."""
+    import secrets as _secrets  # here: a start never regenerates (the module costs it ~5 ms)
+
     from cryptography.hazmat.primitives import serialization
 
     def pem(cert: Any) -> str:

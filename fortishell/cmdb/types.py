@@ -10,12 +10,20 @@ Choices where FortiOS is undocumented:
 * out-of-range integers: ``value <v> out of range (<lo>-<hi>)`` / blank /
   ``value parse error before '<v>'`` / rc -651 (same code as a bad integer);
 * a bad PEM value: ``invalid <kind>`` / blank / value parse error / rc -1;
+* a certificate is read with cryptography's x509 when it is set (``set``, REST); from the
+  configuration file, the journal and the engine's results (``ctx.trusted``: values this
+  program validated before it stored them) only its PEM armour and base64 body are checked:
+  loading the file parses no certificate and does not import x509 (issue 22: start-up).
+  A certificate that passes that check and still does not parse (a hand-edited file) is
+  refused where it is used, as every reader does with an unreadable one (``get``:
+  ``(unreadable certificate)``, the CA store: trusts nothing, renewal: not watched);
 * extra words after a single-valued attribute: ``command parse error before
   '<word>'`` / rc -61.
 """
 
 from __future__ import annotations
 
+import binascii
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -257,7 +265,7 @@ class PemType(AttrType):
         markers = _PEM_MARKERS.get(spec.pem_kind, ())
         ok = text.lstrip().startswith(markers) and "-----END " in text
         if ok and spec.pem_kind == "certificate":
-            ok = _loads_certificate(text)
+            ok = _armoured(text) if ctx.trusted else _loads_certificate(text)
         if ok and spec.pem_kind == "private-key" and secrets.is_clear_private_key(text):
             ok = secrets.load_clear_private_key(text) is not None  # sealed at commit (model.py)
         if not ok:
@@ -308,6 +316,19 @@ def entry_key(spec: TableSpec, key: str, *, trusted: bool = False) -> str:
     if attr is None or attr.type != INTEGER or trusted and not (key.isascii() and key.isdigit()):
         return key
     return str(TYPES[INTEGER].parse(attr, [key], ParseContext(lambda path, name: False)))
+
+
+def _armoured(text: str) -> bool:
+    """The first PEM block (the one a certificate is read from) has a base64 body: what a stored
+    certificate must at least be (module doc)."""
+    lines = text.strip().split("\n")
+    end = next((i for i, line in enumerate(lines) if line.startswith("-----END ")), 0)
+    if end < 2 or not lines[0].startswith("-----BEGIN "):
+        return False
+    try:
+        return bool(binascii.a2b_base64("".join(line.strip() for line in lines[1:end]), strict_mode=True))
+    except binascii.Error:
+        return False
 
 
 def _loads_certificate(text: str) -> bool:

@@ -35,6 +35,10 @@ from .ca import LabCA
 from .network import STATE_SUBDIR
 from .server import EstResponder, ResponderConfig
 
+# the program name: its usage and the lead of every error line, `fortishell lab-server: ...`, as
+# the other subcommands write theirs (`fortishell lab-ca: ...`, `fortishell serve: ...`)
+PROG = "fortishell lab-server"
+
 FAULT_FLAGS = (
     "reject_auth", "status_500", "truncate_body", "garbage_base64", "wrong_content_type",
     "drop_connection", "wrong_key_cert", "foreign_ca_cert", "tls_failure", "split_writes",
@@ -78,7 +82,7 @@ TOPOLOGY_FLAGS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = options.Parser(prog="fortishell lab-server", description="Run the lab EST (RFC 7030) responder.")
+    p = options.Parser(prog=PROG, description="Run the lab EST (RFC 7030) responder.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=options.listen_port, default=8443,
                    help="port to listen on, 1-65535 or 0 for any free port (default: 8443)")
@@ -284,7 +288,7 @@ def main(argv: list[str], *, state_dir: str | None = None, clock: str | None = N
             lines = [f"cannot open {exc.filename}: {exc.strerror}" if exc.filename else str(exc)]
         else:
             lines = [str(exc)]
-        print("\n".join(["lab-server: " + lines[0], *lines[1:]]), file=sys.stderr)
+        print("\n".join([f"{PROG}: " + lines[0], *lines[1:]]), file=sys.stderr)
         return 1
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -339,7 +343,7 @@ def _lost_workers(pool: workers.WorkerPool) -> bool:
     """Say on standard error which workers ended on their own; True when none is left."""
     for pid, status in pool.reap():
         how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
-        print(f"lab-server: worker process {pid} ended ({how}); {len(pool.pids)} left", file=sys.stderr, flush=True)
+        print(f"{PROG}: worker process {pid} ended ({how}); {len(pool.pids)} left", file=sys.stderr, flush=True)
     return not pool.pids
 
 

@@ -10,7 +10,8 @@ import pytest
 from cmdb_helpers import LOCAL
 from fortishell.cmdb import store
 from fortishell.cmdb.factory import factory_cmdb
-from fortishell.errors import ConfigFileError
+from fortishell.cmdb.schema import CA
+from fortishell.errors import ConfigFileError, ValueParseError
 
 
 def test_round_trip_with_pems_and_secrets(est_cmdb):
@@ -61,6 +62,30 @@ def test_errors_name_the_line(text, where, what):
         store.loads(text)
     message = info.value.lines[0]
     assert message.startswith(where) and what in message
+
+
+_NOT_A_CERT = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGUgYnV0IGJhc2U2NA==\n-----END CERTIFICATE-----"
+
+
+def _ca_file(pem: str) -> str:
+    return f'config vpn certificate ca\n    edit "CA_Cert_9"\n        set ca "{pem}"\n    next\nend\n'
+
+
+def test_file_certificates_are_checked_for_armour_and_base64_only():
+    """Loading parses no certificate (issue 22): a body that is not base64 is still refused with its
+    line; base64 that is no certificate loads, and is unreadable where it is used (`get`), while
+    `set` refuses the same text (types.py's module doc)."""
+    with pytest.raises(ConfigFileError) as info:
+        store.loads(_ca_file(_NOT_A_CERT.replace("bm90", "b*90")))
+    assert info.value.lines[0].startswith("line 3") and "invalid certificate" in info.value.lines[0]
+    cmdb = store.loads(_ca_file(_NOT_A_CERT))
+    assert cmdb.entry(CA, "CA_Cert_9").get("ca") == _NOT_A_CERT
+    from fortishell.cmdb.certdetails import detail_lines
+
+    assert detail_lines(_NOT_A_CERT)[0].strip() == "(unreadable certificate)"
+    buf = cmdb.begin_edit(CA, "CA_Cert_10")
+    with pytest.raises(ValueParseError):
+        buf.set("ca", [_NOT_A_CERT])
 
 
 def test_forward_reference_within_file_is_fine():

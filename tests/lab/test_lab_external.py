@@ -204,5 +204,5 @@ def test_lab_server_bad_port_reports_cleanly(tmp_path):
         r = subprocess.run([sys.executable, "-m", "fortishell.lab.cli", "--port", str(port), "--ephemeral"], capture_output=True,
                            text=True, env=env, timeout=30)
     assert r.returncode == 1
-    assert r.stderr.startswith("lab-server: Cannot listen on 127.0.0.1:")
+    assert r.stderr.startswith("fortishell lab-server: Cannot listen on 127.0.0.1:")
     assert "Traceback" not in r.stderr

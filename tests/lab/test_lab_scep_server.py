@@ -138,7 +138,7 @@ def test_lab_ca_show_without_requests_and_unknown_transaction(tmp_path: Path,
 def test_manual_approval_needs_the_state_on_disk(capsys: pytest.CaptureFixture[str]) -> None:
     from fortishell.lab.cli import main
     assert main(["--ephemeral", "--port", "0", "--scep-port", "0", "--scep-manual"]) == 1
-    assert capsys.readouterr().err == ("lab-server: --scep-manual keeps the requests in the lab state, where "
+    assert capsys.readouterr().err == ("fortishell lab-server: --scep-manual keeps the requests in the lab state, where "
                                        "lab-ca approve finds them: it cannot be used with --ephemeral\n")
 
 

@@ -158,7 +158,7 @@ def test_workers_end_with_their_parent_and_a_lost_one_is_reported(tmp_path: Path
         assert proc.stderr is not None
         ready, _, _ = select.select([proc.stderr], [], [], 15)
         assert ready, "no word of the lost worker"
-        assert proc.stderr.readline() == f"lab-server: worker process {lost} ended (killed by signal 9); 1 left\n"
+        assert proc.stderr.readline() == f"fortishell lab-server: worker process {lost} ended (killed by signal 9); 1 left\n"
         assert raw_request(port, ctx, "GET", EST + "cacerts").status == 200
         workers.discard(lost)
     finally:

@@ -17,7 +17,7 @@ from ...cmdb.schema_admin import API_USER
 from ...errors import CliError, IncompleteCommand
 from ...rest.apikey import hash_key, new_key
 from ..result import Result
-from .tree import Node, extra_words
+from .tree import extra_words
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -51,16 +51,3 @@ def do_generate_key(sess: "Session", rest: list[ast.Word]) -> Result:
     extra_words(rest, 1)
     name = rest[0].text
     return Result(key_lines(name, generate_key(sess.cmdb, name)))
-
-
-def _api_users(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
-    if typed:
-        return []
-    return [("<name>", "API user name.")] + [(k, "") for k in sess.cmdb.keys(API_USER)]
-
-
-def api_user_node() -> Node:
-    return Node("API user commands.", {
-        "generate-key": Node("Generate a new API key for the API user.", handler=do_generate_key,
-                             args=_api_users),
-    })

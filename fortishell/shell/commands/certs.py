@@ -34,7 +34,7 @@ from ...cmdb.schema import CA, LOCAL
 from ...errors import CertError, IncompleteCommand, ParseError, ValueParseError
 from ...est import pki
 from ..result import Result
-from .tree import Node, extra_words, fixed_args
+from .tree import extra_words
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -97,6 +97,10 @@ def _generate(kind: str) -> Any:
         return Result()
 
     return handler
+
+
+do_generate_rsa = _generate("rsa")
+do_generate_ec = _generate("ec")
 
 
 def generate_request(sess: "Session", name: str, spec: request.RequestSpec, *, key_password: str = "",
@@ -236,51 +240,3 @@ def complete_request(sess: "Session", data: bytes) -> str:
         tx.put(LOCAL, entry.key, {"certificate": pki.cert_pem(cert), "last-updated": _now_epoch(sess)},
                unset=("csr", "state"))
     return str(entry.key)
-
-
-# ------------------------------------------------------------------ the keyword tree
-def _positions(*names: tuple[str, str]) -> Any:
-    return fixed_args(*[[n] for n in names])
-
-
-def local_nodes() -> dict[str, Node]:
-    """The ``local`` keywords this module adds (``generate`` gets ``rsa`` / ``ec``)."""
-    return {
-        "export": Node("Export local certificate or certificate request.", {
-            "tftp": Node("Export local certificate or certificate request to a TFTP server.",
-                         handler=do_local_export_tftp, secret_args=(5,),
-                         args=_positions(("<string>", "Local certificate name."),
-                                         ("<type>", "cer, p12 or csr."),
-                                         ("<string>", "File name on the TFTP server."),
-                                         ("<tftp server>", "TFTP server IPv4, IPv6, or FQDN."),
-                                         ("<string>", "Password of the PKCS#12 file (p12 only)."))),
-        }),
-        "import": Node("Import local certificate.", {
-            "tftp": Node("Import local certificate from a TFTP server.", handler=do_local_import_tftp,
-                         secret_args=(4,),
-                         args=_positions(("<string>", "File name on the TFTP server."),
-                                         ("<tftp server>", "TFTP server IPv4, IPv6, or FQDN."),
-                                         ("<type>", "cer or p12 (optional)."),
-                                         ("<string>", "Password of the PKCS#12 file (p12 only)."))),
-        }),
-    }
-
-
-def generate_nodes() -> dict[str, Node]:
-    common = [("<string>", "Subject (Host-IP/Domain Name/E-Mail)."), ("<string>", "Country name (optional)."),
-              ("<string>", "State (optional)."), ("<string>", "City (optional)."),
-              ("<string>", "Organization (optional)."), ("<string>", "Organization unit (optional)."),
-              ("<string>", "Email (optional)."), ("<string>", "Subject alternative name (optional)."),
-              ("<string>", "SCEP server URL (optional)."), ("<string>", "Challenge password (optional)."),
-              ("<ip>", "Source IP for communications to the CA server (optional)."),
-              ("<string>", "CA identifier (optional)."), ("<string>", "Private key password (optional).")]
-    rsa = fixed_args([("<string>", "Local certificate name.")], [("<integer>", "Key size: 1024, 1536, 2048, 4096.")],
-                     *[[c] for c in common], optional_from=3)
-    ec = fixed_args([("<string>", "Local certificate name.")],
-                    [(c, "Curve name.") for c in request.CURVES], *[[c] for c in common], optional_from=3)
-    return {
-        "ec": Node("Generate an elliptic curve certificate request.", handler=_generate("ec"), args=ec,
-                   secret_args=(12, 15)),
-        "rsa": Node("Generate an RSA certificate request.", handler=_generate("rsa"), args=rsa,
-                    secret_args=(12, 15)),
-    }

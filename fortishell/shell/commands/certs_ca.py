@@ -33,8 +33,8 @@ from ...errors import CertError
 from ...est import pki
 from ...x509text import name_spaced
 from ..result import Result
-from .certs import DONE, _filexfer, _need, _now_epoch, _positions
-from .tree import Node, extra_words
+from .certs import DONE, _filexfer, _need, _now_epoch
+from .tree import extra_words
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -199,35 +199,3 @@ def _issuer_of(sess: "Session", crl: x509.CertificateRevocationList) -> str:
                             f"certificate '{name_spaced(crl.issuer)}'.") from None
         raise CertError(f"Failed to import the CRL: its issuer '{name_spaced(crl.issuer)}' is not a CA "
                         "certificate on this device.") from None
-
-
-# ------------------------------------------------------------------ the keyword tree
-def ca_node(extra: dict[str, Node] | None = None) -> Node:
-    """``ca``; ``extra`` adds import methods defined elsewhere (``est``)."""
-    imports = {
-        "bundle": Node("Import certificate bundle from a TFTP server.", handler=do_ca_import_bundle,
-                       args=_positions(("<string>", "File name on the TFTP server."),
-                                       ("<ip>", "IP address of TFTP server."))),
-        "tftp": Node("Import CA certificate from a TFTP server.", handler=do_ca_import_tftp,
-                     args=_positions(("<string>", "File name on the TFTP server."),
-                                     ("<tftp server>", "TFTP server IPv4, IPv6, or FQDN."))),
-        **(extra or {}),
-    }
-    return Node("CA certificate.", {
-        "export": Node("Export CA certificate.", {
-            "tftp": Node("Export CA certificate to a TFTP server.", handler=do_ca_export_tftp,
-                         args=_positions(("<string>", "CA certificate name."),
-                                         ("<string>", "File name on the TFTP server."),
-                                         ("<ip>", "IP address of TFTP server."))),
-        }),
-        "import": Node("Import CA certificate.", dict(sorted(imports.items()))),
-    })
-
-
-def crl_node() -> Node:
-    return Node("Certificate Revocation List.", {
-        "import": Node("Import CRL.", {
-            "auto": Node("Update CRL.", handler=do_crl_import_auto,
-                         args=_positions(("<string>", "CRL name."))),
-        }),
-    })

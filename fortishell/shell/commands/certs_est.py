@@ -52,7 +52,7 @@ from ...x509text import colon_hex, name_spaced
 from ..result import Question, Result
 from .certs import DONE, _need, _now_epoch
 from .certs_ca import ca_store, existing_ca, next_ca_name
-from .tree import Node, extra_words, fixed_args
+from .tree import extra_words
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -160,18 +160,6 @@ def store_cas(sess: "Session", certs: list[x509.Certificate], fields: dict[str, 
                               "last-updated": _now_epoch(sess)})
             names.append(name)
     return [f"CA certificate imported as '{name}'." for name in names] + list(DONE)
-
-
-def est_import_node() -> dict[str, Node]:
-    helps = [("<string>", "URL of the CA server. (e.g. https://example.com:1234)."),
-             ("<string>", "CA Identifier (optional)."), ("<string>", "HTTP authentication username (optional)."),
-             ("<string>", "HTTP authentication password (optional)."),
-             ("<ip>", "Source-IP for communications to the CA server (optional)."),
-             ("<string>", "Client certificate (optional)."), ("<string>", "TLS-SRP username (optional)."),
-             ("<string>", "TLS-SRP password (optional)."),
-             ("<fingerprint>", "SHA-256 fingerprint for authenticating the CA certificate (optional).")]
-    return {"est": Node("Import CA certificate via EST.", handler=do_ca_import_est, secret_args=(4, 8),
-                        args=fixed_args(*[[h] for h in helps], optional_from=1))}
 
 
 # ------------------------------------------------------------------ generate est: CA names

@@ -37,7 +37,7 @@ from ...est import pki
 from ..result import Question, Result
 from .certs import _need
 from .certs_est import QUESTION, _judge, _normalise_fingerprint, _shown, store_cas
-from .tree import Node, extra_words, fixed_args
+from .tree import extra_words
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -118,12 +118,3 @@ def _fields(settings: Any) -> dict[str, str]:
     if settings.source_ip:
         fields["source-ip"] = settings.source_ip
     return fields
-
-
-def auto_import_node() -> dict[str, Node]:
-    helps = [("<string>", "URL of the CA server (e.g. http://scep.lab/scep)."),
-             ("<string>", "CA identifier (optional)."),
-             ("<ip>", "Source-IP for communications to the CA server (optional)."),
-             ("<fingerprint>", "SHA-256 fingerprint for authenticating the CA certificate (optional).")]
-    return {"auto": Node("Import CA certificate via SCEP.", handler=do_ca_import_auto,
-                         args=fixed_args(*[[h] for h in helps], optional_from=1))}

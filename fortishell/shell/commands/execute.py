@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ...cli import ast
 from ...errors import IncompleteCommand, ValueParseError
 from ..result import Question, Result
-from . import apiuser, certs, certs_ca, certs_est, certs_scep
+from . import certs_tree
 from .tree import CommandHandlers, Node, extra_words, fixed_args, run
 
 if TYPE_CHECKING:
@@ -124,7 +124,9 @@ def do_generate_est(sess: "Session", rest: list[ast.Word]) -> Result:
             return Result(sess.device.regenerate(name))  # a failure marks `state` RENEWAL FAILED
 
         return Result(question=Question(regenerate_question(name), sess.guard(answer)))
-    return Result(certs_est.enroll(sess, parsed))  # plus the CA-name check of certs_est
+    from .certs_est import enroll
+
+    return Result(enroll(sess, parsed))  # plus the CA-name check of certs_est
 
 
 def _generate_args(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
@@ -186,7 +188,7 @@ def _log_categories(sess: "Session", typed: list[str]) -> list[tuple[str, str]]:
 ALGORITHMS = ("rsa-1024", "rsa-1536", "rsa-2048", "rsa-4096", "ec-secp256r1", "ec-secp384r1", "ec-secp521r1")
 
 TREE = Node("Execute static commands.", {
-    "api-user": apiuser.api_user_node(),
+    "api-user": certs_tree.api_user_node(),
     "date": Node("Get/set system date.", handler=do_date,
                  args=fixed_args([("<yyyy-mm-dd>", "Date.")], optional_from=0)),
     "factoryreset": Node("Reset to factory default.", handler=do_factoryreset),
@@ -203,18 +205,19 @@ TREE = Node("Execute static commands.", {
                  args=fixed_args([("<hh:mm:ss>", "Time.")], optional_from=0)),
     "vpn": Node("VPN commands.", {
         "certificate": Node("Certificate commands.", {
-            # ca / crl and local import/export/generate rsa|ec live in certs.py / certs_ca.py
-            "ca": certs_ca.ca_node({**certs_est.est_import_node(), **certs_scep.auto_import_node()}),
-            "crl": certs_ca.crl_node(),
+            # ca / crl and local import/export/generate rsa|ec: certs_tree.py (data; the handlers
+            # in certs.py, certs_ca.py, certs_est.py, certs_scep.py are imported when first run)
+            "ca": certs_tree.ca_node(),
+            "crl": certs_tree.crl_node(),
             "local": Node("Local certificate.", {
                 "generate": Node("Generate a certificate request.", {
-                    **certs.generate_nodes(),
+                    **certs_tree.generate_nodes(),
                     "est": Node("Generate a certificate request and enroll it with EST (RFC 7030).",
                                 handler=do_generate_est, args=_generate_args,
                                 # HTTP password, key password, SRP password (<name> is 1)
                                 secret_args=(7, 10, 14)),
                 }),
-                **certs.local_nodes(),
+                **certs_tree.local_nodes(),
             }),
         }),
     }),

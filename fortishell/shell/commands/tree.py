@@ -4,10 +4,18 @@ Each :class:`Node` has a help text and either children (keywords, unique-prefix
 abbreviable: ``exec vpn cert loc gen est``) or a handler taking the remaining
 argument words (``secret_args`` marks the ones that hold passwords).  ``args`` describes the arguments for ``?`` and Tab: a function
 ``(session, typed_args) -> [(candidate, help)]`` for the next argument.
+
+A tree is data the shell builds at start without importing the modules behind its
+commands: a handler (or an argument helper only its module can answer) is named by a
+:class:`Lazy` reference, ``Lazy("certs_ca", "do_ca_import_tftp")``, and its module
+(with the cryptography, EST, SCEP and transfer stacks it brings) is imported the first
+time the command runs.  Keywords, help texts and argument positions stay here, so
+``?`` and Tab list every command of a start that has imported none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +31,26 @@ Handler = Callable[["Session", list[ast.Word]], Result]
 # a command module's map: command type -> the handler taking exactly that type
 CommandHandlers = dict[type[ast.Command], Callable[["Session", Any], Result]]
 ArgHelp = Callable[["Session", list[str]], list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A handler or argument helper named as data: attribute ``name`` of the command module
+    ``module`` (under ``fortishell.shell.commands``), imported the first time it is called.
+
+    Callable as what it names (``(session, words)``), so a :class:`Node` holds it where it
+    would hold the function."""
+
+    module: str
+    name: str
+
+    def target(self) -> Callable[..., Any]:
+        """The named function (its module imported now if it was not yet)."""
+        found: Callable[..., Any] = getattr(importlib.import_module(f"{__package__}.{self.module}"), self.name)
+        return found
+
+    def __call__(self, sess: "Session", words: Any) -> Any:
+        return self.target()(sess, words)
 
 
 @dataclass
