@@ -12,11 +12,16 @@ what it executes, from ``wait4``) is printed with its ratio to the baseline:
 * ``python3 -m fortishell ... run ONE.cli`` a one-line ``run`` the README way
   (from the checkout: the set-up check, then the checkout's ``.venv``);
 * ``.venv/bin/fortishell ... run ONE.cli``  the same through the installed command;
-* ``python3 -m fortishell`` to the prompt  in a pseudo-terminal: started, the
-  first ``FortiProxy # `` read, ``exit`` typed.
+* ``python3 -m fortishell`` to the prompt  in a pseudo-terminal: started until the
+  first ``FortiProxy # `` is read: the process's CPU at that moment (user + system
+  of all its threads, ``/proc/PID/stat``, in clock ticks);
+* ``... the prompt, then exit``            the same start, ``exit`` typed and the
+  process ended (CPU from ``wait4``): the first prompt plus prompt_toolkit's
+  first key presses and the interpreter's shut-down (no target; shown so that
+  work moved from before the prompt to after it shows here).
 
 Target (issue 22): at most 0.3 s of CPU for the first prompt and a one-line
-``run``.  CPU time grows with the machine's load (shared caches and cores): the
+``run``; ``exit`` typed at the prompt has no target.  CPU time grows with the machine's load (shared caches and cores): the
 load averages before and after are printed, and the ratio to ``python3 -c pass``
 (measured in the same run) is the figure to compare between runs.  ``--python`` names the interpreter; it is resolved to the real
 executable first (``pyenv`` shims are shell scripts whose own cost is not
@@ -42,6 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 0.3  # seconds of CPU
+TICKS = os.sysconf("SC_CLK_TCK")
 ONE_LINE = "get system status\n"
 
 
@@ -57,9 +63,17 @@ def cpu_of(argv: list[str], env: dict[str, str]) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def cpu_to_prompt(argv: list[str], env: dict[str, str]) -> float:
-    """CPU seconds of an interactive start in a 24 x 80 pseudo-terminal: to the first prompt,
-    then ``exit`` (cursor-position queries answered as a terminal does)."""
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a running process has used so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after the command name (which may hold blanks)
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def cpu_to_prompt(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """CPU seconds of an interactive start in a 24 x 80 pseudo-terminal: when the first prompt
+    is read, and of the whole process after ``exit`` is typed there (cursor-position queries
+    answered as a terminal does)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     proc = subprocess.Popen(argv, env=dict(env, TERM="xterm"), cwd=ROOT, stdin=slave, stdout=slave,
@@ -68,6 +82,7 @@ def cpu_to_prompt(argv: list[str], env: dict[str, str]) -> float:
     seen = b""
     deadline = time.monotonic() + 60
     sent_exit = False
+    at_prompt = 0.0
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 1.0)
@@ -83,6 +98,7 @@ def cpu_to_prompt(argv: list[str], env: dict[str, str]) -> float:
             if b"\x1b[6n" in data:
                 os.write(master, b"\x1b[1;1R")
             if not sent_exit and b"FortiProxy #" in seen:  # the prompt (its blank is drawn by cursor moves)
+                at_prompt = proc_cpu(proc.pid)
                 os.write(master, b"exit\r")
                 sent_exit = True
         else:
@@ -93,7 +109,7 @@ def cpu_to_prompt(argv: list[str], env: dict[str, str]) -> float:
     proc.returncode = 0
     if not sent_exit:
         raise SystemExit(f"{' '.join(argv)}: ended before its prompt:\n{seen.decode(errors='replace')}")
-    return usage.ru_utime + usage.ru_stime
+    return at_prompt, usage.ru_utime + usage.ru_stime
 
 
 def real_python(name: str) -> str:
@@ -102,9 +118,11 @@ def real_python(name: str) -> str:
     return out.stdout.strip()
 
 
-def median_cpu(runs: int, measure: Callable[[], float]) -> float:
+def median_cpu(runs: int, measure: Callable[[], tuple[float, ...]]) -> tuple[float, ...]:
+    """The median of each figure ``measure`` returns, over ``runs`` runs after one unmeasured."""
     measure()  # the start before: caches and the configuration exist afterwards
-    return statistics.median(measure() for _ in range(runs))
+    results = [measure() for _ in range(runs)]
+    return tuple(statistics.median(r[i] for r in results) for i in range(len(results[0])))
 
 
 def main() -> int:
@@ -120,24 +138,28 @@ def main() -> int:
         script.write_text(ONE_LINE)
         env = dict(os.environ, FORTISHELL_STATE_DIR=str(state))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        cases: list[tuple[str, Callable[[], float]]] = [
-            ("python3 -c pass", lambda: cpu_of([py, "-c", "pass"], env)),
-            ("python3 -m fortishell run ONE.cli", lambda: cpu_of([py, "-m", "fortishell", "run", str(script)], env)),
+        cases: list[tuple[tuple[str, ...], Callable[[], tuple[float, ...]]]] = [
+            (("python3 -c pass",), lambda: (cpu_of([py, "-c", "pass"], env),)),
+            (("python3 -m fortishell run ONE.cli",),
+             lambda: (cpu_of([py, "-m", "fortishell", "run", str(script)], env),)),
         ]
         if installed.exists():
-            cases.append((".venv/bin/fortishell run ONE.cli", lambda: cpu_of([str(installed), "run", str(script)], env)))
-        cases.append(("python3 -m fortishell to the prompt", lambda: cpu_to_prompt([py, "-m", "fortishell"], env)))
+            cases.append(((".venv/bin/fortishell run ONE.cli",),
+                          lambda: (cpu_of([str(installed), "run", str(script)], env),)))
+        cases.append((("python3 -m fortishell to the prompt", "... the prompt, then exit"),
+                      lambda: cpu_to_prompt([py, "-m", "fortishell"], env)))
         print(f"interpreter: {py}; {args.runs} starts per case, median CPU (user + system); "
               f"load average {_load()}")
         base = 0.0
-        for name, measure in cases:
-            cpu = median_cpu(args.runs, measure)
-            if not base:
-                base = cpu
-                print(f"  {name:40s} {cpu:6.3f} s")
-                continue
-            verdict = "ok" if cpu <= TARGET else f"over the {TARGET} s target"
-            print(f"  {name:40s} {cpu:6.3f} s  {cpu / base:5.1f}x python3 -c pass  ({verdict})")
+        for names, measure in cases:
+            for name, cpu in zip(names, median_cpu(args.runs, measure)):
+                if not base:
+                    base = cpu
+                    print(f"  {name:40s} {cpu:6.3f} s")
+                    continue
+                verdict = "no target" if name.endswith("then exit") else (
+                    "ok" if cpu <= TARGET else f"over the {TARGET} s target")
+                print(f"  {name:40s} {cpu:6.3f} s  {cpu / base:5.1f}x python3 -c pass  ({verdict})")
         print(f"load average afterwards {_load()}")
     return 0
 
