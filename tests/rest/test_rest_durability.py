@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from pathlib import Path
 
@@ -20,7 +20,7 @@ REAL_FSYNC = os.fsync
 HELD = 0.3  # seconds an answer is looked for while the journal's fsync is held (none may come)
 GLOBAL = "/api/v2/cmdb/system/global"
 # one attribute of `system global` per concurrent writer, and the line it becomes
-WRITES = (({"alias": "w0"}, 'set alias "w0"'), ({"hostname": "w1"}, 'set hostname "w1"'),
+WRITES: tuple[tuple[dict[str, object], str], ...] = (({"alias": "w0"}, 'set alias "w0"'), ({"hostname": "w1"}, 'set hostname "w1"'),
           ({"admintimeout": 41}, "set admintimeout 41"))
 
 
@@ -53,11 +53,12 @@ def _gate(box: Served, monkeypatch: pytest.MonkeyPatch) -> Gate:
     return Gate(monkeypatch, config)
 
 
-def _put(client: httpx.Client, body: dict[str, object]) -> Callable[[], httpx.Response]:
+def _put(client: httpx.Client, body: Mapping[str, object]) -> Callable[[], httpx.Response]:
     return lambda: client.put(GLOBAL, json=body)
 
 
-def test_a_put_is_answered_only_after_its_journal_record_is_fsynced(box: Served, monkeypatch) -> None:
+def test_a_put_is_answered_only_after_its_journal_record_is_fsynced(box: Served,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     token = box.token()
     gate = _gate(box, monkeypatch)
     with box.client(token) as c, ThreadPoolExecutor(1) as pool:
@@ -72,7 +73,8 @@ def test_a_put_is_answered_only_after_its_journal_record_is_fsynced(box: Served,
     assert b'set alias "durable-first"' in journal.journal_path(box.device.persistence.config_path).read_bytes()
 
 
-def test_concurrent_puts_share_an_fsync_and_each_waits_for_its_own(served, monkeypatch) -> None:
+def test_concurrent_puts_share_an_fsync_and_each_waits_for_its_own(served: Callable[..., Served],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     box = served()
     token = box.token()
     gate = _gate(box, monkeypatch)
