@@ -20,9 +20,10 @@ most of the p99, and the peer's CPU per request looked higher than it is.)
    other request sends, so each PUT is a real commit, journaled and fsynced
    before its answer) and each server, ``--clients`` keep-alive HTTPS connections:
    * back to back for ``--seconds`` (each server as fast as it goes);
-   * paced: each connection waits between its requests so that both servers get
-     about ``--paced-rate`` requests/s (the same offered load: CPU per request
-     compared at equal rates, and latency at a load both sustain);
+   * paced: each connection waits a random time (exponential) between its
+     requests so that both servers get about ``--paced-rate`` requests/s (the
+     same offered load: CPU per request compared at equal rates, and latency at
+     a load both sustain);
 4. prints per server and run requests/s, p50 / p99 / max latency and the server
    process's CPU time per request (user + system from /proc, every thread), the
    ratios fortishell/peer of CPU per request, and fortishell's p99.  Targets
@@ -120,8 +121,10 @@ function done(summary, latency, requests)
     e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99), latency.max))
 end
 """
-# paced: each connection waits THINK ms after an answer before its next request
-PACED = "function delay() return {think} end\n"
+# paced: after each answer a connection waits a random time, exponential with a mean of THINK
+# ms, before its next request (the same wait every time would keep the 16 connections in step,
+# sending bursts of 16 requests: the latency would then be the time to serve a burst)
+PACED = "math.randomseed(7919)\nfunction delay() return math.floor(-{think} * math.log(1 - math.random())) end\n"
 
 
 @dataclass(frozen=True)
@@ -273,8 +276,8 @@ def main() -> int:
             token = asyncio.run(setup(fs_base, ctx))
             print(f"wrk: {args.clients} keep-alive HTTPS connections, {args.seconds:g} s per run "
                   f"(fortishell = serve --https-port, peer = do-nothing aiohttp handler)")
-            kinds = [("back to back", script)] + ([(f"paced, {think} ms between a connection's requests "
-                                                    f"(~{args.paced_rate:g} req/s)", paced)] if think else [])
+            kinds = [("back to back", script)] + ([(f"paced, {think} ms on average between a connection's "
+                                                    f"requests (~{args.paced_rate:g} req/s)", paced)] if think else [])
             for method in ("GET", "PUT"):
                 for kind, lua in kinds:
                     what = "GET one entry" if method == "GET" else "PUT one attribute (a commit each)"
