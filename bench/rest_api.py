@@ -157,7 +157,8 @@ def parse_wrk(out: str, method: str) -> Run:
 
 
 def load(base: str, method: str, token: str, clients: int, seconds: float, script: Path) -> Run:
-    """``clients`` keep-alive HTTPS connections sending ``method`` back to back for ``seconds``."""
+    """``clients`` keep-alive HTTPS connections sending ``method`` for ``seconds``: back to back, or
+    paced when ``script`` has :data:`PACED`."""
     out = subprocess.run(wrk_argv(base, method, token, clients, seconds, script), capture_output=True,
                          text=True, timeout=seconds + 60, check=True).stdout
     return parse_wrk(out, method)
