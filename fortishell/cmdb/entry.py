@@ -8,6 +8,8 @@ describes one committed change for the commit listeners.  No I/O.
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -128,6 +130,9 @@ class EditBuffer:
         self._values: dict[str, Any] = dict(base._values) if base else {}
         self._subs: dict[str, SubValue] = dict(base._subs) if base else {}
         self._ctx = ParseContext(cmdb._exists, trusted)
+        if is_new:  # what the device fills in on a new entry (a file's `set` lines then override it)
+            for attr in spec.initials:
+                self._values[attr.name] = copy.deepcopy(attr.initial)
 
     # -------------------------------------------------------------- reading
     @property

@@ -68,10 +68,10 @@ API_USER_TABLE = TableSpec(
                  get_format="star"),
         AttrSpec("accprofile", "datasource", "", "Admin user access profile.", size=35, required=True,
                  datasource=(ACCPROFILE,)),
-        # the vdoms the key may touch (rest/auth.py).  Choice: a new API user gets `root` (the
-        # device's only vdom; FortiOS fills it in likewise), so `show` lists it only when changed.
-        # An emptied list is refused at `end` (MUST be set): saved as `unset vdom` it would read back as root.
-        AttrSpec("vdom", VDOM_LIST, ["root"], "Virtual domains.", required=True),
+        # the vdoms the key may touch (rest/auth.py).  A member table without a default on the
+        # device; a new API user gets `root` (the device's only vdom) filled in, so `show` lists
+        # `set vdom "root"` as device configurations do.  An emptied list is refused at `end`.
+        AttrSpec("vdom", VDOM_LIST, [], "Virtual domains.", required=True, initial=["root"]),
         _s("schedule", 35, help="Schedule name."),
         _s("cors-allow-origin", 269, help="Value for Access-Control-Allow-Origin on API responses. Avoid "
            "using '*' if possible."),

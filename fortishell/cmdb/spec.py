@@ -63,6 +63,9 @@ class AttrSpec:
     datasource: tuple[Path, ...] = ()
     pem_kind: str = ""  # "certificate" | "private-key" | "csr" for PEM fields
     required: bool = False
+    # the value a new entry starts with, stored as set (so `show` lists it), where the device
+    # fills an attribute in when the entry is made: `set vdom "root"` of a new API user
+    initial: Any = None
 
     @property
     def multi(self) -> bool:
@@ -112,10 +115,17 @@ class TableSpec:
     summary: tuple[str, ...] = ()
     _by_name: dict[str, AttrSpec] = field(default_factory=dict, compare=False, repr=False)
     _defaults: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _initials: list[AttrSpec] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({a.name: a for a in self.attrs})
         self._defaults.update({a.name: a.default for a in self.attrs})
+        self._initials.extend(a for a in self.attrs if a.initial is not None)
+
+    @property
+    def initials(self) -> tuple[AttrSpec, ...]:
+        """The attributes a new entry starts with set (``AttrSpec.initial``)."""
+        return tuple(self._initials)
 
     @property
     def is_table(self) -> bool:

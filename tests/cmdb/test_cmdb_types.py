@@ -183,6 +183,29 @@ def test_integer_keys_and_the_vdom_list():
     assert info.value.rc == -56
 
 
+def test_a_new_api_user_gets_vdom_root_and_show_lists_it():
+    """A member table without a default on the device: a new API user has `root` filled in, and
+    `show` lists it as device configurations do (`set vdom "root"`); `unset vdom` leaves it empty,
+    which `end` refuses."""
+    from fortishell.cmdb.render import show
+    from fortishell.cmdb.schema_admin import API_USER
+    from fortishell.cmdb.store import loads
+
+    cmdb = loads('config system accprofile\n    edit "rw"\n    next\nend\n'
+                 'config system api-user\n    edit "old"\n        set accprofile "rw"\n    next\nend\n')
+    assert cmdb.entry(API_USER, "old").get("vdom") == ["root"]  # a file without the line (saved before)
+    buf = cmdb.begin_edit(API_USER, "bot")
+    buf.set("accprofile", ["rw"])
+    cmdb.commit(buf)
+    assert show(cmdb, API_USER, "bot") == ["config system api-user", '    edit "bot"', '        set accprofile "rw"',
+                                           '        set vdom "root"', "    next", "end"]
+    buf = cmdb.begin_edit(API_USER, "bot")
+    buf.unset("vdom")
+    with pytest.raises(FortiError) as info:
+        cmdb.commit(buf)
+    assert info.value.rc == -56
+
+
 def _err_edit(buf, key):  # noqa: ANN001, ANN202
     with pytest.raises(FortiError) as info:
         buf.begin_edit("trusthost", key)

@@ -53,8 +53,8 @@ def test_a_request_outside_the_callers_vdoms_is_403(served) -> None:
     box.server.stop()
     conf = box.state / "fortishell.conf"
     text = conf.read_text()
-    assert text.count('set accprofile "rw"') == 1
-    conf.write_text(text.replace('set accprofile "rw"', 'set accprofile "rw"\n        set vdom "vd1"'))
+    assert text.count('set vdom "root"') == 1  # the API user's, saved as the device saves it
+    conf.write_text(text.replace('set vdom "root"', 'set vdom "vd1"'))
     box = served(state=box.state)
     assert 'set vdom "vd1"' in "\n".join(box.cli("show system api-user bot"))
     with box.client(key) as c:
