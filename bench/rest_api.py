@@ -17,9 +17,10 @@ most of the p99, and the peer's CPU per request looked higher than it is.)
    envelope (reading the body of a PUT);
 2. makes an API user and key over the API (session login, accprofile, api-user,
    generate-key) and an entry ``bench-1`` in ``vpn.certificate/local``;
-3. for each operation (GET of that entry; PUT of a new comment on it, a value no
-   other request sends, so each PUT is a real commit, journaled and fsynced
-   before its answer) and each server, ``--clients`` keep-alive HTTPS connections:
+3. for each operation (GET of that entry; the same GET with a query parameter no
+   other request sends, so that none is answered from the read cache; PUT of a
+   new comment on it, a value no other request sends, so each PUT is a real
+   commit, journaled and fsynced before its answer) and each server, ``--clients`` keep-alive HTTPS connections:
    * back to back for ``--seconds`` (each server as fast as it goes);
    * paced: each connection waits a random time (exponential) between its
      requests so that both servers get about ``--paced-rate`` requests/s (the
@@ -103,7 +104,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-# wrk's script: every connection sends GETs of the entry, or PUTs of a new comment (a value no
+OPERATIONS = {
+    "GET": "GET one entry",
+    # an unknown query parameter changes nothing in the answer but the URL: every GET is read and
+    # serialized (the read cache keeps answers by URL), what a GET costs the first time
+    "GET-NEW": "GET one entry, a new URL each time (none answered from the read cache)",
+    "PUT": "PUT one attribute (a commit each)",
+}
+# wrk's script: every connection sends GETs of the entry (GET-NEW: each with a query parameter no
+# other request sends), or PUTs of a new comment (a value no
 # other request of the run sends: each PUT is a real commit), and the run's figures are printed
 # in microseconds for main() to read.
 WRK_SCRIPT = """
@@ -115,6 +124,10 @@ function init(args)
   if method == "PUT" then wrk.headers["Content-Type"] = "application/json" end
 end
 function request()
+  if method == "GET-NEW" then
+    n = n + 1
+    return wrk.format("GET", string.format("%s?n=%d-%d", wrk.path, tid, n))
+  end
   if method ~= "PUT" then return wrk.format("GET") end
   n = n + 1
   return wrk.format("PUT", nil, nil, string.format('{"comments":"w%d-%d"}', tid, n))
@@ -257,7 +270,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each measured run (default 5)")
     ap.add_argument("--paced-rate", type=float, default=500.0,
                     help="requests/s offered to each server in the paced runs (default 500; 0: none)")
-    ap.add_argument("--only", choices=("get", "put"), help="measure one operation only (and skip the SSH runs)")
+    ap.add_argument("--only", choices=[m.lower() for m in OPERATIONS],
+                    help="measure one operation only (and skip the SSH runs)")
     ap.add_argument("--peer-server", metavar="STATE", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer_server:
@@ -287,9 +301,9 @@ def main() -> int:
                   f"(fortishell = serve --https-port, peer = do-nothing aiohttp handler)")
             kinds = [("back to back", script)] + ([(f"paced, {think} ms on average between a connection's "
                                                     f"requests (~{args.paced_rate:g} req/s)", paced)] if think else [])
-            for method in ("GET", "PUT") if args.only is None else (args.only.upper(),):
+            for method in OPERATIONS if args.only is None else (args.only.upper(),):
                 for kind, lua in kinds:
-                    what = "GET one entry" if method == "GET" else "PUT one attribute (a commit each)"
+                    what = OPERATIONS[method]
                     print(f"{what}, {kind}")
                     runs = {}
                     for name, base, proc in (("peer", peer_base, peer), ("fortishell", fs_base, fs)):
