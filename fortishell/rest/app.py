@@ -80,22 +80,29 @@ def _fail(request: web.Request, err: RestError) -> web.Response:
     return _reply(envelope.error(request.method, err, vdom=None))
 
 
-@web.middleware
-async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """RestError, aiohttp's own HTTP errors (405, 413 ...) and anything unexpected -> an envelope."""
-    try:
-        return await handler(request)
-    except RestError as err:
-        return _fail(request, err)
-    except web.HTTPException as exc:
-        if exc.status < 400:
+def guarded(handler: Handler) -> Handler:
+    """``handler`` with every failure an envelope: RestError, aiohttp's own HTTP errors (413 ...)
+    and anything unexpected (logged with its traceback, 500).  A wrapper around each route rather
+    than a middleware: aiohttp runs an application with middlewares through two more coroutines
+    per request (the middleware and its own current-app fixer), for a router that has a route for
+    every path and method anyway (unknown paths: ``not_found``; methods: each handler's own 405)."""
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except RestError as err:
+            return _fail(request, err)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _fail(request, RestError(exc.status))
+        except (asyncio.CancelledError, KeyboardInterrupt):
             raise
-        return _fail(request, RestError(exc.status))
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        raise
-    except Exception:  # noqa: BLE001 - the boundary: logged with its traceback, one envelope out
-        log.exception("REST %s %s failed", request.method, request.path)
-        return _fail(request, RestError(500, -1))
+        except Exception:  # noqa: BLE001 - the boundary: logged with its traceback, one envelope out
+            log.exception("REST %s %s failed", request.method, request.path)
+            return _fail(request, RestError(500, -1))
+
+    return run
 
 
 # ------------------------------------------------------------------ requests
@@ -355,6 +362,8 @@ async def _login(request: web.Request, username: str, password: str) -> tuple[st
 
 async def authentication(request: web.Request) -> web.Response:
     """``POST /api/v2/authentication`` (7.6.3+ login), ``DELETE`` logs out."""
+    if request.method not in ("POST", "DELETE"):
+        raise RestError(404)  # as any path without a handler for the method
     if request.method == "DELETE":
         key = _bearer(request) or _session_cookie(request)
         closed = bool(key) and request.app[SESSIONS].close(str(key))
@@ -376,6 +385,8 @@ async def authentication(request: web.Request) -> web.Response:
 
 async def logincheck(request: web.Request) -> web.Response:
     """The legacy form login: ``username=..&secretkey=..``; ``1`` plus cookies on success, ``0`` else."""
+    if request.method != "POST":
+        raise RestError(404)
     raw = (await request.read()).decode("utf-8", "replace")
     form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
     opened = await _login(request, form.get("username", ""), form.get("secretkey", form.get("password", "")))
@@ -402,16 +413,15 @@ async def not_found(request: web.Request) -> web.Response:
 def make_app(keys: auth.Keys, sessions: auth.Sessions, device_for: Callable[[str], Any],
              check_login: CheckLogin, lockout: auth.Lockout | None = None,
              logins: LoginNotes | None = None) -> web.Application:
-    app = web.Application(middlewares=[envelope_errors], client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY)
     app[KEYS], app[SESSIONS], app[DEVICE_FOR], app[CHECK_LOGIN] = keys, sessions, device_for, check_login
     app[LOGINS] = logins or _NoNotes()
     app[LOCKOUT] = lockout or auth.Lockout()
     app[READS] = ReadCache()
-    app.router.add_route("*", "/api/v2/cmdb/{tail:.*}", cmdb_handler)
-    app.router.add_route("*", "/api/v2/monitor/{tail:.*}", monitor_handler)
-    app.router.add_route("POST", "/api/v2/authentication", authentication)
-    app.router.add_route("DELETE", "/api/v2/authentication", authentication)
-    app.router.add_route("POST", "/logincheck", logincheck)
-    app.router.add_route("*", "/logout", logout)
-    app.router.add_route("*", "/{tail:.*}", not_found)
+    # every path and method has its route (no middleware: guarded()); a method a handler does not
+    # take is its own answer (the CMDB's 405; a login path's 404, as an unknown path)
+    for path, handler in (("/api/v2/cmdb/{tail:.*}", cmdb_handler), ("/api/v2/monitor/{tail:.*}", monitor_handler),
+                          ("/api/v2/authentication", authentication), ("/logincheck", logincheck),
+                          ("/logout", logout), ("/{tail:.*}", not_found)):
+        app.router.add_route("*", path, guarded(handler))
     return app
