@@ -134,3 +134,26 @@ def test_the_cache_is_bounded() -> None:
         cache.put(dev, f"/b{n}", cmdb, 1, b"y" * 40)  # 120 bytes would be over `total`
     assert [cache.get(dev, f"/b{n}") is not None for n in range(3)] == [False, True, True]
     assert cache.get(dev, "/3") is None
+
+
+def test_a_table_read_after_a_commit_serializes_the_changed_entry_only(box: Served,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    serialized: list[str] = []
+    real = cmdb_api.entry_json
+
+    def counting(entry: Any, **kw: Any) -> dict[str, Any]:
+        serialized.append(str(entry.key))
+        return real(entry, **kw)
+
+    monkeypatch.setattr(cmdb_api, "entry_json", counting)
+    with box.client(box.token()) as c:
+        names = [r["name"] for r in c.get(LOCAL).json()["results"]]
+        assert len(names) > 2 and sorted(serialized) == sorted(names)
+        serialized.clear()
+        box.cli("config vpn certificate local", f"edit {names[1]}", 'set comments "changed"', "next", "end")
+        rows = {r["name"]: r for r in c.get(LOCAL).json()["results"]}
+        assert rows[names[1]]["comments"] == "changed" and serialized == [names[1]]
+        serialized.clear()
+        # other flags are other rows
+        assert c.get(LOCAL, params={"exclude-default-values": 1}).status_code == 200
+        assert sorted(serialized) == sorted(names)
