@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,7 @@ class Rows:
 
     def __init__(self, size: int = 1024) -> None:
         self._size = size
-        self._rows: dict[tuple[int, bool, bool], tuple[Entry, dict[str, Any]]] = {}
+        self._rows: OrderedDict[tuple[int, bool, bool], tuple[Entry, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()  # reads run on the loop or on a worker thread
 
     def row(self, entry: Entry, *, defaults: bool, skip: bool) -> dict[str, Any]:
@@ -75,7 +76,7 @@ class Rows:
         with self._lock:
             self._rows[key] = (entry, out)
             while len(self._rows) > self._size:
-                del self._rows[next(iter(self._rows))]
+                self._rows.popitem(last=False)
         return out
 
 

@@ -17,6 +17,7 @@ requests that happen to arrive.  (The hook cost ~20 us per request, a tenth of a
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -67,7 +68,9 @@ class ReadCache:
 
     def __init__(self, *, entries: int = 256, total: int = 4 << 20, largest: int = 256 << 10) -> None:
         self._entries, self._total, self._largest = entries, total, largest
-        self._items: dict[tuple[Any, str], tuple[Any, int, bytes]] = {}  # (device, URL) -> its answer
+        # (device, URL) -> its answer; an OrderedDict: the oldest is dropped in O(1) (next(iter()) of
+        # a dict whose first items were deleted walks over their empty slots)
+        self._items: OrderedDict[tuple[Any, str], tuple[Any, int, bytes]] = OrderedDict()
         self._bytes = 0
 
     def get(self, device: Any, url: str) -> bytes | None:
@@ -88,7 +91,8 @@ class ReadCache:
         key = (device, url)
         self._drop(key)
         while self._items and (len(self._items) >= self._entries or self._bytes + len(body) > self._total):
-            self._drop(next(iter(self._items)))
+            _, (_, _, gone) = self._items.popitem(last=False)
+            self._bytes -= len(gone)
         self._items[key] = (cmdb, version, body)
         self._bytes += len(body)
 
