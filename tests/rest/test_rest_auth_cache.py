@@ -95,3 +95,59 @@ def test_a_key_restored_with_the_same_hash_holds_again() -> None:
     with box.cmdb.transaction() as tx:
         tx.put(API_USER, "bot", {"api-key": stored})
     assert keys.lookup(token) is not None and keys.cached(token) is not None
+
+
+def _grant_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = auth.make_grant
+
+    def counting(user: Any, profile: Any) -> auth.Grant:
+        calls.append(str(user.key))
+        return real(user, profile)
+
+    monkeypatch.setattr(auth, "make_grant", counting)
+    return calls
+
+
+def _cli(cmdb: Cmdb, path: tuple[str, ...], key: str, values: dict[str, Any]) -> None:
+    """An ``edit``/``set``/``next`` of the CLI: a buffer, the CLI's parsers, a commit."""
+    buf = cmdb.begin_edit(path, key)
+    for name, words in values.items():
+        buf.set(name, words)
+    cmdb.commit(buf)
+
+
+def test_rights_are_worked_out_once_per_user_and_profile_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an API user may do is kept by its entry and its profile's entry (both replaced, never
+    changed, by a commit): a change to either is seen by the next request."""
+    from fortishell.cmdb.schema_admin import ACCPROFILE, TRUSTHOST
+
+    keys, box = _keys()
+    _cli(box.cmdb, ACCPROFILE, "rw", {"sysgrp": ["read-write"], "vpngrp": ["read-write"]})
+    _cli(box.cmdb, ACCPROFILE, "ro", {"sysgrp": ["read"]})
+    _cli(box.cmdb, API_USER, "bot", {"accprofile": ["rw"]})
+    calls = _grant_calls(monkeypatch)
+    who = keys.lookup(generate_key(box.cmdb, "bot"))
+    assert who is not None
+    for _ in range(3):
+        assert who.may("vpngrp", True) and who.vdoms() == ("root",) and auth.trusted(who, "192.0.2.1")
+    assert calls == ["bot"]
+    # the profile changes: the user's entry is the same one, its rights are not
+    _cli(box.cmdb, ACCPROFILE, "rw", {"vpngrp": ["read"]})
+    assert who.may("vpngrp", False) and not who.may("vpngrp", True)
+    assert who.may("sysgrp", True)
+    # the user moves to another profile
+    _cli(box.cmdb, API_USER, "bot", {"accprofile": ["ro"]})
+    assert who.may("sysgrp", False) and not who.may("sysgrp", True) and not who.may("vpngrp", False)
+    # a trusthost: from there only
+    buf = box.cmdb.begin_edit(API_USER, "bot")
+    sub = buf.begin_edit(TRUSTHOST, "1")
+    sub.set("ipv4-trusthost", ["192.0.2.0", "255.255.255.0"])
+    box.cmdb.commit(sub)
+    box.cmdb.commit(buf)
+    assert auth.trusted(who, "192.0.2.7") and not auth.trusted(who, "198.51.100.1")
+    # the user deleted: nothing, from anywhere
+    with box.cmdb.transaction() as tx:
+        tx.delete(API_USER, "bot")
+    assert not who.may("sysgrp", False) and who.vdoms() == () and not auth.trusted(who, "192.0.2.7")
+    assert len(calls) == 4  # once per (user entry, profile entry) seen
