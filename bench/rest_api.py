@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load on the REST door of ``fortishell serve --https-port``, against a do-nothing peer.
 
-    .venv/bin/python bench/rest_api.py [--clients 16] [--seconds 5] [--paced-rate 500]
+    .venv/bin/python bench/rest_api.py [--clients 16] [--seconds 5] [--paced-rate 500] [--only get|put]
 
 Needs ``wrk`` (Debian package ``wrk``), the load generator: a C event loop that
 costs the 2-core machine little and measures each request's latency from its
@@ -10,15 +10,17 @@ in one process were the bottleneck: at 16 connections their own queueing was
 most of the p99, and the peer's CPU per request looked higher than it is.)
 
 1. starts ``fortishell serve --https-port 0 --shared`` as a subprocess
-   (127.0.0.1, a fresh state directory) and, as the peer, a do-nothing aiohttp
+   (127.0.0.1, a fresh state directory, a users file of one admin with a
+   password written by ``fortishell users add``) and, as the peer, a do-nothing aiohttp
    application in another subprocess: the same server library, the same TLS
    certificate and settings, answering every request with a fixed small JSON
    envelope (reading the body of a PUT);
 2. makes an API user and key over the API (session login, accprofile, api-user,
    generate-key) and an entry ``bench-1`` in ``vpn.certificate/local``;
-3. for each operation (GET of that entry; PUT of a new comment on it, a value no
-   other request sends, so each PUT is a real commit, journaled and fsynced
-   before its answer) and each server, ``--clients`` keep-alive HTTPS connections:
+3. for each operation (GET of that entry; the same GET with a query parameter no
+   other request sends, so that none is answered from the read cache; PUT of a
+   new comment on it, a value no other request sends, so each PUT is a real
+   commit, journaled and fsynced before its answer) and each server, ``--clients`` keep-alive HTTPS connections:
    * back to back for ``--seconds`` (each server as fast as it goes);
    * paced: each connection waits a random time (exponential) between its
      requests so that both servers get about ``--paced-rate`` requests/s (the
@@ -62,6 +64,9 @@ EXE = Path(sys.executable).parent / "fortishell"
 TICK = os.sysconf("SC_CLK_TCK")
 TARGET_RATIO, TARGET_P99_MS = 2.0, 20.0
 ENTRY = "/api/v2/cmdb/vpn.certificate/local/bench-1"
+# the admin of the bench's users file: a session admin confirms generate-key with its password
+# (X-Admin-Passwd, FortiOS 7.6.5+), which the users-file-less "admin, empty password" cannot send
+PASSWORD = "bench-pw"
 
 
 # ------------------------------------------------------------------ the peer
@@ -99,7 +104,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-# wrk's script: every connection sends GETs of the entry, or PUTs of a new comment (a value no
+OPERATIONS = {
+    "GET": "GET one entry",
+    # an unknown query parameter changes nothing in the answer but the URL: every GET is read and
+    # serialized (the read cache keeps answers by URL), what a GET costs the first time
+    "GET-NEW": "GET one entry, a new URL each time (none answered from the read cache)",
+    "PUT": "PUT one attribute (a commit each)",
+}
+# wrk's script: every connection sends GETs of the entry (GET-NEW: each with a query parameter no
+# other request sends), or PUTs of a new comment (a value no
 # other request of the run sends: each PUT is a real commit), and the run's figures are printed
 # in microseconds for main() to read.
 WRK_SCRIPT = """
@@ -111,6 +124,10 @@ function init(args)
   if method == "PUT" then wrk.headers["Content-Type"] = "application/json" end
 end
 function request()
+  if method == "GET-NEW" then
+    n = n + 1
+    return wrk.format("GET", string.format("%s?n=%d-%d", wrk.path, tid, n))
+  end
   if method ~= "PUT" then return wrk.format("GET") end
   n = n + 1
   return wrk.format("PUT", nil, nil, string.format('{"comments":"w%d-%d"}', tid, n))
@@ -171,7 +188,7 @@ async def ssh_latencies(port: int, background: Any) -> list[float]:
     """Latencies of one interactive SSH session's commands, with ``background()`` load running (or none)."""
     import asyncssh
 
-    async with asyncssh.connect("127.0.0.1", port, username="admin", password="", known_hosts=None,
+    async with asyncssh.connect("127.0.0.1", port, username="admin", password=PASSWORD, known_hosts=None,
                                 client_keys=None, agent_path=None) as conn:
         proc = await conn.create_process(term_type="vt100", term_size=(200, 50))
         buf = ""
@@ -210,7 +227,7 @@ def start(argv: list[str], pattern: str) -> tuple[subprocess.Popen[str], Any]:
 
 async def setup(base: str, ctx: ssl.SSLContext) -> str:
     async with aiohttp.ClientSession(base, connector=aiohttp.TCPConnector(ssl=ctx)) as s:
-        async with s.post("/api/v2/authentication", json={"username": "admin", "secretkey": ""}) as r:
+        async with s.post("/api/v2/authentication", json={"username": "admin", "secretkey": PASSWORD}) as r:
             key = (await r.json())["session_key"]
         h = {"Authorization": f"Bearer {key}"}
         for url, body in (("/api/v2/cmdb/system/accprofile", {"name": "rw", "sysgrp": "read-write",
@@ -220,7 +237,7 @@ async def setup(base: str, ctx: ssl.SSLContext) -> str:
             async with s.post(url, json=body, headers=h) as r:
                 assert r.status == 200, await r.text()
         async with s.post("/api/v2/monitor/system/api-user/generate-key", json={"api-user": "bench"},
-                          headers=h) as r:
+                          headers=h | {"X-Admin-Passwd": PASSWORD}) as r:
             return str((await r.json())["results"]["access_token"])
 
 
@@ -253,6 +270,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each measured run (default 5)")
     ap.add_argument("--paced-rate", type=float, default=500.0,
                     help="requests/s offered to each server in the paced runs (default 500; 0: none)")
+    ap.add_argument("--only", choices=[m.lower() for m in OPERATIONS],
+                    help="measure one operation only (and skip the SSH runs)")
     ap.add_argument("--peer-server", metavar="STATE", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer_server:
@@ -266,8 +285,11 @@ def main() -> int:
         script.write_text(WRK_SCRIPT)
         think = round(1000 * args.clients / args.paced_rate) if args.paced_rate > 0 else 0
         paced.write_text(WRK_SCRIPT + PACED.format(think=think))
+        users = Path(tmp) / "users.toml"
+        subprocess.run([str(EXE), "users", "add", "--users", str(users), "--password-stdin", "admin"],
+                       input=PASSWORD + "\n", text=True, check=True, timeout=60, capture_output=True)
         fs, fs_port = start([str(EXE), "serve", "--port", "0", "--https-port", "0", "--shared", "--state-dir",
-                             str(state)], r"SSH on 127\.0\.0\.1:(\d+), REST API on https://127\.0\.0\.1:(\d+)/")
+                             str(state), "--users", str(users)], r"SSH on 127\.0\.0\.1:(\d+), REST API on https://127\.0\.0\.1:(\d+)/")
         ssh_port, fs_port = fs_port
         peer, peer_port = start([sys.executable, __file__, "--peer-server", str(state)], r"peer on .*:(\d+)/")
         ctx = ssl.create_default_context(cafile=str(state / "rest_admin.crt"))
@@ -279,9 +301,9 @@ def main() -> int:
                   f"(fortishell = serve --https-port, peer = do-nothing aiohttp handler)")
             kinds = [("back to back", script)] + ([(f"paced, {think} ms on average between a connection's "
                                                     f"requests (~{args.paced_rate:g} req/s)", paced)] if think else [])
-            for method in ("GET", "PUT"):
+            for method in OPERATIONS if args.only is None else (args.only.upper(),):
                 for kind, lua in kinds:
-                    what = "GET one entry" if method == "GET" else "PUT one attribute (a commit each)"
+                    what = OPERATIONS[method]
                     print(f"{what}, {kind}")
                     runs = {}
                     for name, base, proc in (("peer", peer_base, peer), ("fortishell", fs_base, fs)):
@@ -290,6 +312,8 @@ def main() -> int:
                         run = load(base, method, token, args.clients, args.seconds, lua)
                         runs[name] = summary(name, run, cpu_seconds(proc.pid) - cpu0)
                     met &= compare(method, runs)
+            if args.only is not None:
+                return 0 if met else 1
             quiet = asyncio.run(ssh_latencies(ssh_port, None))
             put_load = wrk_argv(fs_base, "PUT", token, args.clients, args.seconds, script)
             loaded = asyncio.run(ssh_latencies(ssh_port, lambda: wrk_in_background(put_load)))

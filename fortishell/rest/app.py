@@ -24,6 +24,7 @@ from aiohttp import web
 from ..ssh.logins import peer_text
 from . import auth, cmdb_api, envelope, monitor, monitor_certs, vdoms
 from .envelope import RestError
+from .reads import ReadCache, read_on
 from .runner import run_on
 
 log = logging.getLogger("fortishell.rest")
@@ -34,6 +35,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 KEYS = web.AppKey("keys", auth.Keys)
 SESSIONS = web.AppKey("sessions", auth.Sessions)
 LOCKOUT = web.AppKey("lockout", auth.Lockout)
+READS = web.AppKey("reads", ReadCache)
 DeviceFor = Callable[[str], Any]
 CheckLogin = Callable[[str, str], "str | None"]  # None: the password is right; else why not
 
@@ -64,34 +66,43 @@ def _note(request: web.Request, what: str, user: str, **fields: str) -> None:
     request.app[LOGINS].write(what, user, _peer(request), **fields, method=METHOD)
 
 
-def _reply(body: dict[str, Any], status: int | None = None) -> web.Response:
+def _encode(body: Any) -> bytes:
     # Compact: FortiOS indents its answers, but no client depends on the whitespace, and the
     # standard library's C encoder only writes compact JSON (indenting took 0.2 ms a request).
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(),
-                        status=status or body["http_status"],
-                        content_type="application/json")
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _reply(body: dict[str, Any], status: int | None = None) -> web.Response:
+    return web.Response(body=_encode(body), status=status or body["http_status"], content_type="application/json")
 
 
 def _fail(request: web.Request, err: RestError) -> web.Response:
     return _reply(envelope.error(request.method, err, vdom=None))
 
 
-@web.middleware
-async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """RestError, aiohttp's own HTTP errors (405, 413 ...) and anything unexpected -> an envelope."""
-    try:
-        return await handler(request)
-    except RestError as err:
-        return _fail(request, err)
-    except web.HTTPException as exc:
-        if exc.status < 400:
+def guarded(handler: Handler) -> Handler:
+    """``handler`` with every failure an envelope: RestError, aiohttp's own HTTP errors (413 ...)
+    and anything unexpected (logged with its traceback, 500).  A wrapper around each route rather
+    than a middleware: aiohttp runs an application with middlewares through two more coroutines
+    per request (the middleware and its own current-app fixer), for a router that has a route for
+    every path and method anyway (unknown paths: ``not_found``; methods: each handler's own 405)."""
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except RestError as err:
+            return _fail(request, err)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _fail(request, RestError(exc.status))
+        except (asyncio.CancelledError, KeyboardInterrupt):
             raise
-        return _fail(request, RestError(exc.status))
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        raise
-    except Exception:  # noqa: BLE001 - the boundary: logged with its traceback, one envelope out
-        log.exception("REST %s %s failed", request.method, request.path)
-        return _fail(request, RestError(500, -1))
+        except Exception:  # noqa: BLE001 - the boundary: logged with its traceback, one envelope out
+            log.exception("REST %s %s failed", request.method, request.path)
+            return _fail(request, RestError(500, -1))
+
+    return run
 
 
 # ------------------------------------------------------------------ requests
@@ -187,49 +198,86 @@ def _allowed(request: web.Request, who: auth.Principal, group: str, write: bool)
 
 
 # ------------------------------------------------------------------ handlers
+CMDB_METHODS = frozenset(("GET", "POST", "PUT", "DELETE"))
+
+
 async def cmdb_handler(request: web.Request) -> web.Response:
-    if request.method not in ("GET", "POST", "PUT", "DELETE"):
+    method = request.method
+    if method not in CMDB_METHODS:
         raise RestError(405)
     parts = _segments(request, "/api/v2/cmdb/")
     if len(parts) not in (2, 3):
         raise RestError(404)
     path, name, mkey = parts[0], parts[1], parts[2] if len(parts) == 3 else None
     who = await principal(request)
-    write = request.method != "GET"
+    write = method != "GET"
     _allowed(request, who, auth.group_of("cmdb", path), write)
-    body = await _body(request) if write else None
-    query = dict(request.query)
     allowed = who.vdoms()
     asked = vdoms.asked(vdoms.param(request.query), allowed)
     scope_global = request.query.get("scope") == "global"
-    query["vdom"] = vdoms.MANAGEMENT  # the one vdom a request runs in (vdoms.py: who may)
-    call = cmdb_api.Call(request.method, path, name, mkey, query,
-                         tuple(request.query.getall("filter", [])), body)
+    if not write and not asked.many and vdoms.permitted(asked.names[0], allowed, scope_global=scope_global):
+        return await _read(request, who, path, name, mkey, None if scope_global else asked.names[0])
+    call = _call(request, path, name, mkey, await _body(request) if write else None)
     answers = []
     outcome: dict[str, Any] | RestError | None = None
     for v in asked.names:
         vdom = None if scope_global else v
         if not vdoms.permitted(v, allowed, scope_global=scope_global):
-            answers.append(envelope.error(request.method, RestError(403), vdom=vdom, path=path, name=name))
+            answers.append(envelope.error(method, RestError(403), vdom=vdom, path=path, name=name))
             continue
         if outcome is None:  # the request runs once: the device has one vdom
             try:
-                outcome = await run_on(who.device, lambda: cmdb_api.handle(who.device.cmdb, call))
+                # a write runs as a command (runner.py), a read only under the device lock (reads.py)
+                outcome = await (run_on if write else read_on)(who.device,
+                                                               lambda: cmdb_api.handle(who.device.cmdb, call))
             except RestError as err:
                 outcome = err
         if isinstance(outcome, RestError):
-            answers.append(envelope.error(request.method, outcome, vdom=vdom, path=path, name=name)
-                           | ({"mkey": mkey} if mkey is not None else {}))
+            answers.append(_refused(method, outcome, vdom, path, name, mkey))
         else:
-            answers.append(envelope.success(request.method, outcome, vdom=vdom, path=path, name=name))
+            answers.append(envelope.success(method, outcome, vdom=vdom, path=path, name=name))
     return _reply(answers[0]) if not asked.many else _reply_list(answers)
+
+
+def _call(request: web.Request, path: str, name: str, mkey: str | None, body: Any) -> cmdb_api.Call:
+    query = dict(request.query)
+    query["vdom"] = vdoms.MANAGEMENT  # the one vdom a request runs in (vdoms.py: who may)
+    return cmdb_api.Call(request.method, path, name, mkey, query, tuple(request.query.getall("filter", [])), body)
+
+
+def _refused(method: str, err: RestError, vdom: str | None, path: str, name: str,
+             mkey: str | None) -> dict[str, Any]:
+    return envelope.error(method, err, vdom=vdom, path=path, name=name) | ({"mkey": mkey} if mkey is not None else {})
+
+
+async def _read(request: web.Request, who: auth.Principal, path: str, name: str, mkey: str | None,
+                vdom: str | None) -> web.Response:
+    """A GET the caller may make, of one vdom: its answer from the read cache while the device's
+    configuration is the one it was read from (``reads.ReadCache``), else read under the device
+    lock (``reads.read_on``) and kept."""
+    cache, device, url = request.app[READS], who.device, request.raw_path
+    body = cache.get(device, url)
+    if body is None:
+        call = _call(request, path, name, mkey, None)
+
+        def work() -> tuple[Any, int, dict[str, Any]]:
+            cmdb = device.cmdb
+            return cmdb, cmdb.version, cmdb_api.handle(cmdb, call)
+
+        try:
+            cmdb, version, fields = await read_on(device, work)
+        except RestError as err:
+            return _reply(_refused("GET", err, vdom, path, name, mkey))
+        body = _encode(envelope.success("GET", fields, vdom=vdom, path=path, name=name))
+        cache.put(device, url, cmdb, version, body)
+    return web.Response(body=body, content_type="application/json")
 
 
 def _reply_list(answers: list[dict[str, Any]]) -> web.Response:
     """vdom=*, global=1 or a list: one envelope per vdom, in a list (the device's multi-vdom answer),
     the HTTP status that of the first failure."""
     status = next((a["http_status"] for a in answers if a["http_status"] != 200), 200)
-    return web.Response(body=json.dumps(answers, separators=(",", ":")).encode(), status=status,
+    return web.Response(body=_encode(answers), status=status,
                         content_type="application/json")
 
 
@@ -314,6 +362,8 @@ async def _login(request: web.Request, username: str, password: str) -> tuple[st
 
 async def authentication(request: web.Request) -> web.Response:
     """``POST /api/v2/authentication`` (7.6.3+ login), ``DELETE`` logs out."""
+    if request.method not in ("POST", "DELETE"):
+        raise RestError(404)  # as any path without a handler for the method
     if request.method == "DELETE":
         key = _bearer(request) or _session_cookie(request)
         closed = bool(key) and request.app[SESSIONS].close(str(key))
@@ -335,6 +385,8 @@ async def authentication(request: web.Request) -> web.Response:
 
 async def logincheck(request: web.Request) -> web.Response:
     """The legacy form login: ``username=..&secretkey=..``; ``1`` plus cookies on success, ``0`` else."""
+    if request.method != "POST":
+        raise RestError(404)
     raw = (await request.read()).decode("utf-8", "replace")
     form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
     opened = await _login(request, form.get("username", ""), form.get("secretkey", form.get("password", "")))
@@ -361,15 +413,15 @@ async def not_found(request: web.Request) -> web.Response:
 def make_app(keys: auth.Keys, sessions: auth.Sessions, device_for: Callable[[str], Any],
              check_login: CheckLogin, lockout: auth.Lockout | None = None,
              logins: LoginNotes | None = None) -> web.Application:
-    app = web.Application(middlewares=[envelope_errors], client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY)
     app[KEYS], app[SESSIONS], app[DEVICE_FOR], app[CHECK_LOGIN] = keys, sessions, device_for, check_login
     app[LOGINS] = logins or _NoNotes()
     app[LOCKOUT] = lockout or auth.Lockout()
-    app.router.add_route("*", "/api/v2/cmdb/{tail:.*}", cmdb_handler)
-    app.router.add_route("*", "/api/v2/monitor/{tail:.*}", monitor_handler)
-    app.router.add_route("POST", "/api/v2/authentication", authentication)
-    app.router.add_route("DELETE", "/api/v2/authentication", authentication)
-    app.router.add_route("POST", "/logincheck", logincheck)
-    app.router.add_route("*", "/logout", logout)
-    app.router.add_route("*", "/{tail:.*}", not_found)
+    app[READS] = ReadCache()
+    # every path and method has its route (no middleware: guarded()); a method a handler does not
+    # take is its own answer (the CMDB's 405; a login path's 404, as an unknown path)
+    for path, handler in (("/api/v2/cmdb/{tail:.*}", cmdb_handler), ("/api/v2/monitor/{tail:.*}", monitor_handler),
+                          ("/api/v2/authentication", authentication), ("/logincheck", logincheck),
+                          ("/logout", logout), ("/{tail:.*}", not_found)):
+        app.router.add_route("*", path, guarded(handler))
     return app

@@ -33,10 +33,12 @@ import ipaddress
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..cmdb.entry import Entry
 from ..cmdb.schema import GLOBAL
 from ..cmdb.schema_admin import ACCPROFILE, API_USER, TRUSTHOST
 from ..cmdb.types import DEVICE_VDOMS
@@ -57,34 +59,26 @@ class Principal:
     def may(self, group: str, write: bool) -> bool:
         if self.api_user is None:
             return True
-        cmdb = self.device.cmdb
-        user = cmdb.entry(API_USER, self.api_user)
-        if user is None:
-            return False
-        profile = cmdb.entry(ACCPROFILE, str(user.get("accprofile")))
-        if profile is None or profile.spec.attr(group) is None:
-            return False
-        level = profile.get(group)
+        grant = GRANTS.of(self.device, self.api_user)
+        level = grant.levels.get(group) if grant is not None else None
         return bool(level == "read-write" or level == "read" and not write)
 
     def vdoms(self) -> tuple[str, ...]:
         """The device's vdoms this caller may touch: all for an admin, an API user's ``vdom`` list."""
         if self.api_user is None:
             return DEVICE_VDOMS
-        user = self.device.cmdb.entry(API_USER, self.api_user)
-        names = user.get("vdom") if user is not None else None
-        return tuple(v for v in DEVICE_VDOMS if isinstance(names, list) and v in names)
+        grant = GRANTS.of(self.device, self.api_user)
+        return grant.vdoms if grant is not None else ()
 
 
 def trusted(principal: Principal, address: str | None) -> bool:
     """Whether ``address`` (the client's) is among the API user's trusthosts (True for an admin)."""
     if principal.api_user is None:
         return True
-    user = principal.device.cmdb.entry(API_USER, principal.api_user)
-    if user is None:
+    grant = GRANTS.of(principal.device, principal.api_user)
+    if grant is None:
         return False
-    hosts = user.sub(TRUSTHOST)
-    if not isinstance(hosts, dict) or not hosts:
+    if grant.hosts is None:
         return True
     try:
         ip = ipaddress.ip_address(address or "")
@@ -92,18 +86,72 @@ def trusted(principal: Principal, address: str | None) -> bool:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    for entry in hosts.values():
-        net: ipaddress.IPv4Network | ipaddress.IPv6Network
-        try:
-            if entry.get("type") == "ipv6-trusthost":
-                net = ipaddress.IPv6Network(str(entry.get("ipv6-trusthost")), strict=False)
-            else:
-                net = ipaddress.IPv4Network(str(entry.get("ipv4-trusthost")).replace(" ", "/"), strict=False)
-        except ValueError:
-            continue  # an unreadable entry trusts nothing
-        if ip.version == net.version and ip in net:
-            return True
-    return False
+    return any(ip.version == net.version and ip in net for net in grant.hosts)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an API user may do: its vdoms, its access profile's level of each group (a group the
+    profile lacks is absent), its trusthost networks (None: no entries, any address)."""
+
+    vdoms: tuple[str, ...]
+    levels: dict[str, Any]
+    hosts: tuple[Network, ...] | None
+
+
+def make_grant(user: Entry, profile: Entry | None) -> Grant:
+    names = user.get("vdom")
+    levels = {a.name: profile.get(a.name) for a in profile.spec.attrs} if profile is not None else {}
+    entries = user.sub(TRUSTHOST)
+    hosts: list[Network] | None = None
+    if isinstance(entries, dict) and entries:
+        hosts = []
+        for entry in entries.values():
+            try:
+                if entry.get("type") == "ipv6-trusthost":
+                    hosts.append(ipaddress.IPv6Network(str(entry.get("ipv6-trusthost")), strict=False))
+                else:
+                    hosts.append(ipaddress.IPv4Network(str(entry.get("ipv4-trusthost")).replace(" ", "/"),
+                                                       strict=False))
+            except ValueError:
+                continue  # an unreadable entry trusts nothing
+    return Grant(tuple(v for v in DEVICE_VDOMS if isinstance(names, list) and v in names), levels,
+                 None if hosts is None else tuple(hosts))
+
+
+class Grants:
+    """An API user's :class:`Grant`, worked out once per pair of entries (the user's, its
+    profile's): a commit replaces an entry and never changes one, so a new user or profile entry
+    is a new pair and the next request sees the change.  Keyed by the user entry's ``id()`` (an
+    entry is not hashable) with both entries kept in the value; at most ``size`` pairs."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._memo: OrderedDict[int, tuple[Entry, Entry | None, Grant]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, device: Any, name: str) -> Grant | None:
+        """API user ``name``'s grant on ``device`` now (None: no such user)."""
+        cmdb = device.cmdb
+        user = cmdb.entry(API_USER, name)
+        if user is None:
+            return None
+        profile = cmdb.entry(ACCPROFILE, str(user.get("accprofile")))
+        hit = self._memo.get(id(user))
+        if hit is not None and hit[0] is user and hit[1] is profile:
+            return hit[2]
+        grant = make_grant(user, profile)
+        with self._lock:
+            self._memo[id(user)] = (user, profile, grant)
+            while len(self._memo) > self._size:
+                self._memo.popitem(last=False)
+        return grant
+
+
+GRANTS = Grants()
 
 
 def group_of(kind: str, path: str) -> str:
@@ -122,11 +170,16 @@ def url_query_allowed(device: Any) -> bool:
 
 
 class Keys:
-    """API keys -> (device, API user); devices are looked through on a miss (opening them)."""
+    """API keys -> (device, API user); devices are looked through on a miss (opening them).
+
+    A key verified once is remembered with the stored hash it matched: while the user's
+    ``api-key`` is still that very string the key holds without hashing it again (a hash check
+    was ~15% of a GET); a new key, an unset one or a deleted user is seen by the next request.
+    """
 
     def __init__(self, devices: Callable[[], list[Any]]) -> None:
         self._devices = devices
-        self._known: dict[str, tuple[Any, str]] = {}
+        self._known: dict[str, tuple[Principal, str]] = {}  # key -> (its caller, the hash it matched)
         self._lock = threading.Lock()
 
     def cached(self, key: str) -> Principal | None:
@@ -135,9 +188,14 @@ class Keys:
             hit = self._known.get(key)
         if hit is None:
             return None
-        device, name = hit
-        if _holds(device, name, key):
-            return Principal(device, name, name)
+        who, matched = hit
+        stored = _stored(who.device, who.name)
+        if stored and stored == matched:
+            return who
+        if stored and verify_key(key, stored):  # the same key hashed again (written back, restored)
+            with self._lock:
+                self._known[key] = (who, stored)
+            return who
         with self._lock:
             self._known.pop(key, None)
         return None
@@ -151,17 +209,21 @@ class Keys:
             return None
         for device in self._devices():
             for user in device.cmdb.entries(API_USER):
-                if _holds(device, str(user.key), key):
+                name = str(user.key)
+                stored = _stored(device, name)
+                if stored and verify_key(key, stored):
+                    who = Principal(device, name, name)
                     with self._lock:
-                        self._known[key] = (device, str(user.key))
-                    return Principal(device, str(user.key), str(user.key))
+                        self._known[key] = (who, stored)
+                    return who
         return None
 
 
-def _holds(device: Any, name: str, key: str) -> bool:
+def _stored(device: Any, name: str) -> str:
+    """The ``api-key`` hash API user ``name`` has now ("" without one, or without the user)."""
     user = device.cmdb.entry(API_USER, name)
-    stored = user.get("api-key") if user is not None else ""
-    return bool(stored) and verify_key(key, str(stored))
+    stored = user.get("api-key") if user is not None else None
+    return str(stored) if stored else ""
 
 
 @dataclass

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..cmdb.entry import Entry
 from ..cmdb.model import Cmdb
 from ..cmdb.spec import TableSpec
 from ..cmdb.types import entry_key
@@ -48,6 +51,36 @@ class Call:
     query: Mapping[str, str]  # the query parameters (the last of a repeated one)
     filters: tuple[str, ...] = ()  # every `filter` parameter
     body: Any = None
+
+
+class Rows:
+    """``entry_json`` of committed entries, kept by entry: a committed :class:`Entry` is never changed
+    in place (a commit replaces it, ``cmdb/model.py``), so its JSON holds while it is the entry; a
+    table read after one commit serializes the changed entry again, not the table.  Keyed by
+    ``id()`` (an entry is not hashable) with the entry kept in the value, so that no other object
+    can have its id while its row is here; at most ``size`` rows, the oldest dropped first (a
+    replaced entry stays alive until then).  The rows handed out are shared: callers must not
+    change them.  As with the read cache, an ``ENC`` secret of one entry reads as one ciphertext."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._rows: OrderedDict[tuple[int, bool, bool], tuple[Entry, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()  # reads run on the loop or on a worker thread
+
+    def row(self, entry: Entry, *, defaults: bool, skip: bool) -> dict[str, Any]:
+        key = (id(entry), defaults, skip)
+        hit = self._rows.get(key)
+        if hit is not None and hit[0] is entry:
+            return hit[1]
+        out = entry_json(entry, defaults=defaults, skip=skip)
+        with self._lock:
+            self._rows[key] = (entry, out)
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+        return out
+
+
+ROWS = Rows()
 
 
 def revision(cmdb: Cmdb) -> str:
@@ -119,7 +152,7 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     if not spec.is_table:
         entry = cmdb.entry(spec.path)
         assert entry is not None
-        row = formatted(entry_json(entry, defaults=defaults, skip=skip), fields, None)
+        row = formatted(ROWS.row(entry, defaults=defaults, skip=skip), fields, None)
         return {"revision": revision(cmdb), "results": _meta(cmdb, spec, row, None) if meta else row}
     if call.mkey is not None:
         entry = cmdb.entry(spec.path, call.mkey)
@@ -132,7 +165,7 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     start, count = int_param(q, "start") or 0, int_param(q, "count")
     rows = []
     for entry in entries:
-        row = entry_json(entry, defaults=defaults, skip=skip)
+        row = ROWS.row(entry, defaults=defaults, skip=skip)
         if filters and not keep(row, filters):
             continue
         rows.append((entry.key, row))
