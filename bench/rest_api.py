@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load on the REST door of ``fortishell serve --https-port``, against a do-nothing peer.
 
-    .venv/bin/python bench/rest_api.py [--clients 16] [--seconds 5] [--paced-rate 500]
+    .venv/bin/python bench/rest_api.py [--clients 16] [--seconds 5] [--paced-rate 500] [--only get|put|ssh]
 
 Needs ``wrk`` (Debian package ``wrk``), the load generator: a C event loop that
 costs the 2-core machine little and measures each request's latency from its
@@ -14,8 +14,9 @@ most of the p99, and the peer's CPU per request looked higher than it is.)
    application in another subprocess: the same server library, the same TLS
    certificate and settings, answering every request with a fixed small JSON
    envelope (reading the body of a PUT);
-2. makes an API user and key over the API (session login, accprofile, api-user,
-   generate-key) and an entry ``bench-1`` in ``vpn.certificate/local``;
+2. makes an API user and key over the API (session login of the admin of a users
+   file written for the run, accprofile, api-user, generate-key with the admin's
+   password) and an entry ``bench-1`` in ``vpn.certificate/local``;
 3. for each operation (GET of that entry; PUT of a new comment on it, a value no
    other request sends, so each PUT is a real commit, journaled and fsynced
    before its answer) and each server, ``--clients`` keep-alive HTTPS connections:
@@ -62,6 +63,8 @@ EXE = Path(sys.executable).parent / "fortishell"
 TICK = os.sysconf("SC_CLK_TCK")
 TARGET_RATIO, TARGET_P99_MS = 2.0, 20.0
 ENTRY = "/api/v2/cmdb/vpn.certificate/local/bench-1"
+# the admin of the run's users file: a session admin confirms generate-key with its password (7.6.5+)
+PASSWORD = "bench-pw"
 
 
 # ------------------------------------------------------------------ the peer
@@ -171,7 +174,7 @@ async def ssh_latencies(port: int, background: Any) -> list[float]:
     """Latencies of one interactive SSH session's commands, with ``background()`` load running (or none)."""
     import asyncssh
 
-    async with asyncssh.connect("127.0.0.1", port, username="admin", password="", known_hosts=None,
+    async with asyncssh.connect("127.0.0.1", port, username="admin", password=PASSWORD, known_hosts=None,
                                 client_keys=None, agent_path=None) as conn:
         proc = await conn.create_process(term_type="vt100", term_size=(200, 50))
         buf = ""
@@ -210,7 +213,7 @@ def start(argv: list[str], pattern: str) -> tuple[subprocess.Popen[str], Any]:
 
 async def setup(base: str, ctx: ssl.SSLContext) -> str:
     async with aiohttp.ClientSession(base, connector=aiohttp.TCPConnector(ssl=ctx)) as s:
-        async with s.post("/api/v2/authentication", json={"username": "admin", "secretkey": ""}) as r:
+        async with s.post("/api/v2/authentication", json={"username": "admin", "secretkey": PASSWORD}) as r:
             key = (await r.json())["session_key"]
         h = {"Authorization": f"Bearer {key}"}
         for url, body in (("/api/v2/cmdb/system/accprofile", {"name": "rw", "sysgrp": "read-write",
@@ -220,7 +223,7 @@ async def setup(base: str, ctx: ssl.SSLContext) -> str:
             async with s.post(url, json=body, headers=h) as r:
                 assert r.status == 200, await r.text()
         async with s.post("/api/v2/monitor/system/api-user/generate-key", json={"api-user": "bench"},
-                          headers=h) as r:
+                          headers=h | {"X-Admin-Passwd": PASSWORD}) as r:
             return str((await r.json())["results"]["access_token"])
 
 
@@ -253,6 +256,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each measured run (default 5)")
     ap.add_argument("--paced-rate", type=float, default=500.0,
                     help="requests/s offered to each server in the paced runs (default 500; 0: none)")
+    ap.add_argument("--only", choices=("get", "put", "ssh"), action="append",
+                    help="run only these parts (repeatable; default: GET, PUT and the SSH session)")
     ap.add_argument("--peer-server", metavar="STATE", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer_server:
@@ -266,6 +271,8 @@ def main() -> int:
         script.write_text(WRK_SCRIPT)
         think = round(1000 * args.clients / args.paced_rate) if args.paced_rate > 0 else 0
         paced.write_text(WRK_SCRIPT + PACED.format(think=think))
+        state.mkdir()
+        (state / "users.toml").write_text(f'[users.admin]\npassword = "{PASSWORD}"\n')
         fs, fs_port = start([str(EXE), "serve", "--port", "0", "--https-port", "0", "--shared", "--state-dir",
                              str(state)], r"SSH on 127\.0\.0\.1:(\d+), REST API on https://127\.0\.0\.1:(\d+)/")
         ssh_port, fs_port = fs_port
@@ -279,7 +286,8 @@ def main() -> int:
                   f"(fortishell = serve --https-port, peer = do-nothing aiohttp handler)")
             kinds = [("back to back", script)] + ([(f"paced, {think} ms on average between a connection's "
                                                     f"requests (~{args.paced_rate:g} req/s)", paced)] if think else [])
-            for method in ("GET", "PUT"):
+            parts = set(args.only or ("get", "put", "ssh"))
+            for method in [m for m in ("GET", "PUT") if m.lower() in parts]:
                 for kind, lua in kinds:
                     what = "GET one entry" if method == "GET" else "PUT one attribute (a commit each)"
                     print(f"{what}, {kind}")
@@ -290,6 +298,8 @@ def main() -> int:
                         run = load(base, method, token, args.clients, args.seconds, lua)
                         runs[name] = summary(name, run, cpu_seconds(proc.pid) - cpu0)
                     met &= compare(method, runs)
+            if "ssh" not in parts:
+                return 0 if met else 1
             quiet = asyncio.run(ssh_latencies(ssh_port, None))
             put_load = wrk_argv(fs_base, "PUT", token, args.clients, args.seconds, script)
             loaded = asyncio.run(ssh_latencies(ssh_port, lambda: wrk_in_background(put_load)))
