@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Union
 
@@ -103,6 +104,16 @@ class Change:
     key: str | None
     old: Entry | None
     new: Entry | None
+
+    @cached_property
+    def touched(self) -> frozenset[str]:
+        """Names of the attributes whose stored value differs between ``old`` and ``new`` (every
+        stored one for a creation or a deletion; nested tables are not looked at).  A listener
+        that watches a few attributes skips a change that touched none of them in O(change)."""
+        old = self.old._values if self.old is not None else {}
+        new = self.new._values if self.new is not None else {}
+        missing = object()
+        return frozenset(k for k in old.keys() | new.keys() if old.get(k, missing) != new.get(k, missing))
 
 
 Listener = Callable[[list[Change]], "list[str] | None"]
