@@ -113,11 +113,17 @@ class TableSpec:
     _by_name: dict[str, AttrSpec] = field(default_factory=dict, compare=False, repr=False)
     _defaults: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _position: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # the attributes a commit checks (required, or a datasource) and seals (private keys): a
+    # commit looks at those, not at every attribute of the table
+    checked: tuple[AttrSpec, ...] = field(default=(), init=False, compare=False, repr=False)
+    private_keys: tuple[AttrSpec, ...] = field(default=(), init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({a.name: a for a in self.attrs})
         self._defaults.update({a.name: a.default for a in self.attrs})
         self._position.update({a.name: i for i, a in enumerate(self.attrs)})
+        object.__setattr__(self, "checked", tuple(a for a in self.attrs if a.required or a.datasource))
+        object.__setattr__(self, "private_keys", tuple(a for a in self.attrs if a.pem_kind == "private-key"))
 
     @property
     def is_table(self) -> bool:
