@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load on the REST door of ``fortishell serve --https-port``, against a do-nothing peer.
 
-    .venv/bin/python bench/rest_api.py [--clients 16] [--seconds 5] [--paced-rate 500] [--only get|put]
+    .venv/bin/python bench/rest_api.py [--clients 16] [--seconds 5] [--paced-rate 500] [--only get|get-new|put|ssh ...]
 
 Needs ``wrk`` (Debian package ``wrk``), the load generator: a C event loop that
 costs the 2-core machine little and measures each request's latency from its
@@ -15,8 +15,9 @@ most of the p99, and the peer's CPU per request looked higher than it is.)
    application in another subprocess: the same server library, the same TLS
    certificate and settings, answering every request with a fixed small JSON
    envelope (reading the body of a PUT);
-2. makes an API user and key over the API (session login, accprofile, api-user,
-   generate-key) and an entry ``bench-1`` in ``vpn.certificate/local``;
+2. makes an API user and key over the API (session login of the admin of a users
+   file written for the run, accprofile, api-user, generate-key with the admin's
+   password) and an entry ``bench-1`` in ``vpn.certificate/local``;
 3. for each operation (GET of that entry; the same GET with a query parameter no
    other request sends, so that none is answered from the read cache; PUT of a
    new comment on it, a value no other request sends, so each PUT is a real
@@ -270,8 +271,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each measured run (default 5)")
     ap.add_argument("--paced-rate", type=float, default=500.0,
                     help="requests/s offered to each server in the paced runs (default 500; 0: none)")
-    ap.add_argument("--only", choices=[m.lower() for m in OPERATIONS],
-                    help="measure one operation only (and skip the SSH runs)")
+    ap.add_argument("--only", choices=[m.lower() for m in OPERATIONS] + ["ssh"], action="append",
+                    help="run only these parts (repeatable; default: every operation and the SSH session)")
     ap.add_argument("--peer-server", metavar="STATE", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer_server:
@@ -301,7 +302,8 @@ def main() -> int:
                   f"(fortishell = serve --https-port, peer = do-nothing aiohttp handler)")
             kinds = [("back to back", script)] + ([(f"paced, {think} ms on average between a connection's "
                                                     f"requests (~{args.paced_rate:g} req/s)", paced)] if think else [])
-            for method in OPERATIONS if args.only is None else (args.only.upper(),):
+            parts = set(args.only or [*(m.lower() for m in OPERATIONS), "ssh"])
+            for method in [m for m in OPERATIONS if m.lower() in parts]:
                 for kind, lua in kinds:
                     what = OPERATIONS[method]
                     print(f"{what}, {kind}")
@@ -312,7 +314,7 @@ def main() -> int:
                         run = load(base, method, token, args.clients, args.seconds, lua)
                         runs[name] = summary(name, run, cpu_seconds(proc.pid) - cpu0)
                     met &= compare(method, runs)
-            if args.only is not None:
+            if "ssh" not in parts:
                 return 0 if met else 1
             quiet = asyncio.run(ssh_latencies(ssh_port, None))
             put_load = wrk_argv(fs_base, "PUT", token, args.clients, args.seconds, script)

@@ -137,7 +137,8 @@ class RenewalService:
             if new is None:
                 self._retry.pop(change.key, None)
                 continue
-            if old is None or any(_get(old, a) != _get(new, a) for a in _WATCHED):
+            if old is None or not change.touched.isdisjoint(_WATCHED) \
+                    and any(_get(old, a) != _get(new, a) for a in _WATCHED):  # (no stored value moved: none did)
                 # an explicit configuration change deserves a fresh attempt
                 if old is None or _get(old, "certificate") == _get(new, "certificate"):
                     self._retry.pop(change.key, None)

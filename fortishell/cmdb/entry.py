@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Union
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 
 SubValue = Union["Entry", dict[str, "Entry"]]
+_ABSENT = object()
 
 
 class Entry:
@@ -105,6 +106,17 @@ class Change:
     key: str | None
     old: Entry | None
     new: Entry | None
+
+    # the names of the attributes whose stored value differs between ``old`` and ``new`` (every
+    # stored one for a creation or a deletion; nested tables are not looked at): a listener that
+    # watches a few attributes skips a change that touched none of them, in O(change)
+    touched: frozenset[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        old = self.old._values if self.old is not None else {}
+        new = self.new._values if self.new is not None else {}
+        touched = frozenset(k for k in old.keys() | new.keys() if old.get(k, _ABSENT) != new.get(k, _ABSENT))
+        object.__setattr__(self, "touched", touched)  # frozen: set once, here
 
 
 Listener = Callable[[list[Change]], "list[str] | None"]

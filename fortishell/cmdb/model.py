@@ -132,9 +132,9 @@ class Cmdb:
         return self._fire([change])
 
     def _validate(self, buf: EditBuffer) -> None:
-        if buf.trusted and not any(a.required for a in buf.spec.attrs):
+        if buf.trusted and not any(a.required for a in buf.spec.checked):
             return
-        for spec in buf.spec.attrs:
+        for spec in buf.spec.checked:  # the required and the datasource attributes
             if spec.required and buf.visible(spec) and buf.get(spec.name) in ("", None, []):
                 # unset without a default, or a list emptied by `unselect` (`unset` restores a default)
                 raise CommitError(f"Attribute '{spec.name}' MUST be set.", rc=-56)
@@ -393,13 +393,13 @@ def _seal_private_keys(buf: EditBuffer) -> None:
     one is set when it is empty); FortiOS likewise keeps every local key as an
     encrypted PEM with its password.
     """
-    from . import secrets
-
-    for spec in buf.spec.attrs:
-        if spec.pem_kind != "private-key":
-            continue
+    for spec in buf.spec.private_keys:
         value = buf._values.get(spec.name)
-        if not isinstance(value, str) or not secrets.is_clear_private_key(value):
+        if not isinstance(value, str):
+            continue
+        from . import secrets
+
+        if not secrets.is_clear_private_key(value):
             continue
         if secrets.load_clear_private_key(value) is None:
             raise CommitError("invalid private-key", rc=-1)

@@ -151,9 +151,10 @@ def _show_edit(e: EntryLike, spec: TableSpec, depth: int, full: bool, attr: str 
 def _show_body(e: EntryLike, spec: TableSpec, depth: int, full: bool, only: str | None) -> list[str]:
     ind = _IND * depth
     lines: list[str] = []
-    for a in spec.attrs:
+    # ``show`` lists only what is set (see below): those attributes alone, in declaration order
+    for a in spec.attrs if full else spec.in_order(e.values):
         if not full and not e.is_set(a.name):
-            continue  # the cheapest test first: ``show`` lists only what is set (see below)
+            continue
         if a.name == spec.key or a.volatile or not e.visible(a) or (only is not None and a.name != only):
             continue
         value = e.get(a.name)

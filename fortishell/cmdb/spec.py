@@ -8,7 +8,7 @@ methods here (``settable_attrs``, ``subtable_help``, ``option_pairs``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,17 +115,21 @@ class TableSpec:
     summary: tuple[str, ...] = ()
     _by_name: dict[str, AttrSpec] = field(default_factory=dict, compare=False, repr=False)
     _defaults: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    _initials: list[AttrSpec] = field(default_factory=list, compare=False, repr=False)
+    _position: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # the attributes a commit checks (required, or a datasource) and seals (private keys): a
+    # commit looks at those, not at every attribute of the table
+    checked: tuple[AttrSpec, ...] = field(default=(), init=False, compare=False, repr=False)
+    private_keys: tuple[AttrSpec, ...] = field(default=(), init=False, compare=False, repr=False)
+    # the attributes a new entry starts with set (``AttrSpec.initial``)
+    initials: tuple[AttrSpec, ...] = field(default=(), init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({a.name: a for a in self.attrs})
         self._defaults.update({a.name: a.default for a in self.attrs})
-        self._initials.extend(a for a in self.attrs if a.initial is not None)
-
-    @property
-    def initials(self) -> tuple[AttrSpec, ...]:
-        """The attributes a new entry starts with set (``AttrSpec.initial``)."""
-        return tuple(self._initials)
+        self._position.update({a.name: i for i, a in enumerate(self.attrs)})
+        object.__setattr__(self, "checked", tuple(a for a in self.attrs if a.required or a.datasource))
+        object.__setattr__(self, "private_keys", tuple(a for a in self.attrs if a.pem_kind == "private-key"))
+        object.__setattr__(self, "initials", tuple(a for a in self.attrs if a.initial is not None))
 
     @property
     def is_table(self) -> bool:
@@ -150,6 +154,13 @@ class TableSpec:
 
     def attr(self, name: str) -> AttrSpec | None:
         return self._by_name.get(name)
+
+    def in_order(self, names: Iterable[str]) -> list[AttrSpec]:
+        """The attributes named in ``names`` (others ignored), in declaration order: O(names), for
+        an entry that sets a few of many attributes (``show``, a REST body)."""
+        position = self._position
+        found = sorted(position[n] for n in names if n in position)
+        return [self.attrs[i] for i in found]
 
     @property
     def defaults(self) -> Mapping[str, Any]:

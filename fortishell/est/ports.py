@@ -32,6 +32,7 @@ class Change(Protocol):
     key: Any
     old: Any
     new: Any
+    touched: frozenset[str]  # the attributes whose stored value differs (cmdb/entry.py)
 
 
 class Cmdb(Protocol):

@@ -20,6 +20,7 @@ settled before it gets here (``app.py`` with ``vdoms.py``: 403 elsewhere).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -85,7 +86,12 @@ ROWS = Rows()
 
 def revision(cmdb: Cmdb) -> str:
     """The configuration revision (changes with every commit of the device)."""
-    return hashlib.md5(f"{_BOOT}:{id(cmdb)}:{cmdb.version}".encode(), usedforsecurity=False).hexdigest()
+    return _revision(id(cmdb), cmdb.version)
+
+
+@functools.lru_cache(maxsize=64)
+def _revision(ident: int, version: int) -> str:  # a write asks before and after, a GET once: each hashed once
+    return hashlib.md5(f"{_BOOT}:{ident}:{version}".encode(), usedforsecurity=False).hexdigest()
 
 
 def table_for(cmdb: Cmdb, path: str, name: str) -> TableSpec:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..frontend.hub import hub_for
+from ..frontend.wakeups import wakeups_of
 from ..shell.result import Result
 from .envelope import RestError
 
@@ -31,11 +32,6 @@ class _Caller:
 
 
 _CALLER = _Caller()
-
-
-def _resolve(fut: "asyncio.Future[list[str]]", lines: list[str]) -> None:
-    if not fut.done():
-        fut.set_result(lines)
 
 
 async def run_on(device: Any, work: Callable[[], T]) -> T:
@@ -57,7 +53,8 @@ async def run_on(device: Any, work: Callable[[], T]) -> T:
         errors: list[str] = []
         if ticket:
             durable: asyncio.Future[list[str]] = loop.create_future()
-            device.when_durable(ticket, lambda lines: loop.call_soon_threadsafe(_resolve, durable, lines))
+            wakeups = wakeups_of(loop)  # the commits of one journal group wake the loop once
+            device.when_durable(ticket, lambda lines: wakeups.resolve(durable, lines))
             errors = await durable
     else:
         result = await loop.run_in_executor(None, hub.run_for, _CALLER, command)

@@ -153,14 +153,14 @@ def apply_json(buf: EditBuffer, body: dict[str, Any]) -> None:
     """Set the attributes of ``body`` on ``buf``; a :class:`RestError` leaves the caller's
     buffer to be dropped (nothing is committed)."""
     spec = buf.spec
-    known = {a.name for a in spec.attrs} | {s.name for s in spec.subtables}
     for name in body:
-        if name in known or name.startswith("q_") or name == spec.key:
+        if spec.attr(name) is not None or name.startswith("q_") or name == spec.key \
+                or spec.subtable(name) is not None:
             continue
         raise RestError.from_cli(ParseError(name))
     try:
-        for attr in spec.attrs:
-            if attr.name not in body or attr.name == spec.key:
+        for attr in spec.in_order(body):  # the body's attributes in the schema's order, as before
+            if attr.name == spec.key:
                 continue
             value = body[attr.name]
             if (attr.readonly or attr.hidden or attr.volatile) and _unchanged(buf, attr, value):

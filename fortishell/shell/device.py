@@ -175,7 +175,7 @@ class Device:
         cmdb.on_commit(lambda changes, _c=cmdb: self._on_commit(_c, changes))
         self.renewal = RenewalService(cmdb, self.clock, self._renew, self.eventlog, tracer=self.tracer)
         self.renewal.held = self._held
-        cmdb.on_commit(lambda changes: self.acme.on_commit(changes))  # `end` of an acme2 entry orders
+        cmdb.on_commit(self._acme_on_commit)  # `end` of an acme2 entry orders
         cmdb.on_commit(lambda changes, _c=cmdb: self._index_protocols(_c, changes))
 
     def _on_commit(self, cmdb: Any, changes: Any = ()) -> None:
@@ -184,6 +184,15 @@ class Device:
                 self.persistence.committed(cmdb, changes)
             except OSError as exc:  # translated at the boundary
                 raise ConfigFileError(f"Failed to save configuration: {exc.strerror or exc}") from exc
+
+    def _acme_on_commit(self, changes: Any) -> list[str]:
+        """The ACME client's listener; the client is loaded by the first commit of an acme2 entry
+        (before it there is nothing to order, and once loaded it indexes the table itself), so a
+        device without one neither imports it nor asks it about every commit and command."""
+        if self._acme is None and not any(tuple(c.path) == LOCAL and c.new is not None
+                                          and c.new.get("enroll-protocol") == "acme2" for c in changes):
+            return []
+        return self.acme.on_commit(changes)
 
     def deferred_sync(self) -> AbstractContextManager[None]:
         """A context: commits made inside it on this thread are waited for at :meth:`sync`.
@@ -432,6 +441,8 @@ class Device:
             for change in changes:
                 if tuple(change.path) != LOCAL or change.key is None:
                     continue
+                if change.old is not None and change.new is not None and "enroll-protocol" not in change.touched:
+                    continue  # the entry keeps its protocol
                 self._note_protocol(change.key, None if change.new is None
                                     else str(change.new.get("enroll-protocol") or "none"))
             self._protocols_of = (cmdb, cmdb.version)
@@ -518,16 +529,11 @@ def _runtime_only(change: Any) -> bool:
     if change is None or change.old is None or change.new is None:
         return False
     old, new = change.old, change.new
-    keys = set(old.values) | set(new.values)
-    for key in keys:
-        if old.values.get(key, _MISSING) != new.values.get(key, _MISSING):
-            spec = old.spec.attr(key)
-            if spec is None or not spec.volatile:
-                return False
+    for key in change.touched:
+        spec = old.spec.attr(key)
+        if spec is None or not spec.volatile:
+            return False
     return all(old.sub(s.name) == new.sub(s.name) for s in old.spec.subtables)
-
-
-_MISSING = object()
 
 
 def _debug_logger(state_dir: Path | None) -> logging.Logger:

@@ -186,3 +186,23 @@ def test_factory_material_is_real():
     key = serialization.load_pem_private_key(entry.get("private-key").encode(), entry.get("password").encode())
     assert key.key_size == 4096 and cert.public_key().public_numbers() == key.public_key().public_numbers()
     assert set(cmdb.keys(CA)) >= {"Fortinet_CA", "Fortinet_Sub_CA"}
+
+
+def test_a_change_names_the_attributes_it_touched() -> None:
+    """``Change.touched``: the stored values that differ (a listener watching other attributes skips
+    the change); a value set to what it was is not touched, an unset one is."""
+    cmdb = Cmdb()
+    seen = []
+    cmdb.on_commit(lambda changes: seen.extend(changes) and None)
+    _new(cmdb, "t", comments="a", source_ip="192.0.2.1")
+    buf = cmdb.begin_edit(LOCAL, "t")
+    buf.set("comments", ["b"])
+    buf.set("source-ip", ["192.0.2.1"])
+    buf.set("range", ["vdom"])
+    cmdb.commit(buf)
+    buf = cmdb.begin_edit(LOCAL, "t")
+    buf.unset("range")
+    cmdb.commit(buf)
+    cmdb.delete(LOCAL, "t")
+    assert [c.touched for c in seen] == [{"comments", "source-ip"}, {"comments", "range"}, {"range"},
+                                         {"comments", "source-ip"}]

@@ -149,3 +149,18 @@ def test_get_table_and_full_configuration(est_cmdb):
     assert '    set hostname "FortiProxy"' in lines
     assert "    set output more" in lines
     assert "    set admintimeout 5" in lines
+
+
+def test_show_lists_set_attributes_in_declaration_order_whatever_order_they_were_set() -> None:
+    """``show`` walks the entry's stored attributes only (O(entry), issue 21: the journal record of a
+    commit is its ``show``), in the schema's order, not in the order they were set."""
+    cmdb = Cmdb()
+    buf = cmdb.begin_edit(LOCAL, "ordered")
+    for attr, value in (("auto-regenerate-days", "5"), ("est-server", "https://est.lab"), ("source-ip", "192.0.2.1"),
+                        ("comments", "c"), ("range", "vdom"), ("enroll-protocol", "est")):
+        buf.set(attr, [value])
+    cmdb.commit(buf)
+    assert render.show(cmdb, LOCAL, "ordered") == [
+        "config vpn certificate local", '    edit "ordered"', '        set comments "c"', "        set range vdom",
+        "        set source-ip 192.0.2.1", "        set enroll-protocol est",
+        '        set est-server "https://est.lab"', "        set auto-regenerate-days 5", "    next", "end"]

@@ -34,3 +34,24 @@ def test_entry_json_writes_each_attribute_as_value_json_of_entry_get() -> None:
                     assert list(out) == keys, table.path
                     seen += 1
     assert seen > 50
+
+
+def test_apply_json_sets_the_body_in_the_schemas_order_not_the_bodys() -> None:
+    """An attribute that exists only under another's value (acme-domain under enroll-protocol acme2)
+    may come first in the body: the body is applied in the schema's order, as ``set`` lines of a
+    ``show`` would be; an unknown name is refused before anything is set."""
+    import pytest
+
+    from fortishell.cmdb.model import Cmdb
+    from fortishell.rest.envelope import RestError
+    from fortishell.rest.serialize import apply_json
+
+    path = ("vpn", "certificate", "local")
+    cmdb = Cmdb()
+    buf = cmdb.begin_edit(path, "a1")
+    apply_json(buf, {"acme-domain": "x.lab", "comments": "c", "enroll-protocol": "acme2"})
+    assert dict(buf.values) == {"enroll-protocol": "acme2", "acme-domain": "x.lab", "comments": "c"}
+    buf = cmdb.begin_edit(path, "a2")
+    with pytest.raises(RestError):
+        apply_json(buf, {"comments": "c", "no-such-attribute": 1})
+    assert dict(buf.values) == {}

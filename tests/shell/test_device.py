@@ -110,3 +110,18 @@ def test_failed_manual_regenerate_marks_runtime_state(tmp_path: Path) -> None:
         assert RENEWAL_FAILED_STATE not in conf.read_text()
     finally:
         dev.close()
+
+
+def test_commits_without_an_acme2_entry_leave_the_acme_client_unloaded(tmp_path: Path) -> None:
+    """The ACME client is loaded by the first commit of an acme2 entry, not by every commit: a device
+    without one does not ask it about each commit and each command (the REST PUT's cost, issue 21)."""
+    dev = Device.open(tmp_path / "box.conf", tmp_path / "state", Clock(fixed=LAB_TIME))
+    try:
+        sess = Session(dev)
+        for line in ("config vpn certificate local", "edit plain", "set comments hi", "next", "edit plain",
+                     "set comments again", "end", "config system global", "set hostname other", "end"):
+            assert sess.execute(line).rc == 0
+        assert dev._acme is None
+        assert dev.acme.acme_entries() == []  # loaded on demand, it reads the table itself
+    finally:
+        dev.close()

@@ -1,0 +1,56 @@
+"""Results handed to an event loop from other threads, one wake-up of the loop per burst.
+
+The journal's flusher thread settles the commits of one group (one write, one
+fsync) one after the other; a front end waiting on the event loop for each of
+them would otherwise wake the loop once per commit (``call_soon_threadsafe``
+writes to the loop's self-pipe: a system call, and a wake-up of the loop's
+thread, each time).  :class:`LoopWakeups` queues the results and schedules one
+drain while the queue is non-empty: every result queued before the drain runs
+is delivered by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from typing import Any
+
+
+class LoopWakeups:
+    """Futures of one event loop, resolved from any thread (:meth:`resolve`), in batches."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._due: list[tuple["asyncio.Future[Any]", Any]] = []
+
+    def resolve(self, future: "asyncio.Future[Any]", value: Any) -> None:
+        """``future.set_result(value)`` on the loop, soon; callable from any thread."""
+        with self._lock:
+            self._due.append((future, value))
+            if len(self._due) > 1:  # a drain is scheduled and has not taken the queue yet
+                return
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            due, self._due = self._due, []
+        for future, value in due:
+            if not future.done():  # a cancelled waiter (its client went away)
+                future.set_result(value)
+
+
+_BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopWakeups]" = weakref.WeakKeyDictionary()
+_BY_LOOP_LOCK = threading.Lock()
+
+
+def wakeups_of(loop: asyncio.AbstractEventLoop) -> "LoopWakeups":
+    """The one :class:`LoopWakeups` of ``loop`` (every waiter of the loop shares its wake-ups)."""
+    found = _BY_LOOP.get(loop)
+    if found is None:
+        with _BY_LOOP_LOCK:
+            found = _BY_LOOP.get(loop)
+            if found is None:
+                found = _BY_LOOP[loop] = LoopWakeups(loop)
+    return found
