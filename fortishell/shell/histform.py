@@ -12,17 +12,16 @@ nothing to mask in its blank-separated words.
 
 from __future__ import annotations
 
-from ..cli import parser
 from ..cli.ast import Word
 from ..cli.quoting import quote_if_needed
 from ..cmdb.schema import SCHEMA
 from ..errors import FortiError
-from .commands import execute as execute_cmds
-from .commands import tree
 
 
 def history_form(text: str) -> str:
     """``text`` with its secret values replaced by ``*``; ``""`` when it must not be kept."""
+    from ..cli import parser  # here: the REPL's first prompt imports no parser (issue 22)
+
     try:
         line = parser.parse_line(text)
     except FortiError:
@@ -46,6 +45,9 @@ def _masked(words: list[str]) -> list[str] | None:
 
 
 def _masked_execute(words: list[str]) -> list[str] | None:
+    from .commands import execute as execute_cmds
+    from .commands import tree
+
     try:
         leaf, rest = tree.walk(execute_cmds.TREE, [Word(w.lower()) for w in words[1:]])
     except FortiError:
