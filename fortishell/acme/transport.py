@@ -11,14 +11,14 @@ may name several hosts) while TLS is still verified for the URL's own host name
 against the device's CA store (``vpn certificate ca``) and nothing else, at TLS
 1.2 or later (EST pins 1.2 for ``tls-unique``); connections leave from ``config
 system acme``'s ``source-ip`` when it is set (not ``0.0.0.0``), and an address
-the host does not have fails the connection (``Cannot assign requested
+the host does not have fails the connection (``bind failed with errno 99: Cannot assign requested
 address``), as on the device.
 """
 
 from __future__ import annotations
 
-import re
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,6 +27,7 @@ import httpx
 
 from fortishell.est import transport as est_transport
 from fortishell.est.cancel import CancelToken
+from fortishell.est.curlerrors import curl_error_text
 
 from .events import Request, Response, WireFailure
 
@@ -86,29 +87,20 @@ class AcmeHttp:
 
     def send(self, req: Request) -> Response | WireFailure:
         headers = {"Content-Type": req.content_type} if req.body is not None else {}
+        started = time.monotonic()
         try:
             resp = self._client.request(req.method, req.url, content=req.body, headers=headers)
         except httpx.InvalidURL as exc:
             return WireFailure(f"bad URL: {exc}")
         except (httpx.UnsupportedProtocol, httpcore.UnsupportedProtocol) as exc:
             return WireFailure(f"unsupported protocol: {exc}")
-        except (httpx.TimeoutException, httpcore.TimeoutException):
-            return WireFailure("Connection timed out")
         except _FAILURES as exc:
-            return WireFailure(_failure_text(exc))
+            # FortiOS's ACME client speaks through libcurl as its EST client does: the same
+            # wording (est/curlerrors.py) for the same failure, named by the URL's host and port
+            url = httpx.URL(req.url)
+            elapsed = int((time.monotonic() - started) * 1000)
+            return WireFailure(curl_error_text(exc, url.host, url.port or (80 if url.scheme == "http" else 443), elapsed))
         return Response(resp.status_code, tuple(resp.headers.multi_items()), resp.content)
 
     def close(self) -> None:
         self._client.close()
-
-
-def _failure_text(exc: BaseException) -> str:
-    text = str(exc)
-    if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
-        return "SSL certificate problem: unable to get local issuer certificate"
-    if "Connection refused" in text or "Errno 111" in text:
-        return "Connection refused"
-    if "Name or service not known" in text or "nodename nor servname" in text or "Errno -2" in text:
-        return "Could not resolve host"
-    # an OS error's text without Python's "[Errno 99] " prefix (curl prints the strerror alone)
-    return re.sub(r"^\[Errno -?\d+\] ", "", text) or type(exc).__name__
