@@ -18,7 +18,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from cryptography import x509
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from ..clock import Clock
 from ..errors import LabError
 from .ca import LabCA
-from .httpthread import HttpThread
+from .httpthread import HttpService, LoggedHandler
 from .state import LabState
 
 CRL_PATH = "/estExampleCA.crl"
@@ -81,7 +80,7 @@ class CrlFetch:
     seconds: float
 
 
-class CrlService:
+class CrlService(HttpService):
     """A plain-HTTP server for the lab CRL on a loopback port (a thread); ``on_request`` is
     told of each GET once it is answered."""
 
@@ -91,7 +90,6 @@ class CrlService:
         self.state, self.ca, self.clock = state, ca, clock or Clock()
         self.host, self.port = host, port
         self.on_request = on_request
-        self._served: HttpThread | None = None
 
     def current(self) -> x509.CertificateRevocationList:
         return build_crl(self.ca, self.state.revoked(), self.clock.now())
@@ -99,7 +97,8 @@ class CrlService:
     def start(self) -> "CrlService":
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(LoggedHandler):
+            log = _log
             server_version = "lab-crl"
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
@@ -127,18 +126,5 @@ class CrlService:
                     _log.error("CRL not available: %s", exc)
                     return 503, b""
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                _log.debug(format, *args)
-
-        self._served = HttpThread.start(self.host, self.port, Handler, what="the lab CRL server", name="fortishell-crl")
-        self.port = self._served.port
+        self._serve(Handler, what="the lab CRL server", name="fortishell-crl")
         return self
-
-    def stop(self) -> None:
-        served, self._served = self._served, None
-        if served is not None:
-            served.stop()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return (self.host, self.port)

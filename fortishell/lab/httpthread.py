@@ -1,11 +1,15 @@
 """One stdlib HTTP server serving on its own daemon thread: the plumbing the plain-HTTP lab
 services share (the CRL on ``crl.lab``, SCEP on ``scep.lab``).  Each service keeps its own
-request handler (its app); this module only binds, serves and stops."""
+request handler (its app); this module binds, serves and stops (:class:`HttpService`), and its
+:class:`LoggedHandler` sends http.server's request lines to the service's logger at debug level
+(never to stderr, where they would land in a shell user's terminal)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 from ..errors import LabError
 
@@ -45,3 +49,34 @@ class HttpThread:
             httpd.server_close()
         if thread is not None:
             thread.join(timeout)
+
+
+class LoggedHandler(BaseHTTPRequestHandler):
+    """A request handler whose access lines go to :attr:`log` (debug), not to stderr."""
+
+    log: ClassVar[logging.Logger] = logging.getLogger("fortishell.lab")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+        self.log.debug(format, *args)
+
+
+class HttpService:
+    """A lab service on ``host:port`` (0: any free port; the bound one once served) until :meth:`stop`."""
+
+    host: str
+    port: int
+    _served: HttpThread | None = None
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], *, what: str, name: str) -> None:
+        self._served = HttpThread.start(self.host, self.port, handler, what=what, name=name)
+        self.port = self._served.port
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        served, self._served = self._served, None
+        if served is not None:
+            served.stop()

@@ -18,7 +18,6 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from ..clock import Clock
@@ -26,7 +25,7 @@ from ..errors import LabError
 from ..x509text import sha256_fingerprint
 from .ca import LabCA
 from .scepapp import DEFAULT_CHALLENGE, MAX_BODY, ScepApp, ScepFaults, ScepReply, ScepRequest
-from .httpthread import HttpThread
+from .httpthread import HttpService, LoggedHandler
 from .state import LabState
 
 SCEP_HOST = "scep.lab"
@@ -47,7 +46,7 @@ class ScepExchange:
     serial: int | None
 
 
-class ScepService:
+class ScepService(HttpService):
     """The SCEP responder on ``host:port`` (0: any free port) until :meth:`stop`."""
 
     def __init__(self, app: ScepApp, host: str = "127.0.0.1", port: int = 0,
@@ -55,7 +54,6 @@ class ScepService:
         self.app, self.host, self.port = app, host, port
         self.io_timeout = io_timeout
         self.on_request = on_request
-        self._served: HttpThread | None = None
 
     @classmethod
     def for_lab(cls, ca: LabCA, state: LabState, lab_dir: Path | None,
@@ -68,14 +66,11 @@ class ScepService:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}{SCEP_PATH}"
 
-    @property
-    def address(self) -> tuple[str, int]:
-        return (self.host, self.port)
-
     def start(self) -> "ScepService":
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(LoggedHandler):
+            log = _log
             server_version = "lab-scep"
             sys_version = ""
             timeout = service.io_timeout  # each socket read: a silent client does not keep a thread
@@ -111,17 +106,8 @@ class ScepService:
 
             do_GET = do_POST = _serve  # noqa: N815 - http.server's names
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                _log.debug(format, *args)
-
-        self._served = HttpThread.start(self.host, self.port, Handler, what="the lab SCEP server", name="fortishell-scep")
-        self.port = self._served.port
+        self._serve(Handler, what="the lab SCEP server", name="fortishell-scep")
         return self
-
-    def stop(self) -> None:
-        served, self._served = self._served, None
-        if served is not None:
-            served.stop()
 
 
 # ---------------------------------------------------------------- lab-server options
