@@ -91,11 +91,18 @@ def _settings(sess: "Session", values: dict[str, str | None]) -> EstSettings:
                        srp_password=values["srp_password"])
 
 
-def do_ca_import_est(sess: "Session", rest: list[ast.Word]) -> Result:
+def positions(rest: list[ast.Word], fields: tuple[str, ...]) -> dict[str, str | None]:
+    """The words of ``ca import est`` / ``ca import auto`` by position (at least the URL; ``""``
+    or a missing word: None); more words than ``fields`` is an error."""
     _need(rest, 1)
-    extra_words(rest, len(FIELDS))
-    values: dict[str, str | None] = dict.fromkeys(FIELDS)
-    values.update({f: (w.text or None) for f, w in zip(FIELDS, rest)})
+    extra_words(rest, len(fields))
+    values: dict[str, str | None] = dict.fromkeys(fields)
+    values.update({f: (w.text or None) for f, w in zip(fields, rest)})
+    return values
+
+
+def do_ca_import_est(sess: "Session", rest: list[ast.Word]) -> Result:
+    values = positions(rest, FIELDS)
     pin = _normalise_fingerprint(values["fingerprint"]) if values["fingerprint"] else None
     settings = _settings(sess, values)
     certs = sess.device.fetch_cacerts(settings, bootstrap=True)

@@ -35,9 +35,7 @@ from ...cmdb.schema import CA
 from ...errors import CertError, ValueParseError
 from ...est import pki
 from ..result import Question, Result
-from .certs import _need
-from .certs_est import QUESTION, _judge, _normalise_fingerprint, _shown, store_cas
-from .tree import extra_words
+from .certs_est import QUESTION, _judge, _normalise_fingerprint, _shown, positions, store_cas
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -82,10 +80,7 @@ def generate_scep(sess: "Session", kind: str, name: str, size: str, spec: reques
 def do_ca_import_auto(sess: "Session", rest: list[ast.Word]) -> Result:
     from ...scep.settings import ScepSettings
 
-    _need(rest, 1)
-    extra_words(rest, len(AUTO_FIELDS))
-    values: dict[str, str | None] = dict.fromkeys(AUTO_FIELDS)
-    values.update({f: (w.text or None) for f, w in zip(AUTO_FIELDS, rest)})
+    values = positions(rest, AUTO_FIELDS)
     pin = _normalise_fingerprint(values["fingerprint"]) if values["fingerprint"] else None
     settings = ScepSettings.from_positions("", values["url"] or "", None, values["ca_id"],
                                            _source_ip(values["source_ip"]))
