@@ -104,26 +104,35 @@ def test_rate_limited_order_and_eab_required() -> None:
     assert (account.account_id, account.url, account.status) == ("ACME-.test-0000", "https://ca.test/a/1", "valid")
 
 
+AUTHZ = "https://ca.test/authz/1"
+PENDING = {"status": "pending", "identifier": {"type": "dns", "value": "fgt.example.com"},
+           "challenges": [{"type": "http-01", "url": "https://ca.test/ch/1", "token": "tok"}]}
+
+
+def _to_challenge_ready() -> list[Any]:
+    """The script of an order up to the challenge-ready POST (one pending http-01 authorization)."""
+    return [
+        ("GET", D, _json(200, DIRECTORY)),
+        ("POST", DIRECTORY["newAccount"], _json(201, {"status": "valid"}, ("Location", "https://ca.test/a/1"))),
+        ("POST", DIRECTORY["newOrder"], _json(201, {"status": "pending", "authorizations": [AUTHZ],
+                                                    "finalize": "https://ca.test/fin"},
+                                              ("Location", "https://ca.test/o/1"))),
+        ("POST", AUTHZ, _json(200, PENDING)),
+        ("POST", "https://ca.test/ch/1", _json(200, {"status": "processing"})),
+    ]
+
+
 def test_retry_after_is_respected_while_polling() -> None:
     assert flows.retry_after("7", NOW) == 7.0
     assert flows.retry_after("Sat, 10 Jan 2026 00:00:30 GMT", NOW) == 30.0
     assert flows.retry_after("yesterday", NOW) is None
-    authz = "https://ca.test/authz/1"
-    pending = {"status": "pending", "identifier": {"type": "dns", "value": "fgt.example.com"},
-               "challenges": [{"type": "http-01", "url": "https://ca.test/ch/1", "token": "tok"}]}
-    invalid = dict(pending, status="invalid", challenges=[dict(pending["challenges"][0], error={
+    invalid = dict(PENDING, status="invalid", challenges=[dict(PENDING["challenges"][0], error={
         "type": "urn:ietf:params:acme:error:connection", "detail": "Connection refused"})])
     script = Script([
-        ("GET", D, _json(200, DIRECTORY)),
-        ("POST", DIRECTORY["newAccount"], _json(201, {"status": "valid"}, ("Location", "https://ca.test/a/1"))),
-        ("POST", DIRECTORY["newOrder"], _json(201, {"status": "pending", "authorizations": [authz],
-                                                    "finalize": "https://ca.test/fin"},
-                                              ("Location", "https://ca.test/o/1"))),
-        ("POST", authz, _json(200, pending)),
-        ("POST", "https://ca.test/ch/1", _json(200, {"status": "processing"})),
-        ("POST", authz, _json(200, pending, ("Retry-After", "3"))),
-        ("POST", authz, _json(200, pending)),
-        ("POST", authz, _json(200, invalid)),
+        *_to_challenge_ready(),
+        ("POST", AUTHZ, _json(200, PENDING, ("Retry-After", "3"))),
+        ("POST", AUTHZ, _json(200, PENDING)),
+        ("POST", AUTHZ, _json(200, invalid)),
     ])
     with pytest.raises(FlowFailure) as info:
         script.drive(flows.order(_job(poll_interval=0.5)))
@@ -179,18 +188,9 @@ def test_the_certificate_key_is_made_while_the_ca_validates(monkeypatch: pytest.
     POST and the first authorization poll, while the CA fetches the answer, not after validation."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    authz = "https://ca.test/authz/1"
-    pending = {"status": "pending", "identifier": {"type": "dns", "value": "fgt.example.com"},
-               "challenges": [{"type": "http-01", "url": "https://ca.test/ch/1", "token": "tok"}]}
     script = Script([
-        ("GET", D, _json(200, DIRECTORY)),
-        ("POST", DIRECTORY["newAccount"], _json(201, {"status": "valid"}, ("Location", "https://ca.test/a/1"))),
-        ("POST", DIRECTORY["newOrder"], _json(201, {"status": "pending", "authorizations": [authz],
-                                                    "finalize": "https://ca.test/fin"},
-                                              ("Location", "https://ca.test/o/1"))),
-        ("POST", authz, _json(200, pending)),
-        ("POST", "https://ca.test/ch/1", _json(200, {"status": "processing"})),
-        ("POST", authz, _json(200, dict(pending, status="valid"))),
+        *_to_challenge_ready(),
+        ("POST", AUTHZ, _json(200, dict(PENDING, status="valid"))),
         ("POST", "https://ca.test/fin", _problem(403, "orderNotReady", "stop here")),
     ])
     real = rsa.generate_private_key
@@ -206,6 +206,6 @@ def test_the_certificate_key_is_made_while_the_ca_validates(monkeypatch: pytest.
         script.drive(flows.order(_job()))
     requests = [(e.method, e.url) if isinstance(e, Request) else e for e in script.events
                 if isinstance(e, Request) or e == "key generated"]
-    assert requests[-4:] == [("POST", "https://ca.test/ch/1"), "key generated", ("POST", authz),
+    assert requests[-4:] == [("POST", "https://ca.test/ch/1"), "key generated", ("POST", AUTHZ),
                              ("POST", "https://ca.test/fin")]
     assert len(made) == 1
