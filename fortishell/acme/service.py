@@ -24,26 +24,23 @@
 from __future__ import annotations
 
 import datetime as _dt
-import logging
 import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from cryptography import x509
 
 from fortishell import errors
 from fortishell.est.cancel import Cancelled
 from fortishell.eventlog import LOGID_CERT_RENEW_FAILED, LOGID_CERT_RENEWED
-from fortishell.trace import Tracer
+from fortishell.est.ports import ServiceHost
 
 from .events import FlowFailure, Outcome
 from .responder import ChallengeResponder
 from .settings import AcmeSettings
 
-T = TypeVar("T")
 LOCAL = ("vpn", "certificate", "local")
 ACME_SYSTEM = ("system", "acme")
 LAB_SERVICE = "acme"
@@ -52,21 +49,12 @@ WATCHED = ("enroll-protocol", "acme-ca-url", "acme-domain", "acme-email", "acme-
 BACKOFF = (_dt.timedelta(minutes=5), _dt.timedelta(minutes=15), _dt.timedelta(hours=1), _dt.timedelta(hours=4))
 
 
-class Host(Protocol):
-    """What the service uses of its device."""
+class Host(ServiceHost, Protocol):
+    """What the service uses of its device: the clients' common host, the state directory and
+    ``--acme-http-port``."""
 
-    cmdb: Any
-    clock: Any
-    tracer: Tracer
-    eventlog: Any
-    log: logging.Logger
     state_dir: Path | None
     acme_http_port: int | None
-
-    @property
-    def network(self) -> Any: ...
-
-    def run_cancellable(self, work: Callable[[Any], T]) -> T: ...
 
 
 @dataclass

@@ -9,11 +9,17 @@ exactly the methods it calls (``fortishell.cmdb.model.Cmdb``,
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fortishell.trace import TracePoint
+
+if TYPE_CHECKING:
+    import fortishell.trace
+
+T = TypeVar("T")
 
 TablePath = tuple[str, ...]
 
@@ -59,3 +65,19 @@ class Network(Protocol):
 
 class EventLog(Protocol):
     def write(self, logid: Any, level: str, action: str, message: str) -> Any: ...
+
+
+class ServiceHost(Protocol):
+    """What the SCEP and ACME client services (``scep/service.py``, ``acme/service.py``) use of
+    their device (``fortishell.shell.device.Device``); each adds its own few members."""
+
+    cmdb: Any
+    clock: Any
+    tracer: "fortishell.trace.Tracer"
+    eventlog: Any
+    log: logging.Logger
+
+    @property
+    def network(self) -> Any: ...
+
+    def run_cancellable(self, work: Callable[[Any], T]) -> T: ...

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-import logging
+import functools
 import traceback
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,7 +23,7 @@ from cryptography import x509
 
 from fortishell import errors
 from fortishell.eventlog import LOGID_CERT_RENEW_FAILED, LOGID_CERT_RENEWED
-from fortishell.trace import Tracer
+from fortishell.est.ports import ServiceHost
 
 from .driver import ScepDriver
 from .events import CaChain, Outcome, Refused
@@ -36,19 +36,8 @@ LOCAL = ("vpn", "certificate", "local")
 POLL_INTERVAL = 300
 
 
-class Host(Protocol):
-    """What the service uses of its device."""
-
-    cmdb: Any
-    clock: Any
-    tracer: Tracer
-    eventlog: Any
-    log: logging.Logger
-
-    @property
-    def network(self) -> Any: ...
-
-    def run_cancellable(self, work: Any) -> Any: ...
+class Host(ServiceHost, Protocol):
+    """What the service uses of its device: the clients' common host and the SCEP entries."""
 
     def protocol_entries(self, protocol: str) -> list[str]: ...
 
@@ -92,6 +81,9 @@ class ScepService:
                 names.append(name)
         return names
 
+    def _poll_one(self, name: str, token: Any) -> Outcome:
+        return self.driver().poll(name, token)
+
     def poll(self) -> None:
         """Poll the pending requests that are due (never raises)."""
         now = self.host.clock.now()
@@ -103,7 +95,7 @@ class ScepService:
             entry = self.host.cmdb.entry(LOCAL, name)
             csr = str(entry.get("csr")) if entry is not None else ""
             try:
-                outcome: Outcome = self.host.run_cancellable(lambda token, n=name: self.driver().poll(n, token))
+                outcome = self.host.run_cancellable(functools.partial(self._poll_one, name))
             except errors.FortiError as exc:
                 if isinstance(exc, Refused):  # the CA refused it: stop polling it
                     self._given_up.add((name, csr))
