@@ -37,7 +37,7 @@ def refuse(sock: socket.socket) -> None:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     except OSError:
-        pass
+        pass  # the peer reset it first: the close below ends it just the same
     sock.close()
 
 
@@ -62,10 +62,10 @@ def linger(ch: Channel, limit: int = 1 << 20, seconds: float = 0.5) -> None:
 
 
 def fail_handshake(sock: socket.socket, timeout: float) -> None:
-    """Read the ClientHello, answer a fatal handshake_failure alert, close."""
+    """Read the ClientHello and answer a fatal handshake_failure alert (the caller closes)."""
     sock.settimeout(timeout)
     try:
         sock.recv(16384)
         sock.sendall(HANDSHAKE_FAILURE_ALERT)
     except OSError:
-        pass
+        pass  # the client went silent or away first: it has no alert to read; the caller closes
