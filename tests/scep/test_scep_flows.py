@@ -86,9 +86,10 @@ class Peer:
         tid = "0" * 32 if self.mode == "other-transaction" else msg.transaction_id
         nonce = m.new_nonce() if self.mode == "wrong-nonce" else msg.sender_nonce
         signer, signer_key = (k.rogue, k.rogue_key) if self.mode == "rogue-signer" else (k.ca, k.ca_key)
-        if self.mode in ("pending", "failure"):
-            status = m.PkiStatus.PENDING if self.mode == "pending" else m.PkiStatus.FAILURE
-            return m.build(m.MessageType.CERT_REP, tid, m.new_nonce(), None, signer_cert=signer, signer_key=signer_key,
+        if self.mode in ("pending", "failure", "success-without-certificate", "not-certrep"):
+            status = {"pending": m.PkiStatus.PENDING, "failure": m.PkiStatus.FAILURE}.get(self.mode, m.PkiStatus.SUCCESS)
+            kind = m.MessageType.PKCS_REQ if self.mode == "not-certrep" else m.MessageType.CERT_REP
+            return m.build(kind, tid, m.new_nonce(), None, signer_cert=signer, signer_key=signer_key,
                            recipient=None, recipient_nonce=nonce, status=status,
                            fail_info=m.FailInfo.BAD_TIME if self.mode == "failure" else None).der
         csr = x509.load_der_x509_csr(payload)
@@ -176,6 +177,8 @@ def test_renewal_signs_a_renewal_request_with_the_current_certificate(keys: Keys
     ("truncated-envelope", "bad CertRep: the envelope"),
     ("failure", "request failed, failInfo badTime (message time not close enough to the system time)"),
     ("other-key", "bad CertRep: no certificate in it is for our key"),
+    ("success-without-certificate", "bad CertRep: SUCCESS without a certificate"),
+    ("not-certrep", "bad CertRep: message type 19, not CertRep"),
     ("untrusted-issuer", "the issued certificate does not chain to a trusted CA: "),
 ])
 def test_bad_replies_fail_with_one_reason_and_store_nothing(keys: Keys, mode: str, reason: str) -> None:
@@ -203,3 +206,32 @@ def test_renewal_without_the_renewal_capability_sends_a_new_pkcsreq(keys: Keys) 
     request = m.parse(peer.seen[-1].body or b"")
     assert request.message_type == m.MessageType.PKCS_REQ and request.signer != first.certificate
     assert request.signer.issuer == request.signer.subject  # the transient self-signed certificate
+
+
+def test_sort_roles_needs_a_ca_and_rsa_to_envelope_to_and_to_check_with(keys: Keys) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ec_ca = (x509.CertificateBuilder().subject_name(_name("EC root")).issuer_name(_name("EC root"))
+             .public_key(ec_key.public_key()).serial_number(2).not_valid_before(NOW)
+             .not_valid_after(NOW + dt.timedelta(days=9))
+             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+             .sign(ec_key, hashes.SHA256()))
+
+    def ra(sign: bool) -> x509.Certificate:  # an RSA RA under the EC root, encrypting, signing when asked
+        return (x509.CertificateBuilder().subject_name(_name("RA")).issuer_name(ec_ca.subject)
+                .public_key(keys.rogue_key.public_key()).serial_number(3).not_valid_before(NOW)
+                .not_valid_after(NOW + dt.timedelta(days=9))
+                .add_extension(x509.KeyUsage(digital_signature=sign, content_commitment=False, key_encipherment=True,
+                                             data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+                .sign(ec_key, hashes.SHA256()))
+
+    with pytest.raises(FlowFailure, match="holds no CA certificate"):
+        flows.sort_roles([ra(True)])
+    with pytest.raises(FlowFailure, match="the SCEP certificate 'CN = EC root' has no RSA key"):
+        flows.sort_roles([ec_ca])
+    with pytest.raises(FlowFailure, match="holds no RSA certificate to check a CertRep with"):
+        flows.sort_roles([ec_ca, ra(False)])
+    chain = flows.sort_roles([ra(True), ec_ca])
+    assert chain.cas == (ec_ca,) and chain.recipient == chain.signers[0] and chain.signers[0].subject == _name("RA")
