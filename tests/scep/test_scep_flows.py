@@ -235,3 +235,14 @@ def test_sort_roles_needs_a_ca_and_rsa_to_envelope_to_and_to_check_with(keys: Ke
         flows.sort_roles([ec_ca, ra(False)])
     chain = flows.sort_roles([ra(True), ec_ca])
     assert chain.cas == (ec_ca,) and chain.recipient == chain.signers[0] and chain.signers[0].subject == _name("RA")
+
+
+def test_an_ra_that_does_not_chain_to_the_trusted_ca_is_refused(keys: Keys) -> None:
+    forged_ra = (x509.CertificateBuilder().subject_name(_name("RA")).issuer_name(keys.ca.subject)
+                 .public_key(keys.client_key.public_key()).serial_number(4).not_valid_before(NOW)
+                 .not_valid_after(NOW + dt.timedelta(days=9)).sign(keys.rogue_key, hashes.SHA256()))
+    chain = flows.sort_roles([keys.ca, forged_ra])
+    assert chain.recipient == forged_ra  # it would be the one the request is enveloped to
+    with pytest.raises(FlowFailure, match="RA certificate 'CN = RA' does not chain to the CA: "):
+        flows.trust_chain(chain, trust.Anchors.store([keys.ca]), NOW, URL)
+    flows.trust_chain(flows.sort_roles([keys.ca]), trust.Anchors.store([keys.ca]), NOW, URL)  # the CA alone: fine
