@@ -117,10 +117,10 @@ class Run:
 
 def _run(keys: Keys, peer: Callable[[Request], Response], *, trusted: bool = True,
          current: tuple[x509.Certificate, rsa.RSAPrivateKey] | None = None,
-         run: Run | None = None) -> tuple[Outcome, Run]:
+         run: Run | None = None, allow_pending: bool = True) -> tuple[Outcome, Run]:
     csr = build_csr(keys.client_key, _name("dev1.lab"), challenge_password="pw")
     job = flows.Job(ScepSettings("dev1", URL, "pw"), NOW, trust.Anchors.store([keys.ca] if trusted else []),
-                    keys.client_key, csr, "192.0.2.88", current=current)
+                    keys.client_key, csr, "192.0.2.88", current=current, allow_pending=allow_pending)
     run = run if run is not None else Run([], [])
 
     def perform(event: object) -> object:
@@ -158,6 +158,13 @@ def test_pending_stores_the_request_for_polling(keys: Keys) -> None:
     assert outcome.pending and outcome.certificate is None
     values = dict(run.stored[0].values)
     assert values["csr"].startswith("-----BEGIN CERTIFICATE REQUEST-----") and "certificate" not in values
+
+
+def test_a_renewal_answered_pending_fails_and_stores_nothing(keys: Keys) -> None:
+    run = Run([], [])
+    with pytest.raises(FlowFailure, match=r"^the CA answered PENDING \(waiting for manual approval\)$"):
+        _run(keys, Peer(keys, mode="pending"), allow_pending=False, run=run)
+    assert run.stored == []
 
 
 def test_renewal_signs_a_renewal_request_with_the_current_certificate(keys: Keys) -> None:
