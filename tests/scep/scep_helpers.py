@@ -41,10 +41,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, deadline: float) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"scepserver exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+            raise RuntimeError(f"scepserver exited: {log.read_text(errors='replace')}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -60,10 +60,12 @@ def scepserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScepServer]
     subprocess.run([binary, "ca", "-init", "-depot", str(depot), "-keySize", "2048", "-years", "2",
                     "-organization", "interop"], check=True, capture_output=True, timeout=60)
     port = _free_port()
-    proc = subprocess.Popen([binary, "-depot", str(depot), "-port", str(port), "-challenge", CHALLENGE,
-                             "-allowrenew", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = depot.parent / "scepserver.log"  # a file, not a pipe nobody drains (a full pipe would stall the server)
+    with log.open("wb") as out:
+        proc = subprocess.Popen([binary, "-depot", str(depot), "-port", str(port), "-challenge", CHALLENGE,
+                                 "-allowrenew", "0"], stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_listening(port, proc, time.monotonic() + 20)
+        _wait_listening(port, proc, log, time.monotonic() + 20)
         ca = x509.load_pem_x509_certificate((depot / "ca.pem").read_bytes())
         yield ScepServer(f"http://127.0.0.1:{port}/scep", ca, depot)
     finally:
