@@ -149,6 +149,19 @@ def test_local_create_is_signed_by_fortinet_ca_ssl(box: Served) -> None:
                  500, -1)
 
 
+def test_remote_certificate_download_and_missing_entries(api, box: Served) -> None:
+    url = f"{MON}/system/certificate/download"
+    leaf = MiniCa.make("Remote Root").leaf("peer.example.net")[1]
+    r = api.post("/api/v2/cmdb/vpn.certificate/remote", json={"name": "peer", "remote": pem(leaf).decode()})
+    assert r.status_code == 200, r.text
+    got = api.get(url, params={"mkey": "peer", "type": "remote-cer"})
+    assert got.status_code == 200 and got.headers["content-type"] == "application/x-x509-user-cert"
+    assert got.headers["content-disposition"] == 'attachment; filename="peer.cer"'
+    assert x509.load_pem_x509_certificate(got.content) == leaf
+    assert "does not exist" in _refused(api.get(url, params={"mkey": "ghost", "type": "remote-cer"}), 404, -3)
+    assert "does not exist" in _refused(api.get(url, params={"mkey": "CRL_9", "type": "crl"}), 404, -3)
+
+
 def test_download_errors_and_read_only_access(box: Served) -> None:
     url = f"{MON}/system/certificate/download"
     with box.client(box.token("reader", "ro")) as c:
