@@ -21,6 +21,7 @@ from typing import Any
 
 from ..cmdb import secrets
 from ..cmdb.entry import EditBuffer, Entry
+from ..cmdb.types import numeric_key
 from ..cmdb.spec import INTEGER, EPOCH, MULTI_OPTION, PASSWORD, VDOM_LIST, AttrSpec, TableSpec
 from ..errors import ConfigFileError, FortiError, ParseError, ValueParseError
 from .envelope import RestError
@@ -62,11 +63,9 @@ def entry_json(entry: Entry, *, defaults: bool = True, skip: bool = False) -> di
     device; without it every attribute is there, as the device answers."""
     spec = entry.spec
     out: dict[str, Any] = {}
-    if spec.key is not None:  # the key as its type says (an integer key is a number, as every integer)
-        key_attr, key = spec.attr(spec.key), str(entry.key)
-        # (a key a file from before the integer id kept as text stays text)
-        typed = key_attr is not None and (key_attr.type not in _NUMERIC or key.isascii() and key.isdigit())
-        out[spec.key] = out["q_origin_key"] = value_json(key_attr, key) if key_attr and typed else key
+    if spec.key is not None:  # an integer key is a number, as every integer (a text key a file kept: text)
+        key = str(entry.key)
+        out[spec.key] = out["q_origin_key"] = int(key) if numeric_key(spec, key) else key
     values = entry.values
     for attr in _plan(spec):
         if skip and not entry.visible(attr):
