@@ -160,6 +160,13 @@ def test_remote_certificate_download_and_missing_entries(api, box: Served) -> No
     assert x509.load_pem_x509_certificate(got.content) == leaf
     assert "does not exist" in _refused(api.get(url, params={"mkey": "ghost", "type": "remote-cer"}), 404, -3)
     assert "does not exist" in _refused(api.get(url, params={"mkey": "CRL_9", "type": "crl"}), 404, -3)
+    # a name that would break the header (a quote, a backslash, a line break) is written safe
+    odd = 'pe"e' + "\\" + "\r\n" + "X-Injected: 1"
+    r = api.post("/api/v2/cmdb/vpn.certificate/remote", json={"name": odd, "remote": pem(leaf).decode()})
+    assert r.status_code == 200, r.text
+    got = api.get(url, params={"mkey": odd, "type": "remote-cer"})
+    assert got.status_code == 200 and "x-injected" not in got.headers
+    assert got.headers["content-disposition"] == 'attachment; filename="pe_e___X-Injected: 1.cer"'
 
 
 def test_download_errors_and_read_only_access(box: Served) -> None:
