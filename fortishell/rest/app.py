@@ -187,6 +187,8 @@ async def _caller(request: web.Request) -> auth.Principal:
             None, app[KEYS].lookup, query_token)
         if found is not None and auth.url_query_allowed(found.device):
             return found
+        if found is None:
+            _note(request, "login failed", "-", reason="unknown-api-key")
     raise RestError(401)
 
 
