@@ -32,13 +32,13 @@ _IND = "    "
 EntryLike = Entry | EditBuffer
 
 
-
 def _certdetails() -> Any:
     """The certificate detail blocks, loaded at the first certificate shown (they bring
     cryptography's x509, which a start of the shell does not need)."""
     from . import certdetails
 
     return certdetails
+
 
 def _line(name: str, text: str) -> str:
     return f"{name:<20}: {text}" if text != "" else f"{name:<20}:"
