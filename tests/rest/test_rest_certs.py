@@ -4,6 +4,7 @@ refused request changes nothing."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -167,6 +168,15 @@ def test_remote_certificate_download_and_missing_entries(api, box: Served) -> No
     got = api.get(url, params={"mkey": odd, "type": "remote-cer"})
     assert got.status_code == 200 and "x-injected" not in got.headers
     assert got.headers["content-disposition"] == 'attachment; filename="pe_e___X-Injected: 1.cer"'
+
+
+def test_a_json_body_labelled_as_a_form_is_read_as_json(api) -> None:
+    """What the Ansible httpapi plugin sends: JSON with ``Content-Type: application/x-www-form-urlencoded``
+    (only multipart is read as a form)."""
+    body = json.dumps({"certname": "from-ansible", "common_name": "a.example.net"})
+    r = api.post(f"{MON}/vpn-certificate/local/create", content=body,
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200 and r.json()["results"]["mkey"] == "from-ansible", r.text
 
 
 def test_download_errors_and_read_only_access(box: Served) -> None:
