@@ -146,6 +146,9 @@ def test_rights_are_worked_out_once_per_user_and_profile_entry(monkeypatch: pyte
     box.cmdb.commit(sub)
     box.cmdb.commit(buf)
     assert auth.trusted(who, "192.0.2.7") and not auth.trusted(who, "198.51.100.1")
+    # a dual-stack listener's IPv4 peer (IPv4-mapped) is the IPv4 address; no address: not trusted
+    assert auth.trusted(who, "::ffff:192.0.2.7") and not auth.trusted(who, "::ffff:198.51.100.1")
+    assert not auth.trusted(who, None) and not auth.trusted(who, "not-an-address")
     # the user deleted: nothing, from anywhere
     with box.cmdb.transaction() as tx:
         tx.delete(API_USER, "bot")
