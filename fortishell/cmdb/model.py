@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import (CliError, CommitError, EntryInUse, EntryNotFound, FortiError, IncompleteCommand,
                       ParseError, ValueParseError, ValueTooLong)
+from . import secrets
 from .schema import SCHEMA, Path, Schema, TableSpec
 from .types import entry_key
 
@@ -395,11 +396,7 @@ def _seal_private_keys(buf: EditBuffer) -> None:
     """
     for spec in buf.spec.private_keys:
         value = buf._values.get(spec.name)
-        if not isinstance(value, str):
-            continue
-        from . import secrets
-
-        if not secrets.is_clear_private_key(value):
+        if not isinstance(value, str) or not secrets.is_clear_private_key(value):
             continue
         if secrets.load_clear_private_key(value) is None:
             raise CommitError("invalid private-key", rc=-1)

@@ -20,10 +20,10 @@ from typing import Any
 
 from ..errors import EntryNotFound, ParseError
 from .model import Cmdb, EditBuffer, Entry
-from .schema import GET_CERT, GET_STAR, GET_STAR_IF_SET, INTEGER, PASSWORD, Path, TableSpec
+from .schema import GET_CERT, GET_STAR, GET_STAR_IF_SET, PASSWORD, Path, TableSpec
 from .spec import VDOM_LIST
 from ..cli.quoting import quote
-from .types import type_of
+from .types import numeric_key, type_of
 
 FIRMWARE = "FPXVM64-7.6.1-FW-build0197-241107"
 BUILD = "0197"
@@ -32,13 +32,13 @@ _IND = "    "
 EntryLike = Entry | EditBuffer
 
 
-
 def _certdetails() -> Any:
     """The certificate detail blocks, loaded at the first certificate shown (they bring
     cryptography's x509, which a start of the shell does not need)."""
     from . import certdetails
 
     return certdetails
+
 
 def _line(name: str, text: str) -> str:
     return f"{name:<20}: {text}" if text != "" else f"{name:<20}:"
@@ -141,9 +141,8 @@ def show(cmdb: Cmdb, path: Path, key: str | None = None, full: bool = False, att
 
 def _show_edit(e: EntryLike, spec: TableSpec, depth: int, full: bool, attr: str | None) -> list[str]:
     ind = _IND * depth
-    key_attr = spec.attr(spec.key) if spec.key else None
     key = str(e.key)
-    if key_attr is None or key_attr.type != INTEGER or not key.isdigit():  # integer keys bare: `edit 1`
+    if not numeric_key(spec, key):  # integer keys bare: `edit 1`
         key = quote(key)
     return [f"{ind}edit {key}"] + _show_body(e, spec, depth + 1, full, attr) + [f"{ind}next"]
 

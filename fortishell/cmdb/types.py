@@ -313,9 +313,16 @@ def entry_key(spec: TableSpec, key: str, *, trusted: bool = False) -> str:
     configuration file, the journal): a key that is not a number is kept as written (files saved
     when the trusthost id was a string key still load)."""
     attr = spec.attr(spec.key) if spec.key else None
-    if attr is None or attr.type != INTEGER or trusted and not (key.isascii() and key.isdigit()):
+    if attr is None or attr.type != INTEGER or trusted and not numeric_key(spec, key):
         return key
     return str(TYPES[INTEGER].parse(attr, [key], ParseContext(lambda path, name: False)))
+
+
+def numeric_key(spec: TableSpec, key: str) -> bool:
+    """Whether ``key`` is a number (ASCII digits) of a table with an integer key: written bare
+    (``edit 7``) and as a JSON number.  A key kept as text from a file (``entry_key``) is not."""
+    attr = spec.attr(spec.key) if spec.key else None
+    return attr is not None and attr.type == INTEGER and key.isascii() and key.isdigit()
 
 
 def _armoured(text: str) -> bool:

@@ -33,7 +33,6 @@ import ipaddress
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +42,7 @@ from ..cmdb.schema import GLOBAL
 from ..cmdb.schema_admin import ACCPROFILE, API_USER, TRUSTHOST
 from ..cmdb.types import DEVICE_VDOMS
 from .apikey import verify_key
+from .memo import EntryMemo
 
 SESSION_SECONDS = 5 * 60  # admintimeout's default (5 minutes), renewed by every request
 
@@ -124,14 +124,11 @@ def make_grant(user: Entry, profile: Entry | None) -> Grant:
 
 class Grants:
     """An API user's :class:`Grant`, worked out once per pair of entries (the user's, its
-    profile's): a commit replaces an entry and never changes one, so a new user or profile entry
-    is a new pair and the next request sees the change.  Keyed by the user entry's ``id()`` (an
-    entry is not hashable) with both entries kept in the value; at most ``size`` pairs."""
+    profile's): a new user or profile entry is a new pair and the next request sees the change
+    (``memo.EntryMemo``); at most ``size`` pairs."""
 
     def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._memo: OrderedDict[int, tuple[Entry, Entry | None, Grant]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._memo: EntryMemo[Grant] = EntryMemo(size)
 
     def of(self, device: Any, name: str) -> Grant | None:
         """API user ``name``'s grant on ``device`` now (None: no such user)."""
@@ -140,14 +137,10 @@ class Grants:
         if user is None:
             return None
         profile = cmdb.entry(ACCPROFILE, str(user.get("accprofile")))
-        hit = self._memo.get(id(user))
-        if hit is not None and hit[0] is user and hit[1] is profile:
-            return hit[2]
-        grant = make_grant(user, profile)
-        with self._lock:
-            self._memo[id(user)] = (user, profile, grant)
-            while len(self._memo) > self._size:
-                self._memo.popitem(last=False)
+        grant = self._memo.get(id(user), (user, profile))
+        if grant is None:
+            grant = make_grant(user, profile)
+            self._memo.put(id(user), (user, profile), grant)
         return grant
 
 

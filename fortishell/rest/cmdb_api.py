@@ -23,8 +23,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +33,7 @@ from ..cmdb.spec import TableSpec
 from ..cmdb.types import entry_key
 from ..errors import FortiError
 from .envelope import RestError
+from .memo import EntryMemo
 from .query import formatted, int_param, keep, parse_filters
 from .serialize import apply_json, entry_json, table_schema
 
@@ -55,29 +54,20 @@ class Call:
 
 
 class Rows:
-    """``entry_json`` of committed entries, kept by entry: a committed :class:`Entry` is never changed
-    in place (a commit replaces it, ``cmdb/model.py``), so its JSON holds while it is the entry; a
-    table read after one commit serializes the changed entry again, not the table.  Keyed by
-    ``id()`` (an entry is not hashable) with the entry kept in the value, so that no other object
-    can have its id while its row is here; at most ``size`` rows, the oldest dropped first (a
-    replaced entry stays alive until then).  The rows handed out are shared: callers must not
-    change them.  As with the read cache, an ``ENC`` secret of one entry reads as one ciphertext."""
+    """``entry_json`` of committed entries, kept by entry (``memo.EntryMemo``): a table read after
+    one commit serializes the changed entry again, not the table; at most ``size`` rows.  The
+    rows handed out are shared: callers must not change them.  As with the read cache, an ``ENC``
+    secret of one entry reads as one ciphertext."""
 
     def __init__(self, size: int = 1024) -> None:
-        self._size = size
-        self._rows: OrderedDict[tuple[int, bool, bool], tuple[Entry, dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()  # reads run on the loop or on a worker thread
+        self._rows: EntryMemo[dict[str, Any]] = EntryMemo(size)
 
     def row(self, entry: Entry, *, defaults: bool, skip: bool) -> dict[str, Any]:
         key = (id(entry), defaults, skip)
-        hit = self._rows.get(key)
-        if hit is not None and hit[0] is entry:
-            return hit[1]
-        out = entry_json(entry, defaults=defaults, skip=skip)
-        with self._lock:
-            self._rows[key] = (entry, out)
-            while len(self._rows) > self._size:
-                self._rows.popitem(last=False)
+        out = self._rows.get(key, (entry,))
+        if out is None:
+            out = entry_json(entry, defaults=defaults, skip=skip)
+            self._rows.put(key, (entry,), out)
         return out
 
 

@@ -200,13 +200,6 @@ _PEM_TYPES = {"cer": "application/x-x509-user-cert", "ca": "application/x-x509-c
               "csr": "application/pkcs10", "crl": "application/pkix-crl"}
 
 
-def _entry_pem(device: Any, path: tuple[str, ...], attr: str, name: str, what: str) -> bytes:
-    entry = device.cmdb.entry(path, name)
-    if entry is None or not entry.get(attr):
-        raise RestError.from_cli(FortiError(f"{what} '{name}' does not exist.", rc=-3), 404)
-    return str(entry.get(attr)).encode("ascii").rstrip(b"\n") + b"\n"
-
-
 def download(device: Any, query: Any, body: Any) -> Download:
     name, kind = str(query.get("mkey", "")), str(query.get("type", ""))
     if not name:
@@ -219,9 +212,10 @@ def download(device: Any, query: Any, body: Any) -> Download:
     elif kind in ("local-ca", "remote-ca"):
         data, mime, ext = _cli(lambda: certs_ca.ca_file(sess, name)), _PEM_TYPES["ca"], "cer"
     elif kind == "remote-cer":
-        data, mime, ext = _entry_pem(device, REMOTE, "remote", name, "Remote certificate"), _PEM_TYPES["cer"], "cer"
+        data = _cli(lambda: certs_ca.entry_pem(sess, REMOTE, "remote", name, "Remote certificate"))
+        mime, ext = _PEM_TYPES["cer"], "cer"
     elif kind == "crl":
-        data, mime, ext = _entry_pem(device, CRL, "crl", name, "CRL"), _PEM_TYPES["crl"], "crl"
+        data, mime, ext = _cli(lambda: certs_ca.entry_pem(sess, CRL, "crl", name, "CRL")), _PEM_TYPES["crl"], "crl"
     else:
         raise RestError(400, -651)
     safe = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in name)

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..cmdb import secrets
 from ..cmdb.entry import EditBuffer, Entry
+from ..cmdb.types import numeric_key
 from ..cmdb.spec import INTEGER, EPOCH, MULTI_OPTION, PASSWORD, VDOM_LIST, AttrSpec, TableSpec
 from ..errors import ConfigFileError, FortiError, ParseError, ValueParseError
 from .envelope import RestError
@@ -41,29 +42,16 @@ def value_json(spec: AttrSpec, value: Any) -> Any:
     return "" if value is None else str(value)
 
 
-# How entry_json writes each attribute of a table: (name, spec, kind), the key and hidden
-# attributes left out; made once per spec (a GET serializes every attribute of every entry
-# it returns, so the per-attribute work is the cost of a GET).  Keyed by id() with the spec
-# kept in the value: a spec is not hashable (a default may be a list), and the schema's
-# specs live as long as the process.
-_NUM, _MULTI, _SECRET, _TEXT, _OTHER = range(5)
-_PLANS: dict[int, tuple[TableSpec, tuple[tuple[str, AttrSpec, int], ...]]] = {}
+# The attributes entry_json writes of a table, the key and hidden attributes left out; made once
+# per spec.  Keyed by id() with the spec kept in the value: a spec is not hashable (a default may
+# be a list), and the schema's specs live as long as the process.
+_PLANS: dict[int, tuple[TableSpec, tuple[AttrSpec, ...]]] = {}
 
 
-def _kind(spec: AttrSpec) -> int:
-    if spec.type in _NUMERIC:
-        return _NUM
-    if spec.type == MULTI_OPTION:
-        return _MULTI
-    if spec.type == VDOM_LIST:
-        return _OTHER  # value_json's own form
-    return _SECRET if spec.type == PASSWORD else _TEXT
-
-
-def _plan(spec: TableSpec) -> tuple[tuple[str, AttrSpec, int], ...]:
+def _plan(spec: TableSpec) -> tuple[AttrSpec, ...]:
     hit = _PLANS.get(id(spec))
     if hit is None or hit[0] is not spec:
-        hit = (spec, tuple((a.name, a, _kind(a)) for a in spec.attrs if a.name != spec.key and not a.hidden))
+        hit = (spec, tuple(a for a in spec.attrs if a.name != spec.key and not a.hidden))
         _PLANS[id(spec)] = hit
     return hit[1]
 
@@ -75,29 +63,17 @@ def entry_json(entry: Entry, *, defaults: bool = True, skip: bool = False) -> di
     device; without it every attribute is there, as the device answers."""
     spec = entry.spec
     out: dict[str, Any] = {}
-    if spec.key is not None:  # the key as its type says (an integer key is a number, as every integer)
-        key_attr, key = spec.attr(spec.key), str(entry.key)
-        # (a key a file from before the integer id kept as text stays text)
-        typed = key_attr is not None and (key_attr.type not in _NUMERIC or key.isascii() and key.isdigit())
-        out[spec.key] = out["q_origin_key"] = value_json(key_attr, key) if key_attr and typed else key
+    if spec.key is not None:  # an integer key is a number, as every integer (a text key a file kept: text)
+        key = str(entry.key)
+        out[spec.key] = out["q_origin_key"] = int(key) if numeric_key(spec, key) else key
     values = entry.values
-    for name, attr, kind in _plan(spec):
+    for attr in _plan(spec):
         if skip and not entry.visible(attr):
             continue
-        value = values.get(name, attr.default)  # what Entry.get answers (not copied: only read)
+        value = values.get(attr.name, attr.default)  # what Entry.get answers (not copied: only read)
         if not defaults and value == attr.default:
             continue
-        # value_json, inlined
-        if kind == _TEXT:
-            out[name] = "" if value is None else str(value)
-        elif kind == _NUM:
-            out[name] = int(value) if value != "" else 0
-        elif kind == _MULTI:
-            out[name] = " ".join(value)
-        elif kind == _SECRET:
-            out[name] = secrets.encrypt(value) if value else ""
-        else:
-            out[name] = value_json(attr, value)
+        out[attr.name] = value_json(attr, value)
     for sub in spec.subtables:
         nested = entry.sub(sub.name)
         if isinstance(nested, dict):

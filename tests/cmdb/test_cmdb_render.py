@@ -164,3 +164,20 @@ def test_show_lists_set_attributes_in_declaration_order_whatever_order_they_were
         "config vpn certificate local", '    edit "ordered"', '        set comments "c"', "        set range vdom",
         "        set source-ip 192.0.2.1", "        set enroll-protocol est",
         '        set est-server "https://est.lab"', "        set auto-regenerate-days 5", "    next", "end"]
+
+
+def test_only_a_plain_number_key_of_an_integer_keyed_table_is_shown_bare() -> None:
+    """``edit 7`` bare; a key a file kept as text (from before the trusthost id was an integer) is
+    quoted, also one of digits that are not ASCII (``str.isdigit`` takes them; ``edit ١`` would
+    come back as another key)."""
+    from fortishell.cmdb.schema_admin import API_USER
+    from fortishell.cmdb.store import loads
+    from fortishell.rest.serialize import entry_json
+
+    cmdb = loads('config system accprofile\n    edit "rw"\n    next\nend\n'
+                 'config system api-user\n    edit "bot"\n        set accprofile "rw"\n'
+                 '        config trusthost\n            edit "\u0661"\n            next\n'
+                 '            edit 7\n            next\n        end\n    next\nend\n')
+    shown = render.show(cmdb, API_USER, "bot")
+    assert '            edit "\u0661"' in shown and "            edit 7" in shown
+    assert [h["id"] for h in entry_json(cmdb.entry(API_USER, "bot"))["trusthost"]] == ["\u0661", 7]

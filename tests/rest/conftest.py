@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rest_helpers import Served
@@ -41,3 +42,10 @@ def served(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 @pytest.fixture()
 def box(served: Callable[..., Served]) -> Served:
     return served()
+
+
+@pytest.fixture()
+def api(box: Served) -> Iterator[Any]:
+    """An httpx client of ``box`` with the key of a read-write API user."""
+    with box.client(box.token()) as c:
+        yield c

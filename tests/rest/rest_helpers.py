@@ -24,6 +24,7 @@ from fortishell.ssh.server import ServerThread
 
 warnings.filterwarnings("ignore", message=".*Diffie-Hellman over finite fields.*")
 
+LOCAL = "/api/v2/cmdb/vpn.certificate/local"
 RW_PROFILE = ["config system accprofile", "edit rw", "set sysgrp read-write", "set vpngrp read-write", "next",
               "edit ro", "set sysgrp read", "set vpngrp read", "next", "end"]
 

@@ -73,6 +73,11 @@ def test_access_token_in_the_url_needs_the_global_setting(box: Served) -> None:
         assert c.get(STATUS, params={"access_token": key}).status_code == 401
         box.cli("config system global", "set rest-api-key-url-query enable", "end")
         assert c.get(STATUS, params={"access_token": key}).status_code == 200
+        # an unknown key in the URL is a failed API login, as in the Authorization header
+        assert c.get(STATUS, params={"access_token": "x" * 30}).status_code == 401
+    lines = box.server.registry.logins.path.read_text().splitlines()
+    assert [re.sub(r"^\S+ | from=127\.0\.0\.1:\d+", "", line) for line in lines] == [
+        "login failed user=- reason=unknown-api-key method=https"]
 
 
 def test_api_user_needs_a_profile(box: Served) -> None:

@@ -146,8 +146,24 @@ def test_rights_are_worked_out_once_per_user_and_profile_entry(monkeypatch: pyte
     box.cmdb.commit(sub)
     box.cmdb.commit(buf)
     assert auth.trusted(who, "192.0.2.7") and not auth.trusted(who, "198.51.100.1")
+    # a dual-stack listener's IPv4 peer (IPv4-mapped) is the IPv4 address; no address: not trusted
+    assert auth.trusted(who, "::ffff:192.0.2.7") and not auth.trusted(who, "::ffff:198.51.100.1")
+    assert not auth.trusted(who, None) and not auth.trusted(who, "not-an-address")
     # the user deleted: nothing, from anywhere
     with box.cmdb.transaction() as tx:
         tx.delete(API_USER, "bot")
     assert not who.may("sysgrp", False) and who.vdoms() == () and not auth.trusted(who, "192.0.2.7")
     assert len(calls) == 4  # once per (user entry, profile entry) seen
+
+
+def test_the_grants_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auth.Grants`` keeps at most ``size`` users' grants, the oldest dropped first."""
+    keys, box = _keys()
+    with box.cmdb.transaction() as tx:
+        tx.put(API_USER, "bot2", {})
+    calls = _grant_calls(monkeypatch)
+    grants = auth.Grants(size=1)
+    for name in ("bot", "bot", "bot2", "bot"):
+        assert grants.of(box, name) is not None
+    assert calls == ["bot", "bot2", "bot"]
+    assert grants.of(box, "ghost") is None

@@ -4,6 +4,7 @@ refused request changes nothing."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -147,6 +148,35 @@ def test_local_create_is_signed_by_fortinet_ca_ssl(box: Served) -> None:
                  500, -5)
         _refused(c.post(f"{MON}/vpn-certificate/local/create", json={"certname": "long", "common_name": "x" * 65}),
                  500, -1)
+
+
+def test_remote_certificate_download_and_missing_entries(api, box: Served) -> None:
+    url = f"{MON}/system/certificate/download"
+    leaf = MiniCa.make("Remote Root").leaf("peer.example.net")[1]
+    r = api.post("/api/v2/cmdb/vpn.certificate/remote", json={"name": "peer", "remote": pem(leaf).decode()})
+    assert r.status_code == 200, r.text
+    got = api.get(url, params={"mkey": "peer", "type": "remote-cer"})
+    assert got.status_code == 200 and got.headers["content-type"] == "application/x-x509-user-cert"
+    assert got.headers["content-disposition"] == 'attachment; filename="peer.cer"'
+    assert x509.load_pem_x509_certificate(got.content) == leaf
+    assert "does not exist" in _refused(api.get(url, params={"mkey": "ghost", "type": "remote-cer"}), 404, -3)
+    assert "does not exist" in _refused(api.get(url, params={"mkey": "CRL_9", "type": "crl"}), 404, -3)
+    # a name that would break the header (a quote, a backslash, a line break) is written safe
+    odd = 'pe"e' + "\\" + "\r\n" + "X-Injected: 1"
+    r = api.post("/api/v2/cmdb/vpn.certificate/remote", json={"name": odd, "remote": pem(leaf).decode()})
+    assert r.status_code == 200, r.text
+    got = api.get(url, params={"mkey": odd, "type": "remote-cer"})
+    assert got.status_code == 200 and "x-injected" not in got.headers
+    assert got.headers["content-disposition"] == 'attachment; filename="pe_e___X-Injected: 1.cer"'
+
+
+def test_a_json_body_labelled_as_a_form_is_read_as_json(api) -> None:
+    """What the Ansible httpapi plugin sends: JSON with ``Content-Type: application/x-www-form-urlencoded``
+    (only multipart is read as a form)."""
+    body = json.dumps({"certname": "from-ansible", "common_name": "a.example.net"})
+    r = api.post(f"{MON}/vpn-certificate/local/create", content=body,
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200 and r.json()["results"]["mkey"] == "from-ansible", r.text
 
 
 def test_download_errors_and_read_only_access(box: Served) -> None:

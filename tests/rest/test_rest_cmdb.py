@@ -5,17 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from rest_helpers import Served
-
-LOCAL = "/api/v2/cmdb/vpn.certificate/local"
-
-
-@pytest.fixture()
-def api(box: Served) -> Any:
-    with box.client(box.token()) as c:
-        yield c
+from rest_helpers import LOCAL, Served
 
 
 def test_table_envelope_and_one_entry_is_still_a_list(api) -> None:

@@ -4,18 +4,7 @@ skips), ``vdom=*`` / ``vdom=a,b`` (one envelope per vdom, in a list; a vdom the 
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-from rest_helpers import Served
-
-LOCAL = "/api/v2/cmdb/vpn.certificate/local"
-
-
-@pytest.fixture()
-def api(box: Served) -> Any:
-    with box.client(box.token()) as c:
-        yield c
+from rest_helpers import LOCAL
 
 
 def test_skip_hides_the_attributes_the_cli_skips(api) -> None:

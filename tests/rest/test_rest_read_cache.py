@@ -157,3 +157,25 @@ def test_a_table_read_after_a_commit_serializes_the_changed_entry_only(box: Serv
         # other flags are other rows
         assert c.get(LOCAL, params={"exclude-default-values": 1}).status_code == 200
         assert sorted(serialized) == sorted(names)
+
+
+def test_the_rows_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cmdb_api.Rows`` keeps at most ``size`` entries' JSON, the oldest dropped first."""
+    from fortishell.cmdb.factory import factory_cmdb
+
+    serialized: list[str] = []
+    real = cmdb_api.entry_json
+
+    def counting(entry: Any, **kw: Any) -> dict[str, Any]:
+        serialized.append(str(entry.key))
+        return real(entry, **kw)
+
+    monkeypatch.setattr(cmdb_api, "entry_json", counting)
+    entries = list(factory_cmdb().entries(("vpn", "certificate", "local")))[:3]
+    assert len(entries) == 3
+    rows = cmdb_api.Rows(size=2)
+    for entry in entries + entries[1:]:  # the last two again: kept
+        assert rows.row(entry, defaults=True, skip=False)["name"] == entry.key
+    assert serialized == [str(e.key) for e in entries]
+    rows.row(entries[0], defaults=True, skip=False)  # the first was dropped for the third
+    assert serialized[-1] == str(entries[0].key) and len(serialized) == 4

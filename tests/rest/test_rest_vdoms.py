@@ -45,6 +45,11 @@ def test_a_request_outside_the_callers_vdoms_is_403(served) -> None:
         assert r.status_code == 403 and [(b["vdom"], b["http_status"]) for b in r.json()] == [("root", 200),
                                                                                              ("vd1", 403)]
         assert r.json()[0]["results"]["hostname"] == "FortiProxy"
+        # a list of vdoms none of which is the caller's: still one envelope per name, as the CMDB answers
+        for url in (LOCAL, STATUS):
+            r = c.get(url, params={"vdom": "vd1,vd2"})
+            assert r.status_code == 403 and [(b["vdom"], b["http_status"]) for b in r.json()] == [
+                ("vd1", 403), ("vd2", 403)], (url, r.text)
     # an API user keeps one vdom at least: an emptied list would read back as root
     assert box.cli("config system api-user", "edit bot", "unselect vdom root", "end") == [
         "Attribute 'vdom' MUST be set.", "Command fail. Return code -56"]

@@ -134,10 +134,16 @@ def do_ca_export_tftp(sess: "Session", rest: list[ast.Word]) -> Result:
 
 def ca_file(sess: "Session", name: str) -> bytes:
     """CA certificate ``name`` as a PEM file."""
-    entry = sess.cmdb.entry(CA, name)
-    if entry is None or not entry.get("ca"):
-        raise CertError(f"CA certificate '{name}' does not exist.", rc=-3)
-    return str(entry.get("ca")).encode("ascii").rstrip(b"\n") + b"\n"
+    return entry_pem(sess, CA, "ca", name, "CA certificate")
+
+
+def entry_pem(sess: "Session", path: tuple[str, ...], attr: str, name: str, what: str) -> bytes:
+    """The PEM attribute ``attr`` of entry ``name`` of ``path`` as a file (one final newline);
+    ``<what> '<name>' does not exist.`` (-3) without the entry or without a value."""
+    entry = sess.cmdb.entry(path, name)
+    if entry is None or not entry.get(attr):
+        raise CertError(f"{what} '{name}' does not exist.", rc=-3)
+    return str(entry.get(attr)).encode("ascii").rstrip(b"\n") + b"\n"
 
 
 def do_crl_import_auto(sess: "Session", rest: list[ast.Word]) -> Result:
