@@ -219,7 +219,10 @@ async def cmdb_handler(request: web.Request) -> web.Response:
     scope_global = request.query.get("scope") == "global"
     if not write and not asked.many and vdoms.permitted(asked.names[0], allowed, scope_global=scope_global):
         return await _read(request, who, path, name, mkey, None if scope_global else asked.names[0])
-    call = _call(request, path, name, mkey, await _body(request) if write else None)
+    # the body is read only when some asked vdom is the caller's: a write to none of them is 403,
+    # whatever the body holds (who may comes before what is sent)
+    runs = any(vdoms.permitted(v, allowed, scope_global=scope_global) for v in asked.names)
+    call = _call(request, path, name, mkey, await _body(request) if write and runs else None)
     answers = []
     outcome: dict[str, Any] | RestError | None = None
     for v in asked.names:
@@ -257,7 +260,9 @@ async def _read(request: web.Request, who: auth.Principal, path: str, name: str,
     """A GET the caller may make, of one vdom: its answer from the read cache while the device's
     configuration is the one it was read from (``reads.ReadCache``), else read under the device
     lock (``reads.read_on``) and kept."""
-    cache, device, url = request.app[READS], who.device, request.raw_path
+    # the cache key leaves an ?access_token= out: no key is kept in memory as part of a URL
+    cache, device = request.app[READS], who.device
+    url = str(request.rel_url.without_query_params("access_token"))
     body = cache.get(device, url)
     if body is None:
         call = _call(request, path, name, mkey, None)

@@ -179,3 +179,14 @@ def test_the_rows_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert serialized == [str(e.key) for e in entries]
     rows.row(entries[0], defaults=True, skip=False)  # the first was dropped for the third
     assert serialized[-1] == str(entries[0].key) and len(serialized) == 4
+
+
+def test_a_url_key_is_not_part_of_the_cache_key(box: Served, reads: list[str]) -> None:
+    """``?access_token=`` is left out of the cached URL: no API key is kept in memory with an answer
+    (the same GET with the key in the header or in the URL is one cache entry)."""
+    key = box.token()
+    box.cli("config system global", "set rest-api-key-url-query enable", "end")
+    with box.client(key) as c:
+        assert c.get(ENTRY, params={"access_token": key}).status_code == 200
+        assert c.get(ENTRY).status_code == 200
+    assert reads == ["vpn.certificate/local/Fortinet_Factory"]

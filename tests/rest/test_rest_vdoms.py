@@ -29,6 +29,10 @@ def test_a_request_outside_the_callers_vdoms_is_403(served) -> None:
     key = box.token()
     with box.client(key) as c:
         assert c.get(LOCAL, params={"vdom": "root"}).status_code == 200
+        # a write to a vdom not the caller's is refused before its body is read (a malformed one too)
+        r = c.put(f"{LOCAL}/x", params={"vdom": "vd1"}, content=b"{not json",
+                  headers={"Content-Type": "application/json"})
+        assert (r.status_code, r.json()["http_status"]) == (403, 403), r.text
         r = c.get(LOCAL, params={"vdom": "vd1"})  # a vdom the device does not have
         body = r.json()
         assert (r.status_code, body["status"], body["http_status"], body["vdom"]) == (403, "error", 403, "vd1")
