@@ -59,13 +59,21 @@ def scepserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScepServer]
     depot = tmp_path_factory.mktemp("scep-depot") / "depot"
     subprocess.run([binary, "ca", "-init", "-depot", str(depot), "-keySize", "2048", "-years", "2",
                     "-organization", "interop"], check=True, capture_output=True, timeout=60)
-    port = _free_port()
     log = depot.parent / "scepserver.log"  # a file, not a pipe nobody drains (a full pipe would stall the server)
-    with log.open("wb") as out:
-        proc = subprocess.Popen([binary, "-depot", str(depot), "-port", str(port), "-challenge", CHALLENGE,
-                                 "-allowrenew", "0"], stdout=out, stderr=subprocess.STDOUT)
+    for attempt in range(3):  # the binary needs a port number: a free one can be taken by another worker meanwhile
+        port = _free_port()
+        with log.open("wb") as out:
+            proc = subprocess.Popen([binary, "-depot", str(depot), "-port", str(port), "-challenge", CHALLENGE,
+                                     "-allowrenew", "0"], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_listening(port, proc, log, time.monotonic() + 20)
+            break
+        except RuntimeError:
+            proc.kill()
+            proc.wait()
+            if attempt == 2:
+                raise
     try:
-        _wait_listening(port, proc, log, time.monotonic() + 20)
         ca = x509.load_pem_x509_certificate((depot / "ca.pem").read_bytes())
         yield ScepServer(f"http://127.0.0.1:{port}/scep", ca, depot)
     finally:
