@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import logging
+from http.server import BaseHTTPRequestHandler
+
+from ..quiethttp import QuietHTTPServer
 
 PREFIX = "/.well-known/acme-challenge/"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(QuietHTTPServer):
+    error_log = logging.getLogger("fortishell.acme")
     answers: dict[str, str]
     log: list[str]
 

@@ -33,7 +33,7 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -45,6 +45,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .acmeapp import AcmeApp, AcmeFaults, Reply
 from .acmestate import RecordFile
 from .ca import LabCA
+from .httpthread import LabHTTPServer
 from .state import LabState
 
 SERVER_NAMES = ("acme.lab", "localhost", "127.0.0.1")
@@ -72,8 +73,7 @@ def access_line(client: tuple[str, int] | Any, method: str, path: str, status: i
     return f"{when} {host}:{port} op={op} method={method} status={status} ms={seconds * 1000:.1f}"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LabHTTPServer):
     app: AcmeApp
     tls: ssl.SSLContext
     log: list[str]

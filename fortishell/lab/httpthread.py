@@ -12,6 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 from ..errors import LabError
+from ..quiethttp import QuietHTTPServer
+
+
+class LabHTTPServer(QuietHTTPServer):
+    """The lab services' server: request errors on the lab logger (:mod:`fortishell.quiethttp`)."""
+
+    error_log = logging.getLogger("fortishell.lab")
 
 
 class HttpThread:
@@ -27,10 +34,9 @@ class HttpThread:
         """Bind ``host:port`` (0: any free port) and serve; ``what`` names the service in the
         one-line :class:`LabError` a bind failure raises (``the lab CRL server``), ``name`` its thread."""
         try:
-            httpd = ThreadingHTTPServer((host, port), handler)
+            httpd = LabHTTPServer((host, port), handler)
         except OSError as exc:
             raise LabError(f"Cannot start {what} on {host}:{port}: {exc.strerror}") from None
-        httpd.daemon_threads = True
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": poll_interval},
                                   name=name, daemon=True)
         thread.start()
