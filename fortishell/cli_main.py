@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, options
 from .clock import Clock, parse_clock_option
 from .options import default_state_dir
+
+if TYPE_CHECKING:
+    from .shell.device import Device
 
 USAGE = """\
 fortishell [--config FILE] [--state-dir DIR] [--lab-server URL] [--clock WHEN] [--acme-http-port PORT]
@@ -177,21 +181,26 @@ def run_main(argv: list[str]) -> int:
         return 1
     device.acme_http_port = args.acme_http_port
     try:
-        if run_args is not None:
-            from .replay import run_scripts
-
-            return run_scripts(run_args.scripts, device, keep_going=run_args.keep_going, expect=run_args.expect)
-        if not _stdin_is_terminal():
-            # lines piped into the shell: what `run -` does, never the line editor (no escapes,
-            # no echoed input, no "Input is not a terminal" warning), with its exit codes
-            from .replay import run_scripts
-
-            return run_scripts(["-"], device)
-        from .repl import run_repl
-
-        # renewals whose time comes while the user sits at the prompt (replay never does this:
-        # there renewals run at command boundaries only, so transcripts are deterministic)
-        device.start_background()
-        return run_repl(device, history_path=state_dir / "history")
+        with warnlog.library_logs_to(device.log):
+            return _run_device(device, run_args, state_dir)
     finally:
         device.close()
+
+
+def _run_device(device: "Device", run_args: argparse.Namespace | None, state_dir: Path) -> int:
+    if run_args is not None:
+        from .replay import run_scripts
+
+        return run_scripts(run_args.scripts, device, keep_going=run_args.keep_going, expect=run_args.expect)
+    if not _stdin_is_terminal():
+        # lines piped into the shell: what `run -` does, never the line editor (no escapes,
+        # no echoed input, no "Input is not a terminal" warning), with its exit codes
+        from .replay import run_scripts
+
+        return run_scripts(["-"], device)
+    from .repl import run_repl
+
+    # renewals whose time comes while the user sits at the prompt (replay never does this:
+    # there renewals run at command boundaries only, so transcripts are deterministic)
+    device.start_background()
+    return run_repl(device, history_path=state_dir / "history")

@@ -13,8 +13,11 @@ logs its errors (its root logger, standard error).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 LOGGER = "py.warnings"  # the logger logging.captureWarnings writes to
+TREE = "fortishell"  # the loggers of fortishell's own modules (fortishell.lab, fortishell.acme, ...)
 
 
 def capture() -> None:
@@ -30,3 +33,21 @@ def attach(handler: logging.Handler) -> None:
     log = logging.getLogger(LOGGER)
     if handler not in log.handlers:
         log.addHandler(handler)
+
+
+@contextmanager
+def library_logs_to(log: logging.Logger) -> Iterator[None]:
+    """While a local shell or ``run`` has its device open: what fortishell's own services log
+    (the embedded lab servers, the ACME challenge responder, the REST and SSH modules: the
+    ``fortishell`` logger tree) goes to that device's debug.log handlers, never to logging's
+    last-resort handler (standard error: the user's terminal).  ``serve`` and ``lab-server``
+    keep their errors on their own console."""
+    tree = logging.getLogger(TREE)
+    handlers = list(log.handlers) or [logging.NullHandler()]
+    for handler in handlers:
+        tree.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            tree.removeHandler(handler)
