@@ -259,7 +259,8 @@ async def _read(request: web.Request, who: auth.Principal, path: str, name: str,
                 vdom: str | None) -> web.Response:
     """A GET the caller may make, of one vdom: its answer from the read cache while the device's
     configuration is the one it was read from (``reads.ReadCache``), else read under the device
-    lock (``reads.read_on``) and kept."""
+    lock (``reads.read_on``) and kept, unless it holds a secret (``cmdb_api.Fresh``: the device
+    draws a new ``ENC`` ciphertext for every answer)."""
     # the cache key leaves an ?access_token= out: no key is kept in memory as part of a URL
     cache, device = request.app[READS], who.device
     url = str(request.rel_url.without_query_params("access_token"))
@@ -276,7 +277,8 @@ async def _read(request: web.Request, who: auth.Principal, path: str, name: str,
         except RestError as err:
             return _reply(_refused("GET", err, vdom, path, name, mkey))
         body = _encode(envelope.success("GET", fields, vdom=vdom, path=path, name=name))
-        cache.put(device, url, cmdb, version, body)
+        if not isinstance(fields, cmdb_api.Fresh):  # an answer with a secret is drawn anew each time
+            cache.put(device, url, cmdb, version, body)
     return web.Response(body=body, content_type="application/json")
 
 

@@ -29,13 +29,13 @@ from typing import Any
 
 from ..cmdb.entry import Entry
 from ..cmdb.model import Cmdb
-from ..cmdb.spec import TableSpec
+from ..cmdb.spec import AttrSpec, TableSpec
 from ..cmdb.types import entry_key
 from ..errors import FortiError
 from .envelope import RestError
 from .memo import EntryMemo
-from .query import formatted, int_param, keep, parse_filters
-from .serialize import apply_json, entry_json, table_schema
+from .query import Clause, formatted, int_param, keep, parse_filters
+from .serialize import apply_json, entry_json, redraw, secret_fields, table_schema, with_datasource
 
 _BOOT = os.urandom(8).hex()
 
@@ -53,22 +53,39 @@ class Call:
     body: Any = None
 
 
+class Fresh(dict[str, Any]):
+    """A GET answer holding at least one secret, its ``ENC`` ciphertexts drawn for this answer (as
+    the device's ``show`` draws a new one each time): the read cache does not keep it."""
+
+
 class Rows:
     """``entry_json`` of committed entries, kept by entry (``memo.EntryMemo``): a table read after
     one commit serializes the changed entry again, not the table; at most ``size`` rows.  The
-    rows handed out are shared: callers must not change them.  As with the read cache, an ``ENC``
-    secret of one entry reads as one ciphertext."""
+    rows handed out are shared: callers must not change them.  A row holding a secret is kept
+    too, but each answer gets a copy with fresh ``ENC`` ciphertexts (:meth:`read`)."""
 
     def __init__(self, size: int = 1024) -> None:
-        self._rows: EntryMemo[dict[str, Any]] = EntryMemo(size)
+        self._rows: EntryMemo[tuple[dict[str, Any], tuple[AttrSpec, ...] | None]] = EntryMemo(size)
 
     def row(self, entry: Entry, *, defaults: bool, skip: bool) -> dict[str, Any]:
+        return self.read(entry, defaults=defaults, skip=skip)[0]
+
+    def read(self, entry: Entry, *, defaults: bool, skip: bool) -> tuple[dict[str, Any], bool]:
+        """The entry's row and whether it holds a secret (then drawn anew for this answer)."""
         key = (id(entry), defaults, skip)
-        out = self._rows.get(key, (entry,))
-        if out is None:
-            out = entry_json(entry, defaults=defaults, skip=skip)
-            self._rows.put(key, (entry,), out)
-        return out
+        hit = self._rows.get(key, (entry,))
+        if hit is None:
+            row = entry_json(entry, defaults=defaults, skip=skip)
+            hit = (row, secret_fields(entry, row))
+            self._rows.put(key, (entry,), hit)
+            if hit[1] is None:
+                return row, True  # a nested table may hold a secret: this row was made for this answer
+        row, fields = hit
+        if fields is None:
+            return entry_json(entry, defaults=defaults, skip=skip), True
+        if not fields:
+            return row, False
+        return redraw(entry, row, fields), True
 
 
 ROWS = Rows()
@@ -136,20 +153,28 @@ def _meta(cmdb: Cmdb, spec: TableSpec, row: dict[str, Any], key: str | None) -> 
 
 def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     q = call.query
-    if q.get("action") == "schema":
+    action = q.get("action")
+    if action == "schema":
         return {"revision": revision(cmdb), "results": table_schema(spec)}
-    if call.query.get("action") == "default":
+    if action == "default":
         return {"revision": revision(cmdb), "results": {a.name: a.default for a in spec.attrs if not a.hidden
                                                         and a.type != "password"}}
+    if action == "revision":  # "the CMDB revision for this object type": results as an object (choice)
+        return {"revision": revision(cmdb), "results": {"revision": revision(cmdb)}}
     fields = [f for f in (q.get("format") or "").split("|") if f]
     meta = _flag(q, "with_meta")
+    sources = _flag(q, "datasource")
     defaults = not _flag(q, "exclude-default-values")
     skip = _flag(q, "skip")
     if not spec.is_table:
         entry = cmdb.entry(spec.path)
         assert entry is not None
-        row = formatted(ROWS.row(entry, defaults=defaults, skip=skip), fields, None)
-        return {"revision": revision(cmdb), "results": _meta(cmdb, spec, row, None) if meta else row}
+        row, fresh = ROWS.read(entry, defaults=defaults, skip=skip)
+        if sources:
+            row = with_datasource(spec, row, cmdb)
+        row = formatted(row, fields, None)
+        out = {"revision": revision(cmdb), "results": _meta(cmdb, spec, row, None) if meta else row}
+        return Fresh(out) if fresh else out
     if call.mkey is not None:
         entry = cmdb.entry(spec.path, call.mkey)
         if entry is None:
@@ -158,19 +183,29 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     else:
         entries = cmdb.entries(spec.path)
     filters = parse_filters(call.filters)
+    if q.get("key") and "pattern" in q:  # key=<field>&pattern=<value>: filter=<field>==<value>
+        filters.append([Clause(str(q["key"]), "==", str(q["pattern"]))])
     start, count = int_param(q, "start") or 0, int_param(q, "count")
+    scanned = int_param(q, "unfiltered_count")  # at most this many entries looked at, filters aside
     rows = []
-    for entry in entries:
-        row = ROWS.row(entry, defaults=defaults, skip=skip)
+    fresh = False
+    for entry in entries if scanned is None else entries[:scanned]:
+        row, secret = ROWS.read(entry, defaults=defaults, skip=skip)
         if filters and not keep(row, filters):
             continue
+        fresh = fresh or secret
         rows.append((entry.key, row))
     matched = len(rows)
     rows = rows[start:] if count is None else rows[start:start + count]
-    results = [_meta(cmdb, spec, formatted(r, fields, spec.key), k) if meta else formatted(r, fields, spec.key)
-               for k, r in rows]
-    return {"revision": revision(cmdb), "size": len(entries), "matched_count": matched,
-            "next_idx": start + len(results) - 1, "results": results}
+    results = []
+    for k, r in rows:
+        if sources:
+            r = with_datasource(spec, r, cmdb)
+        r = formatted(r, fields, spec.key)
+        results.append(_meta(cmdb, spec, r, k) if meta else r)
+    out = {"revision": revision(cmdb), "size": len(entries), "matched_count": matched,
+           "next_idx": start + len(results) - 1, "results": results}
+    return Fresh(out) if fresh else out
 
 
 # ------------------------------------------------------------------ writes

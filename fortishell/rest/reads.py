@@ -58,9 +58,9 @@ class ReadCache:
     factory reset (a new CMDB object) or a configuration reloaded each make it stale, and the
     next read of the URL reads the configuration again.  Only what depends on nothing but the
     configuration and the URL is kept: a single-vdom success answer, made after the caller was
-    checked (who may read it is decided on every request, never cached).  One difference a
-    client could see: an ``ENC`` secret is the same ciphertext on every read of a version
-    (encrypted once), where the device draws a fresh one each time; both decrypt alike.
+    checked (who may read it is decided on every request, never cached).  An answer
+    holding a secret is never put here (``app._read``): the device draws a fresh ``ENC``
+    ciphertext for every answer, and so do we.
 
     Used from the event loop only (no lock).  Bounded: at most ``entries`` answers and
     ``total`` bytes, the oldest dropped first; an answer over ``largest`` bytes is not kept.

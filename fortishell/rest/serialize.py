@@ -83,6 +83,78 @@ def entry_json(entry: Entry, *, defaults: bool = True, skip: bool = False) -> di
     return out
 
 
+# ------------------------------------------------------------------ secrets
+# The password attributes of a table, and whether a nested table may hold one; made once per spec
+# (keyed as _PLANS).  A row holding a secret must not be handed out twice with one ciphertext: the
+# device's `show` and REST GET draw a new ``ENC`` value on every answer (Rows in cmdb_api.py).
+_SECRETS: dict[int, tuple[TableSpec, tuple[AttrSpec, ...], bool]] = {}
+
+
+def _secret_plan(spec: TableSpec) -> tuple[tuple[AttrSpec, ...], bool]:
+    hit = _SECRETS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        nested = any(_secret_plan(sub)[0] or _secret_plan(sub)[1] for sub in spec.subtables)
+        hit = (spec, tuple(a for a in _plan(spec) if a.type == PASSWORD), nested)
+        _SECRETS[id(spec)] = hit
+    return hit[1], hit[2]
+
+
+def secret_fields(entry: Entry, row: dict[str, Any]) -> tuple[AttrSpec, ...] | None:
+    """The attributes of ``row`` (``entry_json(entry)``) holding a secret, to be drawn again for
+    each answer (:func:`redraw`); ``()`` when it holds none; None when a nested table of the spec
+    may hold one (the row is then serialized anew for each answer: the acme object only)."""
+    top, nested = _secret_plan(entry.spec)
+    if nested:
+        return None
+    if not top:
+        return ()
+    return tuple(a for a in top if row.get(a.name))
+
+
+def redraw(entry: Entry, row: dict[str, Any], fields: tuple[AttrSpec, ...]) -> dict[str, Any]:
+    """``row`` with a fresh ``ENC`` ciphertext for each of ``fields`` (a new dict; ``row`` is kept)."""
+    out = dict(row)
+    values = entry.values
+    for attr in fields:
+        out[attr.name] = value_json(attr, values.get(attr.name, attr.default))
+    return out
+
+
+# ------------------------------------------------------------------ datasource=1
+VDOM_TABLE = "system.vdom"  # the table a vdom member names (not in our schema: the device's one vdom)
+
+
+def with_datasource(spec: TableSpec, row: dict[str, Any], cmdb: Any) -> dict[str, Any]:
+    """``datasource=1``: each member of a reference list names the table it comes from, as the
+    device writes it (``{"name": "root", "q_origin_key": "root", "datasource": "system.vdom"}``).
+    Our choice where unpublished: a single-value reference stays a plain string (the device's
+    answer for those carries no datasource field), and a member found in none of its tables names
+    the first one.  Nested tables are annotated alike.  A new dict; ``row`` is not changed."""
+    out = dict(row)
+    for attr in _plan(spec):
+        value = out.get(attr.name)
+        if not isinstance(value, list):
+            continue
+        if attr.type == VDOM_LIST:
+            out[attr.name] = [{**m, "datasource": VDOM_TABLE} for m in value]
+        elif attr.datasource:
+            out[attr.name] = [{**m, "datasource": _source(cmdb, attr, m.get("name"))} for m in value]
+    for sub in spec.subtables:
+        nested = out.get(sub.name)
+        if isinstance(nested, list):
+            out[sub.name] = [with_datasource(sub, m, cmdb) for m in nested]
+        elif isinstance(nested, dict):
+            out[sub.name] = with_datasource(sub, nested, cmdb)
+    return out
+
+
+def _source(cmdb: Any, attr: AttrSpec, name: Any) -> str:
+    for path in attr.datasource:
+        if cmdb.entry(path, str(name)) is not None:
+            return ".".join(path)
+    return ".".join(attr.datasource[0])
+
+
 # ------------------------------------------------------------------ in
 def _invalid(name: str, value: Any) -> RestError:
     text = str(value)[:64]

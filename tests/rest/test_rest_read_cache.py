@@ -13,7 +13,8 @@ from fortishell.rest import cmdb_api
 from fortishell.rest.reads import ReadCache
 
 LOCAL = "/api/v2/cmdb/vpn.certificate/local"
-ENTRY = f"{LOCAL}/Fortinet_Factory"
+ENTRY = f"{LOCAL}/cached"  # an entry without a secret (an answer holding one is never kept)
+PLAIN = ("config vpn certificate local", "edit cached", "next", "end")
 
 
 @pytest.fixture()
@@ -39,11 +40,12 @@ def _comments(c: Any) -> str:
 
 def test_a_repeated_get_is_read_once_and_every_change_is_seen(box: Served, reads: list[str]) -> None:
     token = box.token()
+    box.cli(*PLAIN)
     with box.client(token) as c:
         first = c.get(ENTRY).json()
         assert c.get(ENTRY).json() == first and len(reads) == 1  # the second answered from the cache
         assert c.get(ENTRY, params={"format": "name"}).json()["results"] == [
-            {"name": "Fortinet_Factory", "q_origin_key": "Fortinet_Factory"}]  # another URL: read
+            {"name": "cached", "q_origin_key": "cached"}]  # another URL: read
         assert len(reads) == 2
         # a REST write
         assert c.put(ENTRY, json={"comments": "by rest"}).status_code == 200
@@ -51,17 +53,19 @@ def test_a_repeated_get_is_read_once_and_every_change_is_seen(box: Served, reads
         after_rest = c.get(ENTRY).json()
         assert after_rest["revision"] != first["revision"]
         # an SSH session's commit (the real SSH door of the same process)
-        box.ssh('config vpn certificate local\nedit Fortinet_Factory\nset comments "by ssh"\nnext\nend\n')
+        box.ssh('config vpn certificate local\nedit cached\nset comments "by ssh"\nnext\nend\n')
         assert _comments(c) == "by ssh"
         # a run-time state written by the device itself (a renewal's outcome), not a command
-        box.device._set_state("Fortinet_Factory", "RENEWAL FAILED")
+        box.device._set_state("cached", "RENEWAL FAILED")
         assert c.get(ENTRY).json()["results"][0]["state"] == "RENEWAL FAILED"
         assert "extra" not in [r["name"] for r in c.get(LOCAL).json()["results"]]
     # a factory reset: a new configuration object, whose version may be any (the API user is gone:
     # a new one, whose key is read from the new configuration)
     box.device.factory_reset()  # what `execute factoryreset` answered `y` does
     with box.client(box.token()) as c:
-        assert _comments(c) != "by ssh"
+        assert c.get(ENTRY).status_code == 404
+        box.cli(*PLAIN)
+        assert _comments(c) == ""
         # a table read follows its entries too
         assert c.post(LOCAL, json={"name": "extra"}).status_code == 200
         assert "extra" in [r["name"] for r in c.get(LOCAL).json()["results"]]
@@ -71,6 +75,7 @@ def test_a_repeated_get_is_read_once_and_every_change_is_seen(box: Served, reads
 
 def test_who_may_read_is_checked_on_every_request(box: Served) -> None:
     rw = box.token()
+    box.cli(*PLAIN)
     box.cli("config system accprofile", "edit sysonly", "set sysgrp read-write", "next", "end")
     sys_only = box.token("sys", "sysonly")
     with box.client(rw) as c:
@@ -185,8 +190,8 @@ def test_a_url_key_is_not_part_of_the_cache_key(box: Served, reads: list[str]) -
     """``?access_token=`` is left out of the cached URL: no API key is kept in memory with an answer
     (the same GET with the key in the header or in the URL is one cache entry)."""
     key = box.token()
-    box.cli("config system global", "set rest-api-key-url-query enable", "end")
+    box.cli("config system global", "set rest-api-key-url-query enable", "end", *PLAIN)
     with box.client(key) as c:
         assert c.get(ENTRY, params={"access_token": key}).status_code == 200
         assert c.get(ENTRY).status_code == 200
-    assert reads == ["vpn.certificate/local/Fortinet_Factory"]
+    assert reads == ["vpn.certificate/local/cached"]
