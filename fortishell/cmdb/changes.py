@@ -2,7 +2,8 @@
 
 :func:`encode` writes the changes of one commit as ``config`` blocks the way
 ``show`` prints them (secrets as ``ENC <base64>``, private keys sealed), plus
-``delete "<key>"`` and ``rename "<old>" to "<new>"`` lines in a table block.
+``delete "<key>"``, ``rename "<old>" to "<new>"`` and ``move "<key>" before|after "<other>"``
+lines in a table block.
 :func:`apply` replays such a text onto a CMDB, trusted, as a configuration file
 is read: an ``edit`` or an object ``config`` block replaces the whole entry
 (its place in the table is kept; a new key goes last, as a commit does).
@@ -16,7 +17,7 @@ from typing import Any
 from ..cli.quoting import quote
 from ..errors import ConfigFileError, FortiError
 from . import render
-from .model import Change, Cmdb, Entry
+from .model import Change, Cmdb, Entry, Moved, reorder
 
 
 def encode(cmdb: Cmdb, changes: Sequence[Change]) -> str:
@@ -31,6 +32,10 @@ def encode(cmdb: Cmdb, changes: Sequence[Change]) -> str:
             assert c.key is not None and nxt.key is not None
             lines += [head, f"    rename {quote(c.key)} to {quote(nxt.key)}", "end"]
             i += 2
+            continue
+        if isinstance(c, Moved):
+            lines += [head, f"    move {quote(c.key or '')} {c.where} {quote(c.other)}", "end"]
+            i += 1
             continue
         if c.new is None:
             if c.key is not None:
@@ -77,6 +82,14 @@ def apply(cmdb: Cmdb, payload: str) -> None:
                 table = cmdb._tables[top.spec.path]
                 if words[1] in table and words[3] not in table:
                     cmdb._rekey(top.spec.path, table, words[1], words[3])
+            elif (len(stack) == 1 and top is not None and top.table and verb == "move" and len(words) == 4
+                  and words[2] in ("before", "after")):
+                table = cmdb._tables[top.spec.path]
+                if words[1] in table and words[3] in table:
+                    order = reorder(list(table), words[1], words[2], words[3])
+                    items = [(k, table[k]) for k in order]
+                    table.clear()
+                    table.update(items)
             else:
                 _apply(cmdb, schema, stack, words)
         except ConfigFileError as exc:

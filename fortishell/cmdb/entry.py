@@ -13,7 +13,7 @@ import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 from ..errors import AmbiguousCommand, CommitError, IncompleteCommand, ParseError
 from .schema import PEM, AttrSpec, Path, TableSpec, resolve_word
@@ -111,12 +111,23 @@ class Change:
     # stored one for a creation or a deletion; nested tables are not looked at): a listener that
     # watches a few attributes skips a change that touched none of them, in O(change)
     touched: frozenset[str] = field(init=False, compare=False, repr=False)
+    reordered: ClassVar[bool] = False  # a Moved change: the table's order changed, no attribute
 
     def __post_init__(self) -> None:
         old = self.old._values if self.old is not None else {}
         new = self.new._values if self.new is not None else {}
         touched = frozenset(k for k in old.keys() | new.keys() if old.get(k, _ABSENT) != new.get(k, _ABSENT))
         object.__setattr__(self, "touched", touched)  # frozen: set once, here
+
+
+@dataclass(frozen=True)
+class Moved(Change):
+    """``move <key> before|after <other>``: the entry is unchanged (``old is new``), its place in
+    the table is not.  No attribute is touched; the journal writes it as a ``move`` line."""
+
+    reordered: ClassVar[bool] = True
+    where: str = "before"  # "before" | "after"
+    other: str = ""
 
 
 Listener = Callable[[list[Change]], "list[str] | None"]

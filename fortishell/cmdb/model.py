@@ -29,6 +29,7 @@ from .schema import SCHEMA, Path, Schema, TableSpec
 from .types import entry_key
 
 from .entry import Change as Change, EditBuffer as EditBuffer, Entry as Entry, Listener  # re-exported
+from .entry import Moved as Moved
 
 
 @dataclass
@@ -238,6 +239,27 @@ class Cmdb:
             self.version += 1
         return self._fire(changes)
 
+    def move(self, path: Path, key: str, where: str, other: str) -> list[str]:
+        """``move <key> before|after <other>``: the table's order changes, one commit (a
+        :class:`Moved` change for the listeners and the journal).  Either entry missing: the
+        datasource error (-3).  An order that stays as it was (``key`` already there, or
+        ``key == other``) commits nothing."""
+        path = tuple(path)
+        if where not in ("before", "after"):
+            raise ParseError(where)
+        with self._lock:
+            table = self._need(path, key)
+            self._need(path, other)
+            order = reorder(list(table), key, where, other)
+            if order == list(table):
+                return []
+            items = [(k, table[k]) for k in order]
+            table.clear()
+            table.update(items)
+            entry = table[key]
+            self.version += 1
+        return self._fire([Moved(path, key, entry, entry, where=where, other=other)])
+
     def clone(self, path: Path, old: str, new: str) -> list[str]:
         path = tuple(path)
         with self._lock:
@@ -406,6 +428,15 @@ def _seal_private_keys(buf: EditBuffer) -> None:
         buf._values[spec.name] = sealed
         if pw_spec is not None:
             buf._values["password"] = password
+
+
+def reorder(keys: list[str], key: str, where: str, other: str) -> list[str]:
+    """``keys`` with ``key`` moved just before or after ``other`` (both in ``keys``)."""
+    if key == other:
+        return list(keys)
+    rest = [k for k in keys if k != key]
+    at = rest.index(other) + (1 if where == "after" else 0)
+    return rest[:at] + [key] + rest[at:]
 
 
 def _retargeted(entry: Entry, path: Path, old: str, new: str) -> dict[str, Any] | None:

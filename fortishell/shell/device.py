@@ -526,8 +526,8 @@ class Device:
 
 def _runtime_only(change: Any) -> bool:
     """True when a committed change touches volatile (run-time) attributes only."""
-    if change is None or change.old is None or change.new is None:
-        return False
+    if change is None or change.old is None or change.new is None or change.reordered:
+        return False  # a move changes no attribute, but the table's order: saved
     old, new = change.old, change.new
     for key in change.touched:
         spec = old.spec.attr(key)

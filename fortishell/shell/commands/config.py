@@ -15,8 +15,11 @@ Semantics (fortios-cli-facts.md §1.2-1.5, §2):
   with the change discarded (observed for ``end``; the emulator does the same for
   ``next`` so the user is never stuck in a broken buffer).
 * ``abort`` leaves like ``end`` but discards the pending buffer.
-* ``move`` needs an ordered table; no certificate table is ordered, so it is an
-  ``Unknown action 0`` there, as for any verb a table does not offer.
+* ``move <a> before|after <b>`` changes the entry's place in the table (the order ``show``
+  lists and the REST API returns), committed at once like ``rename``.  FortiOS offers it on
+  ordered tables (firewall policy ...); whether its certificate and admin tables take it is
+  not published: we take it on every top-level table (the REST API's ``action=move`` does the
+  same), nested tables refuse it as every table verb there (``Unknown action 0``).
 """
 
 from __future__ import annotations
@@ -172,7 +175,13 @@ def do_clone(sess: "Session", cmd: ast.Clone) -> Result:
 
 
 def do_move(sess: "Session", cmd: ast.Move) -> Result:
-    raise UnknownAction()
+    """``move <a> before|after <b>``: the entry's place in the table, committed at once (as
+    ``rename``/``clone``); either entry missing is the datasource error (-3)."""
+    frame = _table(sess)
+    require_entry(sess, frame.path, cmd.key.text)
+    require_entry(sess, frame.path, cmd.other.text)
+    sess.cmdb.move(frame.path, cmd.key.text, cmd.where, cmd.other.text)
+    return Result()
 
 
 def _table(sess: "Session") -> Frame:
