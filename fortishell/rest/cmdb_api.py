@@ -9,7 +9,8 @@ its buffer behind and the configuration as it was.
 Methods as on FortiOS 7.6: GET a table (a list, also for one entry) or an object
 (an object); POST a table creates (``-5`` / 500 when the key exists;
 ``action=clone&nkey=`` clones the entry of the URL); PUT updates an entry or an
-object (``-3`` / 404 for a missing entry; a new key in the body renames the entry,
+object (``-3`` / 404 for a missing entry; ``action=move&before|after=`` reorders the
+table, ``moves.py``; a new key in the body renames the entry,
 references following as with the CLI's ``rename``, ``-5`` / 500 when the new name
 is taken, the envelope's ``mkey`` the new name); DELETE removes an entry (``-23`` /
 500 while it is referenced).  Our choices where the device is not documented: a
@@ -34,6 +35,7 @@ from ..cmdb.types import entry_key
 from ..errors import FortiError
 from .envelope import RestError
 from .memo import EntryMemo
+from .moves import move_entry
 from .query import Clause, formatted, int_param, keep, parse_filters
 from .serialize import apply_json, entry_json, redraw, secret_fields, table_schema, with_datasource
 
@@ -242,6 +244,8 @@ def _write(cmdb: Cmdb, spec: TableSpec, call: Call) -> str | None:
         _edit(cmdb, spec, key, body)
         return key
     if method == "PUT":
+        if call.query.get("action") == "move":
+            return move_entry(cmdb, spec, mkey, call.query)
         body = _body(call)
         if spec.is_table:
             if mkey is None:
