@@ -175,7 +175,7 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
         if sources:
             row = with_datasource(spec, row, cmdb)
         row = formatted(row, fields, None)
-        out = {"revision": revision(cmdb), "results": _meta(cmdb, spec, row, None) if meta else row}
+        out: dict[str, Any] = {"revision": revision(cmdb), "results": _meta(cmdb, spec, row, None) if meta else row}
         return Fresh(out) if fresh else out
     if call.mkey is not None:
         entry = cmdb.entry(spec.path, call.mkey)
