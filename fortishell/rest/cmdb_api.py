@@ -72,8 +72,9 @@ class Rows:
     def row(self, entry: Entry, *, defaults: bool, skip: bool) -> dict[str, Any]:
         return self.read(entry, defaults=defaults, skip=skip)[0]
 
-    def read(self, entry: Entry, *, defaults: bool, skip: bool) -> tuple[dict[str, Any], bool]:
-        """The entry's row and whether it holds a secret (then drawn anew for this answer)."""
+    def read(self, entry: Entry, *, defaults: bool, skip: bool) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The entry's row and the names of its fields holding a secret (drawn anew for this
+        answer; ``("*",)``: somewhere in a nested table)."""
         key = (id(entry), defaults, skip)
         hit = self._rows.get(key, (entry,))
         if hit is None:
@@ -81,13 +82,21 @@ class Rows:
             hit = (row, secret_fields(entry, row))
             self._rows.put(key, (entry,), hit)
             if hit[1] is None:
-                return row, True  # a nested table may hold a secret: this row was made for this answer
+                return row, NESTED  # a nested table may hold a secret: this row was made for this answer
         row, fields = hit
         if fields is None:
-            return entry_json(entry, defaults=defaults, skip=skip), True
+            return entry_json(entry, defaults=defaults, skip=skip), NESTED
         if not fields:
-            return row, False
-        return redraw(entry, row, fields), True
+            return row, ()
+        return redraw(entry, row, fields), tuple(a.name for a in fields)
+
+
+NESTED = ("*",)
+
+
+def _shows(secret: tuple[str, ...], fields: list[str]) -> bool:
+    """Whether an answer limited to ``fields`` (``format``; all when empty) shows one of ``secret``."""
+    return bool(secret) and (not fields or secret is NESTED or any(f in secret for f in fields))
 
 
 ROWS = Rows()
@@ -171,7 +180,8 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
     if not spec.is_table:
         entry = cmdb.entry(spec.path)
         assert entry is not None
-        row, fresh = ROWS.read(entry, defaults=defaults, skip=skip)
+        row, secret = ROWS.read(entry, defaults=defaults, skip=skip)
+        fresh = _shows(secret, fields)
         if sources:
             row = with_datasource(spec, row, cmdb)
         row = formatted(row, fields, None)
@@ -195,7 +205,7 @@ def _get(cmdb: Cmdb, spec: TableSpec, call: Call) -> dict[str, Any]:
         row, secret = ROWS.read(entry, defaults=defaults, skip=skip)
         if filters and not keep(row, filters):
             continue
-        fresh = fresh or secret
+        fresh = fresh or _shows(secret, fields)
         rows.append((entry.key, row))
     matched = len(rows)
     rows = rows[start:] if count is None else rows[start:start + count]

@@ -51,6 +51,11 @@ def test_an_entry_without_a_secret_is_still_answered_from_the_read_cache(api: An
     assert reads == ["plain"]
     api.get(FACTORY), api.get(FACTORY)
     assert reads == ["plain", "Fortinet_Factory", "Fortinet_Factory"]  # a secret: read every time
+    # an answer whose format leaves every secret out is kept; one that shows a secret is not
+    del reads[:]
+    for _ in range(2):
+        api.get(LOCAL, params={"format": "name|comments"}), api.get(LOCAL, params={"format": "name|password"})
+    assert reads == ["", "", ""]
 
 
 def test_the_entry_memo_keeps_the_row_but_not_its_ciphertext(box: Served) -> None:
