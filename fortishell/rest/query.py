@@ -6,6 +6,14 @@ inside one ``filter`` a comma joins alternatives (OR), repeated ``filter``
 parameters must all hold (AND).  Values compare as the JSON shows them (numbers
 as numbers when both sides are numbers).  An entry without the field does not
 match.  ``format=a|b`` keeps those fields (and the key with ``q_origin_key``).
+
+``key=<field>&pattern=<value>`` (the 7.6 descriptions: "objects will be filtered on property
+with this name / with this value") is taken as one more ``filter=<field>==<value>``: the whole
+value, compared as ``==`` compares (our choice; the device's matching is not published), and
+only when both are given.  ``unfiltered_count=N`` ("maximum number of unfiltered entries to
+iterate through") looks at the table's first N entries only, before any filter; ``size`` stays
+the table's.  Not taken (no published answer to copy): ``primary_keys`` (the input of
+``action=find-index``), ``with_contents_hash`` (the field's name and checksum are unpublished).
 """
 
 from __future__ import annotations
