@@ -60,6 +60,9 @@ class Fresh(dict[str, Any]):
     the device's ``show`` draws a new one each time): the read cache does not keep it."""
 
 
+NESTED = ("*",)  # Rows.read: a secret somewhere in a nested table
+
+
 class Rows:
     """``entry_json`` of committed entries, kept by entry (``memo.EntryMemo``): a table read after
     one commit serializes the changed entry again, not the table; at most ``size`` rows.  The
@@ -89,9 +92,6 @@ class Rows:
         if not fields:
             return row, ()
         return redraw(entry, row, fields), tuple(a.name for a in fields)
-
-
-NESTED = ("*",)
 
 
 def _shows(secret: tuple[str, ...], fields: list[str]) -> bool:
