@@ -92,7 +92,27 @@ class Entry:
         return (self.spec.path, self.key, vals, subs)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Entry) and self._cmp() == other._cmp()
+        if not isinstance(other, Entry):
+            return False
+        if self._subs == other._subs and self.spec.path == other.spec.path and self.key == other.key:
+            return self._same_values(other)  # O(differences): a commit asks this of every edit
+        return self._cmp() == other._cmp()
+
+    def _same_values(self, other: "Entry") -> bool:
+        """``_cmp``'s verdict on the values alone, looking only at the attributes whose stored values
+        differ: equal when none of them counts (volatile, or at its default, on each side)."""
+        mine, theirs = self._values, other._values
+        if mine == theirs:
+            return True
+        attr = self.spec.attr
+        for k in mine.keys() | theirs.keys():
+            a, b = mine.get(k, _ABSENT), theirs.get(k, _ABSENT)
+            if a == b:
+                continue
+            spec = attr(k)
+            if spec is None or not spec.volatile and any(v is not _ABSENT and v != spec.default for v in (a, b)):
+                return False
+        return True
 
     def __repr__(self) -> str:
         return f"Entry({'/'.join(self.spec.path)}, {self.key!r}, {self._values!r})"

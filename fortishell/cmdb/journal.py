@@ -103,6 +103,7 @@ class Journal:
         self._closing = False
         self._closed = False
         self._busy = False
+        self._idle = False  # the flusher waits for records (append wakes it only then)
 
     # --- queueing (callers hold the device lock: tickets follow commit order)
     def append(self, payload: str) -> int:
@@ -112,7 +113,8 @@ class Journal:
             if self._thread is None and not self._closing:
                 self._thread = threading.Thread(target=self._flusher, name="fortishell-journal", daemon=True)
                 self._thread.start()
-            self._cond.notify_all()
+            if self._idle:  # a busy flusher takes every queued record when its write ends
+                self._cond.notify_all()
             return self._seq
 
     @property
@@ -176,7 +178,9 @@ class Journal:
         while True:
             with self._cond:
                 while not self._pending and not self._closing:
+                    self._idle = True
                     self._cond.wait()
+                    self._idle = False
                 if not self._pending:
                     return
                 batch, count, upto = b"".join(self._pending), len(self._pending), self._seq
@@ -194,7 +198,9 @@ class Journal:
                 with self._cond:
                     if self._closing:
                         return
+                    self._idle = True  # a new record wakes it: retried with it, or after the pause
                     self._cond.wait(0.5)
+                    self._idle = False
                 continue
             with self._cond:
                 del self._pending[:count]

@@ -263,7 +263,9 @@ async def _read(request: web.Request, who: auth.Principal, path: str, name: str,
     draws a new ``ENC`` ciphertext for every answer)."""
     # the cache key leaves an ?access_token= out: no key is kept in memory as part of a URL
     cache, device = request.app[READS], who.device
-    url = str(request.rel_url.without_query_params("access_token"))
+    url = request.raw_path  # as sent: the same bytes, the same answer (building a URL cost ~5 us)
+    if "access_token" in request.query:
+        url = str(request.rel_url.without_query_params("access_token"))
     body = cache.get(device, url)
     if body is None:
         call = _call(request, path, name, mkey, None)

@@ -129,10 +129,25 @@ class Grants:
 
     def __init__(self, size: int = 256) -> None:
         self._memo: EntryMemo[Grant] = EntryMemo(size)
+        self._size = size
+        # (CMDB id, user) -> (that CMDB, its version, the grant then): a request asks three times
+        # (trusthost, access level, vdoms), and every request of an unchanged configuration again
+        self._now: dict[tuple[int, str], tuple[Any, int, Grant | None]] = {}
 
     def of(self, device: Any, name: str) -> Grant | None:
         """API user ``name``'s grant on ``device`` now (None: no such user)."""
         cmdb = device.cmdb
+        version = cmdb.version  # read first: entries read after it are at least that new
+        hit = self._now.get((id(cmdb), name))
+        if hit is not None and hit[0] is cmdb and hit[1] == version:
+            return hit[2]
+        grant = self._of(cmdb, name)
+        if len(self._now) >= self._size:
+            self._now.clear()
+        self._now[(id(cmdb), name)] = (cmdb, version, grant)
+        return grant
+
+    def _of(self, cmdb: Any, name: str) -> Grant | None:
         user = cmdb.entry(API_USER, name)
         if user is None:
             return None

@@ -36,8 +36,8 @@ import logging
 import threading
 import traceback
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -459,14 +459,9 @@ class Device:
             return
         self.poll_renewals()
 
-    @contextmanager
-    def inline(self) -> Iterator[None]:
+    def inline(self) -> AbstractContextManager[None]:
         """A command run on the front end's event loop: nothing in it may block (see :meth:`after_command`)."""
-        self._tl.inline = True
-        try:
-            yield
-        finally:
-            self._tl.inline = False
+        return _Inline(self._tl)
 
     def take_owed_renewals(self) -> bool:
         owed = bool(getattr(self._tl, "owed", False))
@@ -522,6 +517,21 @@ class Device:
             finally:
                 self._network = None
         self.set_sink(None)
+
+
+class _Inline:
+    """The context of :meth:`Device.inline` (a class: entered by every command run on the loop)."""
+
+    __slots__ = ("_tl",)
+
+    def __init__(self, tl: threading.local) -> None:
+        self._tl = tl
+
+    def __enter__(self) -> None:
+        self._tl.inline = True
+
+    def __exit__(self, *exc: object) -> None:
+        self._tl.inline = False
 
 
 def _runtime_only(change: Any) -> bool:

@@ -27,8 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +117,7 @@ class Persistence:
         if self._journal is None:
             self.save()
             return
-        from ..cmdb.changes import encode
-
-        ticket = self._journal.append(encode(cmdb, list(changes)))
+        ticket = self._journal.append(_encode(cmdb, list(changes)))
         if getattr(self._local, "depth", 0):
             self._local.ticket = ticket
         else:
@@ -128,14 +125,10 @@ class Persistence:
         if self._journal.size > max(COMPACT_MIN_BYTES, COMPACT_RATIO * self._file_size):
             self.compact_in_background()
 
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Commits on this thread inside the block wait for the disk at :meth:`sync`, not before."""
-        self._local.depth = getattr(self._local, "depth", 0) + 1
-        try:
-            yield
-        finally:
-            self._local.depth -= 1
+    def deferred(self) -> "_Deferred":
+        """Commits on this thread inside the block wait for the disk at :meth:`sync`, not before.
+        (A small class rather than a generator context manager: every REST write enters it.)"""
+        return _Deferred(self._local)
 
     def sync(self) -> list[str]:
         """Wait until this thread's commits are durable (outside any deferral); error lines, if any."""
@@ -172,10 +165,8 @@ class Persistence:
             callback([])
             return
 
-        from ..cmdb.journal import save_failed
-
         def done(error: OSError | None) -> None:
-            callback([] if error is None else save_failed(error).output())
+            callback([] if error is None else _save_failed_lines(error))
 
         self._journal.when_durable(ticket, done)
 
@@ -291,3 +282,34 @@ class Persistence:
         except (FortiError, OSError):
             self.log.error("final compaction of %s failed (the journal is kept)\n%s", self.config_path,
                            traceback.format_exc())
+
+
+def _encode(cmdb: Any, changes: list[Any]) -> str:
+    # imported on the first commit (not at module level: a plain start imports no journal code);
+    # a function-level import statement on every commit cost more than the rest of this listener
+    global _encode
+    from ..cmdb.changes import encode
+
+    _encode = encode
+    return encode(cmdb, changes)
+
+
+def _save_failed_lines(error: OSError) -> list[str]:
+    from ..cmdb.journal import save_failed
+
+    return save_failed(error).output()
+
+
+class _Deferred:
+    """The context of :meth:`Persistence.deferred` (the thread's deferral depth, one up while in it)."""
+
+    __slots__ = ("_local",)
+
+    def __init__(self, local: threading.local) -> None:
+        self._local = local
+
+    def __enter__(self) -> None:
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._local.depth -= 1
