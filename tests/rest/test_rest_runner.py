@@ -89,3 +89,42 @@ def test_a_journal_group_of_rest_writes_wakes_the_loop_once(tmp_path: Path, monk
         device.close()
     saved = load_saved(tmp_path / "fortigate.conf").entry(("vpn", "certificate", "local"), "e1")
     assert saved.get("comments") == f"c{LATER}"  # every write on disk, in order
+
+
+def test_the_commits_of_one_loop_turn_go_to_disk_in_one_write(tmp_path: Path) -> None:
+    """Writes run on the loop queue their journal records and wake the journal's thread once, when
+    the loop's turn ends (frontend/wakeups.wake_journal_soon): one write and one fsync for the turn.
+    Each command here lets the interpreter's lock go (as the loop's socket I/O between two requests
+    does), so a journal woken by each commit wrote the first record on its own."""
+    device = Device.open(tmp_path / "fortigate.conf", tmp_path, Clock(), journal=True)
+    jnl = device.persistence._journal
+    assert jnl is not None
+    batches: list[int] = []
+    real_write = jnl._write
+
+    def write(batch: bytes) -> None:
+        batches.append(batch.count(b"edit "))
+        real_write(batch)
+
+    jnl._write = write  # type: ignore[method-assign]
+
+    async def main() -> list[dict[str, Any]]:
+        await run_on(device, lambda: cmdb_api.handle(device.cmdb, _call("POST", None, {"name": "e1"})))
+        batches.clear()
+
+        def work(comment: str) -> dict[str, Any]:
+            out = cmdb_api.handle(device.cmdb, _call("PUT", "e1", {"comments": comment}))
+            threading.Event().wait(0.02)  # the GIL goes to any thread that wants it
+            return out
+
+        # started together: their commands run one after the other in the same turn of the loop
+        return await asyncio.gather(*(run_on(device, lambda c=f"c{i}": work(c)) for i in range(4)))
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        device.close()
+    assert all(r["revision_changed"] for r in results)
+    assert batches == [4], batches
+    saved = load_saved(tmp_path / "fortigate.conf").entry(("vpn", "certificate", "local"), "e1")
+    assert saved.get("comments") == "c3"
