@@ -3,7 +3,9 @@
 ``filter`` takes ``<field><op><value>`` with the documented operators ``==``
 ``!=`` ``=@`` (contains) ``!@`` (does not contain) ``<`` ``<=`` ``>`` ``>=``;
 inside one ``filter`` a comma joins alternatives (OR), repeated ``filter``
-parameters must all hold (AND).  Values compare as the JSON shows them (numbers
+parameters must all hold (AND).  ``==`` ``!=`` ``=@`` ``!@`` ignore case (the FortiOS 7.6.5
+API descriptions: "case insensitive match with pattern"; the fortigate-api client's
+documentation says the same).  Values compare as the JSON shows them (numbers
 as numbers when both sides are numbers).  An entry without the field does not
 match.  ``format=a|b`` keeps those fields (and the key with ``q_origin_key``).
 
@@ -45,6 +47,12 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+_MATCHING: dict[str, Callable[[str, str], bool]] = {
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    "=@": lambda a, b: b in a, "!@": lambda a, b: b not in a,
+}
+
+
 @dataclass(frozen=True)
 class Clause:
     field: str
@@ -56,14 +64,8 @@ class Clause:
             return False
         have = row[self.field]
         text = have if isinstance(have, str) else str(have)
-        if self.op == "==":
-            return text == self.value
-        if self.op == "!=":
-            return text != self.value
-        if self.op == "=@":
-            return self.value in text
-        if self.op == "!@":
-            return self.value not in text
+        if self.op in _MATCHING:  # case-insensitive, as the 7.6.5 descriptions say of all four
+            return _MATCHING[self.op](text.casefold(), self.value.casefold())
         a, b = _num(have), _num(self.value)
         if a is not None and b is not None:
             return _ORDER[self.op](a, b)

@@ -31,3 +31,17 @@ def test_filter_clauses() -> None:
     with pytest.raises(RestError) as err:
         parse_filters(["nothing"])
     assert err.value.status == 400
+
+
+def test_filter_matching_operators_ignore_case() -> None:
+    """``==`` ``!=`` ``=@`` ``!@`` are case-insensitive (FortiOS 7.6.5 API descriptions); the order
+    operators compare as before."""
+    from fortishell.rest.query import keep, parse_filters
+
+    row = {"name": "Web-Server", "comments": "Rotated by ACME"}
+    assert keep(row, parse_filters(["name==web-server"]))
+    assert not keep(row, parse_filters(["name!=WEB-SERVER"]))
+    assert keep(row, parse_filters(["comments=@acme"]))
+    assert not keep(row, parse_filters(["comments!@rotated"]))
+    assert not keep(row, parse_filters(["name==web"]))  # still the whole value
+    assert not keep(row, parse_filters(["name>vault"]))  # the order operators compare the text as it is ("W" < "v")
