@@ -106,27 +106,16 @@ class Journal:
         self._idle = False  # the flusher waits for records (append wakes it only then)
 
     # --- queueing (callers hold the device lock: tickets follow commit order)
-    def append(self, payload: str, *, wake: bool = True) -> int:
-        """Queue a record; its ticket.  ``wake=False``: the flusher is not woken for it (the caller
-        calls :meth:`wake` soon: an event loop wakes it once per turn for every commit of the turn,
-        one write and one fsync for all of them); a flusher already writing takes it anyway."""
+    def append(self, payload: str) -> int:
         with self._cond:
             self._pending.append(_record(payload))
             self._seq += 1
             if self._thread is None and not self._closing:
                 self._thread = threading.Thread(target=self._flusher, name="fortishell-journal", daemon=True)
                 self._thread.start()
-            if wake and self._idle:  # a busy flusher takes every queued record when its write ends
-                self._idle = False
+            if self._idle:  # a busy flusher takes every queued record when its write ends
                 self._cond.notify_all()
             return self._seq
-
-    def wake(self) -> None:
-        """Have the flusher write what is queued (records appended with ``wake=False``)."""
-        with self._cond:
-            if self._pending and self._idle:
-                self._idle = False
-                self._cond.notify_all()
 
     @property
     def last_ticket(self) -> int:

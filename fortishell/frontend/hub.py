@@ -9,7 +9,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from ..shell.result import Result
-from .wakeups import wake_journal_soon
 
 if TYPE_CHECKING:
     from ..shell.device import Device
@@ -77,9 +76,7 @@ class OutputHub:
         Returns ``(result, commit ticket)``: the caller waits for the ticket
         (``device.wait_durable``) without blocking its loop; None when another
         command holds the device (run it on a worker thread then).  Renewals due
-        after the command are owed (``device.take_owed_renewals``).  The journal
-        writes the commit when the loop's turn ends, with every other commit of
-        the turn (one write, one fsync, one wake-up of its thread: ``wakeups.py``).
+        after the command are owed (``device.take_owed_renewals``).
         """
         if not self.lock.acquire(blocking=False):
             return None
@@ -88,7 +85,7 @@ class OutputHub:
             if not device_lock.acquire(blocking=False):
                 return None
             try:
-                with self.device.deferred_sync(hold_journal=True), self.device.inline():
+                with self.device.deferred_sync(), self.device.inline():
                     self._local.target = member
                     try:
                         result = work()
@@ -98,10 +95,7 @@ class OutputHub:
                 device_lock.release()
         finally:
             self.lock.release()
-        ticket = self.device.take_sync_ticket()
-        if ticket:
-            wake_journal_soon(self.device)
-        return result, ticket
+        return result, self.device.take_sync_ticket()
 
     def emit(self, line: str) -> None:
         target: Member | None = getattr(self._local, "target", None)

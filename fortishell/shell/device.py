@@ -194,21 +194,14 @@ class Device:
             return []
         return self.acme.on_commit(changes)
 
-    def deferred_sync(self, *, hold_journal: bool = False) -> AbstractContextManager[None]:
+    def deferred_sync(self) -> AbstractContextManager[None]:
         """A context: commits made inside it on this thread are waited for at :meth:`sync`.
 
         Front ends wrap a command (and the lock it takes) in it, then call
         :meth:`sync` once the lock is released: the disk is waited for outside
         the lock, and before the command's reply.
-
-        ``hold_journal``: nor do they wake the journal's writer; the front end calls
-        :meth:`wake_journal` (an event loop does once per turn: ``frontend/wakeups.py``).
         """
-        return self.persistence.deferred(hold=hold_journal)
-
-    def wake_journal(self) -> None:
-        """Write the commits held by ``deferred_sync(hold_journal=True)`` now (any thread)."""
-        self.persistence.wake()
+        return self.persistence.deferred()
 
     def sync(self) -> list[str]:
         """Wait until this thread's commits are durable; FortiOS-style error lines if the disk failed."""

@@ -117,7 +117,7 @@ class Persistence:
         if self._journal is None:
             self.save()
             return
-        ticket = self._journal.append(_encode(cmdb, list(changes)), wake=not getattr(self._local, "hold", 0))
+        ticket = self._journal.append(_encode(cmdb, list(changes)))
         if getattr(self._local, "depth", 0):
             self._local.ticket = ticket
         else:
@@ -125,17 +125,10 @@ class Persistence:
         if self._journal.size > max(COMPACT_MIN_BYTES, COMPACT_RATIO * self._file_size):
             self.compact_in_background()
 
-    def deferred(self, *, hold: bool = False) -> "_Deferred":
+    def deferred(self) -> "_Deferred":
         """Commits on this thread inside the block wait for the disk at :meth:`sync`, not before.
-        ``hold``: nor do they wake the journal's writer: the caller calls :meth:`wake` (an event
-        loop, once per turn).  (A small class, not a generator context manager: every REST write
-        enters it.)"""
-        return _Deferred(self._local, hold)
-
-    def wake(self) -> None:
-        """Write the commits held by :meth:`deferred` (``hold=True``) now; any thread."""
-        if self._journal is not None:
-            self._journal.wake()
+        (A small class rather than a generator context manager: every REST write enters it.)"""
+        return _Deferred(self._local)
 
     def sync(self) -> list[str]:
         """Wait until this thread's commits are durable (outside any deferral); error lines, if any."""
@@ -310,17 +303,13 @@ def _save_failed_lines(error: OSError) -> list[str]:
 class _Deferred:
     """The context of :meth:`Persistence.deferred` (the thread's deferral depth, one up while in it)."""
 
-    __slots__ = ("_local", "_hold")
+    __slots__ = ("_local",)
 
-    def __init__(self, local: threading.local, hold: bool) -> None:
+    def __init__(self, local: threading.local) -> None:
         self._local = local
-        self._hold = int(hold)
 
     def __enter__(self) -> None:
-        local = self._local
-        local.depth = getattr(local, "depth", 0) + 1
-        local.hold = getattr(local, "hold", 0) + self._hold
+        self._local.depth = getattr(self._local, "depth", 0) + 1
 
     def __exit__(self, *exc: object) -> None:
         self._local.depth -= 1
-        self._local.hold -= self._hold
