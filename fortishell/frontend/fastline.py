@@ -28,6 +28,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .priority import Priority, priority_of
+
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
 
@@ -38,8 +40,10 @@ _KEY = re.compile(r"\x1b\[[0-9;]*[~A-Za-z]|\x1b.?|.", re.S)
 class FastLines:
     """Input of one terminal session while it can be taken a whole line at a time (event loop only)."""
 
-    def __init__(self, to_editor: Callable[[str], None]) -> None:
+    def __init__(self, to_editor: Callable[[str], None], before_wait: Callable[[], None] | None = None) -> None:
         self._to_editor = to_editor
+        self._before_wait = before_wait  # sends the output written so far (the session now waits for input)
+        self._priority: Priority | None = None
         self._raw = ""
         self._shown = 0  # characters at the start of _raw already echoed
         self.active = True  # False once the line editor owns the input
@@ -48,6 +52,7 @@ class FastLines:
 
     def feed(self, data: str) -> None:
         """Input from the client (line ends already turned into ``\\r``)."""
+        self._claim()
         if not self.active:
             self._to_editor(data)
             return
@@ -56,7 +61,19 @@ class FastLines:
 
     def close(self) -> None:
         self.closed = True
+        if self._priority is not None:
+            self._priority.let_go(self)
         self._wake()
+
+    def _claim(self) -> None:
+        """Input to work on: the loop's background requests give way until the session waits again
+        (:mod:`.priority`)."""
+        if self._priority is None:
+            try:
+                self._priority = priority_of(asyncio.get_running_loop())
+            except RuntimeError:  # fed outside an event loop (tests): nobody to give way
+                return
+        self._priority.claim(self)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -64,6 +81,10 @@ class FastLines:
             waiter.set_result(None)
 
     async def _more(self) -> None:
+        if self._priority is not None:
+            self._priority.let_go(self)
+        if self._before_wait is not None:  # the output leaves now, not one loop turn later
+            self._before_wait()
         self._waiter = asyncio.get_running_loop().create_future()
         try:
             await self._waiter
