@@ -15,6 +15,11 @@ echoed known to it, and everything after follows it there.  The hand-over is
 one way because the editor reads ahead: bytes it has not consumed cannot be
 taken back without reordering the input.
 
+Input claims the event loop for the session (:mod:`.priority`: the loop's
+REST requests wait) until the session waits for input again; just before it
+waits, ``before_wait`` (the SSH channel's flush) sends what its command wrote,
+in the same loop turn.
+
 Also here: :func:`inline_safe` (which commands may run on the event loop,
 without a worker thread) and :class:`LazyPrompt` (a prompt_toolkit session
 built on first use: a session fed whole lines never builds one).
