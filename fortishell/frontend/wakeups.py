@@ -6,7 +6,8 @@ them would otherwise wake the loop once per commit (``call_soon_threadsafe``
 writes to the loop's self-pipe: a system call, and a wake-up of the loop's
 thread, each time).  :class:`LoopWakeups` queues the results and schedules one
 drain while the queue is non-empty: every result queued before the drain runs
-is delivered by it.
+is delivered by it (while an interactive session is active, a few per loop
+turn and the rest by the next drains: :mod:`.priority`).
 """
 
 from __future__ import annotations
