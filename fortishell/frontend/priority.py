@@ -28,10 +28,13 @@ turns, between which a session's steps run.
 
 Bounds (no request is starved or lost):
 
-* a claim blocks for :data:`HOLD_TURNS` turns at most, whatever comes: it ends
-  then even if its session never waits again (a command on a worker thread,
-  input gone to the line editor, a long paste), and after that many turns in a
-  row without a start the first waiters start anyway;
+* claims keep every waiter waiting for :data:`BLOCK_TURNS` turns in a row at
+  most (one session's inline command needs 1 or 2): then the first waiters
+  start anyway, however many sessions keep claiming (50 automation sessions
+  typing non-stop slow the API down, they do not stop it);
+* a claim ends :data:`CLAIM_TURNS` turns after it began even if its session
+  never waits again (a command on a worker thread, input gone to the line
+  editor, a long paste);
 * while warm, a waiter starts within ``ceil(position / PER_TURN)`` unclaimed
   turns; newcomers queue behind it; when no session is warm, all start at once;
 * a waiter whose request is cancelled (its client hung up) leaves the queue;
@@ -50,7 +53,8 @@ from collections import deque
 from typing import TypeVar
 
 PER_TURN = 4  # while warm: background requests started, and finished commits handed back, per loop turn
-HOLD_TURNS = 32  # loop turns a claim blocks at most (an inline SSH command needs 2)
+BLOCK_TURNS = 4  # loop turns in a row that claims may keep every waiter waiting
+CLAIM_TURNS = 32  # loop turns a claim lasts at most (a session that does not wait for input again)
 WARM = 2.0  # seconds an interactive session counts as active after its last input
 MAX_WAITING = 256  # waiting requests at most; past that, a request starts at once
 
@@ -120,7 +124,7 @@ class Priority:
     def share(self, due: list[T]) -> tuple[list[T], list[T]]:
         """Results of background requests due at once: those to hand back in this loop turn and
         those for a later one (none now while claimed; all when no session is warm)."""
-        if self._claims and self._held < HOLD_TURNS:
+        if self._claims and self._held < BLOCK_TURNS:
             self._tick_later()
             return [], due
         if len(due) <= PER_TURN or not self.warm:
@@ -139,13 +143,13 @@ class Priority:
         self._turn += 1
         self._started = 0
         claims = self._claims
-        for owner in [o for o, since in claims.items() if self._turn - since > HOLD_TURNS]:
+        for owner in [o for o, since in claims.items() if self._turn - since > CLAIM_TURNS]:
             del claims[owner]  # a long command (on a worker thread): the API goes on meanwhile
         if not self.warm:
             self._held = 0
             self._start(len(self._waiting))
             return
-        if claims and self._held < HOLD_TURNS:
+        if claims and self._held < BLOCK_TURNS:
             self._held += 1
         else:
             self._held = 0

@@ -1,6 +1,7 @@
 """frontend/priority.py: while an interactive session's command is under way no background request
 starts; while a session is warm a few start per loop turn, first come first served; a cancelled
-waiter leaves the queue; claims never hold the queue for more than HOLD_TURNS turns; past
+waiter leaves the queue; claims never hold the queue for more than BLOCK_TURNS turns in a row and
+end CLAIM_TURNS turns after they began; past
 MAX_WAITING a request starts at once; finished commits are handed back the same way.  Real asyncio
 loops; time is counted in loop turns, never in seconds."""
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from fortishell.frontend import priority as prio
-from fortishell.frontend.priority import HOLD_TURNS, PER_TURN, Priority, admitted, priority_of
+from fortishell.frontend.priority import BLOCK_TURNS, CLAIM_TURNS, PER_TURN, Priority, admitted, priority_of
 from fortishell.frontend.wakeups import LoopWakeups
 
 pytestmark = pytest.mark.timeout(30)
@@ -71,7 +72,7 @@ def test_while_a_session_works_nothing_starts_then_the_queue_starts_in_order_a_f
         started: list[tuple[str, int]] = []
         gate.claim(SESSION)
         tasks = [asyncio.ensure_future(request(gate, f"r{i}", started, clock)) for i in range(3 * PER_TURN + 1)]
-        await turns(5)
+        await turns(BLOCK_TURNS - 1)
         assert started == [] and gate.waiting == len(tasks)  # the session's command runs meanwhile
         gate.let_go(SESSION)
         await asyncio.gather(*tasks)
@@ -125,9 +126,9 @@ def test_a_cancelled_waiter_leaves_the_queue_and_the_next_one_takes_its_place() 
     assert names == [f"r{i}" for i in range(1, PER_TURN + 1)]
 
 
-def test_a_claim_never_holds_the_queue_longer_than_hold_turns_even_with_input_every_turn() -> None:
-    """A session whose command never lets go (a worker-thread command, the line editor) and whose
-    input keeps coming: the waiters still start, within HOLD_TURNS turns of each other."""
+def test_claims_never_hold_the_queue_more_than_block_turns_in_a_row_even_with_input_every_turn() -> None:
+    """Sessions whose input keeps coming (automation typing non-stop, many sessions): the waiters
+    still start, PER_TURN at least every BLOCK_TURNS + 1 turns."""
 
     async def main() -> list[int]:
         gate = Priority(asyncio.get_running_loop())
@@ -136,20 +137,38 @@ def test_a_claim_never_holds_the_queue_longer_than_hold_turns_even_with_input_ev
         n = 3 * PER_TURN
         gate.claim(SESSION)
         tasks = [asyncio.ensure_future(request(gate, f"r{i}", started, clock)) for i in range(n)]
-        for _ in range(8 * HOLD_TURNS):
-            gate.claim(SESSION)  # more input, every turn
-            gate.claim(object())  # and other sessions' too
+        for _ in range(8 * CLAIM_TURNS):
+            gate.claim(object())  # another session's input, every turn
             await turns(1)
             if len(started) == n:
                 break
         clock.stop()
-        assert len(started) == n, f"{len(started)} of {n} started in {8 * HOLD_TURNS} turns"
+        assert len(started) == n, f"{len(started)} of {n} started in {8 * CLAIM_TURNS} turns"
         return [turn for _name, turn in started]
 
     at = run(main)
     first = min(at)
-    assert first <= HOLD_TURNS + 3
-    assert max(b - a for a, b in zip([first, *at], at)) <= HOLD_TURNS + 2
+    assert first <= BLOCK_TURNS + 3
+    assert max(b - a for a, b in zip([first, *at], at)) <= BLOCK_TURNS + 2
+
+
+def test_a_claim_that_is_never_let_go_ends_claim_turns_after_it_began() -> None:
+    """A session whose command went to a worker thread (or whose input went to the line editor)
+    does not claim the loop for ever."""
+
+    async def main() -> int:
+        gate = Priority(asyncio.get_running_loop())
+        clock = Turns()
+        gate.claim(SESSION)
+        for _ in range(4 * CLAIM_TURNS):
+            if not gate.claimed:
+                break
+            gate.claim(SESSION)  # more input for the same command: the claim is not renewed
+            await turns(1)
+        clock.stop()
+        return clock.n
+
+    assert CLAIM_TURNS <= run(main) <= CLAIM_TURNS + 3
 
 
 def test_past_max_waiting_a_request_starts_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,7 +221,7 @@ def test_finished_commits_are_handed_back_none_while_claimed_a_few_per_turn_whil
         futures = [loop.create_future() for _ in range(2 * PER_TURN + 1)]
         for n, future in enumerate(futures):
             wakeups.resolve(future, n)  # one journal group settled
-        await turns(5)
+        await turns(BLOCK_TURNS - 1)
         assert not any(f.done() for f in futures)  # the session's command first
         gate.let_go(SESSION)
         at: list[int] = []
