@@ -88,7 +88,11 @@ class FastLines:
     async def _more(self) -> None:
         if self._priority is not None:
             self._priority.let_go(self)
-        if self._before_wait is not None:  # the output leaves now, not one loop turn later
+        priority = self._priority
+        if self._before_wait is not None and priority is not None and priority.busy:
+            # the API is busy: the output leaves now, not a (long) loop turn later.  Otherwise it
+            # leaves at the next turn with what the other sessions wrote (50 sessions replaying
+            # scripts: 10% less CPU per line than sending each at once)
             self._before_wait()
         self._waiter = asyncio.get_running_loop().create_future()
         try:

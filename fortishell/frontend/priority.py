@@ -67,6 +67,7 @@ class Priority:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._warm_until = float("-inf")
+        self._background_until = float("-inf")
         self._claims: dict[object, int] = {}  # session -> the turn its claim began in
         self._turn = 0
         self._held = 0  # turns in a row in which claims kept every waiter waiting
@@ -85,11 +86,18 @@ class Priority:
         """An interactive session's command is under way."""
         return bool(self._claims)
 
+    @property
+    def busy(self) -> bool:
+        """A background request came less than :data:`WARM` seconds ago (the loop's turns may be
+        long: a session's output should leave at once rather than at the next turn)."""
+        return self._loop.time() < self._background_until
+
     def claim(self, owner: object) -> None:
         """Input arrived for ``owner`` (a session): background work waits until it lets go."""
         self._warm_until = self._loop.time() + WARM
-        self._claims.setdefault(owner, self._turn)  # a claim held on is not renewed by more input
-        self._tick_later()
+        # a claim held on is not renewed by more input; it ages in turns counted while background
+        # work waits (without any, nothing is held back and no turn needs counting)
+        self._claims.setdefault(owner, self._turn)
 
     def let_go(self, owner: object) -> None:
         """``owner`` waits for input again (or is gone)."""
@@ -99,7 +107,9 @@ class Priority:
     def enter(self) -> "asyncio.Future[None] | None":
         """A background request wants to start: None when it may now, else the future to await
         (through :func:`admitted`)."""
-        if self._loop.time() >= self._warm_until or len(self._waiting) >= MAX_WAITING:
+        now = self._loop.time()
+        self._background_until = now + WARM
+        if now >= self._warm_until or len(self._waiting) >= MAX_WAITING:
             return None
         self._tick_later()
         if not self._claims and not self._waiting and self._started < PER_TURN:
@@ -154,7 +164,7 @@ class Priority:
         else:
             self._held = 0
             self._start(PER_TURN)
-        if claims or self._waiting:
+        if self._waiting:
             self._tick_later()
 
     def _start(self, places: int) -> None:

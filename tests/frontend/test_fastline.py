@@ -100,9 +100,9 @@ def test_which_commands_run_on_the_event_loop(text: str, safe: bool) -> None:
 
 
 def test_a_line_claims_the_loop_until_the_session_waits_again_and_its_output_leaves_then() -> None:
-    """Input claims the loop's priority (background requests wait) until the session asks for more
-    input; just before it waits, ``before_wait`` sends what the command wrote (the SSH door's
-    channel flush), in the same loop turn rather than one turn later."""
+    """Input claims the loop's priority (REST requests wait) until the session asks for more input;
+    while the API is busy, ``before_wait`` (the SSH door's channel flush) sends what the command
+    wrote just before the session waits, in the same loop turn rather than one turn later."""
 
     async def main() -> list[str]:
         loop = asyncio.get_running_loop()
@@ -111,7 +111,7 @@ def test_a_line_claims_the_loop_until_the_session_waits_again_and_its_output_lea
         fast = FastLines(lambda _d: None, before_wait=lambda: seen.append(f"flush claimed={gate.claimed}"))
         reader = asyncio.ensure_future(fast.line(seen.append, never_more))
         await asyncio.sleep(0)
-        assert seen == ["flush claimed=False"] and not gate.claimed  # waiting: nothing claimed
+        assert not gate.claimed
         fast.feed("get system status\r")
         assert gate.claimed and gate.enter() is not None  # a REST request now waits its turn
         assert await reader == "get system status"
@@ -126,5 +126,22 @@ def test_a_line_claims_the_loop_until_the_session_waits_again_and_its_output_lea
         return [*seen, f"claimed while waiting={claimed_while_waiting}"]
 
     assert asyncio.run(asyncio.wait_for(main(), 10)) == [
-        "flush claimed=False", "get system status\n", "output", "flush claimed=False",
-        "claimed while waiting=False"]
+        "get system status\n", "output", "flush claimed=False", "claimed while waiting=False"]
+
+
+def test_without_rest_requests_the_output_leaves_at_the_next_loop_turn() -> None:
+    """No API load: no early flush (the channel sends at the next turn, with the other sessions')."""
+
+    async def main() -> list[str]:
+        seen: list[str] = []
+        fast = FastLines(lambda _d: None, before_wait=lambda: seen.append("flush"))
+        fast.feed("show\r")
+        assert await fast.line(seen.append, never_more) == "show"
+        waiting = asyncio.ensure_future(fast.line(seen.append, never_more))
+        await asyncio.sleep(0)
+        fast.close()
+        with pytest.raises(EOFError):
+            await waiting
+        return seen
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == ["show\n"]

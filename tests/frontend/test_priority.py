@@ -154,18 +154,21 @@ def test_claims_never_hold_the_queue_more_than_block_turns_in_a_row_even_with_in
 
 def test_a_claim_that_is_never_let_go_ends_claim_turns_after_it_began() -> None:
     """A session whose command went to a worker thread (or whose input went to the line editor)
-    does not claim the loop for ever."""
+    does not claim the loop for ever while requests wait."""
 
     async def main() -> int:
         gate = Priority(asyncio.get_running_loop())
         clock = Turns()
         gate.claim(SESSION)
+        waiters = []
         for _ in range(4 * CLAIM_TURNS):
             if not gate.claimed:
                 break
             gate.claim(SESSION)  # more input for the same command: the claim is not renewed
+            waiters.append(gate.enter())  # and REST requests keep coming
             await turns(1)
         clock.stop()
+        await asyncio.gather(*(admitted(gate, w) for w in waiters if w is not None))
         return clock.n
 
     assert CLAIM_TURNS <= run(main) <= CLAIM_TURNS + 3
