@@ -34,14 +34,16 @@ Bounds (no request is starved or lost):
   typing non-stop slow the API down, they do not stop it);
 * a claim ends :data:`CLAIM_TURNS` turns after it began even if its session
   never waits again (a command on a worker thread, input gone to the line
-  editor, a long paste);
+  editor, a long paste); turns are counted while something is held back;
 * while warm, a waiter starts within ``ceil(position / PER_TURN)`` unclaimed
   turns; newcomers queue behind it; when no session is warm, all start at once;
 * a waiter whose request is cancelled (its client hung up) leaves the queue;
 * past :data:`MAX_WAITING` waiters a new request starts at once (a flood of
   clients is served, never refused).
 
-While no session is warm a request costs one clock read.
+While no session is warm a request costs one clock read.  :attr:`Priority.busy`
+(a background request in the last :data:`WARM` seconds) tells a session that
+its output should leave at once rather than at the next, long, loop turn.
 """
 
 from __future__ import annotations
