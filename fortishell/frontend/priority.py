@@ -104,6 +104,8 @@ class Priority:
     def let_go(self, owner: object) -> None:
         """``owner`` waits for input again (or is gone)."""
         self._claims.pop(owner, None)
+        if not self._claims:
+            self._held = 0  # the run of blocked turns ends with the last claim
 
     # ------------------------------------------------------------ background requests
     def enter(self) -> "asyncio.Future[None] | None":

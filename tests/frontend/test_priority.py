@@ -152,6 +152,27 @@ def test_claims_never_hold_the_queue_more_than_block_turns_in_a_row_even_with_in
     assert max(b - a for a, b in zip([first, *at], at)) <= BLOCK_TURNS + 2
 
 
+def test_each_command_gets_its_blocked_turns_whatever_the_one_before_used() -> None:
+    async def main() -> list[int]:
+        gate = Priority(asyncio.get_running_loop())
+        clock = Turns()
+        started: list[tuple[str, int]] = []
+        gate.claim(SESSION)
+        tasks = [asyncio.ensure_future(request(gate, f"r{i}", started, clock)) for i in range(PER_TURN)]
+        await turns(BLOCK_TURNS)  # a command that took nearly all of its blocked turns
+        first = len(started)
+        gate.let_go(SESSION)
+        gate.claim(SESSION)  # the next line, at once
+        await turns(BLOCK_TURNS - 1)
+        second = len(started)
+        gate.let_go(SESSION)
+        await asyncio.gather(*tasks)
+        clock.stop()
+        return [first, second]
+
+    assert run(main) == [0, 0]
+
+
 def test_a_claim_that_is_never_let_go_ends_claim_turns_after_it_began() -> None:
     """A session whose command went to a worker thread (or whose input went to the line editor)
     does not claim the loop for ever while requests wait."""
