@@ -15,6 +15,11 @@ echoed known to it, and everything after follows it there.  The hand-over is
 one way because the editor reads ahead: bytes it has not consumed cannot be
 taken back without reordering the input.
 
+Input claims the event loop for the session (:mod:`.priority`: the loop's
+REST requests wait) until the session waits for input again; just before it
+waits, ``before_wait`` (the SSH channel's flush) sends what its command wrote,
+in the same loop turn.
+
 Also here: :func:`inline_safe` (which commands may run on the event loop,
 without a worker thread) and :class:`LazyPrompt` (a prompt_toolkit session
 built on first use: a session fed whole lines never builds one).
@@ -28,6 +33,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .priority import Priority, priority_of
+
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
 
@@ -38,8 +45,10 @@ _KEY = re.compile(r"\x1b\[[0-9;]*[~A-Za-z]|\x1b.?|.", re.S)
 class FastLines:
     """Input of one terminal session while it can be taken a whole line at a time (event loop only)."""
 
-    def __init__(self, to_editor: Callable[[str], None]) -> None:
+    def __init__(self, to_editor: Callable[[str], None], before_wait: Callable[[], None] | None = None) -> None:
         self._to_editor = to_editor
+        self._before_wait = before_wait  # sends the output written so far (the session now waits for input)
+        self._priority: Priority | None = None
         self._raw = ""
         self._shown = 0  # characters at the start of _raw already echoed
         self.active = True  # False once the line editor owns the input
@@ -48,6 +57,7 @@ class FastLines:
 
     def feed(self, data: str) -> None:
         """Input from the client (line ends already turned into ``\\r``)."""
+        self._claim()
         if not self.active:
             self._to_editor(data)
             return
@@ -56,7 +66,19 @@ class FastLines:
 
     def close(self) -> None:
         self.closed = True
+        if self._priority is not None:
+            self._priority.let_go(self)
         self._wake()
+
+    def _claim(self) -> None:
+        """Input to work on: the loop's background requests give way until the session waits again
+        (:mod:`.priority`)."""
+        if self._priority is None:
+            try:
+                self._priority = priority_of(asyncio.get_running_loop())
+            except RuntimeError:  # fed outside an event loop (tests): nobody to give way
+                return
+        self._priority.claim(self)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -64,6 +86,14 @@ class FastLines:
             waiter.set_result(None)
 
     async def _more(self) -> None:
+        if self._priority is not None:
+            self._priority.let_go(self)
+        priority = self._priority
+        if self._before_wait is not None and priority is not None and priority.busy:
+            # the API is busy: the output leaves now, not a (long) loop turn later.  Otherwise it
+            # leaves at the next turn with what the other sessions wrote (50 sessions replaying
+            # scripts: 10% less CPU per line than sending each at once)
+            self._before_wait()
         self._waiter = asyncio.get_running_loop().create_future()
         try:
             await self._waiter

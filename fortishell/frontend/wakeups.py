@@ -6,7 +6,8 @@ them would otherwise wake the loop once per commit (``call_soon_threadsafe``
 writes to the loop's self-pipe: a system call, and a wake-up of the loop's
 thread, each time).  :class:`LoopWakeups` queues the results and schedules one
 drain while the queue is non-empty: every result queued before the drain runs
-is delivered by it.
+is delivered by it (while an interactive session is active, a few per loop
+turn and the rest by the next drains: :mod:`.priority`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import threading
 import weakref
 from typing import Any
 
+from .priority import priority_of
+
 
 class LoopWakeups:
     """Futures of one event loop, resolved from any thread (:meth:`resolve`), in batches."""
@@ -24,6 +27,7 @@ class LoopWakeups:
         self._loop = loop
         self._lock = threading.Lock()
         self._due: list[tuple["asyncio.Future[Any]", Any]] = []
+        self._priority = priority_of(loop)
 
     def resolve(self, future: "asyncio.Future[Any]", value: Any) -> None:
         """``future.set_result(value)`` on the loop, soon; callable from any thread."""
@@ -36,6 +40,15 @@ class LoopWakeups:
     def _drain(self) -> None:
         with self._lock:
             due, self._due = self._due, []
+        due, later = self._priority.share(due)
+        if later:
+            # an interactive session is active (priority.py): the rest of the group a loop turn
+            # later, so that the session's next step is not queued behind them all
+            with self._lock:
+                scheduled = bool(self._due)  # a producer scheduled a drain when it found the queue empty
+                self._due[:0] = later
+            if not scheduled:
+                self._loop.call_soon(self._drain)
         for future, value in due:
             if not future.done():  # a cancelled waiter (its client went away)
                 future.set_result(value)

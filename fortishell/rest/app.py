@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote
 
 from aiohttp import web
 
+from ..frontend.priority import admitted, priority_of
 from ..ssh.logins import peer_text
 from . import auth, cmdb_api, envelope, monitor, monitor_certs, vdoms
 from .envelope import RestError
@@ -92,6 +93,12 @@ def guarded(handler: Handler) -> Handler:
     every path and method anyway (unknown paths: ``not_found``; methods: each handler's own 405)."""
 
     async def run(request: web.Request) -> web.StreamResponse:
+        # interactive SSH sessions of the loop first (frontend/priority.py): while one is active, a
+        # few requests start per loop turn and the others wait their turn here
+        gate = priority_of(asyncio.get_running_loop())
+        waiter = gate.enter()
+        if waiter is not None:
+            await admitted(gate, waiter)
         try:
             return await handler(request)
         except RestError as err:

@@ -126,7 +126,7 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                 self.feed.end()
             self.task = asyncio.get_running_loop().create_task(self._run_script(self._script))
             return
-        self.fast = FastLines(self._to_editor)
+        self.fast = FastLines(self._to_editor, before_wait=self.stdout.drain)
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def _to_editor(self, data: str) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from fortishell.frontend.fastline import FastLines, inline_safe
+from fortishell.frontend.priority import priority_of
 
 
 def never_more(_text: str) -> bool:
@@ -96,3 +97,51 @@ def test_end_of_input_and_pager_keys() -> None:
 ])
 def test_which_commands_run_on_the_event_loop(text: str, safe: bool) -> None:
     assert inline_safe(text) is safe
+
+
+def test_a_line_claims_the_loop_until_the_session_waits_again_and_its_output_leaves_then() -> None:
+    """Input claims the loop's priority (REST requests wait) until the session asks for more input;
+    while the API is busy, ``before_wait`` (the SSH door's channel flush) sends what the command
+    wrote just before the session waits, in the same loop turn rather than one turn later."""
+
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        gate = priority_of(loop)
+        seen: list[str] = []
+        fast = FastLines(lambda _d: None, before_wait=lambda: seen.append(f"flush claimed={gate.claimed}"))
+        reader = asyncio.ensure_future(fast.line(seen.append, never_more))
+        await asyncio.sleep(0)
+        assert not gate.claimed
+        fast.feed("get system status\r")
+        assert gate.claimed and gate.enter() is not None  # a REST request now waits its turn
+        assert await reader == "get system status"
+        assert gate.claimed  # the command runs
+        seen.append("output")
+        waiting = asyncio.ensure_future(fast.line(seen.append, never_more))
+        await asyncio.sleep(0)
+        claimed_while_waiting = gate.claimed
+        fast.close()
+        with pytest.raises(EOFError):
+            await waiting
+        return [*seen, f"claimed while waiting={claimed_while_waiting}"]
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == [
+        "get system status\n", "output", "flush claimed=False", "claimed while waiting=False"]
+
+
+def test_without_rest_requests_the_output_leaves_at_the_next_loop_turn() -> None:
+    """No API load: no early flush (the channel sends at the next turn, with the other sessions')."""
+
+    async def main() -> list[str]:
+        seen: list[str] = []
+        fast = FastLines(lambda _d: None, before_wait=lambda: seen.append("flush"))
+        fast.feed("show\r")
+        assert await fast.line(seen.append, never_more) == "show"
+        waiting = asyncio.ensure_future(fast.line(seen.append, never_more))
+        await asyncio.sleep(0)
+        fast.close()
+        with pytest.raises(EOFError):
+            await waiting
+        return seen
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == ["show\n"]
