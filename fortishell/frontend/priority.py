@@ -67,7 +67,8 @@ class Priority:
     """The interactive sessions' claims on one event loop and its background gate (that loop only)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # weakly: the per-loop registry's value must not keep its key (the loop) alive
+        self._loop_ref = weakref.ref(loop)
         self._warm_until = float("-inf")
         self._background_until = float("-inf")
         self._claims: dict[object, int] = {}  # session -> the turn its claim began in
@@ -78,6 +79,14 @@ class Priority:
         self._waiting: deque[asyncio.Future[None]] = deque()
 
     # ------------------------------------------------------------ interactive sessions
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop_ref()
+        if loop is None:
+            raise RuntimeError("the event loop is gone")
+        return loop
+
     @property
     def warm(self) -> bool:
         """An interactive session had input less than :data:`WARM` seconds ago."""

@@ -24,10 +24,18 @@ class LoopWakeups:
     """Futures of one event loop, resolved from any thread (:meth:`resolve`), in batches."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # weakly: the per-loop registry's value must not keep its key (the loop) alive
+        self._loop_ref = weakref.ref(loop)
         self._lock = threading.Lock()
         self._due: list[tuple["asyncio.Future[Any]", Any]] = []
         self._priority = priority_of(loop)
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop_ref()
+        if loop is None:
+            raise RuntimeError("the event loop is gone")
+        return loop
 
     def resolve(self, future: "asyncio.Future[Any]", value: Any) -> None:
         """``future.set_result(value)`` on the loop, soon; callable from any thread."""

@@ -55,3 +55,21 @@ def test_one_drain_per_burst() -> None:
         return calls
 
     assert asyncio.run(main()) == 2
+
+
+def test_a_loops_wakeups_and_priority_do_not_keep_it_alive() -> None:
+    """The per-loop registries hold their loop weakly: a loop that ends (a test's, a client's) is
+    collected with its LoopWakeups and Priority, not kept for the life of the process."""
+    import gc
+    import weakref
+
+    async def touch() -> None:
+        wakeups_of(asyncio.get_running_loop())  # makes the loop's Priority too
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(touch())
+    loop.close()
+    gone = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert gone() is None  # held strongly by its LoopWakeups or Priority, it stayed
