@@ -73,11 +73,14 @@ class FastLines:
     def _claim(self) -> None:
         """Input to work on: the loop's background requests give way until the session waits again
         (:mod:`.priority`)."""
-        if self._priority is None:
-            try:
-                self._priority = priority_of(asyncio.get_running_loop())
-            except RuntimeError:  # fed outside an event loop (tests): nobody to give way
-                return
+        try:  # the running loop's (a session's input comes on one loop; a test's may not)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # fed outside an event loop (tests): nobody to give way
+            return
+        if self._priority is None or self._priority.loop is not loop:
+            if self._priority is not None:
+                self._priority.let_go(self)
+            self._priority = priority_of(loop)
         self._priority.claim(self)
 
     def _wake(self) -> None:

@@ -81,6 +81,11 @@ class Priority:
     # ------------------------------------------------------------ interactive sessions
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop this is for (None once it is gone)."""
+        return self._loop_ref()
+
+    @property
     def _loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop_ref()
         if loop is None:
