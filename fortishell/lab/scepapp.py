@@ -238,16 +238,23 @@ class ScepApp:
         if signer.serial_number in self.state.revoked():
             raise _Refused(FailInfo.BAD_REQUEST)
 
-    def _issue(self, csr: x509.CertificateSigningRequest, op: str) -> x509.Certificate:
-        serial = self.state.next_serial()
+    def _check_csr(self, csr: x509.CertificateSigningRequest) -> None:
+        """Refuse (badRequest) a CSR the lab would not sign, before anything is allocated for it."""
         try:
-            if self.identity.single_ca:
-                cert = sign_leaf(leaf_builder(csr, issuer=self.identity.cert, now=self.now(), serial=serial),
-                                 self.identity)
-            else:
-                cert = self.ca.issue(csr, now=self.now(), serial=serial)
+            leaf_builder(csr, issuer=self.identity.cert if self.identity.single_ca else self.ca.cert,
+                         now=self.now(), serial=1)
         except CsrRejected:
             raise _Refused(FailInfo.BAD_REQUEST) from None
+
+    def _issue(self, csr: x509.CertificateSigningRequest, op: str) -> x509.Certificate:
+        # checked first: a refused request uses no serial (the serials of what was issued have no gap)
+        self._check_csr(csr)
+        now = self.now()
+        serial = self.state.next_serial()
+        if self.identity.single_ca:
+            cert = sign_leaf(leaf_builder(csr, issuer=self.identity.cert, now=now, serial=serial), self.identity)
+        else:
+            cert = self.ca.issue(csr, now=now, serial=serial)
         pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
         self.state.record(serial, subject=cert.subject.rfc4514_string(),
                           not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op=op)
@@ -255,11 +262,7 @@ class ScepApp:
 
     # ------------------------------------------------------------ manual approval
     def _held(self, msg: PkiMessage, csr: x509.CertificateSigningRequest, op: str) -> ScepReply:
-        try:  # a CSR the lab would refuse is refused now, not held for an approval in vain
-            leaf_builder(csr, issuer=self.identity.cert if self.identity.single_ca else self.ca.cert,
-                         now=self.now(), serial=1)
-        except CsrRejected:
-            raise _Refused(FailInfo.BAD_REQUEST) from None
+        self._check_csr(csr)  # a CSR the lab would refuse is refused now, not held for an approval in vain
         request = PendingRequest(
             transaction_id=msg.transaction_id, status="pending", subject=csr.subject.rfc4514_string(),
             received=self.now().replace(microsecond=0).isoformat(),

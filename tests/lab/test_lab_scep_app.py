@@ -283,3 +283,25 @@ def test_the_approval_path_holds_requests_and_approve_all_decides_them(lab: Path
     assert app.pending.decide_all(approve=True) == []  # nothing left waiting
     for req in (held, other):
         assert req.read(post(app, req.poll(ra, root.subject), "/approval/scep").body, ra).status == PkiStatus.SUCCESS
+
+
+@pytest.mark.parametrize("single_ca", [False, True], ids=["ca-plus-ra", "single-ca"])
+def test_a_refused_csr_uses_no_serial(lab: Path, clock: Clock, single_ca: bool) -> None:
+    """A CSR the lab will not sign (no CN) is refused before a serial is allocated: the next accepted
+    request gets the very next serial, so the lab's serials have no gap."""
+    app = make_app(lab, clock, single_ca=single_ca)
+    state = LabState(lab)
+    first = state.next_serial()  # what the counter stands at now (taken here, so the next is first + 1)
+    req = Requester.new(cn="no-cn")
+    no_cn = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(x509.oid.NameOID.ORGANIZATION_NAME, "lab")])).add_attribute(
+        x509.oid.AttributeOID.CHALLENGE_PASSWORD, b"fortinet-lab").sign(req.key, hashes.SHA256())
+    rep = req.read(post(app, req.request(app.identity.cert, csr_der(no_cn))).body, app.identity.cert)
+    assert (rep.status, rep.fail_info) == (PkiStatus.FAILURE, FailInfo.BAD_REQUEST)
+    good = Requester.new(1, cn="student1")
+    rep = good.read(post(app, good.pkcsreq(app.identity.cert, cn="student1")).body, app.identity.cert)
+    assert rep.status == PkiStatus.SUCCESS
+    cert = good.certificate(rep)
+    assert cert.serial_number == first + 1
+    assert sorted(LabState(lab).issued()) == [first + 1]
+    assert LabState(lab).next_serial() == first + 2  # persisted: a fresh reader continues after it
