@@ -79,3 +79,20 @@ def test_a_failed_scep_renewal_traces_on_the_scep_application(session: Session, 
     assert failed and failed[0].endswith(". Retry in 5 minutes."), lines
     assert not any(ln.startswith("[2512] est_auto_regen") for ln in lines)
     assert device.cmdb.entry(LOCAL, "ren1").get("certificate") == before
+
+
+def test_a_pending_scep_request_with_an_ec_key_fails_as_on_the_device(session: Session, device: Device) -> None:
+    """``generate ec`` then ``enroll-protocol scep``: a pending SCEP request whose key is EC.  Its poll
+    reads the key and fails as the device does (KB 404520) before anything is sent: one line in the
+    event log, the entry unchanged (the RSA check of the driver's key loading, ``scep/driver._rsa``)."""
+    asked = session.execute("execute vpn certificate ca import auto http://scep.lab/scep")  # trusted: it would answer
+    assert asked.question is not None and asked.question.answer(True).rc == 0
+    for line in ("execute vpn certificate local generate ec ecp secp256r1 ecp.lab", "config vpn certificate local",
+                 "edit ecp", "set enroll-protocol scep", "set scep-url http://scep.lab/scep", "end"):
+        assert session.execute(line).rc == 0, line
+    before = device.cmdb.entry(LOCAL, "ecp")
+    assert before.get("csr") and not before.get("certificate")
+    device.poll_renewals(force=True)
+    failed = [e.msg for e in device.eventlog.entries() if e.logdesc == "Certificate enrollment failed"]
+    assert failed == ["SCEP request of certificate ecp: Couldn't read inner PKCS#7 (SCEP needs an RSA key)."]
+    assert device.cmdb.entry(LOCAL, "ecp") == before
