@@ -126,11 +126,9 @@ class AcmeDriver:
                                        "last-updated": stamp})
 
     def _trace(self, event: Trace) -> None:
-        if self.tracer is None:
-            return
-        if event.point is None:  # a raw block (the EST flows' hex dumps; the ACME order has none)
-            self.tracer.raw(C.APP, event.text)
-        else:
+        # the ACME order yields catalogue points only: a raw block (point None) is the EST flows' hex
+        # dump, which no ACME flow yields, so none is printed here (as in the SCEP driver)
+        if self.tracer is not None and event.point is not None:
             self.tracer.emit(C.APP, event.point, **dict(event.values))
 
 
