@@ -11,15 +11,18 @@ FortiOS-style line (:class:`~fortishell.errors.ScepError`)::
 
 A cancellation (Ctrl-C) shuts the connection down (a blocked request returns at
 once) and is thrown into the flow before anything is stored; a store is one CMDB
-transaction, so an operation stores all of its result or nothing.
+transaction, so an operation stores all of its result or nothing.  A store that committed but
+whose configuration file could not be written is kept (as ``end`` keeps such a change): the
+operation succeeds and the save failure's lines are its outcome's ``notes``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import ipaddress
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -46,6 +49,7 @@ class ScepDriver:
                  poll_interval: int = 300) -> None:
         self.cmdb, self.clock, self.tracer, self.network = cmdb, clock, tracer, network
         self.timeout, self.poll_interval = timeout, poll_interval
+        self._notes: list[str] = []  # lines of a store that committed but could not be saved (Outcome.notes)
 
     # ------------------------------------------------------------ operations
     def fetch_ca(self, settings: ScepSettings, token: CancelToken) -> CaChain:
@@ -153,9 +157,13 @@ class ScepDriver:
         resolve = self.network.resolve if self.network is not None else None
         # the transport's sockets are shut down by the token itself (est/transport.Backend)
         http = ScepHttp(settings.url, token, trust_pems=trust_pems, resolve=resolve, timeout=self.timeout)
+        self._notes = []
         try:
-            return drive(flow, lambda event: self._perform(event, http, token, new), token,
-                         thrown=(Cancelled, FlowFailure), recheck=True)
+            result = drive(flow, lambda event: self._perform(event, http, token, new), token,
+                           thrown=(Cancelled, FlowFailure), recheck=True)
+            if self._notes and isinstance(result, Outcome):
+                return cast(T, dataclasses.replace(result, notes=tuple(self._notes)))
+            return result
         except Cancelled:
             self._trace(Trace.of(C.FAILED, name=settings.name or settings.url, reason="cancelled"))
             raise Cancelled(f"{what} cancelled.") from None
@@ -179,9 +187,14 @@ class ScepDriver:
         return None
 
     def _store(self, event: StoreLocal, new: bool) -> Stored:
+        """One transaction.  Refused inside it (nothing stored): the operation fails.  Failed after
+        it committed (a commit listener: the configuration file could not be saved): the entry is
+        stored, as ``end`` keeps a change it could not save, so the operation does not fail; the
+        failure's lines are the outcome's ``notes``."""
         values = dict(event.values)
         values.setdefault("source", "user")
         values.setdefault("range", "global")
+        committed = False
         try:
             with self.cmdb.transaction() as tx:
                 exists = tx.get(LOCAL, event.name) is not None
@@ -190,10 +203,13 @@ class ScepDriver:
                 if not new and not exists:
                     raise FlowFailure(f"certificate '{event.name}' was deleted meanwhile")
                 tx.put(LOCAL, event.name, values)
+                committed = True  # nothing raised inside: the transaction commits at the block's end
         except FlowFailure:
             raise
-        except errors.FortiError as exc:  # the CMDB refused the values
-            raise FlowFailure("; ".join(exc.lines) or "the configuration refused the certificate") from None
+        except errors.FortiError as exc:
+            if not committed:  # the CMDB refused the values: rolled back
+                raise FlowFailure("; ".join(exc.lines) or "the configuration refused the certificate") from None
+            self._notes.extend(exc.lines)
         return Stored((event.name,))
 
     def _trace(self, event: Trace) -> None:

@@ -52,11 +52,14 @@ class CaChain:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an enrollment ended: ``certificate`` issued, or ``pending`` (``transaction_id`` to poll)."""
+    """How an enrollment ended: ``certificate`` issued, or ``pending`` (``transaction_id`` to poll).
+    ``notes``: FortiOS-style lines the command shows besides (the configuration file could not be
+    saved after the store: the result is kept, as after ``end``)."""
 
     certificate: x509.Certificate | None
     pending: bool
     transaction_id: str
+    notes: tuple[str, ...] = ()
 
 
 Event = Request | Trace | Wait | StoreLocal

@@ -65,8 +65,9 @@ class ScepService:
         return outcome
 
     def renew(self, name: str) -> list[str]:
-        self.host.run_cancellable(lambda token: self.driver().renew(name, token))
-        return []
+        """Renew ``name``; the lines to show (a renewal stored but not saved: the save failure's)."""
+        outcome: Outcome = self.host.run_cancellable(lambda token: self.driver().renew(name, token))
+        return list(outcome.notes)
 
     # ------------------------------------------------------------ polling pending requests
     def pending(self) -> list[str]:
@@ -106,6 +107,8 @@ class ScepService:
             except Exception:  # noqa: BLE001 - no traceback may reach a user
                 self.host.log.error("SCEP poll of %s failed\n%s", name, traceback.format_exc())
                 continue
+            if outcome.notes:  # issued and stored, but the configuration file could not be saved
+                self.host.log.error("SCEP poll of %s: %s", name, " ".join(outcome.notes))
             if not outcome.pending:
                 self._next.pop(name, None)
                 self.host.eventlog.write(LOGID_CERT_RENEWED, "information", "Certificate enrolled",

@@ -4,13 +4,19 @@ driver's store checks against other sessions; a failed renewal's trace on the sc
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography import x509
 
+from fortishell.cmdb import store
+from fortishell.est import pki
 from fortishell.shell.device import Device
 from fortishell.shell.session import Session
 from fortishell.shell.result import Result
@@ -96,3 +102,35 @@ def test_a_pending_scep_request_with_an_ec_key_fails_as_on_the_device(session: S
     failed = [e.msg for e in device.eventlog.entries() if e.logdesc == "Certificate enrollment failed"]
     assert failed == ["SCEP request of certificate ecp: Couldn't read inner PKCS#7 (SCEP needs an RSA key)."]
     assert device.cmdb.entry(LOCAL, "ecp") == before
+
+
+def test_a_certificate_whose_save_fails_is_kept_and_the_save_failure_shown(session: Session, device: Device,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's transaction commits, then the configuration file cannot be written (the disk is
+    full): the certificate is issued and stored with its key, as ``end`` keeps a change it could not
+    save, and the command shows the save failure in one line instead of calling the enrollment failed
+    (it was not: the entry holds the certificate).  The file keeps what it had; the next save writes it."""
+    url = "http://scep.lab/scep"
+    asked = session.execute(f"execute vpn certificate ca import auto {url}")
+    assert asked.question is not None and asked.question.answer(True).rc == 0
+    saved = device.config_path.read_bytes()
+    real = os.replace
+
+    def replace(src: Any, dst: Any, **kw: Any) -> None:  # only the configuration file's rename fails
+        if Path(dst) == device.config_path:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(src, dst, **kw)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    result = session.execute(f'execute vpn certificate local generate rsa full1 2048 full1 "" "" "" "" "" "" "" '
+                             f"{url} fortinet-lab")
+    assert (result.rc, result.lines) == (0, [f"cannot write configuration file {device.config_path}: "
+                                             "[Errno 28] No space left on device"])
+    assert device.config_path.read_bytes() == saved
+    entry = device.cmdb.entry(LOCAL, "full1")
+    cert = x509.load_pem_x509_certificate(str(entry.get("certificate")).encode())
+    key = pki.load_key(str(entry.get("private-key")), str(entry.get("password")))
+    assert cert.public_key() == key.public_key() and entry.get("state") == "OK"
+    monkeypatch.undo()
+    device.save()
+    assert b"edit \"full1\"" in device.config_path.read_bytes()

@@ -91,10 +91,9 @@ def _generate(kind: str) -> Any:
         spec = request.RequestSpec(kind, size, subject, opt.get("country", ""), opt.get("state", ""),
                                    opt.get("city", ""), opt.get("org", ""), opt.get("unit", ""),
                                    opt.get("email", ""), opt.get("san", ""))
-        generate_request(sess, name, spec, key_password=opt.get("key_password", ""),
-                         scep_url=opt.get("scep_url", ""), source_ip=opt.get("source_ip", ""),
-                         scep_options=opt)
-        return Result()
+        return Result(generate_request(sess, name, spec, key_password=opt.get("key_password", ""),
+                                       scep_url=opt.get("scep_url", ""), source_ip=opt.get("source_ip", ""),
+                                       scep_options=opt))
 
     return handler
 
@@ -104,10 +103,11 @@ do_generate_ec = _generate("ec")
 
 
 def generate_request(sess: "Session", name: str, spec: request.RequestSpec, *, key_password: str = "",
-                     scep_url: str = "", source_ip: str = "", scep_options: dict[str, str] | None = None) -> None:
+                     scep_url: str = "", source_ip: str = "", scep_options: dict[str, str] | None = None) -> list[str]:
     """A new key and CSR stored as the pending entry ``name`` (``generate rsa|ec``, REST csr/generate);
     with a ``scep_url`` enrolled over SCEP (``certs_scep.py``; ``scep_options``: the command's
-    positions -- challenge, CA identifier)."""
+    positions -- challenge, CA identifier).  The lines to show: an SCEP enrollment stored but not
+    saved shows the save failure."""
     check_new_name(sess, name)
     if spec.kind == "rsa" and spec.size_or_curve not in request.RSA_SIZES \
             or spec.kind == "ec" and spec.size_or_curve not in request.CURVES:
@@ -117,8 +117,7 @@ def generate_request(sess: "Session", name: str, spec: request.RequestSpec, *, k
 
         options = dict(scep_options or {})
         options.update(scep_url=scep_url, source_ip=source_ip, key_password=key_password)
-        generate_scep(sess, spec.kind, name, spec.size_or_curve, spec, options)
-        return
+        return generate_scep(sess, spec.kind, name, spec.size_or_curve, spec, options).lines
     if source_ip:
         try:
             ipaddress.IPv4Address(source_ip)
@@ -136,6 +135,7 @@ def generate_request(sess: "Session", name: str, spec: request.RequestSpec, *, k
         values["source-ip"] = source_ip
     with sess.cmdb.transaction() as tx:
         tx.put(LOCAL, name, values)
+    return []
 
 
 # ------------------------------------------------------------------ export

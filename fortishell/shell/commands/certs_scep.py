@@ -12,7 +12,8 @@
   kept (renewal uses ``scep-password``).  A CA that answers PENDING leaves the entry with its CSR:
   ``get`` shows ``state PENDING`` until a poll (every 5 minutes on the device clock) fetches the
   certificate.  A failure prints one line (``SCEP enrollment of certificate 'NAME' failed:
-  <reason>``) and stores nothing.  An EC key fails as on the device (KB 404520): ``Couldn't read
+  <reason>``) and stores nothing; a certificate stored when the configuration file then cannot be
+  written is kept, as after ``end``, and the save failure is the command's one line.  An EC key fails as on the device (KB 404520): ``Couldn't read
   inner PKCS#7``.
 * ``ca import auto <url> [<ca-identifier>] [<source-ip>] [<fingerprint>]`` (7.6 CLI reference)
   fetches GetCACert and treats its CA certificates as ``ca import est`` treats ``/cacerts``:
@@ -73,8 +74,8 @@ def generate_scep(sess: "Session", kind: str, name: str, size: str, spec: reques
     values: dict[str, Any] = {"private-key": pki.encrypt_key(key, password), "password": password}
     if not isinstance(key, rsa.RSAPrivateKey):  # kind rsa: always RSA
         raise CertError("Couldn't read inner PKCS#7 (SCEP enrollment needs an RSA key).")
-    sess.device.scep.enroll(settings, key, csr, values)
-    return Result()
+    outcome = sess.device.scep.enroll(settings, key, csr, values)
+    return Result(list(outcome.notes))  # stored, but the configuration file could not be saved
 
 
 def do_ca_import_auto(sess: "Session", rest: list[ast.Word]) -> Result:
