@@ -29,12 +29,12 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AttributeOID, NameOID
 
 from ..errors import LabError
 from . import habits, keygen
-from .ca import CsrRejected, LabCA
+from .ca import CsrRejected, LabCA, leaf_builder
 from .faults import ENROLL_OPS, Faults, FaultState
 from .state import LabState
 from .topology import LabTopology
@@ -250,23 +250,28 @@ class EstApp:
         return self._issue(csr, op, f if applies else None)
 
     def _issue(self, csr: x509.CertificateSigningRequest, op: str, f: FaultState | None) -> Reply:
-        serial = self.state.next_serial()
         now = self.now()
         new_key = keygen.key_like(csr) if op == "serverkeygen" else None  # RFC 7030 4.4: the server's key
-        chain: list[x509.Certificate] = []  # certificates sent after the new one
-        issuer = self.ca
-        try:
-            if f is not None and f.foreign_ca_cert:
-                cert = _foreign_ca().issue(csr, now=now, serial=serial)
-            elif f is not None and f.wrong_key_cert:
-                other = ec.generate_private_key(ec.SECP256R1()).public_key()
-                cert = self.ca.issue(csr, now=now, serial=serial, public_key=other)
-            else:
-                issuer, chain = self.topology.issuer(self.faults.snapshot())  # PKI topology knobs
-                cert = issuer.issue(csr, now=now, serial=serial,
-                                    public_key=new_key.public_key() if new_key is not None else None)
+        foreign = f is not None and f.foreign_ca_cert
+        public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None
+        if not foreign and f is not None and f.wrong_key_cert:
+            public_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+        else:
+            public_key = new_key.public_key() if new_key is not None and not foreign else None
+        try:  # a CSR the lab will not sign is refused before a serial is allocated (no gap in the serials)
+            leaf_builder(csr, issuer=self.ca.cert, now=now, serial=1, public_key=public_key)
         except CsrRejected as exc:
             return error(400, " ".join(exc.lines))
+        serial = self.state.next_serial()
+        chain: list[x509.Certificate] = []  # certificates sent after the new one
+        issuer = self.ca
+        if foreign:
+            cert = _foreign_ca().issue(csr, now=now, serial=serial)
+        elif f is not None and f.wrong_key_cert:
+            cert = self.ca.issue(csr, now=now, serial=serial, public_key=public_key)
+        else:
+            issuer, chain = self.topology.issuer(self.faults.snapshot())  # PKI topology knobs
+            cert = issuer.issue(csr, now=now, serial=serial, public_key=public_key)
         pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         self.state.record(
             serial, subject=cert.subject.rfc4514_string(), not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op=op

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID, NameOID
 from labkit import LAB_TIME, make_csr
@@ -109,3 +110,30 @@ def test_state_concurrent_allocation_two_instances(tmp_path):
 def test_memory_state_without_directory():
     s = LabState(None)
     assert s.next_serial() == FIRST_SERIAL and s.issued_pem(FIRST_SERIAL) is None
+
+
+def test_a_csr_the_est_lab_refuses_uses_no_serial(tmp_path, lab_ca):
+    """The EST responder's logic in process: a CSR with no CN is refused (400) before a serial is
+    allocated, so the next accepted enrollment gets the very next serial (no gap in the lab's serials)."""
+    from labkit import basic, certs_from_reply, csr_b64
+
+    from fortishell.lab.estapp import EstApp, Request
+    from fortishell.lab.faults import Faults
+
+    state = LabState(tmp_path / "est-lab")
+    app = EstApp(lab_ca, state, Faults(), lambda: LAB_TIME)
+    first = state.next_serial()
+
+    def simpleenroll(csr: x509.CertificateSigningRequest):
+        headers = [("content-type", "application/pkcs10"), ("authorization", basic())]
+        return app.handle(Request("POST", "/.well-known/est/simpleenroll", headers, csr_b64(csr), ("127.0.0.1", 5000)))
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    no_cn = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lab")])).sign(key, hashes.SHA256())
+    refused = simpleenroll(no_cn)
+    assert (refused.status, refused.body) == (400, b"CSR subject has no CN\n")
+    accepted = simpleenroll(make_csr("student1")[1])
+    assert accepted.status == 200, accepted.body
+    assert certs_from_reply(accepted.body)[0].serial_number == first + 1
+    assert sorted(LabState(tmp_path / "est-lab").issued()) == [first + 1]
