@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives import serialization
 from ..clock import Clock, parse_clock_option
 from ..errors import FortiError, LabError
 from ..x509text import name_spaced, serial_colon, serial_readings, sha256_fingerprint
-from .ca import CsrRejected, LabCA
+from .ca import CsrRejected, LabCA, leaf_builder
 from .crl import build_crl, crl_pem, lab_ca_for
 from .scepstore import PendingStore
 from .state import LabState
@@ -144,8 +144,10 @@ def _sign(state: LabState, ca: LabCA, clock: Clock, csr_file: Path, output: Path
         csr = (x509.load_pem_x509_csr(data) if b"-----BEGIN" in data else x509.load_der_x509_csr(data))
     except ValueError:
         raise CsrRejected(f"{csr_file} is not a certificate signing request") from None
+    now = clock.now()
+    leaf_builder(csr, issuer=ca.cert, now=now, serial=1)  # CsrRejected before a serial is used (no gap)
     serial = state.next_serial()
-    cert = ca.issue(csr, now=clock.now(), serial=serial)
+    cert = ca.issue(csr, now=now, serial=serial)
     pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
     state.record(serial, subject=cert.subject.rfc4514_string(),
                  not_after=cert.not_valid_after_utc.isoformat(), pem=pem, op="lab-ca sign")

@@ -40,3 +40,22 @@ def test_show_without_a_clock_says_the_real_time(tmp_path: Path, capsys: pytest.
     assert cacli.main(["show"], tmp_path) == 0
     head = capsys.readouterr().out.split("-----BEGIN")[0].splitlines()
     assert any(line.startswith("Issues at:   the real time") for line in head), head
+
+
+def test_sign_refuses_a_csr_before_it_uses_a_serial(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``lab-ca sign`` of a CSR the lab will not sign (no CN) fails in one line and uses no serial:
+    the next signed certificate has the very next serial."""
+    from fortishell.lab.state import LabState
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    no_cn = (x509.CertificateSigningRequestBuilder()
+             .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lab")])).sign(key, hashes.SHA256()))
+    (tmp_path / "bad.csr").write_bytes(no_cn.public_bytes(serialization.Encoding.PEM))
+    _csr(tmp_path / "s.csr")
+    lab = tmp_path / "est-lab"
+    first = LabState(lab).next_serial()
+    assert cacli.main(["--lab-state", str(lab), "sign", str(tmp_path / "bad.csr")], tmp_path) != 0
+    assert "CSR subject has no CN" in capsys.readouterr().err
+    assert cacli.main(["--lab-state", str(lab), "sign", str(tmp_path / "s.csr"), "-o", str(tmp_path / "s.pem")],
+                      tmp_path) == 0
+    assert x509.load_pem_x509_certificate((tmp_path / "s.pem").read_bytes()).serial_number == first + 1
