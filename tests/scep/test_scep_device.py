@@ -134,3 +134,32 @@ def test_a_certificate_whose_save_fails_is_kept_and_the_save_failure_shown(sessi
     monkeypatch.undo()
     device.save()
     assert b"edit \"full1\"" in device.config_path.read_bytes()
+
+
+def test_a_renewal_whose_save_fails_is_kept_and_counts_as_renewed(session: Session, device: Device,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The renewal path of the same rule: the configuration file cannot be written, so the ``end``
+    that turns renewal on shows the save failure, and the renewal it starts stores the new
+    certificate and counts as done (event log "renewed", no back-off), not as failed."""
+    url = "http://scep.lab/scep"
+    asked = session.execute(f"execute vpn certificate ca import auto {url}")
+    assert asked.question is not None and asked.question.answer(True).rc == 0
+    assert session.execute(f'execute vpn certificate local generate rsa ren2 2048 ren2 "" "" "" "" "" "" "" {url} '
+                           "fortinet-lab").rc == 0
+    old = device.cmdb.entry(LOCAL, "ren2").get("certificate")
+    real = os.replace
+
+    def replace(src: Any, dst: Any, **kw: Any) -> None:
+        if Path(dst) == device.config_path:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(src, dst, **kw)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    for line in ("config vpn certificate local", "edit ren2", "set scep-password fortinet-lab",
+                 "set auto-regenerate-days 400"):
+        assert session.execute(line).rc == 0, line
+    ended = session.execute("end")  # the renewal runs at this command's boundary
+    assert ended.lines == [f"cannot write configuration file {device.config_path}: [Errno 28] No space left on device"]
+    assert device.cmdb.entry(LOCAL, "ren2").get("certificate") not in ("", None, old)
+    logged = [(e.logdesc, e.msg) for e in device.eventlog.entries() if "ren2" in e.msg]
+    assert logged == [("Certificate renewed", "Certificate ren2 was renewed with SCEP")]
