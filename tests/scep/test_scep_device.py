@@ -1,6 +1,7 @@
 """The SCEP client on a device: Ctrl-C during an enrollment (``Device.cancel``, what the REPL's
 Ctrl-C and SIGINT call: the blocked request returns at once, one line, nothing stored); the
-driver's store checks against other sessions; a failed renewal's trace on the scep application."""
+driver's store checks against other sessions; a failed renewal's trace on the scep application; a
+store whose configuration file cannot be written (kept, the save failure shown); an EC key's poll."""
 
 from __future__ import annotations
 
