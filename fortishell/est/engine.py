@@ -20,6 +20,13 @@ Failure output (not documented by the guide; chosen to match FortiOS's
 
     EST enrollment of certificate 'est-test101' failed: <reason>
     EST enrollment of certificate 'est-test101' cancelled.
+
+A store is one CMDB transaction.  One the CMDB refuses (rolled back, nothing
+stored) fails the operation; one that committed but whose configuration file
+could not be written (a commit listener's failure) is kept, as ``end`` keeps a
+change it could not save: the operation succeeds (its trace is the success
+trace) and the save failure's lines are shown once, before ``Done.`` (a
+renewal returns them for the device's debug.log).
 """
 
 from __future__ import annotations
@@ -76,20 +83,28 @@ class EstEngine:
 
     # ================================================================== public
     def generate(self, settings: EstSettings, cancel: CancelToken | None = None) -> list[str]:
-        """Enroll a new local certificate; returns ``["Done."]`` or raises EstError / Cancelled."""
+        """Enroll a new local certificate; returns ``["Done."]`` (after the save failure's lines of a
+        result stored but not saved) or raises EstError / Cancelled."""
         what = f"EST enrollment of certificate '{settings.name}'"
-        self._run(what, lambda: _wrap(flows.enroll, self._job(settings)), cancel)
-        return ["Done."]
+        notes: list[str] = []
+        self._run(what, lambda: _wrap(flows.enroll, self._job(settings)), cancel, notes)
+        return [*notes, "Done."]
 
     def regenerate(self, name: str, cancel: CancelToken | None = None) -> list[str]:
         """Re-enroll an existing certificate (``generate est <existing-name>``, Example 3)."""
-        what = f"EST re-enrollment of certificate '{name}'"
-        self._run(what, lambda: _wrap(flows.reenroll, self._reenroll_job(name)), cancel)
-        return ["Done."]
+        return [*self._reenroll(name, cancel), "Done."]
 
     def renew(self, name: str, cancel: CancelToken | None = None) -> list[str]:
-        """Automatic renewal (Example 2): the same re-enrollment, started by the renewal service."""
-        return self.regenerate(name, cancel)
+        """Automatic renewal (Example 2): the same re-enrollment, started by the renewal service.
+        Returns the lines it has to report (nothing, or the save failure of a renewal stored but
+        not saved: the device logs them)."""
+        return self._reenroll(name, cancel)
+
+    def _reenroll(self, name: str, cancel: CancelToken | None) -> list[str]:
+        what = f"EST re-enrollment of certificate '{name}'"
+        notes: list[str] = []
+        self._run(what, lambda: _wrap(flows.reenroll, self._reenroll_job(name)), cancel, notes)
+        return notes
 
     def fetch_cacerts(self, settings: EstSettings, cancel: CancelToken | None = None, *,
                       bootstrap: bool = False) -> list[x509.Certificate]:
@@ -112,24 +127,28 @@ class EstEngine:
 
     # ================================================================== driving
     def _run(self, what: str, make: Callable[[], tuple[Generator[Event, Reply, T], TransportConfig]],
-             cancel: CancelToken | None) -> T:
+             cancel: CancelToken | None, notes: list[str] | None = None) -> T:
+        """Drive the operation; ``notes`` gets the save failure's lines of a store that committed."""
         token = cancel if cancel is not None else CancelToken()
+        notes = notes if notes is not None else []
         try:
             token.check()
             try:
                 flow, tcfg = make()
             except FlowFailure as failure:  # nothing to drive: the flow that closes the trace
-                self._drive(flows.abandoned(failure), None, token)
+                self._drive(flows.abandoned(failure), None, token, notes)
                 raise  # (abandoned() has raised it already)
-            return self._drive(flow, tcfg, token)
+            return self._drive(flow, tcfg, token, notes)
         except Cancelled:
             raise Cancelled(f"{what} cancelled.") from None
         except FlowFailure as exc:
             raise errors.EstError(f"{what} failed: {exc.reason}") from None
 
-    def _drive(self, flow: Generator[Event, Reply, T], tcfg: TransportConfig | None, token: CancelToken) -> T:
+    def _drive(self, flow: Generator[Event, Reply, T], tcfg: TransportConfig | None, token: CancelToken,
+               notes: list[str]) -> T:
         """Perform the flow's events until it returns (``cancel.drive``); a cancellation is thrown
-        into the flow.  One connection per operation, opened by its first request."""
+        into the flow.  One connection per operation, opened by its first request.  ``notes``: the
+        save failures of its stores (per operation: the engine may run two at once)."""
         transport: list[EstTransport | WireFailure] = []
 
         def perform(event: Event) -> Reply:
@@ -149,10 +168,10 @@ class EstEngine:
                         token.check()
                 elif isinstance(event, StoreCaCerts):
                     token.check()
-                    return self._store_ca(event)
+                    return self._store_ca(event, notes)
                 elif isinstance(event, StoreLocal):
                     token.check()
-                    return self._store_local(event)
+                    return self._store_local(event, notes)
             except EstTransportError as exc:
                 return WireFailure(exc.text, exc.connected)
             return None
@@ -266,8 +285,9 @@ class EstEngine:
         return cert_pem, key_pem, password, cert, key
 
     # ================================================================== storing
-    def _store_ca(self, event: StoreCaCerts) -> Stored:
-        """Import the CA certificates the CA store does not hold yet (their own transaction)."""
+    def _store_ca(self, event: StoreCaCerts, notes: list[str]) -> Stored:
+        """Import the CA certificates the CA store does not hold yet (their own transaction; a
+        failure after its commit: see :func:`_committed`)."""
         existing: set[bytes] = set()
         for entry in self.cmdb.entries(CA):
             try:
@@ -275,6 +295,7 @@ class EstEngine:
             except pki.PkiError:
                 continue  # an unreadable CA entry cannot be a duplicate
         names: list[str] = []
+        committed = False
         try:
             with self.cmdb.transaction() as tx:
                 for cert in event.certs:
@@ -286,22 +307,38 @@ class EstEngine:
                     tx.put(CA, name, {"ca": pki.cert_pem(cert), "source": "user", "range": "global",
                                       "est-url": event.url, "ca-identifier": event.ca_id or ""})
                     names.append(name)
+                committed = True  # nothing raised inside: the transaction commits at the block's end
         except errors.FortiError as exc:
-            raise FlowFailure("; ".join(exc.lines) or "the configuration refused the CA certificates",
-                              "cacerts") from None
+            if not committed:  # the CMDB refused the values: rolled back, nothing stored
+                raise FlowFailure("; ".join(exc.lines) or "the configuration refused the CA certificates",
+                                  "cacerts") from None
+            _committed(exc, notes)
         return Stored(tuple(names))
 
-    def _store_local(self, event: StoreLocal) -> Stored:
+    def _store_local(self, event: StoreLocal, notes: list[str]) -> Stored:
+        """The certificate and key (one transaction; a failure after its commit: see :func:`_committed`)."""
         values = dict(event.values)
         values.update({"source": "user", "state": "OK", "range": "global",
                        "last-updated": int(self.clock.now().timestamp()) if self.clock is not None else 0})
+        committed = False
         try:
             with self.cmdb.transaction() as tx:
                 tx.put(LOCAL, event.name, values)
+                committed = True
         except errors.FortiError as exc:
-            raise FlowFailure("; ".join(exc.lines) or "the configuration refused the certificate",
-                              "store") from None
+            if not committed:
+                raise FlowFailure("; ".join(exc.lines) or "the configuration refused the certificate",
+                                  "store") from None
+            _committed(exc, notes)
         return Stored((event.name,))
+
+
+def _committed(exc: errors.FortiError, notes: list[str]) -> None:
+    """A store committed, then a commit listener failed (the configuration file could not be
+    written): the change stays in memory, as after ``end``, and the next save writes it, so the
+    operation goes on and succeeds; the failure's lines are noted once (the CA certificates' and
+    the certificate's stores of one enrollment fail alike)."""
+    notes.extend(line for line in exc.lines if line not in notes)
 
 
 def _wrap(flow: Callable[[flows.Job], Generator[Event, Reply, T]],

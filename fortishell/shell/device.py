@@ -341,11 +341,17 @@ class Device:
 
     def _renew(self, name: str) -> list[str]:
         """The renewal service's worker: the EST engine's renewal, or the SCEP client's for an entry
-        with ``enroll-protocol scep``; failures mark the run-time state."""
+        with ``enroll-protocol scep``; failures mark the run-time state.  A renewal stored when the
+        configuration file then could not be written is done (the entry holds the new certificate)
+        and its lines, the save failure, go to debug.log: a background renewal has no command."""
         entry = self.cmdb.entry(LOCAL, name)
         if entry is not None and entry.get("enroll-protocol") == "scep":
-            return self._marking_failure(name, lambda: self.scep.renew(name))
-        return self._marking_failure(name, lambda: self._cancellable(lambda t: self.engine.renew(name, t)))
+            lines = self._marking_failure(name, lambda: self.scep.renew(name))
+        else:
+            lines = self._marking_failure(name, lambda: self._cancellable(lambda t: self.engine.renew(name, t)))
+        if lines:
+            self.log.error("renewal of %s: %s", name, " ".join(lines))
+        return lines
 
     def regenerate(self, name: str) -> list[str]:
         """A manual re-enrollment of an existing certificate; a failure marks the run-time state
