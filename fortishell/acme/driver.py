@@ -11,11 +11,18 @@ the directory), performs the events and turns a failure into one
 FortiOS-style line (:class:`~fortishell.errors.AcmeError`)::
 
     ACME certificate 'vpn-cert' (fgt.example.com) failed: <reason>
+
+The certificate's store is one CMDB transaction: refused inside it (nothing
+stored), the order fails; failed after it committed (a commit listener: the
+configuration file could not be written), the certificate is kept, as ``end``
+keeps a change it could not save, the order succeeds and the save failure's
+lines are its outcome's ``notes``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import dataclasses
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -63,8 +70,10 @@ class AcmeDriver:
         trust = tuple(str(e.get("ca")) for e in self.cmdb.entries(CA) if e.get("ca"))
         # a cancellation shuts the connections down (the transport's streams listen to the token)
         http = AcmeHttp(TransportConfig(trust, self.resolve, self.timeout, _source_ip(self.cmdb)), token)
+        notes: list[str] = []  # per order: a service may run two drivers at once
         try:
-            return self._drive(flows.order(job), http, token)
+            outcome = self._drive(flows.order(job), http, token, notes)
+            return dataclasses.replace(outcome, notes=tuple(notes)) if notes else outcome
         except Cancelled:
             self._trace(Trace.of(C.FAILED, domain=settings.domain, reason="cancelled"))
             raise Cancelled(f"{what} cancelled.") from None
@@ -75,12 +84,13 @@ class AcmeDriver:
         finally:
             http.close()
 
-    def _drive(self, flow: Generator[Event, Reply, Outcome], http: AcmeHttp, token: CancelToken) -> Outcome:
+    def _drive(self, flow: Generator[Event, Reply, Outcome], http: AcmeHttp, token: CancelToken,
+               notes: list[str]) -> Outcome:
         # a Cancelled or FlowFailure is thrown into the flow: it withdraws its challenge answer
-        return drive(flow, lambda event: self._perform(event, http, token), token,
+        return drive(flow, lambda event: self._perform(event, http, token, notes), token,
                      thrown=(Cancelled, FlowFailure), recheck=True)
 
-    def _perform(self, event: Event, http: AcmeHttp, token: CancelToken) -> Reply:
+    def _perform(self, event: Event, http: AcmeHttp, token: CancelToken, notes: list[str]) -> Reply:
         if isinstance(event, Trace):
             self._trace(event)
         elif isinstance(event, Request):
@@ -106,7 +116,7 @@ class AcmeDriver:
             self._store(lambda: accounts.store(self.cmdb, event))
         elif isinstance(event, StoreCertificate):
             token.check()
-            self._store(lambda: self._store_certificate(event))
+            self._store_certificate(event, notes)
         return None
 
     def _store(self, work: Callable[[], None]) -> None:
@@ -115,15 +125,26 @@ class AcmeDriver:
         except errors.FortiError as exc:
             raise FlowFailure("; ".join(exc.lines) or "the configuration refused the change") from None
 
-    def _store_certificate(self, event: StoreCertificate) -> None:
+    def _store_certificate(self, event: StoreCertificate, notes: list[str]) -> None:
+        """One transaction.  Refused inside it (nothing stored): the order fails.  Failed after it
+        committed (a commit listener: the configuration file could not be saved): the certificate
+        is stored, as ``end`` keeps a change it could not save, so the order does not fail; the
+        failure's lines go to ``notes``."""
         sealed, password = secrets.seal_key(event.private_key, None)
         stamp = int(self.clock.now().timestamp()) if self.clock is not None else 0
-        with self.cmdb.transaction() as tx:
-            if tx.get(LOCAL, event.name) is None:
-                raise FlowFailure(f"certificate '{event.name}' was deleted during the order")
-            tx.put(LOCAL, event.name, {"certificate": event.certificate_pem, "private-key": sealed,
-                                       "password": password, "state": "OK", "source": "user",
-                                       "last-updated": stamp})
+        committed = False
+        try:
+            with self.cmdb.transaction() as tx:
+                if tx.get(LOCAL, event.name) is None:
+                    raise FlowFailure(f"certificate '{event.name}' was deleted during the order")
+                tx.put(LOCAL, event.name, {"certificate": event.certificate_pem, "private-key": sealed,
+                                           "password": password, "state": "OK", "source": "user",
+                                           "last-updated": stamp})
+                committed = True  # nothing raised inside: the transaction commits at the block's end
+        except errors.FortiError as exc:
+            if not committed:  # the CMDB refused the values: rolled back
+                raise FlowFailure("; ".join(exc.lines) or "the configuration refused the change") from None
+            notes.extend(line for line in exc.lines if line not in notes)
 
     def _trace(self, event: Trace) -> None:
         # the ACME order yields catalogue points only: a raw block (point None) is the EST flows' hex

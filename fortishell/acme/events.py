@@ -89,12 +89,16 @@ class StoreCertificate:
 
 @dataclass(frozen=True)
 class Outcome:
+    """How an order ended.  ``notes``: FortiOS-style lines to show besides (the certificate was
+    stored but the configuration file could not be saved: it is kept, as after ``end``)."""
+
     name: str
     domain: str
     serial: str
     not_before: float  # epoch seconds
     not_after: float
     order_url: str
+    notes: tuple[str, ...] = ()
 
 
 class FlowFailure(Exception):

@@ -260,14 +260,16 @@ class AcmeService:
         return out
 
     def _guarded(self, name: str) -> list[str]:
+        """The order a commit starts; the lines the commit shows (a failure, or the save failure of
+        a certificate stored but not saved)."""
         try:
-            self.order(name)
+            outcome = self.order(name)
         except errors.FortiError as exc:
             return list(exc.lines)
         except Exception:  # noqa: BLE001 - no traceback may reach a user
             self.host.log.error("ACME order of %s failed\n%s", name, traceback.format_exc())
             return [f"ACME certificate '{name}' failed: internal error"]
-        return []
+        return list(outcome.notes)
 
     # ------------------------------------------------------------ renewal
     def due(self) -> list[str]:
@@ -294,7 +296,7 @@ class AcmeService:
             if retry is not None and now < retry[1]:
                 continue
             try:
-                self.order(name)
+                outcome = self.order(name)
             except errors.FortiError as exc:
                 failures = (retry[0] if retry else 0) + 1
                 wait = BACKOFF[min(failures, len(BACKOFF)) - 1]
@@ -309,6 +311,8 @@ class AcmeService:
                                          f"Failed to renew certificate {name} with ACME: {reason}; retry in "
                                          f"{int(wait.total_seconds() // 60)} minutes")
                 continue
+            if outcome.notes:  # renewed and stored, but the configuration file could not be saved
+                self.host.log.error("ACME renewal of %s: %s", name, " ".join(outcome.notes))
             self.host.eventlog.write(LOGID_CERT_RENEWED, "information", "Certificate renewed",
                                      f"Certificate {name} was renewed with ACME")
             done.append(name)

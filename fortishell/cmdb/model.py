@@ -383,10 +383,13 @@ class Cmdb:
 
     def _fire(self, changes: list[Change], failures: list[FortiError] | None = None) -> list[str]:
         """Every listener's lines; a listener's :class:`FortiError` becomes lines, or goes to
-        ``failures`` when the caller collects them."""
+        ``failures`` when the caller collects them.  A line a later listener returns that repeats
+        a failure already shown is left out: an ACME order this commit starts stores its
+        certificate in a commit of its own, whose save fails as this commit's did (one line)."""
         out: list[str] = []
         if not changes:
             return out
+        failed: set[str] = set()
         for listener in list(self._listeners):
             try:
                 lines = listener(changes)
@@ -394,9 +397,11 @@ class Cmdb:
                 if failures is not None:
                     failures.append(exc)
                     continue
-                lines = exc.output()
+                out.extend(line for line in exc.output() if line not in failed)
+                failed.update(exc.lines)
+                continue
             if lines:
-                out.extend(lines)
+                out.extend(line for line in lines if line not in failed)
         return out
 
     def __eq__(self, other: object) -> bool:

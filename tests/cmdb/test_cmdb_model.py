@@ -118,6 +118,21 @@ def test_a_transaction_hands_back_its_listeners_lines_and_failures():
     assert cmdb.commit(edit) == ["noted", "cannot write configuration file f.conf: [Errno 28] No space left on device"]
 
 
+def test_a_listener_repeating_a_failure_of_the_same_commit_is_shown_once():
+    """A later listener's line that repeats an earlier listener's failure is left out (an ACME
+    order the commit starts saves its certificate in a commit of its own, which fails alike);
+    its other lines stay."""
+    cmdb = Cmdb()
+    full = "cannot write configuration file f.conf: [Errno 28] No space left on device"
+
+    def saves_badly(changes):
+        raise ConfigFileError(full)
+
+    cmdb.on_commit(saves_badly)
+    cmdb.on_commit(lambda changes: [full, "ordered"])
+    assert cmdb.commit(cmdb.begin_edit(LOCAL, "once")) == [full, "ordered"]
+
+
 def test_references_delete_and_rename():
     cmdb = factory_cmdb()
     # vpn certificate setting certname-rsa2048 refers to Fortinet_SSL_RSA2048 by default
