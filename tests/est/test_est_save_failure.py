@@ -113,3 +113,30 @@ def test_a_renewal_whose_save_fails_is_kept_counts_as_renewed_and_is_logged(
     logged = [(e.logdesc, e.msg) for e in device.eventlog.entries() if "ren1" in e.msg]
     assert logged == [("Certificate renewed", "Certificate ren1 was renewed with EST")]
     assert f"renewal of ren1: {failed}" in (device.state_dir / "debug.log").read_text()
+
+
+def test_the_engines_stores_keep_a_committed_change_and_fail_a_refused_one() -> None:
+    """The rule in the engine's two stores: a save that fails after the commit is noted once
+    (the CA certificates' store and the certificate's of one enrollment fail alike) and the
+    change kept; a value the CMDB refuses rolls back and fails the operation."""
+    from fortishell.cmdb.model import Cmdb
+    from fortishell.errors import ConfigFileError
+    from fortishell.est.engine import EstEngine
+    from fortishell.est.events import FlowFailure, StoreCaCerts, StoreLocal
+
+    cmdb = Cmdb()
+    full = "cannot write configuration file f.conf: [Errno 28] No space left on device"
+
+    def saves_badly(changes: Any) -> None:
+        raise ConfigFileError(full)
+
+    cmdb.on_commit(saves_badly)
+    engine = EstEngine(cmdb, None, None, None)
+    notes: list[str] = []
+    stored = engine._store_ca(StoreCaCerts((LabCA.shipped().cert,), URL, None), notes)
+    assert stored.names == ("G_CA_Cert_1",) and cmdb.entry(CA, "G_CA_Cert_1") is not None
+    assert engine._store_local(StoreLocal("kept", (("comments", "x"),)), notes).names == ("kept",)
+    assert notes == [full] and cmdb.entry(LOCAL, "kept") is not None
+    with pytest.raises(FlowFailure):
+        engine._store_local(StoreLocal("refused", (("no-such-attr", "x"),)), notes)
+    assert cmdb.entry(LOCAL, "refused") is None and notes == [full]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+from pathlib import Path
+from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 
+from fortishell.cmdb import store
 from fortishell.lab.ca import LabCA
 from fortishell.shell.device import Device
 from fortishell.shell.session import Session
@@ -82,3 +88,23 @@ def test_a_ca_name_in_the_wrong_case_gets_the_warning(session: Session, device: 
     assert enrolled.lines == ["Warning: 'G_CA_cert_1' is not a CA certificate on this device (did you mean "
                               "'G_CA_Cert_1'? CA names are case-sensitive; it was sent as the CA identifier).",
                               "Done."]
+
+
+def test_an_import_whose_save_fails_is_kept_and_the_save_failure_shown(session: Session, device: Device,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CA certificate stored when the configuration file then cannot be written (the disk is
+    full) is kept, as after ``end``: the import succeeds and shows the save failure before its own
+    lines (it failed with the save failure alone while the CA store held the certificate)."""
+    real = os.replace
+
+    def replace(src: Any, dst: Any, **kw: Any) -> None:  # only the configuration file's rename fails
+        if Path(dst) == device.config_path:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(src, dst, **kw)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    result = session.execute(f'execute vpn certificate ca import est {URL} "" "" "" "" "" "" "" {_fingerprint()}')
+    assert result.rc == 0 and result.lines[0] == f"Received 1 CA certificate(s) from {URL}:"
+    assert result.lines[-3:] == [f"cannot write configuration file {device.config_path}: [Errno 28] No space left on "
+                                 "device", "CA certificate imported as 'G_CA_Cert_1'.", "Done."]
+    assert device.cmdb.entry(CA, "G_CA_Cert_1") is not None

@@ -155,18 +155,28 @@ def _store(sess: "Session", certs: list[x509.Certificate], settings: EstSettings
 
 def store_cas(sess: "Session", certs: list[x509.Certificate], fields: dict[str, str]) -> list[str]:
     """Store the CA certificates of an accepted reply under the device's names, with ``fields``
-    (the URL they came from); ``CA certificate imported as 'NAME'.`` lines and ``Done.``."""
+    (the URL they came from); ``CA certificate imported as 'NAME'.`` lines and ``Done.``.  Stored
+    when the configuration file then cannot be written (a commit listener failed after the
+    commit), they are kept, as after ``end``: the import succeeds and shows the save failure first."""
     new = [c for c in certs if existing_ca(sess.cmdb, c) is None]
     if not new:
         raise CertError(f"CA certificate already exists as '{existing_ca(sess.cmdb, certs[0])}'.", rc=-5)
     names = []
-    with sess.cmdb.transaction() as tx:
-        for cert in new:
-            name = next_ca_name(sess.cmdb)
-            tx.put(CA, name, {"ca": pki.cert_pem(cert), "source": "user", "range": "global", **fields,
-                              "last-updated": _now_epoch(sess)})
-            names.append(name)
-    return [f"CA certificate imported as '{name}'." for name in names] + list(DONE)
+    notes: list[str] = []
+    committed = False
+    try:
+        with sess.cmdb.transaction() as tx:
+            for cert in new:
+                name = next_ca_name(sess.cmdb)
+                tx.put(CA, name, {"ca": pki.cert_pem(cert), "source": "user", "range": "global", **fields,
+                                  "last-updated": _now_epoch(sess)})
+                names.append(name)
+            committed = True  # nothing raised inside: the transaction commits at the block's end
+    except FortiError as exc:
+        if not committed:  # refused: rolled back, nothing stored
+            raise
+        notes = list(exc.lines)
+    return notes + [f"CA certificate imported as '{name}'." for name in names] + list(DONE)
 
 
 # ------------------------------------------------------------------ generate est: CA names
