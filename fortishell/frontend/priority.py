@@ -49,10 +49,10 @@ its output should leave at once rather than at the next, long, loop turn.
 from __future__ import annotations
 
 import asyncio
-import threading
-import weakref
 from collections import deque
 from typing import TypeVar
+
+from .perloop import LoopBound, PerLoop
 
 PER_TURN = 4  # while warm: background requests started, and finished commits handed back, per loop turn
 BLOCK_TURNS = 4  # loop turns in a row that claims may keep every waiter waiting
@@ -63,12 +63,11 @@ MAX_WAITING = 256  # waiting requests at most; past that, a request starts at on
 T = TypeVar("T")
 
 
-class Priority:
+class Priority(LoopBound):
     """The interactive sessions' claims on one event loop and its background gate (that loop only)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        # weakly: the per-loop registry's value must not keep its key (the loop) alive
-        self._loop_ref = weakref.ref(loop)
+        super().__init__(loop)
         self._warm_until = float("-inf")
         self._background_until = float("-inf")
         self._claims: dict[object, int] = {}  # session -> the turn its claim began in
@@ -79,18 +78,6 @@ class Priority:
         self._waiting: deque[asyncio.Future[None]] = deque()
 
     # ------------------------------------------------------------ interactive sessions
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop | None:
-        """The loop this is for (None once it is gone)."""
-        return self._loop_ref()
-
-    @property
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop_ref()
-        if loop is None:
-            raise RuntimeError("the event loop is gone")
-        return loop
 
     @property
     def warm(self) -> bool:
@@ -204,16 +191,5 @@ async def admitted(priority: Priority, waiter: "asyncio.Future[None]") -> None:
         raise
 
 
-_BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Priority]" = weakref.WeakKeyDictionary()
-_BY_LOOP_LOCK = threading.Lock()
-
-
-def priority_of(loop: asyncio.AbstractEventLoop) -> Priority:
-    """The one :class:`Priority` of ``loop`` (its SSH sessions and its REST door share it)."""
-    found = _BY_LOOP.get(loop)
-    if found is None:
-        with _BY_LOOP_LOCK:
-            found = _BY_LOOP.get(loop)
-            if found is None:
-                found = _BY_LOOP[loop] = Priority(loop)
-    return found
+# The one :class:`Priority` of ``loop`` (its SSH sessions and its REST door share it).
+priority_of: "PerLoop[Priority]" = PerLoop(Priority)

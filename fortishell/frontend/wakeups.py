@@ -14,28 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import weakref
 from typing import Any
 
+from .perloop import LoopBound, PerLoop
 from .priority import priority_of
 
 
-class LoopWakeups:
+class LoopWakeups(LoopBound):
     """Futures of one event loop, resolved from any thread (:meth:`resolve`), in batches."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        # weakly: the per-loop registry's value must not keep its key (the loop) alive
-        self._loop_ref = weakref.ref(loop)
+        super().__init__(loop)
         self._lock = threading.Lock()
         self._due: list[tuple["asyncio.Future[Any]", Any]] = []
         self._priority = priority_of(loop)
-
-    @property
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop_ref()
-        if loop is None:
-            raise RuntimeError("the event loop is gone")
-        return loop
 
     def resolve(self, future: "asyncio.Future[Any]", value: Any) -> None:
         """``future.set_result(value)`` on the loop, soon; callable from any thread."""
@@ -62,16 +54,5 @@ class LoopWakeups:
                 future.set_result(value)
 
 
-_BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopWakeups]" = weakref.WeakKeyDictionary()
-_BY_LOOP_LOCK = threading.Lock()
-
-
-def wakeups_of(loop: asyncio.AbstractEventLoop) -> "LoopWakeups":
-    """The one :class:`LoopWakeups` of ``loop`` (every waiter of the loop shares its wake-ups)."""
-    found = _BY_LOOP.get(loop)
-    if found is None:
-        with _BY_LOOP_LOCK:
-            found = _BY_LOOP.get(loop)
-            if found is None:
-                found = _BY_LOOP[loop] = LoopWakeups(loop)
-    return found
+# The one :class:`LoopWakeups` of ``loop`` (every waiter of the loop shares its wake-ups).
+wakeups_of: "PerLoop[LoopWakeups]" = PerLoop(LoopWakeups)
