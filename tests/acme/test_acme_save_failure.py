@@ -4,19 +4,15 @@ change it could not save.  The order (or renewal) is done, not failed; the save 
 once (the ``end``'s output, debug.log for a renewal) and the next save writes the entry.  In
 process, against the embedded lab ACME server (acme.lab)."""
 
-from __future__ import annotations
 
 import datetime as dt
-import errno
 import json
-import os
-from pathlib import Path
-from typing import Any
 
 import pytest
 from acmekit import LOCAL, run
 from cryptography import x509
 
+from disk_faults import config_save_fails
 from fortishell.cmdb import store
 from fortishell.est import pki
 from fortishell.shell.device import Device
@@ -45,15 +41,7 @@ def test_an_order_whose_save_fails_is_kept_and_the_save_failure_shown_once(
     certificate, and the renewal was logged as failed and backed off."""
     assert run(session, *INTERFACE) == []
     saved = device.config_path.read_bytes()
-    real = os.replace
-
-    def replace(src: Any, dst: Any, **kw: Any) -> None:  # only the configuration file's rename fails
-        if Path(dst) == device.config_path:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real(src, dst, **kw)
-
-    monkeypatch.setattr(store.os, "replace", replace)
-    failed = f"cannot write configuration file {device.config_path}: [Errno 28] No space left on device"
+    failed = config_save_fails(monkeypatch, device.config_path)
     assert run(session, *ORDER) == [failed]
     first = _cert(device)
     assert device.config_path.read_bytes() == saved

@@ -4,12 +4,9 @@ it could not save.  The enrollment (or renewal) is done, not failed; the save fa
 once (the command's output, or debug.log for a renewal) and the next save writes the entry.
 In process, on a device whose lab network answers testrfc7030.com (real TLS on loopback)."""
 
-from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from disk_faults import config_save_fails
 from fortishell.clock import Clock
 from fortishell.cmdb import store
 from fortishell.est import pki
@@ -48,19 +46,6 @@ def session(device: Device) -> Session:
     return Session(device)
 
 
-def _disk_full(device: Device, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Only the configuration file's rename fails; returns the line a failed save shows."""
-    real = os.replace
-
-    def replace(src: Any, dst: Any, **kw: Any) -> None:
-        if Path(dst) == device.config_path:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real(src, dst, **kw)
-
-    monkeypatch.setattr(store.os, "replace", replace)
-    return f"cannot write configuration file {device.config_path}: [Errno 28] No space left on device"
-
-
 def _fingerprint() -> str:
     return hashlib.sha256(LabCA.shipped().cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
@@ -81,7 +66,7 @@ def test_an_enrollment_whose_save_fails_is_kept_and_the_save_failure_shown_once(
     re-enrollment) alike.  It said "failed" while the entry held the certificate."""
     assert session.execute(f'execute vpn certificate ca import est {URL} "" "" "" "" "" "" "" {_fingerprint()}').rc == 0
     saved = device.config_path.read_bytes()
-    failed = _disk_full(device, monkeypatch)
+    failed = config_save_fails(monkeypatch, device.config_path)
     result = session.execute(_generate("full1"))
     assert (result.rc, result.lines) == (0, [failed, "Done."])
     assert device.config_path.read_bytes() == saved
@@ -104,7 +89,7 @@ def test_a_renewal_whose_save_fails_is_kept_counts_as_renewed_and_is_logged(
     assert session.execute(f'execute vpn certificate ca import est {URL} "" "" "" "" "" "" "" {_fingerprint()}').rc == 0
     assert session.execute(_generate("ren1")).lines == ["Done."]
     old = _cert(device, "ren1")
-    failed = _disk_full(device, monkeypatch)
+    failed = config_save_fails(monkeypatch, device.config_path)
     for line in ("config vpn certificate local", "edit ren1", "set auto-regenerate-days 400"):
         assert session.execute(line).rc == 0, line
     ended = session.execute("end")  # due at once, renewed at this boundary

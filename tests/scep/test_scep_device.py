@@ -3,19 +3,16 @@ Ctrl-C and SIGINT call: the blocked request returns at once, one line, nothing s
 driver's store checks against other sessions; a failed renewal's trace on the scep application; a
 store whose configuration file cannot be written (kept, the save failure shown); an EC key's poll."""
 
-from __future__ import annotations
 
-import errno
-import os
 import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
 
+from disk_faults import config_save_fails
 from fortishell.cmdb import store
 from fortishell.est import pki
 from fortishell.shell.device import Device
@@ -115,18 +112,10 @@ def test_a_certificate_whose_save_fails_is_kept_and_the_save_failure_shown(sessi
     asked = session.execute(f"execute vpn certificate ca import auto {url}")
     assert asked.question is not None and asked.question.answer(True).rc == 0
     saved = device.config_path.read_bytes()
-    real = os.replace
-
-    def replace(src: Any, dst: Any, **kw: Any) -> None:  # only the configuration file's rename fails
-        if Path(dst) == device.config_path:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real(src, dst, **kw)
-
-    monkeypatch.setattr(store.os, "replace", replace)
+    failed = config_save_fails(monkeypatch, device.config_path)
     result = session.execute(f'execute vpn certificate local generate rsa full1 2048 full1 "" "" "" "" "" "" "" '
                              f"{url} fortinet-lab")
-    assert (result.rc, result.lines) == (0, [f"cannot write configuration file {device.config_path}: "
-                                             "[Errno 28] No space left on device"])
+    assert (result.rc, result.lines) == (0, [failed])
     assert device.config_path.read_bytes() == saved
     entry = device.cmdb.entry(LOCAL, "full1")
     cert = x509.load_pem_x509_certificate(str(entry.get("certificate")).encode())
@@ -148,19 +137,12 @@ def test_a_renewal_whose_save_fails_is_kept_and_counts_as_renewed(session: Sessi
     assert session.execute(f'execute vpn certificate local generate rsa ren2 2048 ren2 "" "" "" "" "" "" "" {url} '
                            "fortinet-lab").rc == 0
     old = device.cmdb.entry(LOCAL, "ren2").get("certificate")
-    real = os.replace
-
-    def replace(src: Any, dst: Any, **kw: Any) -> None:
-        if Path(dst) == device.config_path:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real(src, dst, **kw)
-
-    monkeypatch.setattr(store.os, "replace", replace)
+    failed = config_save_fails(monkeypatch, device.config_path)
     for line in ("config vpn certificate local", "edit ren2", "set scep-password fortinet-lab",
                  "set auto-regenerate-days 400"):
         assert session.execute(line).rc == 0, line
     ended = session.execute("end")  # the renewal runs at this command's boundary
-    assert ended.lines == [f"cannot write configuration file {device.config_path}: [Errno 28] No space left on device"]
+    assert ended.lines == [failed]
     assert device.cmdb.entry(LOCAL, "ren2").get("certificate") not in ("", None, old)
     logged = [(e.logdesc, e.msg) for e in device.eventlog.entries() if "ren2" in e.msg]
     assert logged == [("Certificate renewed", "Certificate ren2 was renewed with SCEP")]

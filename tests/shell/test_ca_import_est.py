@@ -1,16 +1,12 @@
 """``execute vpn certificate ca import est`` (real TLS to the lab responder) and the CA-name check of generate est."""
 
-from __future__ import annotations
 
-import errno
 import hashlib
-import os
-from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from disk_faults import config_save_fails
 from fortishell.cmdb import store
 from fortishell.lab.ca import LabCA
 from fortishell.shell.device import Device
@@ -95,16 +91,8 @@ def test_an_import_whose_save_fails_is_kept_and_the_save_failure_shown(session: 
     """The CA certificate stored when the configuration file then cannot be written (the disk is
     full) is kept, as after ``end``: the import succeeds and shows the save failure before its own
     lines (it failed with the save failure alone while the CA store held the certificate)."""
-    real = os.replace
-
-    def replace(src: Any, dst: Any, **kw: Any) -> None:  # only the configuration file's rename fails
-        if Path(dst) == device.config_path:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real(src, dst, **kw)
-
-    monkeypatch.setattr(store.os, "replace", replace)
+    failed = config_save_fails(monkeypatch, device.config_path)
     result = session.execute(f'execute vpn certificate ca import est {URL} "" "" "" "" "" "" "" {_fingerprint()}')
     assert result.rc == 0 and result.lines[0] == f"Received 1 CA certificate(s) from {URL}:"
-    assert result.lines[-3:] == [f"cannot write configuration file {device.config_path}: [Errno 28] No space left on "
-                                 "device", "CA certificate imported as 'G_CA_Cert_1'.", "Done."]
+    assert result.lines[-3:] == [failed, "CA certificate imported as 'G_CA_Cert_1'.", "Done."]
     assert device.cmdb.entry(CA, "G_CA_Cert_1") is not None

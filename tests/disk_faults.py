@@ -5,12 +5,16 @@ file descriptor (``/proc/self/fd``), ``os.open`` / ``os.unlink`` by their path,
 ``os.replace`` by ``"<src> -> <dst>"`` and ``Path.read_bytes`` by its path.  A
 rule fails its first ``times`` matching calls; :attr:`DiskFaults.hits` counts
 what failed, so a test can check that the step it names was really reached.
+:func:`config_save_fails`: every later save of one configuration file fails as
+on a full disk (the tests of what enrollments and imports show then).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +31,7 @@ class Rule:
     err: int
     times: int
     hits: int = 0
+    named: bool = True  # the OSError names the path (False: as os.replace's own ENOSPC reads, no name)
 
 
 def fd_path(fd: int) -> str:
@@ -46,6 +51,8 @@ class DiskFaults:
             for rule in self.rules:
                 if rule.func == func and rule.hits < rule.times and rule.match(path):
                     rule.hits += 1
+                    if not rule.named:
+                        raise OSError(rule.err, os.strerror(rule.err))
                     raise OSError(rule.err, os.strerror(rule.err), path)
 
         def by_fd(func: str) -> Callable[..., Any]:
@@ -79,8 +86,8 @@ class DiskFaults:
         monkeypatch.setattr(os, "replace", replace)
         monkeypatch.setattr(pathlib.Path, "read_bytes", read_bytes)
 
-    def fail(self, func: str, match: Match, err: int, times: int = 1) -> Rule:
-        rule = Rule(func, match, err, times)
+    def fail(self, func: str, match: Match, err: int, times: int = 1, *, named: bool = True) -> Rule:
+        rule = Rule(func, match, err, times, named=named)
         self.rules.append(rule)
         return rule
 
@@ -95,3 +102,12 @@ def ends(*suffixes: str) -> Match:
 
 def contains(text: str) -> Match:
     return lambda path: text in path
+
+
+def config_save_fails(monkeypatch: pytest.MonkeyPatch, config: os.PathLike[str] | str) -> str:
+    """From now on every rename onto ``config`` (each save of the whole file) fails with ENOSPC;
+    returns the line such a failed save shows."""
+    target = os.fspath(config)
+    DiskFaults(monkeypatch).fail("replace", lambda path: path.split(" -> ")[-1] == target, errno.ENOSPC,
+                                 times=sys.maxsize, named=False)
+    return f"cannot write configuration file {target}: [Errno {errno.ENOSPC}] {os.strerror(errno.ENOSPC)}"
