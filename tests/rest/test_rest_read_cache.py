@@ -141,8 +141,8 @@ def test_the_cache_is_bounded() -> None:
     assert cache.get(dev, "/3") is None
 
 
-def test_a_table_read_after_a_commit_serializes_the_changed_entry_only(box: Served,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def _serialized(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys of the entries ``cmdb_api`` serializes from now on, in order."""
     serialized: list[str] = []
     real = cmdb_api.entry_json
 
@@ -151,6 +151,12 @@ def test_a_table_read_after_a_commit_serializes_the_changed_entry_only(box: Serv
         return real(entry, **kw)
 
     monkeypatch.setattr(cmdb_api, "entry_json", counting)
+    return serialized
+
+
+def test_a_table_read_after_a_commit_serializes_the_changed_entry_only(box: Served,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    serialized = _serialized(monkeypatch)
     with box.client(box.token()) as c:
         names = [r["name"] for r in c.get(LOCAL).json()["results"]]
         assert len(names) > 2 and sorted(serialized) == sorted(names)
@@ -168,14 +174,7 @@ def test_the_rows_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """``cmdb_api.Rows`` keeps at most ``size`` entries' JSON, the oldest dropped first."""
     from fortishell.cmdb.factory import factory_cmdb
 
-    serialized: list[str] = []
-    real = cmdb_api.entry_json
-
-    def counting(entry: Any, **kw: Any) -> dict[str, Any]:
-        serialized.append(str(entry.key))
-        return real(entry, **kw)
-
-    monkeypatch.setattr(cmdb_api, "entry_json", counting)
+    serialized = _serialized(monkeypatch)
     entries = list(factory_cmdb().entries(("vpn", "certificate", "local")))[:3]
     assert len(entries) == 3
     rows = cmdb_api.Rows(size=2)
