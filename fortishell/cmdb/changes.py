@@ -17,7 +17,7 @@ from typing import Any
 from ..cli.quoting import quote
 from ..errors import ConfigFileError, FortiError
 from . import render
-from .model import Change, Cmdb, Entry, Moved, reorder
+from .model import Change, Cmdb, Entry, Moved, reorder_table
 
 
 def encode(cmdb: Cmdb, changes: Sequence[Change]) -> str:
@@ -86,10 +86,7 @@ def apply(cmdb: Cmdb, payload: str) -> None:
                   and words[2] in ("before", "after")):
                 table = cmdb._tables[top.spec.path]
                 if words[1] in table and words[3] in table:
-                    order = reorder(list(table), words[1], words[2], words[3])
-                    items = [(k, table[k]) for k in order]
-                    table.clear()
-                    table.update(items)
+                    reorder_table(table, words[1], words[2], words[3])
             else:
                 _apply(cmdb, schema, stack, words)
         except ConfigFileError as exc:

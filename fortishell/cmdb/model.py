@@ -250,12 +250,8 @@ class Cmdb:
         with self._lock:
             table = self._need(path, key)
             self._need(path, other)
-            order = reorder(list(table), key, where, other)
-            if order == list(table):
+            if not reorder_table(table, key, where, other):
                 return []
-            items = [(k, table[k]) for k in order]
-            table.clear()
-            table.update(items)
             entry = table[key]
             self.version += 1
         return self._fire([Moved(path, key, entry, entry, where=where, other=other)])
@@ -433,6 +429,18 @@ def _seal_private_keys(buf: EditBuffer) -> None:
         buf._values[spec.name] = sealed
         if pw_spec is not None:
             buf._values["password"] = password
+
+
+def reorder_table(table: dict[str, Any], key: str, where: str, other: str) -> bool:
+    """Move ``key`` just before or after ``other`` in ``table`` (both in it), in place; False when the
+    order stays as it was."""
+    order = reorder(list(table), key, where, other)
+    if order == list(table):
+        return False
+    items = [(k, table[k]) for k in order]
+    table.clear()
+    table.update(items)
+    return True
 
 
 def reorder(keys: list[str], key: str, where: str, other: str) -> list[str]:

@@ -93,7 +93,7 @@ _SECRETS: dict[int, tuple[TableSpec, tuple[AttrSpec, ...], bool]] = {}
 def _secret_plan(spec: TableSpec) -> tuple[tuple[AttrSpec, ...], bool]:
     hit = _SECRETS.get(id(spec))
     if hit is None or hit[0] is not spec:
-        nested = any(_secret_plan(sub)[0] or _secret_plan(sub)[1] for sub in spec.subtables)
+        nested = any(top or deeper for top, deeper in map(_secret_plan, spec.subtables))
         hit = (spec, tuple(a for a in _plan(spec) if a.type == PASSWORD), nested)
         _SECRETS[id(spec)] = hit
     return hit[1], hit[2]
