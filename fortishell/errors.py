@@ -31,6 +31,9 @@ class FortiError(Exception):
     """
 
     rc: int | None = None
+    # raised by Cmdb.transaction after its change was committed (a commit listener failed, e.g. the
+    # configuration file could not be written): the change stays in memory, as after ``end``
+    committed: bool = False
 
     def __init__(self, *lines: str, rc: int | None | _ClassRc = CLASS_RC) -> None:
         super().__init__("\n".join(lines))

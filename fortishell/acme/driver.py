@@ -132,7 +132,6 @@ class AcmeDriver:
         failure's lines go to ``notes``."""
         sealed, password = secrets.seal_key(event.private_key, None)
         stamp = int(self.clock.now().timestamp()) if self.clock is not None else 0
-        committed = False
         try:
             with self.cmdb.transaction() as tx:
                 if tx.get(LOCAL, event.name) is None:
@@ -140,9 +139,8 @@ class AcmeDriver:
                 tx.put(LOCAL, event.name, {"certificate": event.certificate_pem, "private-key": sealed,
                                            "password": password, "state": "OK", "source": "user",
                                            "last-updated": stamp})
-                committed = True  # nothing raised inside: the transaction commits at the block's end
         except errors.FortiError as exc:
-            if not committed:  # the CMDB refused the values: rolled back
+            if not exc.committed:  # the CMDB refused the values: rolled back
                 raise FlowFailure("; ".join(exc.lines) or "the configuration refused the change") from None
             notes.extend(line for line in exc.lines if line not in notes)
 

@@ -336,7 +336,7 @@ class Cmdb:
         The listeners' lines are in ``tx.output`` afterwards.  A listener that
         fails (a :class:`FortiError`, e.g. the configuration file could not be
         saved) makes the transaction raise that error once every listener ran,
-        its lines joined by the others' failures: the change stays in memory
+        its lines joined by the others' failures and its ``committed`` set: the change stays in memory
         (as after ``end``), and the command that wrote it reports the failure
         (``Command fail`` / a non-zero return code) instead of succeeding
         silently.
@@ -357,6 +357,7 @@ class Cmdb:
             first = failures[0]
             for other in failures[1:]:
                 first.lines.extend(line for line in other.lines if line not in first.lines)
+            first.committed = True  # the change stays: a caller keeps its result (FortiError.committed)
             raise first
 
     def snapshot(self) -> Snapshot:

@@ -295,7 +295,6 @@ class EstEngine:
             except pki.PkiError:
                 continue  # an unreadable CA entry cannot be a duplicate
         names: list[str] = []
-        committed = False
         try:
             with self.cmdb.transaction() as tx:
                 for cert in event.certs:
@@ -307,9 +306,8 @@ class EstEngine:
                     tx.put(CA, name, {"ca": pki.cert_pem(cert), "source": "user", "range": "global",
                                       "est-url": event.url, "ca-identifier": event.ca_id or ""})
                     names.append(name)
-                committed = True  # nothing raised inside: the transaction commits at the block's end
         except errors.FortiError as exc:
-            if not committed:  # the CMDB refused the values: rolled back, nothing stored
+            if not exc.committed:  # the CMDB refused the values: rolled back, nothing stored
                 raise FlowFailure("; ".join(exc.lines) or "the configuration refused the CA certificates",
                                   "cacerts") from None
             _committed(exc, notes)
@@ -320,13 +318,11 @@ class EstEngine:
         values = dict(event.values)
         values.update({"source": "user", "state": "OK", "range": "global",
                        "last-updated": int(self.clock.now().timestamp()) if self.clock is not None else 0})
-        committed = False
         try:
             with self.cmdb.transaction() as tx:
                 tx.put(LOCAL, event.name, values)
-                committed = True
         except errors.FortiError as exc:
-            if not committed:
+            if not exc.committed:
                 raise FlowFailure("; ".join(exc.lines) or "the configuration refused the certificate",
                                   "store") from None
             _committed(exc, notes)

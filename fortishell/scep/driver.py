@@ -194,7 +194,6 @@ class ScepDriver:
         values = dict(event.values)
         values.setdefault("source", "user")
         values.setdefault("range", "global")
-        committed = False
         try:
             with self.cmdb.transaction() as tx:
                 exists = tx.get(LOCAL, event.name) is not None
@@ -203,11 +202,10 @@ class ScepDriver:
                 if not new and not exists:
                     raise FlowFailure(f"certificate '{event.name}' was deleted meanwhile")
                 tx.put(LOCAL, event.name, values)
-                committed = True  # nothing raised inside: the transaction commits at the block's end
         except FlowFailure:
             raise
         except errors.FortiError as exc:
-            if not committed:  # the CMDB refused the values: rolled back
+            if not exc.committed:  # the CMDB refused the values: rolled back
                 raise FlowFailure("; ".join(exc.lines) or "the configuration refused the certificate") from None
             self._notes.extend(exc.lines)
         return Stored((event.name,))

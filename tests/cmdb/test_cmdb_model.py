@@ -133,6 +133,26 @@ def test_a_listener_repeating_a_failure_of_the_same_commit_is_shown_once():
     assert cmdb.commit(cmdb.begin_edit(LOCAL, "once")) == [full, "ordered"]
 
 
+def test_a_transaction_says_whether_its_failure_came_after_the_commit():
+    """``FortiError.committed``: a commit listener's failure (the file could not be saved) leaves the
+    change in memory and says so; a refusal inside the transaction rolls back and does not."""
+    cmdb = Cmdb()
+
+    def saves_badly(changes):
+        raise ConfigFileError("cannot write configuration file f.conf: disk full")
+
+    cmdb.on_commit(saves_badly)
+    with pytest.raises(ConfigFileError) as after:
+        with cmdb.transaction() as tx:
+            tx.put(LOCAL, "kept", {"comments": "x"})
+    assert after.value.committed and cmdb.entry(LOCAL, "kept") is not None
+    with pytest.raises(CliError) as inside:
+        with cmdb.transaction() as tx:
+            tx.put(LOCAL, "gone", {"comments": "y"})
+            raise CliError("refused")
+    assert not inside.value.committed and cmdb.entry(LOCAL, "gone") is None
+
+
 def test_references_delete_and_rename():
     cmdb = factory_cmdb()
     # vpn certificate setting certname-rsa2048 refers to Fortinet_SSL_RSA2048 by default

@@ -163,7 +163,6 @@ def store_cas(sess: "Session", certs: list[x509.Certificate], fields: dict[str, 
         raise CertError(f"CA certificate already exists as '{existing_ca(sess.cmdb, certs[0])}'.", rc=-5)
     names = []
     notes: list[str] = []
-    committed = False
     try:
         with sess.cmdb.transaction() as tx:
             for cert in new:
@@ -171,9 +170,8 @@ def store_cas(sess: "Session", certs: list[x509.Certificate], fields: dict[str, 
                 tx.put(CA, name, {"ca": pki.cert_pem(cert), "source": "user", "range": "global", **fields,
                                   "last-updated": _now_epoch(sess)})
                 names.append(name)
-            committed = True  # nothing raised inside: the transaction commits at the block's end
     except FortiError as exc:
-        if not committed:  # refused: rolled back, nothing stored
+        if not exc.committed:  # refused: rolled back, nothing stored
             raise
         notes = list(exc.lines)
     return notes + [f"CA certificate imported as '{name}'." for name in names] + list(DONE)
