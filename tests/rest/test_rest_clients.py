@@ -23,6 +23,8 @@ def test_fortigate_api_token_create_get_update_delete(box: Served) -> None:
         local.create({"name": "fga-2", "comments": "other"})
         rows = local.get(filter="comments=@fortigate")
         assert [r["name"] for r in rows] == ["fga-1"]
+        # the client documents its operators as case-insensitive, as the device's are
+        assert [r["name"] for r in local.get(filter="comments=@FortiGate")] == ["fga-1"]
         assert local.is_exist("fga-1")
         resp = local.update({"name": "fga-1", "comments": "updated"})
         assert resp.ok, resp.text
